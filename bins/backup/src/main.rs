@@ -1,0 +1,3 @@
+fn main() {
+    oxkit::entry::main(ox_backup::command(), ox_backup::run)
+}

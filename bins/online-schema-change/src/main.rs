@@ -1,0 +1,3 @@
+fn main() {
+    oxkit::entry::main(ox_online_schema_change::command(), ox_online_schema_change::run)
+}

@@ -1,0 +1,3 @@
+fn main() {
+    oxkit::entry::main(ox_summary::command(), ox_summary::run)
+}

@@ -1,0 +1,3 @@
+fn main() {
+    oxkit::entry::main(ox_table_sync::command(), ox_table_sync::run)
+}

@@ -1,0 +1,143 @@
+//! Shared clap option groups: connection and output.
+//!
+//! Long names follow the mysql client and Percona Toolkit (`--host -h`,
+//! `--port -P`, `--user -u`, `--password -p`, `--socket -S`,
+//! `--defaults-file -F`, `--charset -A`, `--ssl-mode`...). These are only
+//! raw words: [`ConnArgs::resolve`] layers them with DSNs, option files and
+//! the environment into a [`ConnSpec`] without touching the network.
+
+use crate::conn::{ConnectOptions, SessionOptions};
+use crate::dsn::{self, ConnSpec, Env, SslMode, TlsSpec};
+use crate::report::Format;
+use crate::secret::Secret;
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How to reach the server(s).
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnArgs {
+    /// Server host name or IP address (`localhost` means the Unix socket)
+    #[arg(short = 'h', long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// TCP port
+    #[arg(short = 'P', long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// User name
+    #[arg(short = 'u', long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Password (visible to other users in the process list: prefer an option file, MYSQL_PWD or --ask-pass)
+    #[arg(short = 'p', long, value_name = "PASS", hide_env_values = true)]
+    pub password: Option<Secret>,
+    /// Prompt for the password on the terminal
+    #[arg(long)]
+    pub ask_pass: bool,
+    /// Unix socket file
+    #[arg(short = 'S', long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Default database
+    #[arg(short = 'D', long, value_name = "DB")]
+    pub database: Option<String>,
+    /// Read only this option file (mysql client semantics)
+    #[arg(short = 'F', long, value_name = "FILE")]
+    pub defaults_file: Option<PathBuf>,
+    /// Read this option file after the usual ones
+    #[arg(long, value_name = "FILE")]
+    pub defaults_extra_file: Option<PathBuf>,
+    /// Read no option files (my.cnf)
+    #[arg(long)]
+    pub no_defaults: bool,
+    /// Connection character set
+    #[arg(short = 'A', long, value_name = "CHARSET")]
+    pub charset: Option<String>,
+    /// TLS: DISABLED, PREFERRED (default over TCP), REQUIRED, VERIFY_CA, VERIFY_IDENTITY
+    #[arg(long, value_name = "MODE", ignore_case = true)]
+    pub ssl_mode: Option<SslMode>,
+    /// CA certificate (PEM) to verify the server with
+    #[arg(long, value_name = "FILE")]
+    pub ssl_ca: Option<PathBuf>,
+    /// Client certificate (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub ssl_cert: Option<PathBuf>,
+    /// Client private key (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub ssl_key: Option<PathBuf>,
+    /// Seconds to wait for a connection to be established
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub connect_timeout: u64,
+    /// Session variables to set after connecting: `var=value,var2=value2`
+    #[arg(long, value_name = "VARS")]
+    pub set_vars: Option<String>,
+}
+
+impl ConnArgs {
+    /// The command-line layer alone, as a spec.
+    pub fn to_spec(&self) -> ConnSpec {
+        ConnSpec {
+            host: self.host.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            password: self.password.clone(),
+            socket: self.socket.clone(),
+            database: self.database.clone(),
+            table: None,
+            defaults_file: self.defaults_file.clone(),
+            charset: self.charset.clone(),
+            tls: TlsSpec {
+                mode: self.ssl_mode,
+                ca: self.ssl_ca.clone(),
+                cert: self.ssl_cert.clone(),
+                key: self.ssl_key.clone(),
+            },
+        }
+    }
+
+    /// Resolves one target (a DSN or URL given to the tool, or none) into a
+    /// complete spec: target > command line > option files > `MYSQL_PWD`.
+    /// `--ask-pass` prompts on the terminal when no password was found.
+    pub fn resolve(&self, target: Option<&ConnSpec>) -> Result<ConnSpec> {
+        self.resolve_with_env(target, &Env::from_process())
+    }
+
+    /// [`ConnArgs::resolve`] with an explicit environment (for tests).
+    pub fn resolve_with_env(&self, target: Option<&ConnSpec>, env: &Env) -> Result<ConnSpec> {
+        let layers = dsn::Layers {
+            target: target.cloned(),
+            command_line: self.to_spec(),
+            no_defaults: self.no_defaults,
+            defaults_extra_file: self.defaults_extra_file.clone(),
+        };
+        let mut spec = dsn::resolve(&layers, env)?;
+        if self.ask_pass && spec.password.is_none() {
+            let prompt = format!("Enter password for {}: ", dsn::label(&spec));
+            let pw = rpassword::prompt_password(prompt)
+                .map_err(|e| anyhow::anyhow!("--ask-pass: cannot read the password from the terminal: {e}"))?;
+            spec.password = Some(Secret::new(pw));
+        }
+        Ok(spec)
+    }
+
+    /// Timeouts and session variables for [`crate::conn::connect`].
+    pub fn connect_options(&self) -> Result<ConnectOptions> {
+        let mut session = SessionOptions::default();
+        if let Some(vars) = &self.set_vars {
+            session.extra_vars = crate::conn::parse_set_vars(vars)?;
+        }
+        Ok(ConnectOptions {
+            connect_timeout: Duration::from_secs(self.connect_timeout.max(1)),
+            session,
+            ..ConnectOptions::default()
+        })
+    }
+}
+
+/// How to print results.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Output format: human text tables, or one JSON document for scripts
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    pub format: Format,
+}

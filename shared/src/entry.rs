@@ -1,0 +1,389 @@
+//! The one `main()` every tool runs through.
+//!
+//! Order of work: layer config files under the command line, parse with clap
+//! (usage errors exit 1, `--help`/`--version` exit 0), install the signal
+//! handler that turns SIGINT/SIGTERM/SIGHUP into a cancellation flag, run the
+//! tool, and print any error once, as one line with its whole context chain,
+//! with registered secrets scrubbed. Library code never exits the process;
+//! only this module does.
+//!
+//! Config files are read in this order, later ones winning, and all of them
+//! lose to the command line: `/etc/oxkit/oxkit.conf`, `/etc/oxkit/<tool>.conf`,
+//! `$XDG_CONFIG_HOME/oxkit/oxkit.conf` (or `~/.config/oxkit/...`), the tool's
+//! own file there, then `--config FILE`. `--no-config` skips the first four.
+//! The format is Percona Toolkit's: one `option` or `option=value` a line,
+//! `#` comments.
+
+use crate::exit::Exit;
+use crate::secret::redact;
+use anyhow::{Context as _, Result};
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Signature of a tool's entry point.
+pub type RunFn = fn(&ArgMatches, &Context) -> Result<Exit>;
+
+/// A cancellation flag set by the signal handler and checked by tools between
+/// units of work (chunks, tables, files).
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+/// Returned (inside anyhow) when a run stops because it was cancelled.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by signal")]
+pub struct Cancelled;
+
+impl Cancel {
+    /// A new flag, not set.
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+    /// Sets the flag.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    /// True once a signal arrived.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+    /// `Err(Cancelled)` once a signal arrived: `cancel.check()?` between chunks.
+    pub fn check(&self) -> std::result::Result<(), Cancelled> {
+        if self.is_cancelled() {
+            Err(Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// What the entry hands to a tool's `run()`.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// The tool's name (`ox-table-checksum`).
+    pub tool: String,
+    /// Set when SIGINT/SIGTERM/SIGHUP arrives.
+    pub cancel: Cancel,
+    /// `-v` count: 0 warnings only, 1 info, 2 debug, 3 trace.
+    pub verbosity: u8,
+    /// True when stderr is a terminal (progress bars go there only then).
+    pub stderr_is_terminal: bool,
+}
+
+impl Context {
+    /// A context for tests and library callers: no signals, not a terminal.
+    pub fn for_tests(tool: &str) -> Context {
+        Context {
+            tool: tool.to_string(),
+            cancel: Cancel::new(),
+            verbosity: 0,
+            stderr_is_terminal: false,
+        }
+    }
+}
+
+/// Adds the options every tool has (`--config`, `--no-config`, `--verbose`,
+/// `--help` without `-h`, which is `--host` as in the mysql client and
+/// Percona Toolkit). Used by [`main`] and by the man page generator so both
+/// see the same command.
+pub fn full_command(cmd: Command) -> Command {
+    cmd.disable_help_flag(true)
+        .arg(
+            Arg::new("help")
+                .long("help")
+                .action(ArgAction::Help)
+                .global(true)
+                .help("Print help (this text)")
+                .help_heading("General"),
+        )
+        .arg(
+            Arg::new("config")
+                .long("config")
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("Read options from FILE (one `option=value` a line) after the global and user config files")
+                .help_heading("General"),
+        )
+        .arg(
+            Arg::new("no-config")
+                .long("no-config")
+                .action(ArgAction::SetTrue)
+                .help("Do not read /etc/oxkit or ~/.config/oxkit config files")
+                .help_heading("General"),
+        )
+        .arg(
+            Arg::new("verbose")
+                .short('v')
+                .long("verbose")
+                .action(ArgAction::Count)
+                .help("More messages on stderr (repeat for more); passwords are never shown")
+                .help_heading("General"),
+        )
+}
+
+/// Parses a config file into command-line words: `opt=value` → `--opt=value`,
+/// `opt` → `--opt`. Blank lines and `#` comments are skipped; a line `--`
+/// ends the options (Percona Toolkit's format).
+pub fn parse_config_text(text: &str, origin: &Path) -> Result<Vec<OsString>> {
+    let mut out = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line == "--" {
+            break;
+        }
+        let line = line.trim_start_matches('-');
+        let (key, value) = match line.split_once('=') {
+            Some((k, v)) => (k.trim(), Some(v.trim())),
+            None => (line, None),
+        };
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            anyhow::bail!("{}:{}: not an option: {raw:?}", origin.display(), n + 1);
+        }
+        let key = key.replace('_', "-");
+        out.push(match value {
+            Some(v) => OsString::from(format!("--{key}={v}")),
+            None => OsString::from(format!("--{key}")),
+        });
+    }
+    Ok(out)
+}
+
+fn config_files(tool: &str, no_config: bool, explicit: Option<PathBuf>) -> Vec<(PathBuf, bool)> {
+    let mut files = Vec::new();
+    if !no_config {
+        files.push((PathBuf::from("/etc/oxkit/oxkit.conf"), false));
+        files.push((PathBuf::from(format!("/etc/oxkit/{tool}.conf")), false));
+        let user_dir = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+        if let Some(dir) = user_dir {
+            files.push((dir.join("oxkit/oxkit.conf"), false));
+            files.push((dir.join(format!("oxkit/{tool}.conf")), false));
+        }
+    }
+    if let Some(p) = explicit {
+        files.push((p, true));
+    }
+    files
+}
+
+/// Returns argv with config-file options inserted right after the program
+/// name, so anything on the command line overrides them.
+pub fn layered_args(tool: &str, args: Vec<OsString>) -> Result<Vec<OsString>> {
+    let mut explicit = None;
+    let mut no_config = false;
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let s = a.to_string_lossy();
+        if s == "--" {
+            break;
+        } else if s == "--no-config" {
+            no_config = true;
+        } else if s == "--config" {
+            explicit = it.next().map(PathBuf::from);
+        } else if let Some(v) = s.strip_prefix("--config=") {
+            explicit = Some(PathBuf::from(v));
+        }
+    }
+    let mut injected = Vec::new();
+    for (path, required) in config_files(tool, no_config, explicit) {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => injected.extend(parse_config_text(&text, &path)?),
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading config file {}", path.display())),
+        }
+    }
+    let mut out = Vec::with_capacity(args.len() + injected.len());
+    let mut args = args.into_iter();
+    out.extend(args.next());
+    out.extend(injected);
+    out.extend(args);
+    Ok(out)
+}
+
+struct StderrLogger {
+    tool: String,
+    level: log::LevelFilter,
+}
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.level() <= self.level && (m.target().starts_with("ox") || m.level() <= log::Level::Warn)
+    }
+    fn log(&self, r: &log::Record) {
+        if self.enabled(r.metadata()) {
+            let msg = redact(&r.args().to_string());
+            let lvl = match r.level() {
+                log::Level::Error => "error",
+                log::Level::Warn => "warning",
+                log::Level::Info => "info",
+                log::Level::Debug => "debug",
+                log::Level::Trace => "trace",
+            };
+            eprintln!("{}: {lvl}: {msg}", self.tool);
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// Renders an error with its whole context chain on one line, secrets scrubbed.
+pub fn render_error(err: &anyhow::Error) -> String {
+    redact(&format!("{err:#}"))
+}
+
+/// Installs the stderr logger at the level for `verbosity`. Safe to call once.
+pub fn init_logging(tool: &str, verbosity: u8) {
+    let level = match verbosity {
+        0 => log::LevelFilter::Warn,
+        1 => log::LevelFilter::Info,
+        2 => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    };
+    let logger = Box::new(StderrLogger {
+        tool: tool.to_string(),
+        level,
+    });
+    if log::set_boxed_logger(logger).is_ok() {
+        log::set_max_level(level);
+    }
+}
+
+/// Parses arguments, runs the tool and exits the process with its status.
+pub fn main(cmd: Command, run: RunFn) -> ! {
+    let cmd = full_command(cmd);
+    let tool = cmd.get_name().to_string();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let args = match layered_args(&tool, args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{tool}: error: {}", render_error(&e));
+            std::process::exit(Exit::ERROR.code().into());
+        }
+    };
+    let matches = match cmd.try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) => {
+            let code = if e.use_stderr() { Exit::ERROR.code() } else { 0 };
+            let _ = e.print();
+            std::process::exit(code.into());
+        }
+    };
+    let verbosity = matches.get_count("verbose");
+    init_logging(&tool, verbosity);
+    let ctx = Context {
+        tool: tool.clone(),
+        cancel: Cancel::new(),
+        verbosity,
+        stderr_is_terminal: std::io::stderr().is_terminal(),
+    };
+    install_signal_handler(&tool, ctx.cancel.clone());
+    let status = match run(&matches, &ctx) {
+        Ok(status) if ctx.cancel.is_cancelled() => status | Exit::CAUGHT_SIGNAL,
+        Ok(status) => status,
+        Err(e) => exit_for_error(&tool, &e, &ctx),
+    };
+    std::process::exit(status.code().into())
+}
+
+/// An error that asks for a specific exit status instead of FATAL
+/// (for example a usage problem found while validating options: exit 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ExitError {
+    /// The status to exit with.
+    pub exit: Exit,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Bad or conflicting options found while building a config: exits 1 with
+/// a hint to `--help`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// A [`UsageError`] as an `anyhow::Error`.
+pub fn usage_error(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
+}
+
+fn exit_for_error(tool: &str, e: &anyhow::Error, ctx: &Context) -> Exit {
+    if e.downcast_ref::<Cancelled>().is_some() || (ctx.cancel.is_cancelled() && crate::conn::is_interrupted(e)) {
+        eprintln!("{tool}: stopped: {}", render_error(e));
+        return Exit::CAUGHT_SIGNAL;
+    }
+    eprintln!("{tool}: error: {}", render_error(e));
+    if e.downcast_ref::<UsageError>().is_some() {
+        eprintln!("For more information, try '--help'.");
+        return Exit::ERROR;
+    }
+    if let Some(x) = e.downcast_ref::<ExitError>() {
+        return x.exit;
+    }
+    Exit::FATAL
+}
+
+fn install_signal_handler(tool: &str, cancel: Cancel) {
+    let tool = tool.to_string();
+    let hits = AtomicUsize::new(0);
+    let _ = ctrlc::set_handler(move || {
+        if hits.fetch_add(1, Ordering::SeqCst) == 0 {
+            cancel.cancel();
+            eprintln!("{tool}: caught signal: finishing the current step and cleaning up (again to abort at once)");
+        } else {
+            eprintln!("{tool}: caught second signal: exiting without cleanup");
+            std::process::exit(Exit::CAUGHT_SIGNAL.code().into());
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_text_becomes_long_options() {
+        let words = parse_config_text(
+            "# comment\nhost=db1\n\nno-version-check\nchunk_time = 0.5\n--\nignored=1\n",
+            Path::new("x.conf"),
+        )
+        .expect("parses");
+        let words: Vec<String> = words.into_iter().map(|w| w.into_string().expect("utf8")).collect();
+        assert_eq!(words, ["--host=db1", "--no-version-check", "--chunk-time=0.5"]);
+    }
+
+    #[test]
+    fn config_text_rejects_garbage() {
+        let err = parse_config_text("host db1 && rm\n", Path::new("x.conf")).unwrap_err();
+        assert!(err.to_string().contains("x.conf:1"), "{err}");
+    }
+
+    #[test]
+    fn explicit_config_goes_before_command_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("c.conf");
+        std::fs::write(&f, "port=3307\n").expect("write");
+        let args: Vec<OsString> = ["ox-x", "--no-config", "--config", f.to_str().expect("utf8"), "--port=4000"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let out = layered_args("ox-x", args).expect("layered");
+        assert_eq!(out[1], OsString::from("--port=3307"));
+        assert_eq!(out.last(), Some(&OsString::from("--port=4000")));
+    }
+
+    #[test]
+    fn missing_explicit_config_is_an_error() {
+        let args: Vec<OsString> = ["ox-x", "--no-config", "--config=/nonexistent/oxkit.conf"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert!(layered_args("ox-x", args).is_err());
+    }
+}
