@@ -1,1 +1,342 @@
-//! Test harness (under construction).
+//! Test harness: real MariaDB topologies and hermetic tool runs.
+//!
+//! Built on `oxkit::sandbox` (the same module the demo and `ox-backup verify`
+//! use). A [`Topology`] is a primary with N replicas replicating by GTID,
+//! each a throwaway `mariadbd` on 127.0.0.1; [`Topology::sync`] waits until
+//! every replica has applied the primary's GTID position (no sleeps). A
+//! [`Tool`] runs one of the `ox-*` binaries with a temp `HOME`, no `MYSQL_*`
+//! variables and no config files, so the developer's machine cannot leak
+//! into a test.
+//!
+//! Server-starting tests take a slot from a small cross-process pool
+//! ([`server_slot`]) so a 2-core machine is not asked to boot a dozen
+//! servers at once.
+
+use anyhow::{bail, Context as _, Result};
+use mysql::prelude::Queryable;
+use oxkit::conn::Conn;
+use oxkit::sandbox::Sandbox;
+use oxkit::server::Server;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub use oxkit::sandbox;
+
+/// How many server-starting tests may run at once across all test processes
+/// (`OXKIT_TEST_SLOTS`, default 2).
+pub fn slot_count() -> usize {
+    std::env::var("OXKIT_TEST_SLOTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n: &usize| *n > 0)
+        .unwrap_or(2)
+}
+
+/// A held slot; released on drop.
+pub struct Slot(#[allow(dead_code)] std::fs::File);
+
+/// Takes one of [`slot_count`] slots, waiting for one to free up.
+pub fn server_slot() -> Result<Slot> {
+    let dir = std::env::temp_dir().join("oxkit-test-slots");
+    std::fs::create_dir_all(&dir)?;
+    let n = slot_count();
+    loop {
+        for i in 0..n {
+            let f = std::fs::File::create(dir.join(format!("slot-{i}")))?;
+            if f.try_lock().is_ok() {
+                return Ok(Slot(f));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// One standalone server (binary log on), holding a slot.
+pub struct Single {
+    /// The server.
+    pub server: Sandbox,
+    _slot: Slot,
+}
+
+impl std::ops::Deref for Single {
+    type Target = Sandbox;
+    fn deref(&self) -> &Sandbox {
+        &self.server
+    }
+}
+
+/// Starts one server with the binary log on.
+pub fn single() -> Result<Single> {
+    let slot = server_slot()?;
+    let server = Sandbox::builder().binlog(true).start()?;
+    Ok(Single { server, _slot: slot })
+}
+
+/// A primary and its replicas.
+pub struct Topology {
+    /// The source.
+    pub primary: Sandbox,
+    /// Replicas, each replicating from the primary by GTID.
+    pub replicas: Vec<Sandbox>,
+    _slot: Slot,
+}
+
+impl Topology {
+    /// Starts a primary with `n` replicas (server ids 1, 2, ...), GTID
+    /// replication (`master_use_gtid=slave_pos`), `report_host`/`report_port`
+    /// set so `SHOW SLAVE HOSTS` finds them.
+    pub fn start(n: usize) -> Result<Topology> {
+        let slot = server_slot()?;
+        let primary = Sandbox::builder().server_id(1).binlog(true).start()?;
+        let mut replicas = Vec::new();
+        for i in 0..n {
+            let r = Sandbox::builder()
+                .server_id(2 + i as u32)
+                .binlog(true)
+                .arg("--read-only=0")
+                .start()?;
+            let mut c = r.connect()?;
+            c.query_drop(format!(
+                "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='root', \
+                 MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1",
+                primary.port()
+            ))
+            .context("configuring replica")?;
+            c.query_drop("START SLAVE").context("starting replica")?;
+            replicas.push(r);
+        }
+        let t = Topology {
+            primary,
+            replicas,
+            _slot: slot,
+        };
+        t.wait_replicas_connected(Duration::from_secs(30))?;
+        Ok(t)
+    }
+
+    /// Connects to the primary as root.
+    pub fn primary_conn(&self) -> Result<Conn> {
+        self.primary.connect()
+    }
+
+    /// Connects to replica `i` as root.
+    pub fn replica_conn(&self, i: usize) -> Result<Conn> {
+        self.replicas
+            .get(i)
+            .with_context(|| format!("no replica {i}"))?
+            .connect()
+    }
+
+    fn wait_replicas_connected(&self, limit: Duration) -> Result<()> {
+        let start = Instant::now();
+        for r in &self.replicas {
+            let mut c = r.connect()?;
+            loop {
+                let row: Option<mysql::Row> = c.query_first("SHOW SLAVE STATUS")?;
+                let io: Option<String> = row.as_ref().and_then(|r| r.get("Slave_IO_Running"));
+                let sql: Option<String> = row.as_ref().and_then(|r| r.get("Slave_SQL_Running"));
+                if io.as_deref() == Some("Yes") && sql.as_deref() == Some("Yes") {
+                    break;
+                }
+                if start.elapsed() > limit {
+                    let err: Option<String> = row.as_ref().and_then(|r| r.get("Last_IO_Error"));
+                    bail!("replica on port {} did not connect: {err:?}", r.port());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until every replica has applied everything the primary has
+    /// written so far (MASTER_GTID_WAIT on the primary's position).
+    pub fn sync(&self) -> Result<()> {
+        let mut p = self.primary_conn()?;
+        let server = Server::detect(&mut p)?;
+        let pos: Option<String> = p.query_first("SELECT @@gtid_binlog_pos")?;
+        let pos = pos.unwrap_or_default();
+        for r in &self.replicas {
+            let mut c = r.connect()?;
+            if !server.wait_for_gtid(&mut c, &pos, Duration::from_secs(60))? {
+                bail!("replica on port {} did not reach GTID {pos} within 60s", r.port());
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `sql` on replica `i` without binary logging, so the change
+    /// exists only there (drift).
+    pub fn drift(&self, i: usize, sql: &str) -> Result<()> {
+        let mut c = self.replica_conn(i)?;
+        c.query_drop("SET SESSION sql_log_bin=0")?;
+        c.query_drop(sql).with_context(|| format!("drift on replica {i}: {sql}"))?;
+        Ok(())
+    }
+}
+
+/// Runs `sql` (several statements allowed) on `conn`.
+pub fn exec(conn: &mut Conn, sql: &str) -> Result<()> {
+    conn.query_drop(sql).with_context(|| format!("running: {sql}"))
+}
+
+/// Result of one tool run.
+#[derive(Debug)]
+pub struct RunResult {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl RunResult {
+    /// Panics with both streams unless the exit code is `code`.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code {} (want {code})\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Parses stdout as JSON.
+    pub fn json(&self) -> serde_json_value::Value {
+        serde_json_value::parse(&self.stdout)
+    }
+}
+
+/// Minimal access to JSON without making every test crate depend on
+/// serde_json through the harness's public API.
+pub mod serde_json_value {
+    pub use serde_json::Value;
+    /// Parses `s`, panicking with the text on failure.
+    pub fn parse(s: &str) -> Value {
+        serde_json::from_str(s).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{s}"))
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn target_dir() -> PathBuf {
+    // target/debug/deps/<test exe> → target/debug
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().and_then(Path::parent).map(Path::to_path_buf))
+        .unwrap_or_else(|| workspace_root().join("target/debug"))
+}
+
+/// Builds the tool binaries once per test process (a no-op when fresh) and
+/// returns the path of `name`.
+pub fn tool_path(name: &str) -> Result<PathBuf> {
+    static BUILT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "--bins"])
+            .current_dir(workspace_root())
+            .status()
+            .map_err(|e| e.to_string())?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("cargo build --bins failed: {status}"))
+        }
+    });
+    if let Err(e) = built {
+        bail!("{e}");
+    }
+    let p = target_dir().join(name);
+    if !p.is_file() {
+        bail!("tool binary {} not found", p.display());
+    }
+    Ok(p)
+}
+
+/// A hermetic run of an `ox-*` binary: temp `HOME`, cleared environment
+/// (only `PATH` and `LANG=C.UTF-8` kept), no config files.
+pub struct Tool {
+    name: String,
+    args: Vec<OsString>,
+    env: Vec<(String, String)>,
+    home: tempfile::TempDir,
+    stdin: Option<String>,
+}
+
+impl Tool {
+    /// Prepares a run of `name` (`ox-table-checksum`).
+    pub fn new(name: &str) -> Tool {
+        Tool {
+            name: name.to_string(),
+            args: Vec::new(),
+            env: Vec::new(),
+            home: tempfile::tempdir().unwrap_or_else(|e| panic!("temp HOME: {e}")),
+            stdin: None,
+        }
+    }
+
+    /// The temp HOME (write `.my.cnf` here to test option files).
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(mut self, args: I) -> Tool
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable for this run.
+    pub fn env(mut self, k: &str, v: &str) -> Tool {
+        self.env.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    /// Feeds `text` on stdin.
+    pub fn stdin(mut self, text: &str) -> Tool {
+        self.stdin = Some(text.to_string());
+        self
+    }
+
+    /// Runs to completion.
+    pub fn run(self) -> Result<RunResult> {
+        let bin = tool_path(&self.name)?;
+        let mut cmd = Command::new(&bin);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join(".config"))
+            .env("LANG", "C.UTF-8")
+            .args(&self.args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().with_context(|| format!("running {}", bin.display()))?;
+        if let (Some(text), Some(mut sin)) = (self.stdin.as_ref(), child.stdin.take()) {
+            use std::io::Write;
+            sin.write_all(text.as_bytes())?;
+        }
+        let out: Output = child.wait_with_output()?;
+        Ok(RunResult {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+}
