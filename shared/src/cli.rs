@@ -19,7 +19,7 @@ use std::time::Duration;
 #[derive(Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Connection")]
 pub struct ConnArgs {
-    /// Server host name or IP address (`localhost` means the Unix socket)
+    /// Server host name or IP address (localhost means the Unix socket)
     #[arg(short = 'h', long, value_name = "HOST")]
     pub host: Option<String>,
     /// TCP port
@@ -28,9 +28,9 @@ pub struct ConnArgs {
     /// User name
     #[arg(short = 'u', long, value_name = "USER")]
     pub user: Option<String>,
-    /// Password (visible to other users in the process list: prefer an option file, MYSQL_PWD or --ask-pass)
-    #[arg(short = 'p', long, value_name = "PASS", hide_env_values = true)]
-    pub password: Option<Secret>,
+    /// Password; -p alone (or --password with no =value) prompts. A password given here is visible in the process list: prefer an option file, MYSQL_PWD or --ask-pass
+    #[arg(short = 'p', long, value_name = "PASS", num_args = 0..=1, require_equals = true)]
+    pub password: Option<Option<Secret>>,
     /// Prompt for the password on the terminal
     #[arg(long)]
     pub ask_pass: bool,
@@ -43,7 +43,7 @@ pub struct ConnArgs {
     /// Read only this option file (mysql client semantics)
     #[arg(short = 'F', long, value_name = "FILE")]
     pub defaults_file: Option<PathBuf>,
-    /// Read this option file after the usual ones
+    /// Read this option file after the global option files, before ~/.my.cnf
     #[arg(long, value_name = "FILE")]
     pub defaults_extra_file: Option<PathBuf>,
     /// Read no option files (my.cnf)
@@ -52,8 +52,13 @@ pub struct ConnArgs {
     /// Connection character set
     #[arg(short = 'A', long, value_name = "CHARSET")]
     pub charset: Option<String>,
-    /// TLS: DISABLED, PREFERRED (default over TCP), REQUIRED, VERIFY_CA, VERIFY_IDENTITY
-    #[arg(long, value_name = "MODE", ignore_case = true)]
+    /// TLS requirement (default PREFERRED over TCP, DISABLED over the socket)
+    #[arg(
+        long,
+        value_name = "MODE",
+        ignore_case = true,
+        hide_possible_values = false
+    )]
     pub ssl_mode: Option<SslMode>,
     /// CA certificate (PEM) to verify the server with
     #[arg(long, value_name = "FILE")]
@@ -67,7 +72,7 @@ pub struct ConnArgs {
     /// Seconds to wait for a connection to be established
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub connect_timeout: u64,
-    /// Session variables to set after connecting: `var=value,var2=value2`
+    /// Session variables to set after connecting: var=value,var2=value2
     #[arg(long, value_name = "VARS")]
     pub set_vars: Option<String>,
 }
@@ -79,7 +84,7 @@ impl ConnArgs {
             host: self.host.clone(),
             port: self.port,
             user: self.user.clone(),
-            password: self.password.clone(),
+            password: self.password.clone().flatten(),
             socket: self.socket.clone(),
             database: self.database.clone(),
             table: None,
@@ -110,10 +115,12 @@ impl ConnArgs {
             defaults_extra_file: self.defaults_extra_file.clone(),
         };
         let mut spec = dsn::resolve(&layers, env)?;
-        if self.ask_pass && spec.password.is_none() {
+        let bare_p = matches!(self.password, Some(None));
+        if (self.ask_pass || bare_p) && spec.password.is_none() {
             let prompt = format!("Enter password for {}: ", dsn::label(&spec));
-            let pw = rpassword::prompt_password(prompt)
-                .map_err(|e| anyhow::anyhow!("--ask-pass: cannot read the password from the terminal: {e}"))?;
+            let pw = rpassword::prompt_password(prompt).map_err(|e| {
+                anyhow::anyhow!("--ask-pass: cannot read the password from the terminal: {e}")
+            })?;
             spec.password = Some(Secret::new(pw));
         }
         Ok(spec)

@@ -95,7 +95,10 @@ pub fn parse_set_vars(s: &str) -> anyhow::Result<Vec<(String, String)>> {
 fn var_literal(v: &str) -> String {
     if !v.is_empty() && v.parse::<f64>().is_ok() {
         v.to_string()
-    } else if v.eq_ignore_ascii_case("on") || v.eq_ignore_ascii_case("off") || v.eq_ignore_ascii_case("default") {
+    } else if v.eq_ignore_ascii_case("on")
+        || v.eq_ignore_ascii_case("off")
+        || v.eq_ignore_ascii_case("default")
+    {
         v.to_ascii_uppercase()
     } else {
         quote_str(v)
@@ -168,16 +171,22 @@ pub fn classify(e: &mysql::Error) -> (ErrorKind, Option<u16>) {
         }
         Error::IoError(io) => {
             let kind = match io.kind() {
-                Io::ConnectionRefused | Io::TimedOut | Io::NotFound | Io::HostUnreachable | Io::NetworkUnreachable | Io::AddrNotAvailable | Io::PermissionDenied => {
-                    ErrorKind::Unreachable
-                }
+                Io::ConnectionRefused
+                | Io::TimedOut
+                | Io::NotFound
+                | Io::HostUnreachable
+                | Io::NetworkUnreachable
+                | Io::AddrNotAvailable
+                | Io::PermissionDenied => ErrorKind::Unreachable,
                 _ => ErrorKind::LostConnection,
             };
             (kind, None)
         }
         Error::DriverError(d) => {
             let kind = match d {
-                DriverError::ConnectTimeout | DriverError::CouldNotConnect(_) => ErrorKind::Unreachable,
+                DriverError::ConnectTimeout | DriverError::CouldNotConnect(_) => {
+                    ErrorKind::Unreachable
+                }
                 DriverError::TlsNotSupported => ErrorKind::Tls,
                 DriverError::PacketOutOfSync | DriverError::Timeout => ErrorKind::LostConnection,
                 _ => ErrorKind::Other,
@@ -221,7 +230,8 @@ pub fn db_error(what: impl std::fmt::Display, e: &mysql::Error) -> DbError {
 /// a cancellation.
 pub fn is_interrupted(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        c.downcast_ref::<DbError>().is_some_and(|d| d.kind == ErrorKind::Interrupted)
+        c.downcast_ref::<DbError>()
+            .is_some_and(|d| d.kind == ErrorKind::Interrupted)
             || c.downcast_ref::<mysql::Error>()
                 .is_some_and(|m| classify(m).0 == ErrorKind::Interrupted)
     })
@@ -297,22 +307,39 @@ impl Conn {
         &self.label
     }
 
-    /// Runs `sql` and wraps any error with the statement's purpose and target.
+    /// Runs `sql` (one statement or several separated by `;`) and wraps any
+    /// error with the statement's purpose and target. Every result set is
+    /// read, so an error in the third statement of a script is reported:
+    /// the client library's `query_drop` would swallow it.
     pub fn run(&mut self, what: &str, sql: &str) -> Result<(), DbError> {
-        self.inner
-            .query_drop(sql)
-            .map_err(|e| db_error(format_args!("{} on {}", what, self.label), &e))
+        let label = self.label.clone();
+        let wrap = |e: mysql::Error| db_error(format_args!("{what} on {label}"), &e);
+        let mut result = self.inner.query_iter(sql).map_err(wrap)?;
+        while let Some(set) = result.iter() {
+            for row in set {
+                row.map_err(wrap)?;
+            }
+        }
+        Ok(())
     }
 
     /// Runs a query returning rows of `T`, errors wrapped as in [`Conn::run`].
-    pub fn rows<T: mysql::prelude::FromRow>(&mut self, what: &str, sql: &str) -> Result<Vec<T>, DbError> {
+    pub fn rows<T: mysql::prelude::FromRow>(
+        &mut self,
+        what: &str,
+        sql: &str,
+    ) -> Result<Vec<T>, DbError> {
         self.inner
             .query(sql)
             .map_err(|e| db_error(format_args!("{} on {}", what, self.label), &e))
     }
 
     /// First row of a query, if any.
-    pub fn row<T: mysql::prelude::FromRow>(&mut self, what: &str, sql: &str) -> Result<Option<T>, DbError> {
+    pub fn row<T: mysql::prelude::FromRow>(
+        &mut self,
+        what: &str,
+        sql: &str,
+    ) -> Result<Option<T>, DbError> {
         self.inner
             .query_first(sql)
             .map_err(|e| db_error(format_args!("{} on {}", what, self.label), &e))
@@ -339,11 +366,14 @@ pub fn connect(spec: &ConnSpec, opts: &ConnectOptions) -> Result<Conn, DbError> 
     let transport = transport(spec);
     let label = dsn::label(spec);
     let user = spec.user.clone().unwrap_or_else(default_user);
-    let mode = spec.tls.mode.unwrap_or(match (&transport, spec.tls.ca.is_some()) {
-        (_, true) => SslMode::VerifyCa,
-        (Transport::Tcp(..), false) => SslMode::Preferred,
-        (Transport::Socket(_), false) => SslMode::Disabled,
-    });
+    let mode = spec
+        .tls
+        .mode
+        .unwrap_or(match (&transport, spec.tls.ca.is_some()) {
+            (_, true) => SslMode::VerifyCa,
+            (Transport::Tcp(..), false) => SslMode::Preferred,
+            (Transport::Socket(_), false) => SslMode::Disabled,
+        });
     let mut b = OptsBuilder::new()
         .user(Some(user))
         .pass(spec.password.as_ref().map(|p| p.expose().to_string()))
@@ -386,7 +416,10 @@ fn default_user() -> String {
 
 fn setup_session(conn: &mut Conn, spec: &ConnSpec, s: &SessionOptions) -> Result<(), DbError> {
     let charset = spec.charset.as_deref().unwrap_or("utf8mb4");
-    if !charset.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+    if !charset
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
         return Err(DbError {
             kind: ErrorKind::Other,
             code: None,
@@ -413,12 +446,16 @@ mod tests {
 
     #[test]
     fn set_vars_parse_and_quote() {
-        let v = parse_set_vars("wait_timeout=100, sql_log_bin = 0,tx_isolation='READ-COMMITTED'").expect("parse");
+        let v = parse_set_vars("wait_timeout=100, sql_log_bin = 0,tx_isolation='READ-COMMITTED'")
+            .expect("parse");
         assert_eq!(v[0], ("wait_timeout".into(), "100".into()));
         assert_eq!(v[2].1, "READ-COMMITTED");
         assert_eq!(var_literal("READ-COMMITTED"), "'READ-COMMITTED'");
         assert_eq!(var_literal("0"), "0");
-        assert_eq!(var_literal("x'; DROP TABLE t; --"), "_utf8mb4 X'78273B2044524F50205441424C4520743B202D2D'");
+        assert_eq!(
+            var_literal("x'; DROP TABLE t; --"),
+            "_utf8mb4 X'78273B2044524F50205441424C4520743B202D2D'"
+        );
         assert!(parse_set_vars("a b=1").is_err());
         assert!(parse_set_vars("novalue").is_err());
     }

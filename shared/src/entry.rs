@@ -91,12 +91,21 @@ impl Context {
 /// see the same command.
 pub fn full_command(cmd: Command) -> Command {
     cmd.disable_help_flag(true)
+        .disable_version_flag(true)
         .arg(
             Arg::new("help")
                 .long("help")
                 .action(ArgAction::Help)
                 .global(true)
-                .help("Print help (this text)")
+                .help("Print help")
+                .help_heading("General"),
+        )
+        .arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::Version)
+                .help("Print version")
                 .help_heading("General"),
         )
         .arg(
@@ -104,7 +113,7 @@ pub fn full_command(cmd: Command) -> Command {
                 .long("config")
                 .value_name("FILE")
                 .value_parser(clap::value_parser!(PathBuf))
-                .help("Read options from FILE (one `option=value` a line) after the global and user config files")
+                .help("Read options from FILE (one option=value a line) after the global and user config files")
                 .help_heading("General"),
         )
         .arg(
@@ -142,7 +151,11 @@ pub fn parse_config_text(text: &str, origin: &Path) -> Result<Vec<OsString>> {
             Some((k, v)) => (k.trim(), Some(v.trim())),
             None => (line, None),
         };
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             anyhow::bail!("{}:{}: not an option: {raw:?}", origin.display(), n + 1);
         }
         let key = key.replace('_', "-");
@@ -196,7 +209,9 @@ pub fn layered_args(tool: &str, args: Vec<OsString>) -> Result<Vec<OsString>> {
         match std::fs::read_to_string(&path) {
             Ok(text) => injected.extend(parse_config_text(&text, &path)?),
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("reading config file {}", path.display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading config file {}", path.display()))
+            }
         }
     }
     let mut out = Vec::with_capacity(args.len() + injected.len());
@@ -254,11 +269,153 @@ pub fn init_logging(tool: &str, verbosity: u8) {
     }
 }
 
+/// Environment variable carrying the real argv across the re-exec that
+/// hides passwords from the process list.
+const ARGV_ENV: &str = "OXKIT_ARGV_HIDDEN";
+
+/// Returns `arg` with any password in it replaced by `***`: `--password=x`,
+/// `-px`, `-p=x`, the `p=` part of a DSN and the password of a URL. `None`
+/// when there is nothing to hide.
+pub fn mask_password_arg(arg: &str) -> Option<String> {
+    if let Some(v) = arg.strip_prefix("--password=") {
+        return (!v.is_empty()).then(|| "--password=***".to_string());
+    }
+    if arg.len() > 2 && arg.starts_with("-p") && !arg.starts_with("--") {
+        return Some("-p***".to_string());
+    }
+    if let Some(i) = arg.find("://") {
+        let rest = &arg[i + 3..];
+        let auth_end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..auth_end].rfind('@') {
+            if let Some(colon) = rest[..at].find(':') {
+                return Some(format!(
+                    "{}{}:***{}",
+                    &arg[..i + 3],
+                    &rest[..colon],
+                    &rest[at..]
+                ));
+            }
+        }
+        return None;
+    }
+    // A DSN: comma-separated key=value parts, `\,` escaping a comma.
+    if arg.contains('=') && (arg.starts_with("p=") || arg.contains(",p=")) {
+        let mut out = String::new();
+        let mut parts = Vec::new();
+        let mut cur = String::new();
+        let mut chars = arg.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    cur.push(c);
+                    if let Some(n) = chars.next() {
+                        cur.push(n);
+                    }
+                }
+                ',' => parts.push(std::mem::take(&mut cur)),
+                _ => cur.push(c),
+            }
+        }
+        parts.push(cur);
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            if p.starts_with("p=") {
+                out.push_str("p=***");
+            } else {
+                out.push_str(p);
+            }
+        }
+        return Some(out);
+    }
+    None
+}
+
+/// On Unix, when a password was given on the command line, re-executes the
+/// program with the password masked in its argv (what `ps` shows) and the
+/// real arguments handed over in the environment, which only the same user
+/// and root can read. The mysql client overwrites argv in place instead;
+/// Rust has no safe way to do that. Returns the real arguments.
+fn hide_passwords(args: Vec<OsString>) -> Vec<OsString> {
+    if let Some(hidden) = std::env::var_os(ARGV_ENV) {
+        // The re-executed process: take the real arguments back.
+        #[allow(deprecated)]
+        std::env::remove_var(ARGV_ENV);
+        let text = hidden.to_string_lossy().into_owned();
+        if let Ok(real) = serde_json::from_str::<Vec<String>>(&text) {
+            return real.into_iter().map(OsString::from).collect();
+        }
+        return args;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let masked: Vec<Option<String>> = args
+            .iter()
+            .skip(1)
+            .map(|a| a.to_str().and_then(mask_password_arg))
+            .collect();
+        if masked.iter().any(Option::is_some) {
+            let joined: Vec<String> = args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            if let Ok(exe) = std::env::current_exe() {
+                let shown: Vec<OsString> = args
+                    .iter()
+                    .skip(1)
+                    .zip(masked)
+                    .map(|(a, m)| m.map(OsString::from).unwrap_or_else(|| a.clone()))
+                    .collect();
+                let err = std::process::Command::new(exe)
+                    .arg0(&args[0])
+                    .args(shown)
+                    .env(ARGV_ENV, serde_json::to_string(&joined).unwrap_or_default())
+                    .exec();
+                // exec only returns on failure: carry on with the password visible.
+                log::debug!("could not re-execute to hide the password: {err}");
+            }
+        }
+    }
+    args
+}
+
+/// `-pSECRET` means the password SECRET, as in the mysql client, while a
+/// bare `-p` prompts; clap cannot express both with `--password[=PASS]`, so
+/// the attached form is rewritten before parsing.
+fn attached_short_password(cmd: &Command, args: Vec<OsString>) -> Vec<OsString> {
+    let has_p = cmd
+        .get_arguments()
+        .any(|a| a.get_short() == Some('p') && a.get_id() == "password");
+    if !has_p {
+        return args;
+    }
+    let mut out = Vec::with_capacity(args.len());
+    let mut done = false;
+    for (i, a) in args.into_iter().enumerate() {
+        let s = a.to_string_lossy();
+        if s == "--" {
+            done = true;
+        }
+        if i > 0 && !done && s.len() > 2 && s.starts_with("-p") && !s.starts_with("--") {
+            let v = s
+                .strip_prefix("-p")
+                .unwrap_or_default()
+                .trim_start_matches('=');
+            out.push(OsString::from(format!("--password={v}")));
+        } else {
+            out.push(a);
+        }
+    }
+    out
+}
+
 /// Parses arguments, runs the tool and exits the process with its status.
 pub fn main(cmd: Command, run: RunFn) -> ! {
     let cmd = full_command(cmd);
     let tool = cmd.get_name().to_string();
-    let args: Vec<OsString> = std::env::args_os().collect();
+    let args = attached_short_password(&cmd, hide_passwords(std::env::args_os().collect()));
     let args = match layered_args(&tool, args) {
         Ok(a) => a,
         Err(e) => {
@@ -269,7 +426,11 @@ pub fn main(cmd: Command, run: RunFn) -> ! {
     let matches = match cmd.try_get_matches_from(args) {
         Ok(m) => m,
         Err(e) => {
-            let code = if e.use_stderr() { Exit::ERROR.code() } else { 0 };
+            let code = if e.use_stderr() {
+                Exit::ERROR.code()
+            } else {
+                0
+            };
             let _ = e.print();
             std::process::exit(code.into());
         }
@@ -314,7 +475,9 @@ pub fn usage_error(message: impl Into<String>) -> anyhow::Error {
 }
 
 fn exit_for_error(tool: &str, e: &anyhow::Error, ctx: &Context) -> Exit {
-    if e.downcast_ref::<Cancelled>().is_some() || (ctx.cancel.is_cancelled() && crate::conn::is_interrupted(e)) {
+    if e.downcast_ref::<Cancelled>().is_some()
+        || (ctx.cancel.is_cancelled() && crate::conn::is_interrupted(e))
+    {
         eprintln!("{tool}: stopped: {}", render_error(e));
         return Exit::CAUGHT_SIGNAL;
     }
@@ -354,13 +517,19 @@ mod tests {
             Path::new("x.conf"),
         )
         .expect("parses");
-        let words: Vec<String> = words.into_iter().map(|w| w.into_string().expect("utf8")).collect();
-        assert_eq!(words, ["--host=db1", "--no-version-check", "--chunk-time=0.5"]);
+        let words: Vec<String> = words
+            .into_iter()
+            .map(|w| w.into_string().expect("utf8"))
+            .collect();
+        assert_eq!(
+            words,
+            ["--host=db1", "--no-version-check", "--chunk-time=0.5"]
+        );
     }
 
     #[test]
     fn config_text_rejects_garbage() {
-        let err = parse_config_text("host db1 && rm\n", Path::new("x.conf")).unwrap_err();
+        let err = parse_config_text("host db1 && rm\n", Path::new("x.conf")).expect_err("garbage");
         assert!(err.to_string().contains("x.conf:1"), "{err}");
     }
 
@@ -369,13 +538,41 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let f = dir.path().join("c.conf");
         std::fs::write(&f, "port=3307\n").expect("write");
-        let args: Vec<OsString> = ["ox-x", "--no-config", "--config", f.to_str().expect("utf8"), "--port=4000"]
-            .iter()
-            .map(OsString::from)
-            .collect();
+        let args: Vec<OsString> = [
+            "ox-x",
+            "--no-config",
+            "--config",
+            f.to_str().expect("utf8"),
+            "--port=4000",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
         let out = layered_args("ox-x", args).expect("layered");
         assert_eq!(out[1], OsString::from("--port=3307"));
         assert_eq!(out.last(), Some(&OsString::from("--port=4000")));
+    }
+
+    #[test]
+    fn passwords_masked_for_the_process_list() {
+        assert_eq!(
+            mask_password_arg("--password=s3cret").as_deref(),
+            Some("--password=***")
+        );
+        assert_eq!(mask_password_arg("-ps3cret").as_deref(), Some("-p***"));
+        assert_eq!(mask_password_arg("-p"), None);
+        assert_eq!(mask_password_arg("--password"), None);
+        assert_eq!(
+            mask_password_arg("h=db1,u=me,p=a\\,b,P=3306").as_deref(),
+            Some("h=db1,u=me,p=***,P=3306")
+        );
+        assert_eq!(
+            mask_password_arg("mysql://me:pw@db1:3306/x?ssl-mode=REQUIRED").as_deref(),
+            Some("mysql://me:***@db1:3306/x?ssl-mode=REQUIRED")
+        );
+        assert_eq!(mask_password_arg("mysql://me@db1/x"), None);
+        assert_eq!(mask_password_arg("h=db1,u=me"), None);
+        assert_eq!(mask_password_arg("--host=db1"), None);
     }
 
     #[test]

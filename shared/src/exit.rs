@@ -37,15 +37,30 @@ impl Exit {
     /// `--help` are rendered from this one table.
     pub const TABLE: &'static [(Exit, &'static str)] = &[
         (Exit::OK, "success: nothing to report"),
-        (Exit::ERROR, "a non-fatal error occurred, or the command line was invalid"),
+        (
+            Exit::ERROR,
+            "a non-fatal error occurred, or the command line was invalid",
+        ),
         (Exit::ALREADY_RUNNING, "another instance is already running"),
-        (Exit::CAUGHT_SIGNAL, "caught SIGINT, SIGTERM or SIGHUP; stopped early after cleaning up"),
-        (Exit::NO_REPLICAS, "no replicas were found where replicas were needed"),
+        (
+            Exit::CAUGHT_SIGNAL,
+            "caught SIGINT, SIGTERM or SIGHUP; stopped early after cleaning up",
+        ),
+        (
+            Exit::NO_REPLICAS,
+            "no replicas were found where replicas were needed",
+        ),
         (Exit::DIFFERENCES, "differences were found"),
         (Exit::CHUNK_SKIPPED, "at least one chunk was skipped"),
         (Exit::TABLE_SKIPPED, "at least one table was skipped"),
-        (Exit::REPLICATION_STOPPED, "replication is stopped on a replica that was needed"),
-        (Exit::FATAL, "fatal error: cannot connect, unsupported server, bad input, tool failure"),
+        (
+            Exit::REPLICATION_STOPPED,
+            "replication is stopped on a replica that was needed",
+        ),
+        (
+            Exit::FATAL,
+            "fatal error: cannot connect, unsupported server, bad input, tool failure",
+        ),
     ];
 
     /// Builds a status from a raw code.

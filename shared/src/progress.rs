@@ -18,9 +18,9 @@ impl Progress {
                 ProgressDrawTarget::hidden()
             },
         );
-        if let Ok(style) =
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}, ETA {eta})")
-        {
+        if let Ok(style) = ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}, ETA {eta})",
+        ) {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_prefix(what.to_string());

@@ -44,7 +44,8 @@ impl Table {
         I: IntoIterator<Item = S>,
         S: ToString,
     {
-        self.0.add_row(cells.into_iter().map(|c| Cell::new(c.to_string())));
+        self.0
+            .add_row(cells.into_iter().map(|c| Cell::new(c.to_string())));
         self
     }
 
@@ -70,7 +71,10 @@ impl std::fmt::Display for Table {
 }
 
 /// Writes `value` as pretty JSON followed by a newline.
-pub fn write_json<W: Write, T: serde::Serialize + ?Sized>(mut w: W, value: &T) -> anyhow::Result<()> {
+pub fn write_json<W: Write, T: serde::Serialize + ?Sized>(
+    mut w: W,
+    value: &T,
+) -> anyhow::Result<()> {
     serde_json::to_writer_pretty(&mut w, value)?;
     writeln!(w)?;
     Ok(())

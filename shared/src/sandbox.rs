@@ -31,7 +31,13 @@ pub const KEEP_ENV: &str = "OXKIT_KEEP_SANDBOX";
 /// `localhost` (socket) and `127.0.0.1` (TCP).
 pub const ROOT_USER: &str = "root";
 
-const BIN_DIRS: &[&str] = &["/usr/sbin", "/usr/bin", "/usr/libexec", "/usr/local/mysql/bin", "/usr/local/bin"];
+const BIN_DIRS: &[&str] = &[
+    "/usr/sbin",
+    "/usr/bin",
+    "/usr/libexec",
+    "/usr/local/mysql/bin",
+    "/usr/local/bin",
+];
 
 /// Finds a server program by name on `PATH` and the usual system directories.
 pub fn find_program(names: &[&str]) -> Option<PathBuf> {
@@ -97,8 +103,9 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         if ty.is_dir() {
             copy_dir(&entry.path(), &dest)?;
         } else if ty.is_file() {
-            std::fs::copy(entry.path(), &dest)
-                .with_context(|| format!("copying {} to {}", entry.path().display(), dest.display()))?;
+            std::fs::copy(entry.path(), &dest).with_context(|| {
+                format!("copying {} to {}", entry.path().display(), dest.display())
+            })?;
         }
     }
     Ok(())
@@ -126,8 +133,10 @@ pub fn template_datadir() -> Result<PathBuf> {
         return Ok(dest);
     }
     let lock_path = root.join(format!("template-{version}.lock"));
-    let lock = std::fs::File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
-    lock.lock().with_context(|| format!("locking {}", lock_path.display()))?;
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("creating {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("locking {}", lock_path.display()))?;
     if dest.join("mysql").is_dir() {
         return Ok(dest);
     }
@@ -150,7 +159,9 @@ pub fn template_datadir() -> Result<PathBuf> {
     if is_root() {
         cmd.arg("--user=root");
     }
-    let out = cmd.output().with_context(|| format!("running {}", install.display()))?;
+    let out = cmd
+        .output()
+        .with_context(|| format!("running {}", install.display()))?;
     if !out.status.success() {
         bail!(
             "{} failed ({}): {}{}",
@@ -179,7 +190,8 @@ pub fn template_datadir() -> Result<PathBuf> {
     for leftover in ["mariadbd.pid", "error.log"] {
         let _ = std::fs::remove_file(staging.join(leftover));
     }
-    std::fs::rename(&staging, &dest).with_context(|| format!("moving template to {}", dest.display()))?;
+    std::fs::rename(&staging, &dest)
+        .with_context(|| format!("moving template to {}", dest.display()))?;
     Ok(dest)
 }
 
@@ -282,7 +294,10 @@ impl Builder {
                     // the server's bind: try another one.
                     if !error_log_tail(dir.path(), 30).contains("Bind on TCP/IP port") {
                         let kept = dir.keep();
-                        return Err(e.context(format!("sandbox left for inspection in {}", kept.display())));
+                        return Err(e.context(format!(
+                            "sandbox left for inspection in {}",
+                            kept.display()
+                        )));
                     }
                     last_err = Some(e);
                 }
@@ -326,7 +341,9 @@ impl Builder {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let child = cmd.spawn().with_context(|| format!("starting {}", bin.display()))?;
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
         Ok((child, port))
     }
 }
@@ -423,7 +440,10 @@ impl Sandbox {
     /// The sandbox's own directory (socket, error log; datadir inside unless
     /// started on an existing one).
     pub fn dir(&self) -> &Path {
-        self.dir.as_ref().map(|d| d.path()).unwrap_or(Path::new("/nonexistent"))
+        self.dir
+            .as_ref()
+            .map(|d| d.path())
+            .unwrap_or(Path::new("/nonexistent"))
     }
 
     /// Unix socket path.
@@ -468,7 +488,10 @@ impl Sandbox {
 
     /// Connects as root over the socket with the standard session setup.
     pub fn connect(&self) -> Result<Conn> {
-        Ok(conn::connect(&self.socket_spec(), &ConnectOptions::default())?)
+        Ok(conn::connect(
+            &self.socket_spec(),
+            &ConnectOptions::default(),
+        )?)
     }
 
     /// The last `n` lines of the error log.
@@ -500,7 +523,10 @@ impl Sandbox {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                bail!("mariadbd (pid {}) did not shut down within 60s; killed", child.id());
+                bail!(
+                    "mariadbd (pid {}) did not shut down within 60s; killed",
+                    child.id()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -1,1 +1,446 @@
-//! (under construction)
+//! Table metadata from `information_schema`: columns, keys, foreign keys
+//! (both directions), triggers, engine and size estimates.
+//!
+//! One [`load_table`] call runs a handful of indexed queries, all with bound
+//! parameters, and returns a [`Table`] the tools consult: which key to walk
+//! ([`Table::best_key`]), which columns are generated and must be skipped,
+//! which child tables a write could cascade into. Identifier quoting lives
+//! in [`crate::sql`].
+
+use crate::conn::{db_error, Conn, DbError, ErrorKind};
+use mysql::prelude::Queryable;
+use serde::Serialize;
+
+/// Schemas that hold server metadata, never user data.
+pub const SYSTEM_SCHEMAS: &[&str] = &["mysql", "information_schema", "performance_schema", "sys"];
+
+/// A generated column's definition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Generated {
+    /// The expression.
+    pub expression: String,
+    /// STORED (true) or VIRTUAL (false).
+    pub stored: bool,
+}
+
+/// One column.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Column {
+    /// Name.
+    pub name: String,
+    /// 1-based position.
+    pub position: u32,
+    /// Base type, lower case: `int`, `varchar`, `decimal`, `enum`, `json`...
+    pub data_type: String,
+    /// Full type: `int(10) unsigned`, `enum('a','b')`, `decimal(10,2)`.
+    pub column_type: String,
+    /// Accepts NULL.
+    pub nullable: bool,
+    /// Default as `information_schema` shows it (flavour-specific quoting).
+    pub default: Option<String>,
+    /// Character set of a text column.
+    pub charset: Option<String>,
+    /// Collation of a text column.
+    pub collation: Option<String>,
+    /// Set for generated (computed) columns.
+    pub generated: Option<Generated>,
+    /// `auto_increment`.
+    pub auto_increment: bool,
+    /// `EXTRA` as the server shows it.
+    pub extra: String,
+}
+
+impl Column {
+    /// True for binary string types, whose bytes must not go through a charset.
+    pub fn is_binary(&self) -> bool {
+        matches!(
+            self.data_type.as_str(),
+            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob"
+        )
+    }
+
+    /// True for FLOAT and DOUBLE (approximate values).
+    pub fn is_float(&self) -> bool {
+        matches!(self.data_type.as_str(), "float" | "double" | "real")
+    }
+}
+
+/// One column of an index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IndexColumn {
+    /// Column name.
+    pub name: String,
+    /// Prefix length for prefix indexes.
+    pub sub_part: Option<u32>,
+}
+
+/// One index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Index {
+    /// Name (`PRIMARY` for the primary key).
+    pub name: String,
+    /// Unique (primary keys are unique).
+    pub unique: bool,
+    /// The primary key.
+    pub primary: bool,
+    /// Columns in index order.
+    pub columns: Vec<IndexColumn>,
+    /// `BTREE`, `HASH`, `FULLTEXT`, `SPATIAL`.
+    pub kind: String,
+    /// At least one column accepts NULL (a unique index then allows
+    /// several rows with NULL, so it does not identify rows).
+    pub nullable: bool,
+}
+
+impl Index {
+    /// Column names in index order.
+    pub fn column_names(&self) -> Vec<&str> {
+        self.columns.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    /// True when the index can order and bound a chunk walk: B-tree, no
+    /// prefix columns.
+    pub fn walkable(&self) -> bool {
+        self.kind == "BTREE" && self.columns.iter().all(|c| c.sub_part.is_none())
+    }
+}
+
+/// A foreign key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ForeignKey {
+    /// Constraint name.
+    pub name: String,
+    /// Child schema.
+    pub db: String,
+    /// Child table.
+    pub table: String,
+    /// Child columns.
+    pub columns: Vec<String>,
+    /// Parent schema.
+    pub parent_db: String,
+    /// Parent table.
+    pub parent_table: String,
+    /// Parent columns.
+    pub parent_columns: Vec<String>,
+    /// `ON UPDATE` rule (`RESTRICT`, `CASCADE`, `SET NULL`, `NO ACTION`).
+    pub on_update: String,
+    /// `ON DELETE` rule.
+    pub on_delete: String,
+}
+
+/// A trigger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Trigger {
+    /// Name.
+    pub name: String,
+    /// `INSERT`, `UPDATE` or `DELETE`.
+    pub event: String,
+    /// `BEFORE` or `AFTER`.
+    pub timing: String,
+    /// The body.
+    pub statement: String,
+}
+
+/// Everything the tools need to know about one table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Table {
+    /// Schema.
+    pub db: String,
+    /// Table name.
+    pub name: String,
+    /// Storage engine (`None` for views).
+    pub engine: Option<String>,
+    /// `BASE TABLE`, `VIEW`, `SYSTEM VERSIONED`, `SEQUENCE`.
+    pub kind: String,
+    /// Estimated rows (InnoDB's estimate can be off by a factor of 2).
+    pub row_estimate: u64,
+    /// Bytes of data.
+    pub data_length: u64,
+    /// Bytes of indexes.
+    pub index_length: u64,
+    /// Default collation.
+    pub collation: Option<String>,
+    /// `CREATE_OPTIONS` (row format, partitioned, ...).
+    pub create_options: String,
+    /// Columns in order.
+    pub columns: Vec<Column>,
+    /// Indexes; the primary key first, then by name.
+    pub indexes: Vec<Index>,
+    /// Foreign keys of this table (it is the child).
+    pub foreign_keys: Vec<ForeignKey>,
+    /// Foreign keys of other tables that reference this one (it is the parent).
+    pub referenced_by: Vec<ForeignKey>,
+    /// Triggers on this table.
+    pub triggers: Vec<Trigger>,
+}
+
+impl Table {
+    /// The primary key.
+    pub fn primary_key(&self) -> Option<&Index> {
+        self.indexes.iter().find(|i| i.primary)
+    }
+
+    /// The key that identifies rows best: the primary key, else the unique
+    /// index over NOT NULL columns with the fewest columns, else a unique
+    /// index with nullable columns (check [`Index::nullable`]: it does not
+    /// identify rows holding NULL). Only walkable (B-tree, no prefix) keys.
+    pub fn best_key(&self) -> Option<&Index> {
+        if let Some(pk) = self.primary_key().filter(|k| k.walkable()) {
+            return Some(pk);
+        }
+        let unique = || self.indexes.iter().filter(|i| i.unique && i.walkable());
+        unique()
+            .filter(|i| !i.nullable)
+            .min_by_key(|i| i.columns.len())
+            .or_else(|| unique().min_by_key(|i| i.columns.len()))
+    }
+
+    /// A column by name (case-insensitive, as MySQL column names are).
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Columns that hold stored data (generated columns excluded).
+    pub fn data_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| c.generated.is_none())
+    }
+
+    /// `db.table` for messages (not for SQL: use [`crate::sql::quote_table`]).
+    pub fn full_name(&self) -> String {
+        format!("{}.{}", self.db, self.name)
+    }
+}
+
+fn s(row: &mysql::Row, i: usize) -> Option<String> {
+    match row.as_ref(i)? {
+        mysql::Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        mysql::Value::Int(v) => Some(v.to_string()),
+        mysql::Value::UInt(v) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
+fn n(row: &mysql::Row, i: usize) -> u64 {
+    s(row, i).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+fn query(
+    conn: &mut Conn,
+    what: &str,
+    sql: &str,
+    params: Vec<String>,
+) -> Result<Vec<mysql::Row>, DbError> {
+    let label = conn.label().to_string();
+    conn.exec(sql, params)
+        .map_err(|e| db_error(format_args!("{what} on {label}"), &e))
+}
+
+/// Loads the metadata of `db`.`table`. A missing table is an
+/// [`ErrorKind::UnknownTable`] error naming it.
+pub fn load_table(conn: &mut Conn, db: &str, table: &str) -> Result<Table, DbError> {
+    let p = || vec![db.to_string(), table.to_string()];
+    let what = format!("reading metadata of {db}.{table}");
+    let t = query(
+        conn,
+        &what,
+        "SELECT ENGINE, TABLE_TYPE, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH, TABLE_COLLATION, CREATE_OPTIONS \
+         FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+        p(),
+    )?;
+    let Some(t) = t.first() else {
+        return Err(DbError {
+            kind: ErrorKind::UnknownTable,
+            code: Some(1146),
+            message: format!("table {db}.{table} does not exist on {}", conn.label()),
+        });
+    };
+
+    let cols = query(
+        conn,
+        &what,
+        "SELECT COLUMN_NAME, ORDINAL_POSITION, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, \
+         CHARACTER_SET_NAME, COLLATION_NAME, EXTRA, GENERATION_EXPRESSION \
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+        p(),
+    )?;
+    let columns = cols
+        .iter()
+        .map(|r| {
+            let extra = s(r, 8).unwrap_or_default();
+            let lower = extra.to_ascii_lowercase();
+            let expr = s(r, 9).filter(|e| !e.is_empty());
+            let is_generated = lower.contains("generated")
+                || lower.contains("virtual")
+                || lower.contains("persistent");
+            Column {
+                name: s(r, 0).unwrap_or_default(),
+                position: n(r, 1) as u32,
+                data_type: s(r, 2).unwrap_or_default().to_ascii_lowercase(),
+                column_type: s(r, 3).unwrap_or_default(),
+                nullable: s(r, 4).as_deref() == Some("YES"),
+                default: s(r, 5),
+                charset: s(r, 6),
+                collation: s(r, 7),
+                generated: if is_generated {
+                    Some(Generated {
+                        expression: expr.unwrap_or_default(),
+                        stored: lower.contains("stored") || lower.contains("persistent"),
+                    })
+                } else {
+                    None
+                },
+                auto_increment: lower.contains("auto_increment"),
+                extra,
+            }
+        })
+        .collect::<Vec<_>>();
+
+    let stats = query(
+        conn,
+        &what,
+        "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, NULLABLE, INDEX_TYPE \
+         FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
+         ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX",
+        p(),
+    )?;
+    let mut indexes: Vec<Index> = Vec::new();
+    for r in &stats {
+        let name = s(r, 0).unwrap_or_default();
+        let col = IndexColumn {
+            name: s(r, 2).unwrap_or_default(),
+            sub_part: s(r, 3).and_then(|v| v.parse().ok()),
+        };
+        let nullable = s(r, 4).as_deref() == Some("YES");
+        match indexes.last_mut().filter(|i| i.name == name) {
+            Some(i) => {
+                i.columns.push(col);
+                i.nullable |= nullable;
+            }
+            None => indexes.push(Index {
+                primary: name == "PRIMARY",
+                unique: n(r, 1) == 0,
+                name,
+                columns: vec![col],
+                kind: s(r, 5).unwrap_or_default(),
+                nullable,
+            }),
+        }
+    }
+
+    let fk_rows = query(
+        conn,
+        &what,
+        "SELECT k.CONSTRAINT_NAME, k.TABLE_SCHEMA, k.TABLE_NAME, k.COLUMN_NAME, \
+                k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, \
+                r.UPDATE_RULE, r.DELETE_RULE \
+         FROM information_schema.KEY_COLUMN_USAGE k \
+         JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
+           ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
+          AND r.TABLE_NAME = k.TABLE_NAME \
+         WHERE k.REFERENCED_TABLE_NAME IS NOT NULL \
+           AND ((k.TABLE_SCHEMA = ? AND k.TABLE_NAME = ?) \
+             OR (k.REFERENCED_TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME = ?)) \
+         ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+        vec![
+            db.to_string(),
+            table.to_string(),
+            db.to_string(),
+            table.to_string(),
+        ],
+    )?;
+    let mut fks: Vec<ForeignKey> = Vec::new();
+    for r in &fk_rows {
+        let (name, cdb, ctable) = (
+            s(r, 0).unwrap_or_default(),
+            s(r, 1).unwrap_or_default(),
+            s(r, 2).unwrap_or_default(),
+        );
+        match fks
+            .last_mut()
+            .filter(|f| f.name == name && f.db == cdb && f.table == ctable)
+        {
+            Some(f) => {
+                f.columns.push(s(r, 3).unwrap_or_default());
+                f.parent_columns.push(s(r, 6).unwrap_or_default());
+            }
+            None => fks.push(ForeignKey {
+                name,
+                db: cdb,
+                table: ctable,
+                columns: vec![s(r, 3).unwrap_or_default()],
+                parent_db: s(r, 4).unwrap_or_default(),
+                parent_table: s(r, 5).unwrap_or_default(),
+                parent_columns: vec![s(r, 6).unwrap_or_default()],
+                on_update: s(r, 7).unwrap_or_default(),
+                on_delete: s(r, 8).unwrap_or_default(),
+            }),
+        }
+    }
+    let (foreign_keys, referenced_by): (Vec<_>, Vec<_>) = fks
+        .into_iter()
+        .partition(|f| f.db == db && f.table == table);
+    // A self-referencing key is both.
+    let self_refs: Vec<ForeignKey> = foreign_keys
+        .iter()
+        .filter(|f| f.parent_db == db && f.parent_table == table)
+        .cloned()
+        .collect();
+    let mut referenced_by = referenced_by;
+    referenced_by.extend(self_refs);
+
+    let trig = query(
+        conn,
+        &what,
+        "SELECT TRIGGER_NAME, EVENT_MANIPULATION, ACTION_TIMING, ACTION_STATEMENT \
+         FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ? \
+         ORDER BY ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER",
+        p(),
+    )?;
+    let triggers = trig
+        .iter()
+        .map(|r| Trigger {
+            name: s(r, 0).unwrap_or_default(),
+            event: s(r, 1).unwrap_or_default(),
+            timing: s(r, 2).unwrap_or_default(),
+            statement: s(r, 3).unwrap_or_default(),
+        })
+        .collect();
+
+    Ok(Table {
+        db: db.to_string(),
+        name: table.to_string(),
+        engine: s(t, 0),
+        kind: s(t, 1).unwrap_or_default(),
+        row_estimate: n(t, 2),
+        data_length: n(t, 3),
+        index_length: n(t, 4),
+        collation: s(t, 5),
+        create_options: s(t, 6).unwrap_or_default(),
+        columns,
+        indexes,
+        foreign_keys,
+        referenced_by,
+        triggers,
+    })
+}
+
+/// Base tables of user schemas (system schemas excluded), optionally only in
+/// `databases`, sorted by schema and name.
+pub fn list_tables(
+    conn: &mut Conn,
+    databases: &[String],
+) -> Result<Vec<(String, String)>, DbError> {
+    let rows: Vec<(String, String)> = conn.rows(
+        "listing tables",
+        "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES \
+         WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') \
+         ORDER BY TABLE_SCHEMA, TABLE_NAME",
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter(|(d, _)| !SYSTEM_SCHEMAS.contains(&d.as_str()))
+        .filter(|(d, _)| databases.is_empty() || databases.iter().any(|x| x == d))
+        .collect())
+}

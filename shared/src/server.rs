@@ -44,7 +44,11 @@ pub struct Version {
 impl Version {
     /// Builds a version.
     pub const fn new(major: u16, minor: u16, patch: u16) -> Version {
-        Version { major, minor, patch }
+        Version {
+            major,
+            minor,
+            patch,
+        }
     }
 
     /// Parses the leading `X.Y.Z` of `@@version` (`10.11.6-MariaDB-0+deb12u1-log`,
@@ -145,10 +149,26 @@ impl Capabilities {
         let maria = flavor == Flavor::MariaDB;
         let at_least = |a, b, c| v >= Version::new(a, b, c);
         Capabilities {
-            replica_keyword: if maria { at_least(10, 5, 1) } else { at_least(8, 0, 22) },
-            gtid_style: if maria { GtidStyle::MariaDB } else { GtidStyle::MySQL },
-            instant_add_column: if maria { at_least(10, 3, 2) } else { at_least(8, 0, 12) },
-            instant_any_column: if maria { at_least(10, 4, 0) } else { at_least(8, 0, 29) },
+            replica_keyword: if maria {
+                at_least(10, 5, 1)
+            } else {
+                at_least(8, 0, 22)
+            },
+            gtid_style: if maria {
+                GtidStyle::MariaDB
+            } else {
+                GtidStyle::MySQL
+            },
+            instant_add_column: if maria {
+                at_least(10, 3, 2)
+            } else {
+                at_least(8, 0, 12)
+            },
+            instant_any_column: if maria {
+                at_least(10, 4, 0)
+            } else {
+                at_least(8, 0, 29)
+            },
             nocopy_algorithm: maria && at_least(10, 3, 2),
             backup_stage: maria && at_least(10, 4, 1),
             lock_instance_for_backup: !maria && at_least(8, 0, 0),
@@ -164,7 +184,16 @@ impl Server {
     /// Reads identity from a connection. Fails with
     /// [`ErrorKind::Unsupported`] on servers older than the tools support.
     pub fn detect(conn: &mut Conn) -> Result<Server, DbError> {
-        type Row = (String, Option<String>, Option<String>, u16, u32, i64, i64, Option<String>);
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            u16,
+            u32,
+            i64,
+            i64,
+            Option<String>,
+        );
         let row: Option<Row> = conn.row(
             "reading server identity",
             "SELECT @@version, @@version_comment, @@hostname, @@port, @@server_id, \
@@ -182,9 +211,16 @@ impl Server {
         };
         let version = Version::parse(&version_string)
             .ok_or_else(|| unsupported(conn, format!("cannot parse version {version_string:?}")))?;
-        let min = if flavor == Flavor::MariaDB { MIN_MARIADB } else { MIN_MYSQL };
+        let min = if flavor == Flavor::MariaDB {
+            MIN_MARIADB
+        } else {
+            MIN_MYSQL
+        };
         if version < min {
-            return Err(unsupported(conn, format!("{flavor} {version} is older than {min}, the oldest supported")));
+            return Err(unsupported(
+                conn,
+                format!("{flavor} {version} is older than {min}, the oldest supported"),
+            ));
         }
         Ok(Server {
             flavor,
@@ -256,22 +292,32 @@ impl Server {
     /// The current GTID position (MariaDB `gtid_current_pos`, MySQL
     /// `gtid_executed`), whitespace removed.
     pub fn gtid_position(&self, conn: &mut Conn) -> Result<String, DbError> {
-        let pos: Option<Option<String>> = conn.row("reading GTID position", self.gtid_executed_sql())?;
-        Ok(pos.flatten().unwrap_or_default().split_whitespace().collect())
+        let pos: Option<Option<String>> =
+            conn.row("reading GTID position", self.gtid_executed_sql())?;
+        Ok(pos
+            .flatten()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect())
     }
 
     /// Blocks until this server (a replica) has applied `gtid`, or `timeout`
     /// passes. Returns false on timeout.
-    pub fn wait_for_gtid(&self, conn: &mut Conn, gtid: &str, timeout: std::time::Duration) -> Result<bool, DbError> {
+    pub fn wait_for_gtid(
+        &self,
+        conn: &mut Conn,
+        gtid: &str,
+        timeout: std::time::Duration,
+    ) -> Result<bool, DbError> {
         let secs = timeout.as_secs_f64();
         let sql = match self.caps.gtid_style {
             GtidStyle::MariaDB => "SELECT MASTER_GTID_WAIT(?, ?)",
             GtidStyle::MySQL => "SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?)",
         };
         let label = conn.label().to_string();
-        let r: Option<Option<i64>> = conn
-            .exec_first(sql, (gtid, secs))
-            .map_err(|e| crate::conn::db_error(format_args!("waiting for GTID {gtid} on {label}"), &e))?;
+        let r: Option<Option<i64>> = conn.exec_first(sql, (gtid, secs)).map_err(|e| {
+            crate::conn::db_error(format_args!("waiting for GTID {gtid} on {label}"), &e)
+        })?;
         Ok(r.flatten() == Some(0))
     }
 }
@@ -290,8 +336,14 @@ mod tests {
 
     #[test]
     fn versions() {
-        assert_eq!(Version::parse("10.11.6-MariaDB-0+deb12u1-log"), Some(Version::new(10, 11, 6)));
-        assert_eq!(Version::parse("5.5.5-10.4.2-MariaDB"), Some(Version::new(10, 4, 2)));
+        assert_eq!(
+            Version::parse("10.11.6-MariaDB-0+deb12u1-log"),
+            Some(Version::new(10, 11, 6))
+        );
+        assert_eq!(
+            Version::parse("5.5.5-10.4.2-MariaDB"),
+            Some(Version::new(10, 4, 2))
+        );
         assert_eq!(Version::parse("8.0.36-28"), Some(Version::new(8, 0, 36)));
         assert_eq!(Version::parse("8.4"), Some(Version::new(8, 4, 0)));
         assert_eq!(Version::parse("garbage"), None);
@@ -301,7 +353,12 @@ mod tests {
     #[test]
     fn capabilities_by_flavour() {
         let m = Capabilities::for_server(Flavor::MariaDB, Version::new(10, 11, 6));
-        assert!(m.replica_keyword && m.backup_stage && m.mariadb_108_redo && !m.lock_instance_for_backup);
+        assert!(
+            m.replica_keyword
+                && m.backup_stage
+                && m.mariadb_108_redo
+                && !m.lock_instance_for_backup
+        );
         assert_eq!(m.gtid_style, GtidStyle::MariaDB);
         let old = Capabilities::for_server(Flavor::MariaDB, Version::new(10, 3, 30));
         assert!(!old.replica_keyword && !old.backup_stage && old.instant_add_column);

@@ -131,15 +131,24 @@ mod tests {
         assert_eq!(quote_value(&Value::UInt(u64::MAX)), "18446744073709551615");
         assert_eq!(quote_value(&Value::Bytes(b"abc".to_vec())), "'abc'");
         assert_eq!(quote_value(&Value::Bytes(b"".to_vec())), "''");
-        assert_eq!(quote_value(&Value::Bytes(b"it's".to_vec())), "_utf8mb4 X'69742773'");
-        assert_eq!(quote_value(&Value::Bytes(b"a\\b".to_vec())), "_utf8mb4 X'615C62'");
+        assert_eq!(
+            quote_value(&Value::Bytes(b"it's".to_vec())),
+            "_utf8mb4 X'69742773'"
+        );
+        assert_eq!(
+            quote_value(&Value::Bytes(b"a\\b".to_vec())),
+            "_utf8mb4 X'615C62'"
+        );
         assert_eq!(quote_value(&Value::Bytes(vec![0xff, 0x00])), "X'FF00'");
         assert_eq!(quote_value(&Value::Bytes("é".as_bytes().to_vec())), "'é'");
         assert_eq!(
             quote_value(&Value::Date(2024, 2, 29, 23, 59, 1, 5)),
             "'2024-02-29 23:59:01.000005'"
         );
-        assert_eq!(quote_value(&Value::Time(true, 1, 2, 3, 4, 0)), "'-26:03:04'");
+        assert_eq!(
+            quote_value(&Value::Time(true, 1, 2, 3, 4, 0)),
+            "'-26:03:04'"
+        );
         assert_eq!(quote_binary(b"\x00a"), "_binary X'0061'");
         assert_eq!(quote_value(&Value::Double(0.1)), "0.1");
     }

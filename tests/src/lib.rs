@@ -54,6 +54,21 @@ pub fn server_slot() -> Result<Slot> {
     }
 }
 
+/// Notes a started test server in `$OXKIT_SERVER_TEST_LOG` (when set), so
+/// `cargo xtask test` can prove server tests really ran.
+fn record_server_start(what: &str) {
+    if let Some(path) = std::env::var_os("OXKIT_SERVER_TEST_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{what} pid={}", std::process::id());
+        }
+    }
+}
+
 /// One standalone server (binary log on), holding a slot.
 pub struct Single {
     /// The server.
@@ -72,7 +87,11 @@ impl std::ops::Deref for Single {
 pub fn single() -> Result<Single> {
     let slot = server_slot()?;
     let server = Sandbox::builder().binlog(true).start()?;
-    Ok(Single { server, _slot: slot })
+    record_server_start("single");
+    Ok(Single {
+        server,
+        _slot: slot,
+    })
 }
 
 /// A primary and its replicas.
@@ -114,6 +133,7 @@ impl Topology {
             _slot: slot,
         };
         t.wait_replicas_connected(Duration::from_secs(30))?;
+        record_server_start(&format!("topology 1+{n}"));
         Ok(t)
     }
 
@@ -161,7 +181,10 @@ impl Topology {
         for r in &self.replicas {
             let mut c = r.connect()?;
             if !server.wait_for_gtid(&mut c, &pos, Duration::from_secs(60))? {
-                bail!("replica on port {} did not reach GTID {pos} within 60s", r.port());
+                bail!(
+                    "replica on port {} did not reach GTID {pos} within 60s",
+                    r.port()
+                );
             }
         }
         Ok(())
@@ -172,14 +195,15 @@ impl Topology {
     pub fn drift(&self, i: usize, sql: &str) -> Result<()> {
         let mut c = self.replica_conn(i)?;
         c.query_drop("SET SESSION sql_log_bin=0")?;
-        c.query_drop(sql).with_context(|| format!("drift on replica {i}: {sql}"))?;
+        c.query_drop(sql)
+            .with_context(|| format!("drift on replica {i}: {sql}"))?;
         Ok(())
     }
 }
 
 /// Runs `sql` (several statements allowed) on `conn`.
 pub fn exec(conn: &mut Conn, sql: &str) -> Result<()> {
-    conn.query_drop(sql).with_context(|| format!("running: {sql}"))
+    Ok(conn.run("test SQL", sql)?)
 }
 
 /// Result of one tool run.
@@ -242,14 +266,21 @@ pub fn tool_path(name: &str) -> Result<PathBuf> {
     let built = BUILT.get_or_init(|| {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
         let status = Command::new(cargo)
-            .args(["build", "--quiet", "--bins"])
+            .args([
+                "build",
+                "--quiet",
+                "--workspace",
+                "--bins",
+                "--exclude",
+                "xtask",
+            ])
             .current_dir(workspace_root())
             .status()
             .map_err(|e| e.to_string())?;
         if status.success() {
             Ok(())
         } else {
-            Err(format!("cargo build --bins failed: {status}"))
+            Err(format!("cargo build --workspace --bins failed: {status}"))
         }
     });
     if let Err(e) = built {
@@ -323,11 +354,17 @@ impl Tool {
             .args(&self.args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().with_context(|| format!("running {}", bin.display()))?;
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("running {}", bin.display()))?;
         if let (Some(text), Some(mut sin)) = (self.stdin.as_ref(), child.stdin.take()) {
             use std::io::Write;
             sin.write_all(text.as_bytes())?;

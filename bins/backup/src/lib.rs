@@ -11,7 +11,12 @@ use oxkit::Exit;
 
 /// take, catalogue, encrypt, verify and restore backups
 #[derive(Parser, Debug)]
-#[command(name = "ox-backup", version, about = "take, catalogue, encrypt, verify and restore backups", long_about = "Takes consistent hot backups into a repository, catalogues them, encrypts them, proves each one restorable by restoring it into a throwaway server and comparing checksums, restores fast, and rolls forward through binary logs to a point in time.")]
+#[command(
+    name = "ox-backup",
+    version,
+    about = "take, catalogue, encrypt, verify and restore backups",
+    long_about = "Takes consistent hot backups into a repository, catalogues them, encrypts them, proves each one restorable by restoring it into a throwaway server and comparing checksums, restores fast, and rolls forward through binary logs to a point in time."
+)]
 pub struct Args {
     #[command(flatten)]
     pub conn: ConnArgs,

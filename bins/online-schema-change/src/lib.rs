@@ -11,7 +11,12 @@ use oxkit::Exit;
 
 /// ALTER huge tables without blocking them
 #[derive(Parser, Debug)]
-#[command(name = "ox-online-schema-change", version, about = "ALTER huge tables without blocking them", long_about = "Applies an ALTER TABLE online: instantly when the server can, otherwise by copying into a shadow table while replaying concurrent changes, throttled on replica lag and load, verified by checksum, and swapped in atomically.")]
+#[command(
+    name = "ox-online-schema-change",
+    version,
+    about = "ALTER huge tables without blocking them",
+    long_about = "Applies an ALTER TABLE online: instantly when the server can, otherwise by copying into a shadow table while replaying concurrent changes, throttled on replica lag and load, verified by checksum, and swapped in atomically."
+)]
 pub struct Args {
     #[command(flatten)]
     pub conn: ConnArgs,

@@ -11,7 +11,12 @@ use oxkit::Exit;
 
 /// the host and the server at a glance
 #[derive(Parser, Debug)]
-#[command(name = "ox-summary", version, about = "the host and the server at a glance", long_about = "Summarises the database host (CPU, memory, disks, kernel settings) and the MySQL or MariaDB server on it (version, replication, InnoDB, binary log, schemas, accounts), with notes that point at problems. Replaces pt-summary and pt-mysql-summary.")]
+#[command(
+    name = "ox-summary",
+    version,
+    about = "the host and the server at a glance",
+    long_about = "Summarises the database host (CPU, memory, disks, kernel settings) and the MySQL or MariaDB server on it (version, replication, InnoDB, binary log, schemas, accounts), with notes that point at problems. Replaces pt-summary and pt-mysql-summary."
+)]
 pub struct Args {
     #[command(flatten)]
     pub conn: ConnArgs,

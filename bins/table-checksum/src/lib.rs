@@ -11,7 +11,12 @@ use oxkit::Exit;
 
 /// find data drift between a primary and its replicas
 #[derive(Parser, Debug)]
-#[command(name = "ox-table-checksum", version, about = "find data drift between a primary and its replicas", long_about = "Checksums tables chunk by chunk on a primary and its replicas (through replication, or in matching snapshots) and reports the chunks that differ. Compatible with pt-table-checksum's checksum table and exit codes.")]
+#[command(
+    name = "ox-table-checksum",
+    version,
+    about = "find data drift between a primary and its replicas",
+    long_about = "Checksums tables chunk by chunk on a primary and its replicas (through replication, or in matching snapshots) and reports the chunks that differ. Compatible with pt-table-checksum's checksum table and exit codes."
+)]
 pub struct Args {
     #[command(flatten)]
     pub conn: ConnArgs,

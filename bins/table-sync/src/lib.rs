@@ -11,7 +11,12 @@ use oxkit::Exit;
 
 /// repair data drift safely, through replication where possible
 #[derive(Parser, Debug)]
-#[command(name = "ox-table-sync", version, about = "repair data drift safely, through replication where possible", long_about = "Finds the rows that differ between two servers, or the chunks a checksum recorded, and fixes them with INSERT, UPDATE and DELETE by key, on the source so the fix replicates. Dry run first; nothing is written without --execute.")]
+#[command(
+    name = "ox-table-sync",
+    version,
+    about = "repair data drift safely, through replication where possible",
+    long_about = "Finds the rows that differ between two servers, or the chunks a checksum recorded, and fixes them with INSERT, UPDATE and DELETE by key, on the source so the fix replicates. Dry run first; nothing is written without --execute."
+)]
 pub struct Args {
     #[command(flatten)]
     pub conn: ConnArgs,

@@ -1,0 +1,28 @@
+complete -c ox-backup -s h -l host -d 'Server host name or IP address (localhost means the Unix socket)' -r
+complete -c ox-backup -s P -l port -d 'TCP port' -r
+complete -c ox-backup -s u -l user -d 'User name' -r
+complete -c ox-backup -s p -l password -d 'Password; -p alone (or --password with no =value) prompts. A password given here is visible in the process list: prefer an option file, MYSQL_PWD or --ask-pass' -r
+complete -c ox-backup -s S -l socket -d 'Unix socket file' -r -F
+complete -c ox-backup -s D -l database -d 'Default database' -r
+complete -c ox-backup -s F -l defaults-file -d 'Read only this option file (mysql client semantics)' -r -F
+complete -c ox-backup -l defaults-extra-file -d 'Read this option file after the global option files, before ~/.my.cnf' -r -F
+complete -c ox-backup -s A -l charset -d 'Connection character set' -r
+complete -c ox-backup -l ssl-mode -d 'TLS requirement (default PREFERRED over TCP, DISABLED over the socket)' -r -f -a "DISABLED\t'Plain connection'
+PREFERRED\t'TLS when the server offers it, otherwise plain (the default over TCP)'
+REQUIRED\t'TLS, without checking the server certificate'
+VERIFY_CA\t'TLS, server certificate signed by the --ssl-ca certificate'
+VERIFY_IDENTITY\t'TLS, certificate signed by the --ssl-ca certificate and naming the host'"
+complete -c ox-backup -l ssl-ca -d 'CA certificate (PEM) to verify the server with' -r -F
+complete -c ox-backup -l ssl-cert -d 'Client certificate (PEM)' -r -F
+complete -c ox-backup -l ssl-key -d 'Client private key (PEM)' -r -F
+complete -c ox-backup -l connect-timeout -d 'Seconds to wait for a connection to be established' -r
+complete -c ox-backup -l set-vars -d 'Session variables to set after connecting: var=value,var2=value2' -r
+complete -c ox-backup -l format -d 'Output format: human text tables, or one JSON document for scripts' -r -f -a "text\t'Human-readable tables'
+json\t'One JSON document on stdout'"
+complete -c ox-backup -l config -d 'Read options from FILE (one option=value a line) after the global and user config files' -r -F
+complete -c ox-backup -l ask-pass -d 'Prompt for the password on the terminal'
+complete -c ox-backup -l no-defaults -d 'Read no option files (my.cnf)'
+complete -c ox-backup -l help -d 'Print help'
+complete -c ox-backup -s V -l version -d 'Print version'
+complete -c ox-backup -l no-config -d 'Do not read /etc/oxkit or ~/.config/oxkit config files'
+complete -c ox-backup -s v -l verbose -d 'More messages on stderr (repeat for more); passwords are never shown'

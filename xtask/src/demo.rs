@@ -1,0 +1,169 @@
+//! `cargo xtask demo`: the main job on a throwaway local topology.
+//!
+//! Starts a primary and a replica (sandboxes on 127.0.0.1), loads sample
+//! data, shows what the shared layer sees (server identity, replication
+//! threads, lag, GTID positions), creates drift on the replica the way it
+//! happens in real life (a write with `sql_log_bin=0`), then runs every
+//! `ox-*` tool against the primary. Tools whose issue has not landed say so.
+
+use anyhow::{Context as _, Result};
+use mysql::prelude::Queryable;
+use oxkit::server::Server;
+use oxkit::topology::{replica_status, source_position};
+use oxkit_harness::{exec, Topology};
+use std::path::Path;
+use std::process::Command;
+
+const SAMPLE: &str = "
+CREATE DATABASE shop CHARACTER SET utf8mb4;
+CREATE TABLE shop.customers (
+  id INT UNSIGNED NOT NULL PRIMARY KEY,
+  name VARCHAR(64) NOT NULL,
+  city VARCHAR(32) NULL,
+  created DATETIME(6) NOT NULL
+) ENGINE=InnoDB;
+CREATE TABLE shop.orders (
+  id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  customer_id INT UNSIGNED NOT NULL,
+  amount DECIMAL(12,2) NOT NULL,
+  note TEXT NULL,
+  KEY k_customer (customer_id),
+  CONSTRAINT fk_customer FOREIGN KEY (customer_id) REFERENCES shop.customers (id)
+) ENGINE=InnoDB;
+CREATE TABLE shop.events (at DATETIME NOT NULL, what VARCHAR(100)) ENGINE=InnoDB;
+INSERT INTO shop.customers
+  SELECT seq, CONCAT('customer ', seq, IF(seq % 7 = 0, ' — Zoë 🐬', '')),
+         ELT(1 + seq % 4, 'Lisboa', 'Zürich', NULL, 'Kraków'),
+         TIMESTAMP'2024-01-01 00:00:00' + INTERVAL seq MINUTE
+  FROM seq_1_to_20000;
+INSERT INTO shop.orders (customer_id, amount, note)
+  SELECT 1 + seq % 20000, (seq % 1000) / 7, IF(seq % 3 = 0, NULL, REPEAT('x', seq % 50))
+  FROM seq_1_to_100000;
+INSERT INTO shop.events SELECT TIMESTAMP'2024-06-01' + INTERVAL seq SECOND, 'login' FROM seq_1_to_5000;
+";
+
+fn section(title: &str) {
+    println!("\n== {title}");
+}
+
+/// Runs the demo; with `keep`, leaves the servers up until Enter is pressed.
+pub fn demo(root: &Path, keep: bool) -> Result<()> {
+    crate::test::ensure_mariadb()?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    crate::test::run(Command::new(&cargo).current_dir(root).args([
+        "build",
+        "--quiet",
+        "--workspace",
+        "--bins",
+        "--exclude",
+        "xtask",
+    ]))?;
+
+    section("starting a primary and a replica on 127.0.0.1");
+    let t = Topology::start(1)?;
+    println!(
+        "primary  port {}  (datadir {})",
+        t.primary.port(),
+        t.primary.datadir().display()
+    );
+    println!(
+        "replica  port {}  (datadir {})",
+        t.replicas[0].port(),
+        t.replicas[0].datadir().display()
+    );
+
+    section("loading sample data: shop.customers 20k rows, shop.orders 100k rows (FK), shop.events 5k rows (no key)");
+    let mut p = t.primary_conn()?;
+    let started = std::time::Instant::now();
+    exec(&mut p, SAMPLE)?;
+    t.sync()?;
+    println!(
+        "loaded and replicated in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+
+    section("what oxkit sees");
+    let ps = Server::detect(&mut p)?;
+    let pos = source_position(&mut p, &ps)?;
+    println!(
+        "primary: {} (server_id {}), binlog {}:{} format {}, GTID {}",
+        ps.describe(),
+        ps.server_id,
+        pos.file,
+        pos.position,
+        ps.binlog_format,
+        pos.gtid
+    );
+    let mut r = t.replica_conn(0)?;
+    let rs = Server::detect(&mut r)?;
+    for st in replica_status(&mut r, &rs)? {
+        println!(
+            "replica: {} (server_id {}), source {}:{}, io {} sql {}, lag {}s, applied GTID {}",
+            rs.describe(),
+            rs.server_id,
+            st.source_host,
+            st.source_port,
+            st.io_running,
+            if st.sql_running { "Yes" } else { "No" },
+            st.seconds_behind
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "?".into()),
+            st.gtid_applied.unwrap_or_default()
+        );
+    }
+
+    section("creating drift on the replica (writes with sql_log_bin=0, as a mistaken write would)");
+    t.drift(
+        0,
+        "UPDATE shop.customers SET city = 'Nowhere' WHERE id IN (17, 4242, 19999)",
+    )?;
+    t.drift(0, "DELETE FROM shop.orders WHERE id = 777")?;
+    for (name, c) in [("primary", &mut p), ("replica", &mut r)] {
+        let n: Option<u64> = c.query_first("SELECT COUNT(*) FROM shop.orders")?;
+        let cities: Option<u64> =
+            c.query_first("SELECT COUNT(*) FROM shop.customers WHERE city = 'Nowhere'")?;
+        println!(
+            "{name}: shop.orders {} rows, customers in 'Nowhere': {}",
+            n.unwrap_or(0),
+            cities.unwrap_or(0)
+        );
+    }
+
+    section("running the tools against the primary");
+    let dsn = t.primary.dsn();
+    let bin = root.join("target/debug");
+    for tool in [
+        "ox-summary",
+        "ox-table-checksum",
+        "ox-table-sync",
+        "ox-online-schema-change",
+        "ox-backup",
+    ] {
+        let out = Command::new(bin.join(tool))
+            .arg(&dsn)
+            .output()
+            .with_context(|| format!("running {tool}"))?;
+        println!(
+            "$ {tool} {dsn}   # exit {}",
+            out.status.code().unwrap_or(-1)
+        );
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        print!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    if keep {
+        section("servers are up; press Enter to stop them");
+        println!(
+            "primary: mysql -h127.0.0.1 -P{} -uroot    replica: mysql -h127.0.0.1 -P{} -uroot",
+            t.primary.port(),
+            t.replicas[0].port()
+        );
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    }
+    section("stopping the servers and removing their directories");
+    drop((p, r));
+    drop(t);
+    println!("done");
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! `cargo xtask test`: the one command that runs every check, on a fresh
+//! Debian/Ubuntu machine as in CI.
+//!
+//! Installs the MariaDB server when `mariadbd` is missing (apt-get, as root
+//! or through sudo), then runs `cargo fmt --check`, `cargo clippy
+//! --all-targets -D warnings` and `cargo test --workspace`. Tests that start
+//! servers append to a log named by `OXKIT_SERVER_TEST_LOG`; when no server
+//! test ran the command fails, so a missing server can never pass silently.
+
+use anyhow::{bail, Context as _, Result};
+use std::path::Path;
+use std::process::Command;
+
+/// Runs a command, failing with its name when it fails.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("+ {cmd:?}");
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Installs Debian packages with apt-get, as root or through sudo.
+pub fn apt_install(packages: &[&str]) -> Result<()> {
+    let prefix: Vec<&str> = if is_root() {
+        vec![]
+    } else {
+        vec!["sudo", "-n"]
+    };
+    let apt = |args: &[&str]| {
+        let mut all = prefix.clone();
+        all.push("apt-get");
+        all.extend_from_slice(args);
+        let mut c = Command::new(all[0]);
+        c.args(&all[1..]).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    run(&mut apt(&["update", "-q"]))?;
+    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    args.extend_from_slice(packages);
+    run(&mut apt(&args))
+}
+
+/// Makes sure a MariaDB server binary is there, installing it if not.
+pub fn ensure_mariadb() -> Result<()> {
+    if oxkit::sandbox::find_program(&["mariadbd", "mysqld"]).is_some()
+        && oxkit::sandbox::find_program(&["mariadb-install-db", "mysql_install_db"]).is_some()
+    {
+        return Ok(());
+    }
+    eprintln!("xtask: mariadbd not found; installing mariadb-server and mariadb-client");
+    apt_install(&["mariadb-server", "mariadb-client"])?;
+    if oxkit::sandbox::find_program(&["mariadbd", "mysqld"]).is_none() {
+        bail!("mariadb-server was installed but no mariadbd was found");
+    }
+    Ok(())
+}
+
+/// The whole suite.
+pub fn test(root: &Path, extra: &[String]) -> Result<()> {
+    ensure_mariadb()?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    run(Command::new(&cargo)
+        .current_dir(root)
+        .args(["fmt", "--all", "--", "--check"]))?;
+    run(Command::new(&cargo).current_dir(root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--quiet",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    let log = root.join("target/server-tests.log");
+    std::fs::create_dir_all(root.join("target"))?;
+    std::fs::write(&log, "")?;
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(root)
+        .args(["test", "--workspace"])
+        .args(extra)
+        .env("OXKIT_SERVER_TEST_LOG", &log);
+    run(&mut cmd)?;
+    let started = std::fs::read_to_string(&log).unwrap_or_default();
+    let n = started.lines().count();
+    if n == 0 {
+        bail!("no test started a MariaDB server: the server tests did not run");
+    }
+    eprintln!("xtask: {n} test servers started by the suite");
+    Ok(())
+}
