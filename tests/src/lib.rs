@@ -203,7 +203,7 @@ impl Topology {
 
 /// Runs `sql` (several statements allowed) on `conn`.
 pub fn exec(conn: &mut Conn, sql: &str) -> Result<()> {
-    Ok(conn.run("test SQL", sql)?)
+    Ok(conn.run("SQL", sql)?)
 }
 
 /// Result of one tool run.

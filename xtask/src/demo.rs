@@ -16,6 +16,7 @@ use std::process::Command;
 
 const SAMPLE: &str = "
 CREATE DATABASE shop CHARACTER SET utf8mb4;
+USE shop;
 CREATE TABLE shop.customers (
   id INT UNSIGNED NOT NULL PRIMARY KEY,
   name VARCHAR(64) NOT NULL,
@@ -39,7 +40,7 @@ INSERT INTO shop.customers
 INSERT INTO shop.orders (customer_id, amount, note)
   SELECT 1 + seq % 20000, (seq % 1000) / 7, IF(seq % 3 = 0, NULL, REPEAT('x', seq % 50))
   FROM seq_1_to_100000;
-INSERT INTO shop.events SELECT TIMESTAMP'2024-06-01' + INTERVAL seq SECOND, 'login' FROM seq_1_to_5000;
+INSERT INTO shop.events SELECT TIMESTAMP'2024-06-01 00:00:00' + INTERVAL seq SECOND, 'login' FROM seq_1_to_5000;
 ";
 
 fn section(title: &str) {

@@ -49,6 +49,43 @@ pub fn apt_install(packages: &[&str]) -> Result<()> {
     run(&mut apt(&args))
 }
 
+/// Runs `cargo test`, echoing its output, and adds up the `test result:`
+/// lines. Fails when the command fails.
+fn run_counting(cmd: &mut Command) -> Result<(u64, u64)> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("+ {cmd:?}");
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {cmd:?}"))?;
+    let (mut passed, mut failed) = (0u64, 0u64);
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let line = line?;
+            println!("{line}");
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                let count = |word: &str| {
+                    rest.split(';')
+                        .find_map(|p| {
+                            p.trim()
+                                .strip_suffix(word)
+                                .and_then(|n| n.trim().parse::<u64>().ok())
+                        })
+                        .unwrap_or(0)
+                };
+                passed += count("passed");
+                failed += count("failed");
+            }
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        println!("summary: {passed} passed, {failed} failed");
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok((passed, failed))
+}
+
 /// Makes sure a MariaDB server binary is there, installing it if not.
 pub fn ensure_mariadb() -> Result<()> {
     if oxkit::sandbox::find_program(&["mariadbd", "mysqld"]).is_some()
@@ -88,12 +125,15 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
         .args(["test", "--workspace"])
         .args(extra)
         .env("OXKIT_SERVER_TEST_LOG", &log);
-    run(&mut cmd)?;
+    let (passed, failed) = run_counting(&mut cmd)?;
     let started = std::fs::read_to_string(&log).unwrap_or_default();
     let n = started.lines().count();
     if n == 0 {
         bail!("no test started a MariaDB server: the server tests did not run");
     }
     eprintln!("xtask: {n} test servers started by the suite");
+    // One closing line for the whole workspace (cargo prints one per test
+    // binary, the last often a doc-test run of 0).
+    println!("summary: {passed} passed, {failed} failed");
     Ok(())
 }

@@ -18,6 +18,9 @@ use oxkit::Exit;
     long_about = "Takes consistent hot backups into a repository, catalogues them, encrypts them, proves each one restorable by restoring it into a throwaway server and comparing checksums, restores fast, and rolls forward through binary logs to a point in time."
 )]
 pub struct Args {
+    /// Servers to work on: Percona-style DSNs (h=host,P=port,u=user) or mysql:// URLs
+    #[arg(value_name = "DSN")]
+    pub targets: Vec<String>,
     #[command(flatten)]
     pub conn: ConnArgs,
     #[command(flatten)]

@@ -18,6 +18,9 @@ use oxkit::Exit;
     long_about = "Applies an ALTER TABLE online: instantly when the server can, otherwise by copying into a shadow table while replaying concurrent changes, throttled on replica lag and load, verified by checksum, and swapped in atomically."
 )]
 pub struct Args {
+    /// Servers to work on: Percona-style DSNs (h=host,P=port,u=user) or mysql:// URLs
+    #[arg(value_name = "DSN")]
+    pub targets: Vec<String>,
     #[command(flatten)]
     pub conn: ConnArgs,
     #[command(flatten)]

@@ -18,6 +18,9 @@ use oxkit::Exit;
     long_about = "Summarises the database host (CPU, memory, disks, kernel settings) and the MySQL or MariaDB server on it (version, replication, InnoDB, binary log, schemas, accounts), with notes that point at problems. Replaces pt-summary and pt-mysql-summary."
 )]
 pub struct Args {
+    /// Servers to work on: Percona-style DSNs (h=host,P=port,u=user) or mysql:// URLs
+    #[arg(value_name = "DSN")]
+    pub targets: Vec<String>,
     #[command(flatten)]
     pub conn: ConnArgs,
     #[command(flatten)]

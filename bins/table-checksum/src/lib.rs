@@ -18,6 +18,9 @@ use oxkit::Exit;
     long_about = "Checksums tables chunk by chunk on a primary and its replicas (through replication, or in matching snapshots) and reports the chunks that differ. Compatible with pt-table-checksum's checksum table and exit codes."
 )]
 pub struct Args {
+    /// Servers to work on: Percona-style DSNs (h=host,P=port,u=user) or mysql:// URLs
+    #[arg(value_name = "DSN")]
+    pub targets: Vec<String>,
     #[command(flatten)]
     pub conn: ConnArgs,
     #[command(flatten)]

@@ -18,6 +18,9 @@ use oxkit::Exit;
     long_about = "Finds the rows that differ between two servers, or the chunks a checksum recorded, and fixes them with INSERT, UPDATE and DELETE by key, on the source so the fix replicates. Dry run first; nothing is written without --execute."
 )]
 pub struct Args {
+    /// Servers to work on: Percona-style DSNs (h=host,P=port,u=user) or mysql:// URLs
+    #[arg(value_name = "DSN")]
+    pub targets: Vec<String>,
     #[command(flatten)]
     pub conn: ConnArgs,
     #[command(flatten)]
