@@ -90,8 +90,11 @@ impl Context {
 /// Percona Toolkit). Used by [`main`] and by the man page generator so both
 /// see the same command.
 pub fn full_command(cmd: Command) -> Command {
+    // Config files are prepended to argv, so a later (command-line) value
+    // must replace an earlier one instead of being a usage error.
     cmd.disable_help_flag(true)
         .disable_version_flag(true)
+        .args_override_self(true)
         .arg(
             Arg::new("help")
                 .long("help")

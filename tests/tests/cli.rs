@@ -1,0 +1,95 @@
+//! Every tool binary: --help, --version, usage errors and the not-built-yet
+//! status, run hermetically.
+
+use oxkit_harness::Tool;
+
+const TOOLS: [&str; 5] = [
+    "ox-summary",
+    "ox-table-checksum",
+    "ox-table-sync",
+    "ox-online-schema-change",
+    "ox-backup",
+];
+
+#[test]
+fn help_version_and_usage_errors() {
+    for tool in TOOLS {
+        let r = Tool::new(tool).args(["--help"]).run().expect("run");
+        r.expect_code(0);
+        for heading in [
+            "Connection:",
+            "Output:",
+            "General:",
+            "--ssl-mode",
+            "--defaults-file",
+        ] {
+            assert!(
+                r.stdout.contains(heading),
+                "{tool} --help lacks {heading}:\n{}",
+                r.stdout
+            );
+        }
+        let r = Tool::new(tool).args(["--version"]).run().expect("run");
+        r.expect_code(0);
+        assert_eq!(
+            r.stdout.trim(),
+            format!("{tool} {}", env!("CARGO_PKG_VERSION"))
+        );
+
+        // A bad option: exit 1 (Percona's code for option errors), not 2.
+        let r = Tool::new(tool)
+            .args(["--no-such-option"])
+            .run()
+            .expect("run");
+        r.expect_code(1);
+        assert!(r.stderr.contains("--no-such-option"), "{}", r.stderr);
+
+        // A bad value for a typed option.
+        let r = Tool::new(tool)
+            .args(["--ssl-mode", "SOMETIMES"])
+            .run()
+            .expect("run");
+        r.expect_code(1);
+
+        // Not built yet: says so and exits non-zero.
+        let r = Tool::new(tool).args(["h=127.0.0.1"]).run().expect("run");
+        r.expect_code(1);
+        assert!(r.stderr.contains("not built yet"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn config_files_layer_under_the_command_line() {
+    // A user config with a bad value is read (and fails the parse)...
+    let t = Tool::new("ox-summary");
+    let dir = t.home().join(".config/oxkit");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("ox-summary.conf"), "# comment\nformat=yaml\n").expect("write");
+    let r = t.args(["h=127.0.0.1"]).run().expect("run");
+    r.expect_code(1);
+    assert!(r.stderr.contains("yaml"), "{}", r.stderr);
+
+    // ...the command line wins over it, and --no-config skips it.
+    let server = oxkit_harness::single().expect("sandbox");
+    let probe = |extra: &[&str]| {
+        let t = Tool::new("oxkit-probe");
+        let dir = t.home().join(".config/oxkit");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("oxkit-probe.conf"), "format=json\n").expect("write");
+        let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        args.push(server.dsn());
+        let r = t.args(args).run().expect("run");
+        r.expect_code(0);
+        r.stdout.trim_start().starts_with('[')
+    };
+    assert!(probe(&[]), "the config file's format=json applies");
+    assert!(!probe(&["--format=text"]), "the command line wins");
+    assert!(!probe(&["--no-config"]), "--no-config skips it");
+
+    let r = Tool::new("ox-summary")
+        .args(["--config", "/nonexistent/ox.conf"])
+        .run()
+        .expect("run");
+    r.expect_code(1);
+    assert!(r.stderr.contains("/nonexistent/ox.conf"), "{}", r.stderr);
+}
