@@ -28,7 +28,7 @@ pub struct ConnArgs {
     /// User name
     #[arg(short = 'u', long, value_name = "USER")]
     pub user: Option<String>,
-    /// Password; -p alone (or --password with no =value) prompts. A password given here is visible in the process list: prefer an option file, MYSQL_PWD or --ask-pass
+    /// Password; -p alone (or --password with no =value) prompts. Given here it is masked in the process list but stays in shell history: prefer an option file, MYSQL_PWD or --ask-pass
     #[arg(short = 'p', long, value_name = "PASS", num_args = 0..=1, require_equals = true)]
     pub password: Option<Option<Secret>>,
     /// Prompt for the password on the terminal

@@ -246,6 +246,19 @@ pub fn error_kind(e: &anyhow::Error) -> Option<ErrorKind> {
     })
 }
 
+/// Column `i` of a row as text: strings as sent, integers formatted, NULL
+/// (and a missing column) as `None`. `information_schema` and `SHOW` output
+/// come back as bytes or integers depending on server and protocol; this
+/// reads both.
+pub fn cell_text(row: &mysql::Row, i: usize) -> Option<String> {
+    match row.as_ref(i)? {
+        mysql::Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        mysql::Value::Int(v) => Some(v.to_string()),
+        mysql::Value::UInt(v) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
 /// How a spec will be reached.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Transport {

@@ -214,12 +214,7 @@ impl Table {
 }
 
 fn s(row: &mysql::Row, i: usize) -> Option<String> {
-    match row.as_ref(i)? {
-        mysql::Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        mysql::Value::Int(v) => Some(v.to_string()),
-        mysql::Value::UInt(v) => Some(v.to_string()),
-        _ => None,
-    }
+    crate::conn::cell_text(row, i)
 }
 
 fn n(row: &mysql::Row, i: usize) -> u64 {

@@ -65,12 +65,7 @@ fn text(row: &mysql::Row, names: &[&str]) -> Option<String> {
             .iter()
             .position(|c| c.name_str().eq_ignore_ascii_case(name))
         {
-            return match row.as_ref(i) {
-                Some(mysql::Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
-                Some(mysql::Value::Int(v)) => Some(v.to_string()),
-                Some(mysql::Value::UInt(v)) => Some(v.to_string()),
-                _ => None,
-            };
+            return conn::cell_text(row, i);
         }
     }
     None

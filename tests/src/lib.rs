@@ -259,30 +259,33 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target/debug"))
 }
 
+/// Builds every tool binary of the workspace (`cargo build --bins`, the
+/// xtask excluded): a no-op when they are fresh.
+pub fn build_tools() -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--workspace",
+            "--bins",
+            "--exclude",
+            "xtask",
+        ])
+        .current_dir(workspace_root())
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build --workspace --bins failed: {status}");
+    }
+    Ok(())
+}
+
 /// Builds the tool binaries once per test process (a no-op when fresh) and
 /// returns the path of `name`.
 pub fn tool_path(name: &str) -> Result<PathBuf> {
     static BUILT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "--workspace",
-                "--bins",
-                "--exclude",
-                "xtask",
-            ])
-            .current_dir(workspace_root())
-            .status()
-            .map_err(|e| e.to_string())?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(format!("cargo build --workspace --bins failed: {status}"))
-        }
-    });
+    let built = BUILT.get_or_init(|| build_tools().map_err(|e| format!("{e:#}")));
     if let Err(e) = built {
         bail!("{e}");
     }
@@ -291,6 +294,17 @@ pub fn tool_path(name: &str) -> Result<PathBuf> {
         bail!("tool binary {} not found", p.display());
     }
     Ok(p)
+}
+
+/// Runs the test-only `oxkit-probe` (shared entry, connection layer,
+/// server detection) with `--format json` and `args`.
+pub fn probe(args: &[&str]) -> RunResult {
+    let mut all = vec!["--format", "json"];
+    all.extend_from_slice(args);
+    Tool::new("oxkit-probe")
+        .args(all)
+        .run()
+        .unwrap_or_else(|e| panic!("running oxkit-probe: {e:#}"))
 }
 
 /// A hermetic run of an `ox-*` binary: temp `HOME`, cleared environment

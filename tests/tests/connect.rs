@@ -4,7 +4,7 @@
 
 use oxkit::conn::{connect, ConnectOptions, ErrorKind};
 use oxkit::server::{Flavor, Server};
-use oxkit_harness::{exec, single, Tool};
+use oxkit_harness::{exec, probe, single, Tool};
 use std::time::{Duration, Instant};
 
 const PW: &str = "Pr0be,Secret!42";
@@ -20,12 +20,6 @@ fn with_user() -> oxkit_harness::Single {
     )
     .expect("user");
     s
-}
-
-fn probe(args: &[&str]) -> oxkit_harness::RunResult {
-    let mut all = vec!["--format", "json"];
-    all.extend_from_slice(args);
-    Tool::new("oxkit-probe").args(all).run().expect("run")
 }
 
 #[test]

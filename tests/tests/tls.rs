@@ -2,7 +2,7 @@
 //! and VERIFY_CA work, a wrong CA and a TLS-less server fail clearly.
 
 use oxkit::sandbox::Sandbox;
-use oxkit_harness::{server_slot, Tool};
+use oxkit_harness::{probe, server_slot};
 use std::path::Path;
 use std::process::Command;
 
@@ -38,12 +38,6 @@ fn make_ca(dir: &Path, name: &str) {
             &format!("/CN=oxkit test {name}"),
         ],
     );
-}
-
-fn probe(args: &[&str]) -> oxkit_harness::RunResult {
-    let mut all = vec!["--format", "json"];
-    all.extend_from_slice(args);
-    Tool::new("oxkit-probe").args(all).run().expect("run")
 }
 
 #[test]

@@ -50,16 +50,7 @@ fn section(title: &str) {
 /// Runs the demo; with `keep`, leaves the servers up until Enter is pressed.
 pub fn demo(root: &Path, keep: bool) -> Result<()> {
     crate::test::ensure_mariadb()?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    crate::test::run(Command::new(&cargo).current_dir(root).args([
-        "build",
-        "--quiet",
-        "--workspace",
-        "--bins",
-        "--exclude",
-        "xtask",
-    ]))?;
-
+    oxkit_harness::build_tools()?;
     section("starting a primary and a replica on 127.0.0.1");
     let t = Topology::start(1)?;
     println!(

@@ -49,6 +49,19 @@ pub fn apt_install(packages: &[&str]) -> Result<()> {
     run(&mut apt(&args))
 }
 
+/// The number before `word` in the body of a `test result:` line
+/// (`ok. 57 passed; 0 failed; ...`).
+fn count_in(rest: &str, word: &str) -> u64 {
+    rest.split(';')
+        .find_map(|p| {
+            p.trim()
+                .strip_suffix(word)
+                .and_then(|n| n.split_whitespace().last())
+                .and_then(|n| n.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// Runs `cargo test`, echoing its output, and adds up the `test result:`
 /// lines. Fails when the command fails.
 fn run_counting(cmd: &mut Command) -> Result<(u64, u64)> {
@@ -64,17 +77,8 @@ fn run_counting(cmd: &mut Command) -> Result<(u64, u64)> {
             let line = line?;
             println!("{line}");
             if let Some(rest) = line.strip_prefix("test result: ") {
-                let count = |word: &str| {
-                    rest.split(';')
-                        .find_map(|p| {
-                            p.trim()
-                                .strip_suffix(word)
-                                .and_then(|n| n.trim().parse::<u64>().ok())
-                        })
-                        .unwrap_or(0)
-                };
-                passed += count("passed");
-                failed += count("failed");
+                passed += count_in(rest, "passed");
+                failed += count_in(rest, "failed");
             }
         }
     }
@@ -136,4 +140,16 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
     // binary, the last often a doc-test run of 0).
     println!("summary: {passed} passed, {failed} failed");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The closing-line arithmetic on cargo's real format.
+    #[test]
+    fn counts_cargo_result_lines() {
+        let line = "test result: ok. 57 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.10s";
+        let rest = line.strip_prefix("test result: ").unwrap_or_default();
+        assert_eq!(super::count_in(rest, "passed"), 57);
+        assert_eq!(super::count_in(rest, "failed"), 2);
+    }
 }

@@ -1,7 +1,7 @@
 complete -c ox-online-schema-change -s h -l host -d 'Server host name or IP address (localhost means the Unix socket)' -r
 complete -c ox-online-schema-change -s P -l port -d 'TCP port' -r
 complete -c ox-online-schema-change -s u -l user -d 'User name' -r
-complete -c ox-online-schema-change -s p -l password -d 'Password; -p alone (or --password with no =value) prompts. A password given here is visible in the process list: prefer an option file, MYSQL_PWD or --ask-pass' -r
+complete -c ox-online-schema-change -s p -l password -d 'Password; -p alone (or --password with no =value) prompts. Given here it is masked in the process list but stays in shell history: prefer an option file, MYSQL_PWD or --ask-pass' -r
 complete -c ox-online-schema-change -s S -l socket -d 'Unix socket file' -r -F
 complete -c ox-online-schema-change -s D -l database -d 'Default database' -r
 complete -c ox-online-schema-change -s F -l defaults-file -d 'Read only this option file (mysql client semantics)' -r -F
