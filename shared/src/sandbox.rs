@@ -121,6 +121,9 @@ fn cache_root() -> PathBuf {
 /// would cost time).
 pub const REDO_SIZE: &str = "32M";
 
+/// Version of the template's contents (accounts, options used to bootstrap).
+const TEMPLATE_FORMAT: u32 = 1;
+
 /// Returns the cached template datadir for this server version, creating it
 /// on first use. Safe against concurrent callers (file lock, atomic rename).
 pub fn template_datadir() -> Result<PathBuf> {
@@ -128,7 +131,9 @@ pub fn template_datadir() -> Result<PathBuf> {
     let version = server_version(&bin)?;
     let root = cache_root();
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-    let dest = root.join(format!("template-{version}"));
+    // Bump TEMPLATE_FORMAT when the bootstrap below changes, so an old
+    // cached template is not reused.
+    let dest = root.join(format!("template-{version}-v{TEMPLATE_FORMAT}"));
     if dest.join("mysql").is_dir() {
         return Ok(dest);
     }
@@ -263,7 +268,6 @@ impl Builder {
             .prefix("oxk")
             .tempdir_in("/tmp")
             .context("creating sandbox directory")?;
-        let own_datadir = self.datadir.is_none();
         let datadir = match &self.datadir {
             Some(d) => d.clone(),
             None => {
@@ -284,7 +288,6 @@ impl Builder {
                         datadir,
                         port,
                         keep: self.keep,
-                        own_datadir,
                     })
                 }
                 Err(e) => {
@@ -409,7 +412,6 @@ pub struct Sandbox {
     datadir: PathBuf,
     port: u16,
     keep: bool,
-    own_datadir: bool,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -552,13 +554,12 @@ impl Drop for Sandbox {
         if self.shutdown().is_err() {
             self.kill();
         }
+        // Dropping the TempDir removes it (with the datadir when it is our
+        // copy; a caller's datadir lives elsewhere and is never touched).
         if let Some(dir) = self.dir.take() {
             if self.keep || failing {
                 let path = dir.keep();
                 eprintln!("sandbox kept: {} (port {})", path.display(), self.port);
-            } else if !self.own_datadir {
-                // The caller's datadir lives elsewhere; only our files go.
-                drop(dir);
             }
         }
     }
