@@ -90,15 +90,25 @@ fn run_counting(cmd: &mut Command) -> Result<(u64, u64)> {
     Ok((passed, failed))
 }
 
-/// Makes sure a MariaDB server binary is there, installing it if not.
+/// Makes sure what the server tests need is there, installing what is
+/// missing: the MariaDB server and client, and the openssl command (the TLS
+/// test makes its own CA with it).
 pub fn ensure_mariadb() -> Result<()> {
-    if oxkit::sandbox::find_program(&["mariadbd", "mysqld"]).is_some()
-        && oxkit::sandbox::find_program(&["mariadb-install-db", "mysql_install_db"]).is_some()
-    {
+    let have_server = oxkit::sandbox::find_program(&["mariadbd", "mysqld"]).is_some()
+        && oxkit::sandbox::find_program(&["mariadb-install-db", "mysql_install_db"]).is_some();
+    let have_openssl = oxkit::sandbox::find_program(&["openssl"]).is_some();
+    let mut missing = Vec::new();
+    if !have_server {
+        missing.extend(["mariadb-server", "mariadb-client"]);
+    }
+    if !have_openssl {
+        missing.push("openssl");
+    }
+    if missing.is_empty() {
         return Ok(());
     }
-    eprintln!("xtask: mariadbd not found; installing mariadb-server and mariadb-client");
-    apt_install(&["mariadb-server", "mariadb-client"])?;
+    eprintln!("xtask: installing {}", missing.join(" "));
+    apt_install(&missing)?;
     if oxkit::sandbox::find_program(&["mariadbd", "mysqld"]).is_none() {
         bail!("mariadb-server was installed but no mariadbd was found");
     }
