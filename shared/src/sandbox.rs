@@ -84,14 +84,17 @@ fn server_version(bin: &Path) -> Result<String> {
     Ok(ver)
 }
 
-fn is_root() -> bool {
-    // The server refuses to run as root without `--user=root`; ask `id`
-    // rather than reach for unsafe libc calls.
-    std::env::var("USER").is_ok_and(|u| u == "root")
-        || Command::new("id")
+/// True when this process runs as root (the server then needs
+/// `--user=root`; package installs need no sudo). Asks `id -u` once rather
+/// than reach for unsafe libc calls.
+pub fn is_root() -> bool {
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ROOT.get_or_init(|| {
+        Command::new("id")
             .arg("-u")
             .output()
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    })
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
@@ -324,8 +327,7 @@ impl Builder {
             .arg("--innodb-buffer-pool-size=64M")
             .arg(format!("--innodb-log-file-size={REDO_SIZE}"))
             .arg("--innodb-flush-log-at-trx-commit=2")
-            .arg("--max-connections=300")
-            .arg("--skip-log-warnings=0");
+            .arg("--max-connections=300");
         if let Some(base) = bin.parent().and_then(Path::parent) {
             cmd.arg(format!("--basedir={}", base.display()));
         }

@@ -115,7 +115,6 @@ impl Topology {
             let r = Sandbox::builder()
                 .server_id(2 + i as u32)
                 .binlog(true)
-                .arg("--read-only=0")
                 .start()?;
             let mut c = r.connect()?;
             c.query_drop(format!(
@@ -154,16 +153,18 @@ impl Topology {
         let start = Instant::now();
         for r in &self.replicas {
             let mut c = r.connect()?;
+            let server = Server::detect(&mut c)?;
             loop {
-                let row: Option<mysql::Row> = c.query_first("SHOW SLAVE STATUS")?;
-                let io: Option<String> = row.as_ref().and_then(|r| r.get("Slave_IO_Running"));
-                let sql: Option<String> = row.as_ref().and_then(|r| r.get("Slave_SQL_Running"));
-                if io.as_deref() == Some("Yes") && sql.as_deref() == Some("Yes") {
+                let status = oxkit::topology::replica_status(&mut c, &server)?;
+                if status.first().is_some_and(|s| s.is_running()) {
                     break;
                 }
                 if start.elapsed() > limit {
-                    let err: Option<String> = row.as_ref().and_then(|r| r.get("Last_IO_Error"));
-                    bail!("replica on port {} did not connect: {err:?}", r.port());
+                    let err = status
+                        .first()
+                        .map(|s| s.last_io_error.clone())
+                        .unwrap_or_default();
+                    bail!("replica on port {} did not connect: {err}", r.port());
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -229,18 +230,9 @@ impl RunResult {
     }
 
     /// Parses stdout as JSON.
-    pub fn json(&self) -> serde_json_value::Value {
-        serde_json_value::parse(&self.stdout)
-    }
-}
-
-/// Minimal access to JSON without making every test crate depend on
-/// serde_json through the harness's public API.
-pub mod serde_json_value {
-    pub use serde_json::Value;
-    /// Parses `s`, panicking with the text on failure.
-    pub fn parse(s: &str) -> Value {
-        serde_json::from_str(s).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{s}"))
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
 

@@ -21,16 +21,9 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 /// Installs Debian packages with apt-get, as root or through sudo.
 pub fn apt_install(packages: &[&str]) -> Result<()> {
-    let prefix: Vec<&str> = if is_root() {
+    let prefix: Vec<&str> = if oxkit::sandbox::is_root() {
         vec![]
     } else {
         vec!["sudo", "-n"]
