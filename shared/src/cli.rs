@@ -1,4 +1,5 @@
-//! Shared clap option groups: connection and output.
+//! Shared clap option groups: connection, output, table filters and
+//! throttling.
 //!
 //! Long names follow the mysql client and Percona Toolkit (`--host -h`,
 //! `--port -P`, `--user -u`, `--password -p`, `--socket -S`,
@@ -147,4 +148,88 @@ pub struct OutputArgs {
     /// Output format: human text tables, or one JSON document for scripts
     #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
     pub format: Format,
+}
+
+/// Which tables to work on (see [`crate::filter::TableFilter`]).
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Filters")]
+pub struct FilterArgs {
+    /// Only these databases (comma-separated)
+    #[arg(short = 'd', long, value_delimiter = ',', value_name = "DBS")]
+    pub databases: Vec<String>,
+    /// Only these tables: `db.table`, or `table` in any database (comma-separated)
+    #[arg(short = 't', long, value_delimiter = ',', value_name = "TABLES")]
+    pub tables: Vec<String>,
+    /// Skip these databases
+    #[arg(long, value_delimiter = ',', value_name = "DBS")]
+    pub ignore_databases: Vec<String>,
+    /// Skip these tables (`db.table` or `table`)
+    #[arg(long, value_delimiter = ',', value_name = "TABLES")]
+    pub ignore_tables: Vec<String>,
+    /// Only databases whose name matches this regular expression
+    #[arg(long, value_name = "REGEX")]
+    pub databases_regex: Option<String>,
+    /// Only tables whose name matches this regular expression
+    #[arg(long, value_name = "REGEX")]
+    pub tables_regex: Option<String>,
+    /// Skip databases whose name matches this regular expression
+    #[arg(long, value_name = "REGEX")]
+    pub ignore_databases_regex: Option<String>,
+    /// Skip tables whose name matches this regular expression
+    #[arg(long, value_name = "REGEX")]
+    pub ignore_tables_regex: Option<String>,
+    /// Only tables using these storage engines
+    #[arg(long, value_delimiter = ',', value_name = "ENGINES")]
+    pub engines: Vec<String>,
+    /// Skip tables using these storage engines
+    #[arg(long, value_delimiter = ',', value_name = "ENGINES")]
+    pub ignore_engines: Vec<String>,
+}
+
+/// When to pause between chunks (see [`crate::throttle`]).
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Throttling")]
+pub struct ThrottleArgs {
+    /// Pause while any replica lags more than this many seconds
+    #[arg(long, default_value_t = 1.0, value_name = "SECS")]
+    pub max_lag: f64,
+    /// Pause while a global status variable exceeds a limit (`Threads_running=25`)
+    #[arg(long, default_value = "Threads_running=25", value_name = "VAR=N")]
+    pub max_load: String,
+    /// Abort when a global status variable exceeds a limit
+    #[arg(long, default_value = "Threads_running=50", value_name = "VAR=N")]
+    pub critical_load: String,
+    /// Pause while this file exists
+    #[arg(long, value_name = "FILE")]
+    pub pause_file: Option<PathBuf>,
+    /// Seconds between throttle checks
+    #[arg(long, default_value_t = 1.0, value_name = "SECS")]
+    pub check_interval: f64,
+    /// Fail (exit flag 128) instead of waiting when a replica's threads are stopped
+    #[arg(long)]
+    pub fail_on_stopped_replication: bool,
+}
+
+impl ThrottleArgs {
+    /// The checked options.
+    pub fn options(&self) -> Result<crate::throttle::ThrottleOptions> {
+        let secs = |what: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(Duration::from_secs_f64(v))
+            } else {
+                Err(anyhow::anyhow!("{what} must be a number of seconds >= 0"))
+            }
+        };
+        Ok(crate::throttle::ThrottleOptions {
+            max_lag: Some(secs("--max-lag", self.max_lag)?),
+            max_load: crate::throttle::parse_thresholds(&self.max_load)
+                .map_err(|e| anyhow::anyhow!("--max-load: {e}"))?,
+            critical_load: crate::throttle::parse_thresholds(&self.critical_load)
+                .map_err(|e| anyhow::anyhow!("--critical-load: {e}"))?,
+            pause_file: self.pause_file.clone(),
+            fail_on_stopped: self.fail_on_stopped_replication,
+            check_interval: secs("--check-interval", self.check_interval)?
+                .max(Duration::from_millis(50)),
+        })
+    }
 }

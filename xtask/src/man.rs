@@ -62,15 +62,7 @@ const PAGES: &[PageText] = &[
     },
     PageText {
         tool: "ox-table-checksum",
-        description: &[
-            "Run it against the primary. Each table is checksummed in chunks of rows; the \
-             replicas compute the same checksums as the statements replicate, so each chunk \
-             is compared at the same logical point in time without stopping writes. Chunks \
-             that differ are reported, and recorded in the checksum table for \
-             `ox-table-sync` to repair.",
-            "Scripts and monitoring can rely on the exit status: 16 means differences were \
-             found (see EXIT STATUS).",
-        ],
+        description: ox_table_checksum::MAN_DESCRIPTION,
         replaces: &["pt-table-checksum(1)"],
     },
     PageText {

@@ -84,8 +84,10 @@ fn run_counting(cmd: &mut Command) -> Result<(u64, u64)> {
 }
 
 /// Makes sure what the server tests need is there, installing what is
-/// missing: the MariaDB server and client, and the openssl command (the TLS
-/// test makes its own CA with it).
+/// missing: the MariaDB server and client, the openssl command (the TLS
+/// test makes its own CA with it), and Percona Toolkit (the checksum test
+/// checks that pt-table-sync reads the checksum table ox-table-checksum
+/// writes).
 pub fn ensure_mariadb() -> Result<()> {
     let have_server = oxkit::sandbox::find_program(&["mariadbd", "mysqld"]).is_some()
         && oxkit::sandbox::find_program(&["mariadb-install-db", "mysql_install_db"]).is_some();
@@ -96,6 +98,9 @@ pub fn ensure_mariadb() -> Result<()> {
     }
     if !have_openssl {
         missing.push("openssl");
+    }
+    if oxkit::sandbox::find_program(&["pt-table-sync"]).is_none() {
+        missing.push("percona-toolkit");
     }
     if missing.is_empty() {
         return Ok(());

@@ -3,11 +3,41 @@
 //! The binary's `main.rs` hands [`command`] and [`run`] to
 //! `oxkit::entry::main`; everything the tool does lives here so tests and
 //! the man page generator can call it as a library.
+//!
+//! Flow: the command line becomes a checked [`Config`] without touching the
+//! network; then the primary is connected, replicas found, tables listed and
+//! planned ([`plan`]), and a pool of workers ([`engine`]) checksums chunks,
+//! either through replication ([`replicate`]) or in matching snapshots
+//! ([`snapshot`]). Finished tables are printed as they complete
+//! ([`output`]).
 
-use clap::{CommandFactory, FromArgMatches, Parser};
-use oxkit::cli::{ConnArgs, OutputArgs};
-use oxkit::entry::Context;
+mod engine;
+mod output;
+mod plan;
+mod replicate;
+mod snapshot;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
+use oxkit::checksum::{Function, RowOptions};
+use oxkit::cli::{ConnArgs, FilterArgs, OutputArgs, ThrottleArgs};
+use oxkit::entry::{usage_error, Context};
+use oxkit::filter::TableFilter;
+use oxkit::throttle::ThrottleOptions;
 use oxkit::Exit;
+use std::time::Duration;
+
+/// How chunk checksums are compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// replicate when the session can write statement-format binary logs, else snapshot
+    Auto,
+    /// write each chunk's checksum on the primary (statement format) and let replicas recompute it
+    Replicate,
+    /// no writes: checksum primary and replicas in snapshots at the same GTID position
+    Snapshot,
+}
 
 /// find data drift between a primary and its replicas
 #[derive(Parser, Debug)]
@@ -18,13 +48,215 @@ use oxkit::Exit;
     long_about = "Checksums tables chunk by chunk on a primary and its replicas (through replication, or in matching snapshots) and reports the chunks that differ. Compatible with pt-table-checksum's checksum table and exit codes."
 )]
 pub struct Args {
-    /// Servers to work on: Percona-style DSNs (h=host,P=port,u=user) or mysql:// URLs
+    /// The primary (a DSN such as h=host,P=port,u=user, or a mysql:// URL); more DSNs name its replicas explicitly instead of discovering them
     #[arg(value_name = "DSN")]
     pub targets: Vec<String>,
     #[command(flatten)]
     pub conn: ConnArgs,
+
+    /// How checksums are compared (see METHODS)
+    #[arg(long, value_enum, default_value_t = Method::Auto, help_heading = "Checksum")]
+    pub method: Method,
+    /// Row hash: sha1 (non-linear, default), md5, or crc32 (pt-table-checksum's, which can cancel out)
+    #[arg(long, value_enum, default_value_t = Function::Sha1, help_heading = "Checksum")]
+    pub function: Function,
+    /// Round FLOAT and DOUBLE values to this many decimals before hashing
+    #[arg(long, value_name = "N", help_heading = "Checksum")]
+    pub float_precision: Option<u8>,
+    /// Leave these columns out of the checksum (comma-separated)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "COLUMNS",
+        help_heading = "Checksum"
+    )]
+    pub ignore_columns: Vec<String>,
+    /// Only rows matching this SQL condition (applied on every server)
+    #[arg(long, value_name = "CONDITION", help_heading = "Checksum")]
+    pub r#where: Option<String>,
+    /// Also check every secondary index against the table's clustered index, on every server
+    #[arg(long, help_heading = "Checksum")]
+    pub verify_indexes: bool,
+    /// Checksum table of the replicate method (Percona's schema)
+    #[arg(
+        long,
+        default_value = "percona.checksums",
+        value_name = "DB.TABLE",
+        help_heading = "Checksum"
+    )]
+    pub replicate: String,
+    /// Continue the previous replicate run from the checksum table instead of starting over
+    #[arg(long, help_heading = "Checksum")]
+    pub resume: bool,
+
+    /// Seconds each chunk should take; chunk sizes adapt to it (0 keeps --chunk-size fixed)
+    #[arg(
+        long,
+        default_value_t = 0.5,
+        value_name = "SECS",
+        help_heading = "Chunking"
+    )]
+    pub chunk_time: f64,
+    /// Rows in the first chunk of a table (and every chunk with --chunk-time 0)
+    #[arg(
+        long,
+        default_value_t = 1000,
+        value_name = "ROWS",
+        help_heading = "Chunking"
+    )]
+    pub chunk_size: u64,
+    /// Largest chunk, in rows
+    #[arg(
+        long,
+        default_value_t = 2_000_000,
+        value_name = "ROWS",
+        help_heading = "Chunking"
+    )]
+    pub max_chunk_rows: u64,
+    /// Tables with no usable index are checksummed in one chunk up to this many rows, skipped above
+    #[arg(
+        long,
+        default_value_t = 100_000,
+        value_name = "ROWS",
+        help_heading = "Chunking"
+    )]
+    pub max_unkeyed_rows: u64,
+    /// Worker threads (default: half the server's CPUs, 2 to 8)
+    #[arg(long, value_name = "N", help_heading = "Chunking")]
+    pub threads: Option<usize>,
+
+    /// How to find replicas: hosts, processlist, dsn=DSN, none (comma-separated, tried in order)
+    #[arg(
+        long,
+        default_value = "hosts,processlist",
+        value_name = "METHODS",
+        help_heading = "Replicas"
+    )]
+    pub recursion_method: String,
+    /// How many levels of replicas to follow
+    #[arg(
+        long,
+        default_value_t = 10,
+        value_name = "N",
+        help_heading = "Replicas"
+    )]
+    pub recurse: u32,
+    /// Seconds to wait for a replica to reach a position before giving up on it
+    #[arg(
+        long,
+        default_value_t = 600.0,
+        value_name = "SECS",
+        help_heading = "Replicas"
+    )]
+    pub replica_timeout: f64,
+    /// Snapshot method: reopen the snapshots after this many seconds, so undo history stays small
+    #[arg(
+        long,
+        default_value_t = 60.0,
+        value_name = "SECS",
+        help_heading = "Replicas"
+    )]
+    pub snapshot_refresh: f64,
+
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub throttle: ThrottleArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// The checked configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// The raw arguments (connection options are resolved later).
+    pub args: Args,
+    /// Table selection.
+    pub filter: TableFilter,
+    /// Row hash settings.
+    pub row: RowOptions,
+    /// Throttle settings.
+    pub throttle: ThrottleOptions,
+    /// Replicate table, split.
+    pub replicate_table: (String, String),
+    /// Replica discovery.
+    pub recursion: Vec<oxkit::topology::Method>,
+    /// `--chunk-time` (None when 0).
+    pub chunk_time: Option<Duration>,
+    /// `--replica-timeout`.
+    pub replica_timeout: Duration,
+    /// `--snapshot-refresh`.
+    pub snapshot_refresh: Duration,
+}
+
+fn secs(what: &str, v: f64) -> Result<Duration> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(usage_error(format!(
+            "{what} must be a number of seconds >= 0"
+        )))
+    }
+}
+
+impl Config {
+    /// Checks the arguments; fails fast with a usage error.
+    pub fn new(args: Args) -> Result<Config> {
+        let filter = TableFilter::new(&args.filter).map_err(|e| usage_error(format!("{e:#}")))?;
+        let throttle = args
+            .throttle
+            .options()
+            .map_err(|e| usage_error(format!("{e:#}")))?;
+        let replicate_table = match args.replicate.split_once('.') {
+            Some((d, t)) if !d.is_empty() && !t.is_empty() && !t.contains('.') => {
+                (d.to_string(), t.to_string())
+            }
+            _ => {
+                return Err(usage_error(format!(
+                    "--replicate {:?}: expected DATABASE.TABLE",
+                    args.replicate
+                )))
+            }
+        };
+        if args.resume && args.method == Method::Snapshot {
+            return Err(usage_error(
+                "--resume continues a replicate run from its checksum table; the snapshot method keeps no state",
+            ));
+        }
+        if args.chunk_size == 0 || args.max_chunk_rows == 0 {
+            return Err(usage_error(
+                "--chunk-size and --max-chunk-rows must be at least 1",
+            ));
+        }
+        if args.threads == Some(0) {
+            return Err(usage_error("--threads must be at least 1"));
+        }
+        if args.float_precision.is_some_and(|p| p > 30) {
+            return Err(usage_error("--float-precision must be 0 to 30"));
+        }
+        if let Some(w) = &args.r#where {
+            if w.trim().is_empty() {
+                return Err(usage_error("--where is empty"));
+            }
+        }
+        let recursion = oxkit::topology::parse_methods(&args.recursion_method)
+            .map_err(|e| usage_error(format!("--recursion-method: {e:#}")))?;
+        let chunk_time = secs("--chunk-time", args.chunk_time)?;
+        Ok(Config {
+            filter,
+            row: RowOptions {
+                float_precision: args.float_precision,
+                ignore_columns: args.ignore_columns.clone(),
+            },
+            throttle,
+            replicate_table,
+            recursion,
+            chunk_time: (!chunk_time.is_zero()).then_some(chunk_time),
+            replica_timeout: secs("--replica-timeout", args.replica_timeout)?,
+            snapshot_refresh: secs("--snapshot-refresh", args.snapshot_refresh)?,
+            args,
+        })
+    }
 }
 
 /// The clap definition of the command line (also used for the man page).
@@ -33,11 +265,96 @@ pub fn command() -> clap::Command {
 }
 
 /// Runs the tool.
-pub fn run(matches: &clap::ArgMatches, _ctx: &Context) -> anyhow::Result<Exit> {
-    let _args = Args::from_arg_matches(matches)?;
-    Err(oxkit::entry::ExitError {
-        exit: Exit::ERROR,
-        message: "ox-table-checksum is not built yet (tracked in issue 4)".to_string(),
+pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
+    let args = Args::from_arg_matches(matches)?;
+    let cfg = Config::new(args)?;
+    let targets =
+        oxkit::dsn::parse_targets(&cfg.args.targets).map_err(|e| usage_error(format!("{e:#}")))?;
+    if targets.len() > 1 && cfg.args.recursion_method != "hosts,processlist" {
+        bail!(usage_error(
+            "give replicas either as extra DSNs or through --recursion-method, not both"
+        ));
     }
-    .into())
+    let primary = cfg
+        .args
+        .conn
+        .resolve(targets.first())
+        .context("resolving the primary's connection")?;
+    let replicas = targets
+        .iter()
+        .skip(1)
+        .map(|t| cfg.args.conn.resolve(Some(t)))
+        .collect::<Result<Vec<_>>>()?;
+    engine::run(ctx, &cfg, primary, replicas)
 }
+
+/// The man page's DESCRIPTION paragraphs after `long_about` (rendered by
+/// `cargo xtask man`).
+pub const MAN_DESCRIPTION: &[&str] = &[
+    "Give it the primary. Replicas are found with SHOW SLAVE HOSTS (set report_host and \
+     report_port on them), then the processlist, or listed as extra DSNs. Every selected \
+     table is walked in chunks along its primary key or best unique index (composite, \
+     nullable, binary and utf8mb4 keys work; a non-unique index is used when there is no \
+     unique one). The first chunk takes every key below the primary's first key and the \
+     last every key above its last, so rows that exist only on a replica are found too. \
+     Chunk sizes adapt so each chunk takes --chunk-time. A table with no usable index is \
+     checksummed in one chunk when it has at most --max-unkeyed-rows rows and skipped \
+     otherwise (exit flag 64). Several workers (--threads) checksum chunks of several \
+     tables, or of one big table, at once.",
+    "METHODS. replicate (pt-table-checksum's): each chunk is checksummed on the primary with \
+     REPLACE INTO the checksum table ... SELECT in a session with binlog_format=STATEMENT, \
+     every replica re-executes the statement on its own rows, and the primary's result is \
+     stored beside it; after a table's last chunk the tool waits for each replica to reach \
+     the primary's GTID position and reads the chunks whose this_crc/this_cnt differ from \
+     master_crc/master_cnt. The checksum table has Percona's schema, so pt-table-sync \
+     --replicate and existing monitoring read it, and --resume continues a killed run from \
+     it. It needs SUPER or BINLOG ADMIN to switch the session to statement format.",
+    "snapshot (new; chosen by --method auto when the session cannot use statement format): \
+     nothing is written anywhere. Each worker stops replication on every replica, opens a \
+     consistent snapshot on the primary and reads its exact binary log position (MariaDB: \
+     binlog_snapshot_file/position, no lock; MySQL: a brief FLUSH TABLES WITH READ LOCK), \
+     lets each replica run exactly to that GTID position with START SLAVE UNTIL \
+     master_gtid_pos, opens a snapshot there and restarts replication at once. Chunks are \
+     then checksummed on all servers in parallel inside those snapshots and compared by \
+     the tool. Snapshots are reopened every --snapshot-refresh seconds so undo history \
+     stays small. It works through ROW-format chains and needs REPLICATION SLAVE ADMIN (or \
+     SUPER) on the replicas and GTIDs in the binary log. A replica whose replication was \
+     stopped by someone else is never started by the tool.",
+    "ROW HASH. Each row becomes one byte string: every stored column (generated columns are \
+     skipped) in table order, text cast to its stored bytes (no charset conversion or \
+     collation), variable-length values preceded by their length, and a final field of \
+     NULL flags, so NULL and '' differ. TIMESTAMP columns read the same on every server \
+     because oxkit sessions use time_zone '+00:00'. --float-precision rounds FLOAT and \
+     DOUBLE; --ignore-columns leaves columns out. The default hash, sha1, takes 64 bits of \
+     the row's SHA1 and folds them with BIT_XOR when the table has a NOT NULL unique key, \
+     with an exact SUM otherwise (so duplicate rows cannot cancel). It is not linear: the \
+     same same-length edit made to two rows of a chunk changes the checksum. crc32 is \
+     pt-table-checksum's BIT_XOR of CRC32, which such a pair of edits cancels out; md5 \
+     works like sha1 and is slower on MariaDB.",
+    "OUTPUT. One line per table as it finishes, in pt-table-checksum's columns: TS (UTC, \
+     MM-DDTHH:MM:SS), ERRORS, DIFFS (chunks that differ on at least one replica), ROWS \
+     (rows checksummed on the primary), DIFF_ROWS, CHUNKS, SKIPPED (chunks not \
+     checksummed because of errors or lock waits), TIME (seconds) and TABLE. DIFF_ROWS \
+     is the sum, over differing chunks, of the largest row-count difference between the \
+     primary and a replica: a changed row changes no count, so DIFF_ROWS can be 0 while \
+     DIFFS is not; it is a lower bound on the rows that differ. Every differing chunk is \
+     also reported on stderr with the replica, counts, checksums and key boundaries.",
+    "JSON (--format json): one document with method, function, primary, replicas (host:port \
+     labels), exit_status, and tables: a list of objects with db, table, index, errors, \
+     diffs, rows, diff_rows, chunks, skipped, time, skip_reason (null unless the table was \
+     skipped), error_messages, diff_chunks and index_checks. Each diff_chunks entry has \
+     chunk, index, lower_boundary and upper_boundary (key values in the checksum table's \
+     text form; null means open), host, primary_rows, replica_rows, primary_crc and \
+     replica_crc. Each index_checks entry has host, index, index_rows, table_rows and ok.",
+    "--verify-indexes reads every table once more through each secondary B-tree index \
+     (covering: the index columns and the primary key) and once through the clustered \
+     index, on the primary and on every replica, inside one snapshot, and compares row \
+     count and checksum: an index that disagrees with its table is reported (exit flag \
+     16). The comparison is per index, over the whole table.",
+    "THROTTLING. Before each chunk the workers wait while a replica lags more than \
+     --max-lag seconds, while a status variable exceeds --max-load, while the --pause-file \
+     exists, and while a replica's replication threads are stopped (exit flag 128; \
+     --fail-on-stopped-replication fails at once instead). --critical-load aborts. Checks \
+     run at most every --check-interval seconds. Ctrl-C stops between chunks; the snapshot \
+     method restarts replication on the replicas it stopped before exiting.",
+];

@@ -1,0 +1,79 @@
+//! Which tables to checksum and how: walked by an index in chunks, read
+//! whole (no usable index, small enough), or skipped with a reason.
+
+use crate::Config;
+use anyhow::Result;
+use oxkit::checksum::TableChecksum;
+use oxkit::conn::Conn;
+use oxkit::nibble::{chunk_index, ChunkKey};
+use oxkit::schema::{load_table, Table, SYSTEM_SCHEMAS};
+use oxkit::sql::quote_table;
+
+/// How a table is read.
+#[derive(Debug)]
+pub enum Walk {
+    /// In chunks over this key.
+    Chunked(ChunkKey),
+    /// In one chunk (no usable index, few rows).
+    Whole,
+    /// Not at all, for this reason (exit flag 64).
+    Skip(String),
+}
+
+/// One table's plan.
+#[derive(Debug)]
+pub struct TablePlan {
+    /// Its metadata on the primary.
+    pub table: Table,
+    /// How it is read.
+    pub walk: Walk,
+    /// The checksum query builder.
+    pub checksum: TableChecksum,
+}
+
+/// Lists the selected tables on the primary and plans each.
+pub fn plan_tables(conn: &mut Conn, cfg: &Config) -> Result<Vec<TablePlan>> {
+    let rows: Vec<(String, String, Option<String>)> = conn.rows(
+        "listing tables",
+        "SELECT TABLE_SCHEMA, TABLE_NAME, ENGINE FROM information_schema.TABLES \
+         WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') \
+         ORDER BY TABLE_SCHEMA, TABLE_NAME",
+    )?;
+    let (rdb, rtbl) = &cfg.replicate_table;
+    let mut out = Vec::new();
+    for (db, name, engine) in rows {
+        if SYSTEM_SCHEMAS.contains(&db.as_str())
+            || (&db == rdb && &name == rtbl)
+            || !cfg.filter.selects(&db, &name, engine.as_deref())
+        {
+            continue;
+        }
+        let table = load_table(conn, &db, &name)?;
+        let checksum = TableChecksum::new(&table, cfg.args.function, &cfg.row);
+        let walk = match chunk_index(&table) {
+            Some(idx) => Walk::Chunked(ChunkKey::new(&table, idx)),
+            None => {
+                let limit = cfg.args.max_unkeyed_rows;
+                let sql = format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT {}) x",
+                    quote_table(&db, &name),
+                    limit + 1
+                );
+                let n: Option<u64> = conn.row(&format!("counting rows of {db}.{name}"), &sql)?;
+                if n.unwrap_or(0) > limit {
+                    Walk::Skip(format!(
+                        "no usable index and more than {limit} rows (--max-unkeyed-rows)"
+                    ))
+                } else {
+                    Walk::Whole
+                }
+            }
+        };
+        out.push(TablePlan {
+            table,
+            walk,
+            checksum,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,253 @@
+//! The replicate method, compatible with pt-table-checksum: each chunk's
+//! checksum is written on the primary with `REPLACE INTO <checksum table>
+//! ... SELECT` in a statement-format session, every replica re-executes the
+//! statement against its own rows, and the primary's own result is stored
+//! next to it (`master_crc`, `master_cnt`) by a second statement. A replica
+//! whose `this_*` differs from `master_*` differs from the primary.
+//!
+//! The checksum table has Percona's schema, so `pt-table-sync --replicate`
+//! and existing monitoring queries read it. Boundaries are stored the way
+//! Percona stores them: key values joined by commas.
+
+use crate::plan::TablePlan;
+use anyhow::Result;
+use oxkit::conn::{Conn, DbError};
+use oxkit::nibble::{Bound, Chunk, ChunkKey, KeyValue};
+use oxkit::sql::{quote_str, quote_table};
+
+/// Percona's checksum table.
+pub fn create_sql(db: &str, table: &str) -> String {
+    format!(
+        "CREATE DATABASE IF NOT EXISTS {qdb}; \
+         CREATE TABLE IF NOT EXISTS {t} (\
+           db CHAR(64) NOT NULL, \
+           tbl CHAR(64) NOT NULL, \
+           chunk INT NOT NULL, \
+           chunk_time FLOAT NULL, \
+           chunk_index VARCHAR(200) NULL, \
+           lower_boundary TEXT NULL, \
+           upper_boundary TEXT NULL, \
+           this_crc CHAR(40) NOT NULL, \
+           this_cnt INT NOT NULL, \
+           master_crc CHAR(40) NULL, \
+           master_cnt INT NULL, \
+           ts TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, \
+           PRIMARY KEY (db, tbl, chunk), \
+           INDEX ts_db_tbl (ts, db, tbl)\
+         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        qdb = oxkit::sql::quote_ident(db),
+        t = quote_table(db, table)
+    )
+}
+
+/// Sets a primary session up for the method: statement-format binary log
+/// (so replicas recompute), REPEATABLE READ (InnoDB refuses statement
+/// logging under READ COMMITTED).
+pub fn session_setup(conn: &mut Conn) -> Result<(), DbError> {
+    conn.run(
+        "switching the session to statement-format binary logging",
+        "SET SESSION binlog_format = 'STATEMENT'; \
+         SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+    )
+}
+
+fn key_where(plan: &TablePlan, chunk_no: u32) -> String {
+    format!(
+        "db = {} AND tbl = {} AND chunk = {chunk_no}",
+        quote_str(&plan.table.db),
+        quote_str(&plan.table.name)
+    )
+}
+
+fn boundary(key: Option<&ChunkKey>, v: &Bound) -> String {
+    match (key, v.value()) {
+        (Some(k), Some(v)) => quote_str(&k.to_text(v)),
+        _ => "NULL".to_string(),
+    }
+}
+
+/// Checksums one chunk through replication; returns the primary's
+/// `(count, crc)`.
+pub fn checksum_chunk(
+    conn: &mut Conn,
+    rt: &str,
+    plan: &TablePlan,
+    key: Option<&ChunkKey>,
+    chunk: &Chunk,
+    force: &str,
+    cond: &str,
+) -> Result<(u64, String), DbError> {
+    let sql = format!(
+        "REPLACE INTO {rt} (db, tbl, chunk, chunk_index, lower_boundary, upper_boundary, this_cnt, this_crc) \
+         SELECT {db}, {tbl}, {n}, {idx}, {lb}, {ub}, {sel} FROM {t} {force} WHERE {cond}",
+        db = quote_str(&plan.table.db),
+        tbl = quote_str(&plan.table.name),
+        n = chunk.number,
+        idx = key.map(|k| quote_str(&k.index)).unwrap_or_else(|| "NULL".into()),
+        lb = boundary(key, &chunk.lower),
+        ub = boundary(key, &chunk.upper),
+        sel = plan.checksum.select,
+        t = plan.checksum.table_sql,
+    );
+    conn.run("checksumming a chunk", &sql)?;
+    let w = key_where(plan, chunk.number);
+    let r: Option<(String, u64)> = conn.row(
+        "reading the chunk checksum",
+        &format!("SELECT this_crc, this_cnt FROM {rt} WHERE {w}"),
+    )?;
+    let (crc, cnt) = r.unwrap_or_default();
+    Ok((cnt, crc))
+}
+
+/// Stores the primary's result and the chunk's time (replicates to the
+/// replicas' `master_*` columns).
+pub fn record_master(
+    conn: &mut Conn,
+    rt: &str,
+    plan: &TablePlan,
+    chunk_no: u32,
+    cnt: u64,
+    crc: &str,
+    secs: f64,
+) -> Result<(), DbError> {
+    conn.run(
+        "recording the primary's checksum",
+        &format!(
+            "UPDATE {rt} SET chunk_time = {secs:.6}, master_crc = {}, master_cnt = {cnt} WHERE {}",
+            quote_str(crc),
+            key_where(plan, chunk_no)
+        ),
+    )
+}
+
+/// Where a resumed table continues.
+pub enum Resume {
+    /// Nothing usable recorded: start over.
+    Fresh,
+    /// Every chunk was done in the previous run.
+    Done,
+    /// Continue after this chunk, which ended at this key; true when it
+    /// was the chunk below the first key (its end is exclusive).
+    After(u32, KeyValue, bool),
+}
+
+/// Prepares the checksum table for `plan`: without `resume`, deletes its
+/// old rows; with it, finds where the previous run stopped and deletes the
+/// unfinished chunks after that point.
+pub fn begin_table(
+    conn: &mut Conn,
+    rt: &str,
+    plan: &TablePlan,
+    key: Option<&ChunkKey>,
+    resume: bool,
+) -> Result<Resume> {
+    let tw = format!(
+        "db = {} AND tbl = {}",
+        quote_str(&plan.table.db),
+        quote_str(&plan.table.name)
+    );
+    let mut state = Resume::Fresh;
+    if resume {
+        type Last = (u32, Option<String>, Option<String>, Option<String>);
+        let last: Option<Last> = conn.row(
+            "reading the previous run",
+            &format!(
+                "SELECT chunk, chunk_index, lower_boundary, upper_boundary FROM {rt} \
+                 WHERE {tw} AND master_crc IS NOT NULL ORDER BY chunk DESC LIMIT 1"
+            ),
+        )?;
+        if let Some((n, idx, lower, upper)) = last {
+            let same_key = idx.as_deref() == key.map(|k| k.index.as_str());
+            state = match (same_key, upper, key) {
+                (true, None, _) => Resume::Done,
+                (true, Some(u), Some(k)) => match k.parse_text(&u) {
+                    Some(v) => Resume::After(n, v, lower.is_none()),
+                    None => Resume::Fresh,
+                },
+                _ => Resume::Fresh,
+            };
+        }
+    }
+    match &state {
+        Resume::Fresh => conn.run(
+            "clearing old checksums",
+            &format!("DELETE FROM {rt} WHERE {tw}"),
+        )?,
+        Resume::After(n, ..) => conn.run(
+            "clearing unfinished checksums",
+            &format!("DELETE FROM {rt} WHERE {tw} AND chunk > {n}"),
+        )?,
+        Resume::Done => {}
+    }
+    Ok(state)
+}
+
+/// A chunk that differs on one replica, as the checksum table says.
+pub struct StoredDiff {
+    pub chunk: u32,
+    pub index: Option<String>,
+    pub lower: Option<String>,
+    pub upper: Option<String>,
+    pub this_cnt: u64,
+    pub master_cnt: Option<u64>,
+    pub this_crc: String,
+    pub master_crc: Option<String>,
+}
+
+/// Differing chunks of `plan`'s table on a replica.
+pub fn replica_diffs(
+    conn: &mut Conn,
+    rt: &str,
+    plan: &TablePlan,
+) -> Result<Vec<StoredDiff>, DbError> {
+    type Row = (
+        u32,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        u64,
+        Option<u64>,
+        String,
+        Option<String>,
+    );
+    let rows: Vec<Row> = conn.rows(
+        "reading differing chunks",
+        &format!(
+            "SELECT chunk, chunk_index, lower_boundary, upper_boundary, this_cnt, master_cnt, this_crc, master_crc \
+             FROM {rt} WHERE db = {} AND tbl = {} \
+             AND (master_cnt <> this_cnt OR master_crc <> this_crc OR ISNULL(master_crc) <> ISNULL(this_crc)) \
+             ORDER BY chunk",
+            quote_str(&plan.table.db),
+            quote_str(&plan.table.name)
+        ),
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(chunk, index, lower, upper, this_cnt, master_cnt, this_crc, master_crc)| StoredDiff {
+                chunk,
+                index,
+                lower,
+                upper,
+                this_cnt,
+                master_cnt,
+                this_crc,
+                master_crc,
+            },
+        )
+        .collect())
+}
+
+/// Rows and chunks recorded for `plan`'s table on the primary (whole run,
+/// resumed part included).
+pub fn totals(conn: &mut Conn, rt: &str, plan: &TablePlan) -> Result<(u64, u64), DbError> {
+    let r: Option<(Option<u64>, u64)> = conn.row(
+        "totalling checksums",
+        &format!(
+            "SELECT SUM(master_cnt), COUNT(*) FROM {rt} WHERE db = {} AND tbl = {}",
+            quote_str(&plan.table.db),
+            quote_str(&plan.table.name)
+        ),
+    )?;
+    Ok(r.map(|(a, b)| (a.unwrap_or(0), b)).unwrap_or((0, 0)))
+}
