@@ -50,14 +50,9 @@ struct PageText {
 const PAGES: &[PageText] = &[
     PageText {
         tool: "ox-summary",
-        description: &[
-            "Use it when you take over a server, before and after a change, or at the start \
-             of an incident: one command gives the picture that otherwise takes a dozen \
-             queries and a look around the operating system. It only reads; it changes \
-             nothing on the host or the server.",
-            "With `--format json` the same report is one JSON document, which can be stored \
-             and compared with a later run.",
-        ],
+        // Sections and JSON keys are documented next to the code that
+        // prints them (bins/summary/src/keys.rs), which tests check.
+        description: ox_summary::keys::MAN_DESCRIPTION,
         replaces: &["pt-summary(1)", "pt-mysql-summary(1)"],
     },
     PageText {

@@ -3,11 +3,31 @@
 //! The binary's `main.rs` hands [`command`] and [`run`] to
 //! `oxkit::entry::main`; everything the tool does lives here so tests and
 //! the man page generator can call it as a library.
+//!
+//! Work is split in two: [`collect`] reads the machine and queries the
+//! server into a serializable [`samples::Samples`] (the only code that
+//! touches the outside world), and [`report::analyze`] plus [`render`] turn
+//! samples into the report as a pure function. `--save-samples` writes the
+//! first half's output, `--read-samples` feeds the second half from it.
 
+pub mod collect;
+pub mod keys;
+pub mod render;
+pub mod report;
+pub mod samples;
+pub mod server;
+pub mod system;
+
+use anyhow::Result;
+use clap::builder::PossibleValuesParser;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use oxkit::cli::{ConnArgs, OutputArgs};
-use oxkit::entry::Context;
+use oxkit::entry::{usage_error, Context};
+use oxkit::report::Format;
 use oxkit::Exit;
+use samples::Samples;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// the host and the server at a glance
 #[derive(Parser, Debug)]
@@ -18,13 +38,39 @@ use oxkit::Exit;
     long_about = "Summarises the database host (CPU, memory, disks, kernel settings) and the MySQL or MariaDB server on it (version, replication, InnoDB, binary log, schemas, accounts), with notes that point at problems. Replaces pt-summary and pt-mysql-summary."
 )]
 pub struct Args {
-    /// Servers to work on: Percona-style DSNs (h=host,P=port,u=user) or mysql:// URLs
+    /// The server to summarise: a Percona-style DSN (h=host,P=port,u=user) or a mysql:// URL; without one, the local server (default socket, or the socket of a mysqld/mariadbd running here)
     #[arg(value_name = "DSN")]
     pub targets: Vec<String>,
     #[command(flatten)]
     pub conn: ConnArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub summary: SummaryArgs,
+}
+
+/// The tool's own options.
+#[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Summary")]
+pub struct SummaryArgs {
+    /// Seconds between the two readings of status counters and CPU use; 0 reports rates since start-up at once
+    #[arg(long, value_name = "SECS", default_value_t = 3.0)]
+    pub sleep: f64,
+    /// Sections to show, comma-separated, in report order whatever the order given (default: all)
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = PossibleValuesParser::new(report::ALL_SECTIONS))]
+    pub sections: Vec<String>,
+    /// Do not summarise the host (automatic when the server is on another host)
+    #[arg(long)]
+    pub no_system: bool,
+    /// Do not connect to a server: the host only
+    #[arg(long)]
+    pub no_server: bool,
+    /// Also write the raw inputs (files read, query results) to DIR/samples.json
+    #[arg(long, value_name = "DIR")]
+    pub save_samples: Option<PathBuf>,
+    /// Render the report from DIR/samples.json instead of reading this host and server
+    #[arg(long, value_name = "DIR", conflicts_with = "save_samples")]
+    pub read_samples: Option<PathBuf>,
 }
 
 /// The clap definition of the command line (also used for the man page).
@@ -32,12 +78,204 @@ pub fn command() -> clap::Command {
     Args::command()
 }
 
-/// Runs the tool.
-pub fn run(matches: &clap::ArgMatches, _ctx: &Context) -> anyhow::Result<Exit> {
-    let _args = Args::from_arg_matches(matches)?;
-    Err(oxkit::entry::ExitError {
-        exit: Exit::ERROR,
-        message: "ox-summary is not built yet (tracked in issue 3)".to_string(),
+/// Checked options.
+#[derive(Debug)]
+struct Config {
+    sections: Vec<&'static str>,
+    system: bool,
+    server: bool,
+    sleep: Duration,
+    format: Format,
+}
+
+fn config(a: &Args) -> Result<Config> {
+    let s = &a.summary;
+    if !(0.0..=3600.0).contains(&s.sleep) {
+        return Err(usage_error(format!(
+            "--sleep {}: expected seconds between 0 and 3600",
+            s.sleep
+        )));
     }
-    .into())
+    if s.no_system && s.no_server {
+        return Err(usage_error(
+            "--no-system and --no-server together leave nothing to report",
+        ));
+    }
+    if a.targets.len() > 1 {
+        return Err(usage_error(
+            "ox-summary summarises one server at a time: give one DSN",
+        ));
+    }
+    if s.read_samples.is_some() && !a.targets.is_empty() {
+        return Err(usage_error(
+            "--read-samples renders saved samples: a DSN makes no sense with it",
+        ));
+    }
+    let chosen: Vec<&'static str> = report::ALL_SECTIONS
+        .iter()
+        .copied()
+        .filter(|n| s.sections.is_empty() || s.sections.iter().any(|c| c == n))
+        .filter(|n| !(s.no_system && report::SYSTEM_SECTIONS.contains(n)))
+        .filter(|n| !(s.no_server && report::SERVER_SECTIONS.contains(n)))
+        .collect();
+    if chosen.is_empty() {
+        return Err(usage_error(
+            "the sections chosen are all excluded by --no-system/--no-server",
+        ));
+    }
+    let notes = chosen.contains(&report::NOTES_SECTION);
+    let system =
+        !s.no_system && (notes || chosen.iter().any(|n| report::SYSTEM_SECTIONS.contains(n)));
+    let server =
+        !s.no_server && (notes || chosen.iter().any(|n| report::SERVER_SECTIONS.contains(n)));
+    Ok(Config {
+        sections: chosen,
+        system,
+        server,
+        sleep: Duration::from_secs_f64(s.sleep),
+        format: a.output.format,
+    })
+}
+
+/// Runs the tool.
+pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
+    let args = Args::from_arg_matches(matches)?;
+    let cfg = config(&args)?;
+    let samples = match &args.summary.read_samples {
+        Some(dir) => Samples::load(dir)?,
+        None => gather(&args, &cfg, ctx)?,
+    };
+    if let Some(dir) = &args.summary.save_samples {
+        samples.save(dir)?;
+    }
+    let report = report::analyze(&samples, &cfg.sections);
+    oxkit::report::emit(cfg.format, &report, |w| {
+        w.write_all(render::text(&report).as_bytes())
+    })?;
+    if report.server_unreachable {
+        for e in &report.errors {
+            log::warn!("{e}");
+        }
+        return Ok(Exit::ERROR);
+    }
+    Ok(Exit::OK)
+}
+
+fn sleep_until(deadline: Instant, ctx: &Context) -> Result<()> {
+    while Instant::now() < deadline {
+        ctx.cancel.check()?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+    Ok(())
+}
+
+/// Collects the samples: server first reading, host first reading, the
+/// interval, then both second readings.
+fn gather(args: &Args, cfg: &Config, ctx: &Context) -> Result<Samples> {
+    let captured_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut samples = Samples {
+        format: samples::FORMAT,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        captured_at,
+        sleep: args.summary.sleep,
+        ..Samples::default()
+    };
+    let start = Instant::now();
+    let mut sys = cfg.system.then(collect::system_first);
+    let mut server = None;
+    if cfg.server {
+        let target = args
+            .targets
+            .first()
+            .map(|t| oxkit::dsn::parse_target(t))
+            .transpose()?;
+        let mut spec = args.conn.resolve(target.as_ref())?;
+        if let Some(s) = &sys {
+            if spec.host.is_none()
+                && spec.socket.is_none()
+                && spec.port.is_none()
+                && !oxkit::conn::DEFAULT_SOCKETS
+                    .iter()
+                    .any(|p| std::path::Path::new(p).exists())
+            {
+                if let Some(sock) = collect::local_sockets(s)
+                    .into_iter()
+                    .find(|p| std::path::Path::new(p).exists())
+                {
+                    spec.socket = Some(sock.into());
+                }
+            }
+            let hostname = s
+                .files
+                .get("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_default();
+            if !collect::is_local(&spec, &hostname, &s.addresses) {
+                samples.skipped.insert(
+                    "system".into(),
+                    format!(
+                        "the server {} is not on this host (the host half describes the machine ox-summary runs on)",
+                        oxkit::dsn::label(&spec)
+                    ),
+                );
+                sys = None;
+            }
+        }
+        let mut c = collect::ServerCollector::connect(&spec, &args.conn.connect_options()?);
+        c.first();
+        server = Some(c);
+    }
+    ctx.cancel.check()?;
+    let wants_rates = cfg.sections.contains(&"status")
+        || cfg.sections.contains(&"processes")
+        || cfg.sections.contains(&"cpu")
+        || cfg.sections.contains(&report::NOTES_SECTION);
+    if wants_rates && !cfg.sleep.is_zero() {
+        sleep_until(start + cfg.sleep, ctx)?;
+        if let Some(s) = sys.as_mut() {
+            collect::system_second(s, start.elapsed().as_secs_f64());
+        }
+        if let Some(c) = server.as_mut() {
+            if c.connected() {
+                c.second();
+            }
+        }
+    }
+    samples.system = sys;
+    samples.server = server.map(|c| c.samples);
+    Ok(samples)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config> {
+        let mut all = vec!["ox-summary"];
+        all.extend_from_slice(args);
+        let m = oxkit::entry::full_command(command()).try_get_matches_from(all)?;
+        let a = Args::from_arg_matches(&m)?;
+        config(&a)
+    }
+
+    #[test]
+    fn options_validate_before_any_io() {
+        let c = parse(&[]).expect("defaults");
+        assert_eq!(c.sections.len(), report::ALL_SECTIONS.len());
+        assert!(c.system && c.server);
+        let c = parse(&["--sections", "cpu,memory"]).expect("system only");
+        assert!(c.system && !c.server);
+        let c = parse(&["--no-system"]).expect("server only");
+        assert!(!c.system && c.server && !c.sections.contains(&"cpu"));
+        assert!(parse(&["--no-system", "--no-server"]).is_err());
+        assert!(parse(&["--sleep", "-1"]).is_err());
+        assert!(parse(&["--sections", "bogus"]).is_err());
+        assert!(parse(&["h=a", "h=b"]).is_err());
+        assert!(parse(&["--no-server", "--sections", "innodb"]).is_err());
+        assert!(parse(&["--read-samples", "x", "--save-samples", "y"]).is_err());
+    }
 }

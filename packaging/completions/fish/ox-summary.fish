@@ -19,9 +19,36 @@ complete -c ox-summary -l connect-timeout -d 'Seconds to wait for a connection t
 complete -c ox-summary -l set-vars -d 'Session variables to set after connecting: var=value,var2=value2' -r
 complete -c ox-summary -l format -d 'Output format: human text tables, or one JSON document for scripts' -r -f -a "text\t'Human-readable tables'
 json\t'One JSON document on stdout'"
+complete -c ox-summary -l sleep -d 'Seconds between the two readings of status counters and CPU use; 0 reports rates since start-up at once' -r
+complete -c ox-summary -l sections -d 'Sections to show, comma-separated, in report order whatever the order given (default: all)' -r -f -a "host\t''
+cpu\t''
+memory\t''
+mounts\t''
+disks\t''
+network\t''
+processes\t''
+db-processes\t''
+kernel\t''
+server\t''
+replication\t''
+processlist\t''
+status\t''
+plugins\t''
+schemas\t''
+engines\t''
+innodb\t''
+accounts\t''
+encryption\t''
+binlog\t''
+backup\t''
+notes\t''"
+complete -c ox-summary -l save-samples -d 'Also write the raw inputs (files read, query results) to DIR/samples.json' -r -F
+complete -c ox-summary -l read-samples -d 'Render the report from DIR/samples.json instead of reading this host and server' -r -F
 complete -c ox-summary -l config -d 'Read options from FILE (one option=value a line) after the global and user config files' -r -F
 complete -c ox-summary -l ask-pass -d 'Prompt for the password on the terminal'
 complete -c ox-summary -l no-defaults -d 'Read no option files (my.cnf)'
+complete -c ox-summary -l no-system -d 'Do not summarise the host (automatic when the server is on another host)'
+complete -c ox-summary -l no-server -d 'Do not connect to a server: the host only'
 complete -c ox-summary -l help -d 'Print help'
 complete -c ox-summary -s V -l version -d 'Print version'
 complete -c ox-summary -l no-config -d 'Do not read /etc/oxkit or ~/.config/oxkit config files'

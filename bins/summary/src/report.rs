@@ -1,0 +1,624 @@
+//! The report: sections chosen, analysis of the samples, and notes.
+//!
+//! [`analyze`] is a pure function of the samples and the section list, so a
+//! report rendered from saved samples is the report that was seen live.
+
+use crate::samples::Samples;
+use crate::server::{self, Inputs, ServerReport};
+use crate::system::{self, SystemReport};
+use oxkit::report::human_bytes;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Every section, in report order: the host's in pt-summary's order, the
+/// server's in pt-mysql-summary's, then the notes.
+pub const ALL_SECTIONS: &[&str] = &[
+    "host",
+    "cpu",
+    "memory",
+    "mounts",
+    "disks",
+    "network",
+    "processes",
+    "db-processes",
+    "kernel",
+    "server",
+    "replication",
+    "processlist",
+    "status",
+    "plugins",
+    "schemas",
+    "engines",
+    "innodb",
+    "accounts",
+    "encryption",
+    "binlog",
+    "backup",
+    "notes",
+];
+
+/// Host sections.
+pub const SYSTEM_SECTIONS: &[&str] = ALL_SECTIONS.split_at(9).0;
+
+/// Server sections.
+pub const SERVER_SECTIONS: &[&str] = ALL_SECTIONS.split_at(21).0.split_at(9).1;
+
+/// The last section: findings.
+pub const NOTES_SECTION: &str = "notes";
+
+/// A finding, with the figures that support it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Note {
+    /// Stable identifier (`swap-used`).
+    pub id: String,
+    /// `warning` or `info`.
+    pub severity: String,
+    /// What it means, in one sentence.
+    pub message: String,
+    /// The figures it rests on.
+    pub evidence: String,
+}
+
+/// The whole report (also the JSON document).
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Always `ox-summary`.
+    pub tool: String,
+    /// Version of the ox-summary that captured the samples.
+    pub captured_by: String,
+    /// Capture time, seconds since the Unix epoch.
+    pub captured_at: u64,
+    /// Capture time, `YYYY-MM-DD HH:MM:SS UTC`.
+    pub captured_at_utc: String,
+    /// `--sleep` of the capture, seconds.
+    pub sleep: f64,
+    /// Sections in this report, in order.
+    pub sections: Vec<String>,
+    /// Host half; null when not collected.
+    pub system: Option<SystemReport>,
+    /// Server half; null when not asked for or not reachable.
+    pub server: Option<ServerReport>,
+    /// Findings (absent when the `notes` section is not chosen).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Vec<Note>>,
+    /// Problems met while collecting (server unreachable, queries refused).
+    pub errors: Vec<String>,
+    /// Half → why it was not collected.
+    pub skipped: BTreeMap<String, String>,
+    /// True when the server was asked for and could not be reached.
+    pub server_unreachable: bool,
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` for seconds since the epoch (no time zone
+/// database, no clock: Howard Hinnant's civil-from-days).
+pub fn utc(secs: u64) -> String {
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// `3 days, 04:05:06`.
+pub fn duration(secs: u64) -> String {
+    let d = secs / 86400;
+    let hms = format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60
+    );
+    match d {
+        0 => hms,
+        1 => format!("1 day, {hms}"),
+        _ => format!("{d} days, {hms}"),
+    }
+}
+
+/// Builds the report for `sections` (names from [`all_sections`]).
+pub fn analyze(s: &Samples, sections: &[&str]) -> Report {
+    let want = |n: &str| sections.contains(&n);
+    let system = s.system.as_ref().map(|sys| SystemReport {
+        host: want("host").then(|| system::host(sys)),
+        cpu: want("cpu").then(|| system::cpu(sys)),
+        memory: want("memory").then(|| system::memory(sys)),
+        mounts: want("mounts").then(|| system::mounts(sys)),
+        disks: want("disks").then(|| system::disks(sys)),
+        network: want("network").then(|| system::network(sys)),
+        processes: want("processes").then(|| system::processes(sys)),
+        db_processes: want("db-processes").then(|| system::db_processes(sys)),
+        kernel: want("kernel").then(|| system::kernel(sys)),
+    });
+    let mut errors = Vec::new();
+    let mut server_unreachable = false;
+    let server = match &s.server {
+        Some(sv) if sv.connect_error.is_some() => {
+            server_unreachable = true;
+            errors.push(format!(
+                "server {} unreachable: {}",
+                sv.target,
+                sv.connect_error.as_deref().unwrap_or_default()
+            ));
+            None
+        }
+        Some(sv) => {
+            let i = Inputs::new(sv);
+            errors.extend(server::errors(&i));
+            let engines = server::engines(&i);
+            Some(ServerReport {
+                info: want("server").then(|| server::info(&i)),
+                replication: want("replication").then(|| server::replication(&i)),
+                processlist: want("processlist").then(|| server::processlist(&i)),
+                status: want("status").then(|| server::status(&i)),
+                plugins: want("plugins").then(|| server::plugins(&i)),
+                schemas: want("schemas").then(|| server::schemas(&i)),
+                engines: want("engines").then(|| engines.clone()),
+                innodb: want("innodb").then(|| server::innodb(&i)),
+                accounts: want("accounts").then(|| server::accounts(&i)),
+                encryption: want("encryption").then(|| server::encryption(&i)),
+                binlog: want("binlog").then(|| server::binlog(&i)),
+                backup: want("backup").then(|| server::backup(&i, &engines)),
+            })
+        }
+        None => None,
+    };
+    let notes = want(NOTES_SECTION).then(|| notes(s));
+    let present: Vec<String> = sections
+        .iter()
+        .filter(|n| {
+            if SYSTEM_SECTIONS.contains(n) {
+                system.is_some()
+            } else if SERVER_SECTIONS.contains(n) {
+                server.is_some()
+            } else {
+                true
+            }
+        })
+        .map(|n| n.to_string())
+        .collect();
+    Report {
+        tool: "ox-summary".into(),
+        captured_by: s.tool_version.clone(),
+        captured_at: s.captured_at,
+        captured_at_utc: utc(s.captured_at),
+        sleep: s.sleep,
+        sections: present,
+        system,
+        server,
+        notes,
+        errors,
+        skipped: s.skipped.clone(),
+        server_unreachable,
+    }
+}
+
+fn note(out: &mut Vec<Note>, id: &str, severity: &str, message: &str, evidence: String) {
+    out.push(Note {
+        id: id.into(),
+        severity: severity.into(),
+        message: message.into(),
+        evidence,
+    });
+}
+
+/// Findings from every section's figures, computed whatever sections are
+/// shown. Warnings come first, then information, each in a fixed order.
+pub fn notes(s: &Samples) -> Vec<Note> {
+    let mut out = Vec::new();
+    if let Some(sv) = &s.server {
+        if let Some(e) = &sv.connect_error {
+            note(
+                &mut out,
+                "server-unreachable",
+                "warning",
+                "The server could not be reached: only the host is summarised.",
+                format!("{}: {e}", sv.target),
+            );
+        }
+    }
+    let mem = s.system.as_ref().map(system::memory);
+    if let Some(sys) = &s.system {
+        system_notes(sys, mem.as_ref(), &mut out);
+    }
+    if let Some(sv) = s.server.as_ref().filter(|sv| sv.connect_error.is_none()) {
+        let local_db = s
+            .system
+            .as_ref()
+            .is_some_and(|sys| !system::db_processes(sys).is_empty());
+        server_notes(
+            &Inputs::new(sv),
+            mem.filter(|_| local_db).as_ref(),
+            &mut out,
+        );
+    }
+    out.sort_by_key(|n| n.severity != "warning");
+    out
+}
+
+fn system_notes(
+    sys: &crate::samples::SystemSamples,
+    mem: Option<&system::Memory>,
+    out: &mut Vec<Note>,
+) {
+    if let Some(m) = mem {
+        if let (Some(used), Some(total)) = (m.swap_used_bytes, m.swap_total_bytes) {
+            if used > 0 {
+                note(
+                    out,
+                    "swap-used",
+                    "warning",
+                    "Swap is in use: a database whose pages are swapped out stalls on disk reads.",
+                    format!("swap used {} of {}", human_bytes(used), human_bytes(total)),
+                );
+            }
+        }
+    }
+    let k = system::kernel(sys);
+    if k.thp_enabled.as_deref() == Some("always") {
+        note(
+            out,
+            "thp-enabled",
+            "warning",
+            "Transparent huge pages are always on: they cause latency spikes and memory bloat in databases; set them to madvise or never.",
+            "/sys/kernel/mm/transparent_hugepage/enabled = always".into(),
+        );
+    }
+    let dbs = system::db_processes(sys);
+    if let Some(sw) = k.swappiness.filter(|v| *v > 10 && !dbs.is_empty()) {
+        note(
+            out,
+            "swappiness-high",
+            "info",
+            "vm.swappiness is high for a database host (1 to 10 is usual): the kernel may swap the buffer pool out to keep file cache.",
+            format!("vm.swappiness = {sw}"),
+        );
+    }
+    for m in system::mounts(sys) {
+        if let Some(p) = m.used_percent.filter(|p| *p >= 90.0) {
+            note(
+                out,
+                "filesystem-full",
+                "warning",
+                "A filesystem is almost full.",
+                format!(
+                    "{} ({}) {p:.1}% used, {} available",
+                    m.mount_point,
+                    m.fs_type,
+                    m.avail_bytes.map(human_bytes).unwrap_or_default()
+                ),
+            );
+        }
+    }
+    for p in &dbs {
+        if let Some(l) = p
+            .open_files_limit
+            .as_deref()
+            .and_then(|l| l.parse::<u64>().ok())
+            .filter(|l| *l < 10_000)
+        {
+            note(
+                out,
+                "open-files-limit-low",
+                "warning",
+                "The database server may run out of file descriptors (tables, connections).",
+                format!("{} pid {}: Max open files {l}", p.command, p.pid),
+            );
+        }
+    }
+    let c = system::cpu(sys);
+    if let (Some(h), Some(load)) = (
+        Some(system::host(sys)),
+        system::host(sys).load_average.map(|l| l[0]),
+    ) {
+        if c.threads > 0 && load > 2.0 * c.threads as f64 {
+            note(
+                out,
+                "load-high",
+                "warning",
+                "The load average is more than twice the number of processors.",
+                format!(
+                    "load {load:.2} on {} threads ({})",
+                    c.threads,
+                    h.hostname.unwrap_or_default()
+                ),
+            );
+        }
+    }
+    if let Some(st) = c.steal_percent.filter(|s| *s >= 10.0) {
+        note(
+            out,
+            "cpu-steal",
+            "warning",
+            "The hypervisor is taking CPU time from this machine.",
+            format!("steal {st:.1}% of CPU time"),
+        );
+    }
+}
+
+fn server_notes(i: &Inputs, mem: Option<&system::Memory>, out: &mut Vec<Note>) {
+    let rep = server::replication(i);
+    let is_replica = !rep.channels.is_empty();
+    let read_only = i.var_on("read_only").unwrap_or(false);
+    let primary = !is_replica && !read_only;
+    let log_bin = i.var_on("log_bin").unwrap_or(false);
+    let inno = server::innodb(i);
+
+    if let (Some(m), Some(bp)) = (mem.and_then(|m| m.total_bytes), inno.buffer_pool_bytes) {
+        if bp as f64 > 0.9 * m as f64 {
+            note(
+                out,
+                "buffer-pool-above-memory",
+                "warning",
+                "The InnoDB buffer pool is larger than 90% of memory: the host will swap or the server be killed for memory.",
+                format!("innodb_buffer_pool_size {} of {} memory", human_bytes(bp), human_bytes(m)),
+            );
+        } else {
+            let data: u64 = server::schemas(i)
+                .iter()
+                .filter(|s| {
+                    !matches!(
+                        s.name.as_str(),
+                        "mysql" | "information_schema" | "performance_schema" | "sys"
+                    )
+                })
+                .map(|s| s.data_bytes + s.index_bytes)
+                .sum();
+            if (bp as f64) < 0.25 * m as f64 && data > bp {
+                note(
+                    out,
+                    "buffer-pool-small",
+                    "info",
+                    "The InnoDB buffer pool is under a quarter of memory while the data does not fit in it.",
+                    format!(
+                        "innodb_buffer_pool_size {}, memory {}, data and indexes {}",
+                        human_bytes(bp),
+                        human_bytes(m),
+                        human_bytes(data)
+                    ),
+                );
+            }
+        }
+    }
+    if primary {
+        if let Some(v) = inno
+            .flush_log_at_trx_commit
+            .as_deref()
+            .filter(|v| *v != "1")
+        {
+            note(
+                out,
+                "flush-log-at-trx-commit",
+                "warning",
+                "On a primary, innodb_flush_log_at_trx_commit other than 1 loses up to a second of committed transactions in a crash.",
+                format!("innodb_flush_log_at_trx_commit = {v}"),
+            );
+        }
+        if log_bin {
+            if let Some(v) = i.var("sync_binlog").filter(|v| *v != "1") {
+                note(
+                    out,
+                    "sync-binlog",
+                    "warning",
+                    "On a primary, sync_binlog other than 1 can lose binary log events in a crash, and replicas then diverge.",
+                    format!("sync_binlog = {v}"),
+                );
+            }
+        }
+    }
+    for ch in &rep.channels {
+        let name = if ch.name.is_empty() {
+            "default channel".to_string()
+        } else {
+            format!("channel {}", ch.name)
+        };
+        let io = ch.io_running.as_deref().unwrap_or("?");
+        let sql = ch.sql_running.as_deref().unwrap_or("?");
+        if io != "Yes" || sql != "Yes" {
+            let mut ev = format!("{name}: IO thread {io}, SQL thread {sql}");
+            for e in [&ch.last_io_error, &ch.last_sql_error]
+                .into_iter()
+                .flatten()
+            {
+                ev += &format!("; {e}");
+            }
+            note(
+                out,
+                "replica-stopped",
+                "warning",
+                "Replication is not running.",
+                ev,
+            );
+        }
+        if let Some(lag) = ch.seconds_behind.filter(|l| *l > 10) {
+            note(
+                out,
+                "replica-lag",
+                "warning",
+                "The replica is behind its source.",
+                format!(
+                    "{name}: {lag} s behind {}",
+                    ch.source_host.as_deref().unwrap_or("?")
+                ),
+            );
+        }
+    }
+    if is_replica && !read_only {
+        note(
+            out,
+            "replica-writable",
+            "info",
+            "The replica is not read_only: a mistaken write there makes it drift from its source.",
+            "read_only = OFF".into(),
+        );
+    }
+    if !log_bin {
+        note(
+            out,
+            "no-binlog",
+            "warning",
+            "The binary log is off: no point-in-time recovery, and no replica can be attached.",
+            "log_bin = OFF".into(),
+        );
+    } else if server::binlog(i).retention_seconds == Some(0) {
+        note(
+            out,
+            "binlog-kept-forever",
+            "info",
+            "Binary logs are never purged automatically: the disk fills up unless something else removes them.",
+            "binlog_expire_logs_seconds = 0 and expire_logs_days = 0".into(),
+        );
+    }
+    if let Some(h) = inno.history_list_length {
+        let before = i.stat_first("Innodb_history_list_length");
+        let growing = i.interval().is_some() && before.is_some_and(|b| h > b);
+        if h > 100_000 || (growing && h > 10_000) {
+            let ev = match before.filter(|_| i.interval().is_some()) {
+                Some(b) => format!("history list length {b} → {h} over the interval"),
+                None => format!("history list length {h}"),
+            };
+            note(
+                out,
+                "history-list-long",
+                "warning",
+                "InnoDB purge is behind (a long transaction or heavy writes): reads slow down and the undo space grows.",
+                ev,
+            );
+        }
+    }
+    if let Some(t) = server::processlist(i)
+        .longest_transactions
+        .first()
+        .filter(|t| t.age_seconds.unwrap_or(0) >= 60)
+    {
+        note(
+            out,
+            "long-transaction",
+            "warning",
+            "A transaction has been open for more than a minute: it holds locks and stops purge.",
+            format!(
+                "trx {} of {}@{} (thread {}) open {} s",
+                t.trx_id.as_deref().unwrap_or("?"),
+                t.user.as_deref().unwrap_or("?"),
+                t.host.as_deref().unwrap_or("?"),
+                t.thread_id.map(|v| v.to_string()).unwrap_or_default(),
+                t.age_seconds.unwrap_or(0)
+            ),
+        );
+    }
+    if let Some(p) = inno.checkpoint_age_percent.filter(|p| *p >= 75.0) {
+        note(
+            out,
+            "checkpoint-age-high",
+            "warning",
+            "The redo log is nearly full of unflushed changes: writes will stall for furious flushing. Raise the redo log capacity.",
+            format!("checkpoint age {p:.1}% of the redo capacity"),
+        );
+    }
+    let acc = server::accounts(i);
+    if !acc.without_password.is_empty() {
+        note(
+            out,
+            "accounts-without-password",
+            "warning",
+            "Accounts log in without a password.",
+            acc.without_password.join(", "),
+        );
+    }
+    if let (Some(max), Some(used)) = (i.var_num("max_connections"), i.stat("Max_used_connections"))
+    {
+        if max > 0 && used * 10 >= max * 9 {
+            note(
+                out,
+                "connections-near-max",
+                "warning",
+                "Connections have come within 10% of max_connections.",
+                format!("Max_used_connections {used} of max_connections {max}"),
+            );
+        }
+    }
+    if !acc.wildcard_host.is_empty() {
+        note(
+            out,
+            "accounts-wildcard-host",
+            "info",
+            "Accounts accept connections from any host matching a wildcard.",
+            acc.wildcard_host.join(", "),
+        );
+    }
+    let reqs = i.stat("Innodb_buffer_pool_read_requests").unwrap_or(0);
+    if let Some(hit) = inno
+        .buffer_pool_hit_percent
+        .filter(|h| *h < 95.0 && reqs > 100_000)
+    {
+        note(
+            out,
+            "buffer-pool-misses",
+            "info",
+            "Many InnoDB page reads go to disk.",
+            format!("buffer pool hit rate {hit:.2}%"),
+        );
+    }
+    let b = server::backup(i, &server::engines(i));
+    if b.non_transactional_tables > 0 {
+        note(
+            out,
+            "non-transactional-tables",
+            "info",
+            "Some user tables use an engine without transactions: they are not crash-safe and hot backups copy them under a lock.",
+            format!(
+                "{} tables ({})",
+                b.non_transactional_tables,
+                b.non_transactional_engines.join(", ")
+            ),
+        );
+    }
+    let errs = server::errors(i);
+    if !errs.is_empty() {
+        note(
+            out,
+            "queries-failed",
+            "info",
+            "Some figures are missing because queries failed (often a missing privilege: PROCESS, REPLICATION CLIENT, SELECT on mysql.user).",
+            errs.join("; "),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_without_a_clock() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_798_761_599), "2026-12-31 23:59:59 UTC");
+        assert_eq!(duration(90061), "1 day, 01:01:01");
+        assert_eq!(duration(59), "00:00:59");
+    }
+
+    #[test]
+    fn sections_are_unique() {
+        assert_eq!(SYSTEM_SECTIONS.last(), Some(&"kernel"));
+        assert_eq!(SERVER_SECTIONS.first(), Some(&"server"));
+        assert_eq!(SERVER_SECTIONS.last(), Some(&"backup"));
+        assert_eq!(ALL_SECTIONS.last(), Some(&NOTES_SECTION));
+        let all = ALL_SECTIONS.to_vec();
+        let mut sorted = all.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), all.len());
+    }
+}
