@@ -318,21 +318,15 @@ fn system_notes(
         }
     }
     let c = system::cpu(sys);
-    if let (Some(h), Some(load)) = (
-        Some(system::host(sys)),
-        system::host(sys).load_average.map(|l| l[0]),
-    ) {
+    let h = system::host(sys);
+    if let Some(load) = h.load_average.map(|l| l[0]) {
         if c.threads > 0 && load > 2.0 * c.threads as f64 {
             note(
                 out,
                 "load-high",
                 "warning",
                 "The load average is more than twice the number of processors.",
-                format!(
-                    "load {load:.2} on {} threads ({})",
-                    c.threads,
-                    h.hostname.unwrap_or_default()
-                ),
+                format!("load {load:.2} on {} processor threads", c.threads),
             );
         }
     }
