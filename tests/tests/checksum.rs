@@ -391,6 +391,54 @@ fn resume_finishes_only_the_remaining_chunks() {
         .unwrap_or((None, None));
     assert_eq!(sum, Some(40000));
     assert_eq!(pending, Some(0));
+
+    // Ctrl-C in the middle of a snapshot run (snapshots reopened before
+    // every chunk, so replication is stopped and restarted all the time):
+    // exit 4, and the replica replicates again.
+    let mut child = Command::new(&tool)
+        .args([
+            &dsn(t.primary.port()),
+            "--method",
+            "snapshot",
+            "--snapshot-refresh",
+            "0",
+            "--chunk-size",
+            "50",
+            "--chunk-time",
+            "0",
+            "--databases",
+            "big",
+        ])
+        .env("HOME", home.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(1500));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut rc = t.replica_conn(0).expect("replica");
+    let st: Vec<mysql::Row> = rc.query("SHOW SLAVE STATUS").expect("status");
+    let io: Option<String> = st.first().and_then(|r| r.get("Slave_IO_Running"));
+    let sql: Option<String> = st.first().and_then(|r| r.get("Slave_SQL_Running"));
+    assert_eq!(sql.as_deref(), Some("Yes"));
+    assert!(
+        matches!(io.as_deref(), Some("Yes" | "Connecting")),
+        "{io:?}"
+    );
+    exec(&mut p, "INSERT INTO big.t VALUES (40001, 'after')").expect("write");
+    t.sync()
+        .expect("replication works after the interrupted run");
 }
 
 #[test]

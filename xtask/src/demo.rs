@@ -124,19 +124,23 @@ pub fn demo(root: &Path, keep: bool) -> Result<()> {
     section("running the tools against the primary");
     let dsn = t.primary.dsn();
     let bin = root.join("target/debug");
-    for tool in [
-        "ox-summary",
-        "ox-table-checksum",
-        "ox-table-sync",
-        "ox-online-schema-change",
-        "ox-backup",
-    ] {
+    let runs: &[(&str, &[&str])] = &[
+        ("ox-summary", &[]),
+        ("ox-table-checksum", &[]),
+        ("ox-table-checksum", &["--method", "snapshot"]),
+        ("ox-table-sync", &[]),
+        ("ox-online-schema-change", &[]),
+        ("ox-backup", &[]),
+    ];
+    for (tool, extra) in runs {
         let out = Command::new(bin.join(tool))
             .arg(&dsn)
+            .args(*extra)
             .output()
             .with_context(|| format!("running {tool}"))?;
         println!(
-            "$ {tool} {dsn}   # exit {}",
+            "$ {tool} {dsn} {}   # exit {}",
+            extra.join(" "),
             out.status.code().unwrap_or(-1)
         );
         print!("{}", String::from_utf8_lossy(&out.stdout));

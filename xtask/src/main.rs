@@ -5,6 +5,7 @@
 //! `run` function; this file only dispatches. To add a task, add a module
 //! and one variant to [`Task`].
 
+mod bench;
 mod completions;
 mod demo;
 mod dist;
@@ -39,6 +40,8 @@ enum Task {
     Test(TestArgs),
     /// Start a throwaway primary + replica with sample data and run the tools
     Demo(DemoArgs),
+    /// Run a benchmark against the tool users would otherwise use (see bench/)
+    Bench(bench::Args),
 }
 
 /// Options of `cargo xtask test`.
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Task::Test(args) => {
             workspace_root().and_then(|root| test::test(&root, &args.cargo_test_args))
         }
+        Task::Bench(args) => bench::run(args),
         Task::Demo(args) => workspace_root().and_then(|root| demo::demo(&root, args.keep)),
     };
     match result {

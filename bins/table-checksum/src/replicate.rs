@@ -42,12 +42,16 @@ pub fn create_sql(db: &str, table: &str) -> String {
 
 /// Sets a primary session up for the method: statement-format binary log
 /// (so replicas recompute), REPEATABLE READ (InnoDB refuses statement
-/// logging under READ COMMITTED).
+/// logging under READ COMMITTED), and a 1-second row lock wait: `INSERT ...
+/// SELECT` takes shared locks on the rows it reads, so a chunk that meets
+/// the application's locks gives way (and is retried) instead of holding
+/// the application up.
 pub fn session_setup(conn: &mut Conn) -> Result<(), DbError> {
     conn.run(
         "switching the session to statement-format binary logging",
         "SET SESSION binlog_format = 'STATEMENT'; \
-         SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+         SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ; \
+         SET SESSION innodb_lock_wait_timeout = 1",
     )
 }
 

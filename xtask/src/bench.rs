@@ -1,0 +1,257 @@
+//! `cargo xtask bench table-checksum`: ox-table-checksum against
+//! pt-table-checksum and a floor, on the same data and replica, in one run.
+//!
+//! Starts a primary and a replica (2 GB buffer pools, 127.0.0.1), loads the
+//! same sysbench-shaped table on both (`--rows`, default 4M; loaded on each
+//! server with `sql_log_bin=0`, so the servers start identical without
+//! replicating millions of rows), warms both buffer pools, then times:
+//! - the floor: one plain full-table checksum query (the default row hash,
+//!   no chunking) run on the primary and the replica at the same time;
+//! - `ox-table-checksum` with its defaults (replicate method, sha1), and
+//!   with `--method snapshot`;
+//! - `pt-table-checksum` 3.x with its defaults (replicate, CRC32).
+//!
+//! Prints wall times and the ratios pt/ox and ox/floor. Installs Debian's
+//! percona-toolkit when pt-table-checksum is missing. Not a test: numbers
+//! depend on the machine.
+
+use anyhow::{bail, Context as _, Result};
+use mysql::prelude::Queryable;
+use oxkit::sandbox::Sandbox;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Options of `cargo xtask bench`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Which benchmark: table-checksum
+    pub which: String,
+    /// Rows in the benchmark table
+    #[arg(long, default_value_t = 4_000_000)]
+    pub rows: u64,
+    /// Keep the servers running at the end until Enter is pressed
+    #[arg(long)]
+    pub keep: bool,
+}
+
+const TABLE: &str = "CREATE DATABASE sbtest; USE sbtest; \
+    CREATE TABLE sbtest.sbtest1 (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL DEFAULT 0, \
+    c CHAR(120) NOT NULL DEFAULT '', pad CHAR(60) NOT NULL DEFAULT '', KEY k_1 (k)) ENGINE=InnoDB";
+
+fn load(s: &Sandbox, rows: u64) -> Result<()> {
+    let mut c = s.connect()?;
+    c.run("binlog off", "SET SESSION sql_log_bin = 0")?;
+    c.run("creating the table", TABLE)?;
+    let step = 500_000u64;
+    let mut from = 1;
+    while from <= rows {
+        let to = (from + step - 1).min(rows);
+        c.run(
+            "loading rows",
+            &format!(
+                "INSERT INTO sbtest.sbtest1 (id, k, c, pad) \
+                 SELECT seq, seq * 7919 % {rows}, \
+                 CONCAT_WS('-', LPAD(seq * 13 % 99999999999, 11, '0'), LPAD(seq * 17 % 99999999999, 11, '0'), \
+                   LPAD(seq * 19 % 99999999999, 11, '0'), LPAD(seq * 23 % 99999999999, 11, '0'), \
+                   LPAD(seq * 29 % 99999999999, 11, '0'), LPAD(seq * 31 % 99999999999, 11, '0'), \
+                   LPAD(seq * 37 % 99999999999, 11, '0'), LPAD(seq * 41 % 99999999999, 11, '0'), \
+                   LPAD(seq * 43 % 99999999999, 11, '0'), LPAD(seq * 47 % 99999999999, 11, '0')), \
+                 CONCAT_WS('-', LPAD(seq * 53 % 99999999999, 11, '0'), LPAD(seq * 59 % 99999999999, 11, '0'), \
+                   LPAD(seq * 61 % 99999999999, 11, '0'), LPAD(seq * 67 % 99999999999, 11, '0'), \
+                   LPAD(seq * 71 % 99999999999, 11, '0')) \
+                 FROM seq_{from}_to_{to}"
+            ),
+        )?;
+        from = to + 1;
+    }
+    // Warm the buffer pool: both tools then read from memory alike.
+    let _: Option<(u64, u64)> = c
+        .query_first("SELECT COUNT(*), SUM(LENGTH(c) + LENGTH(pad)) FROM sbtest.sbtest1")
+        .context("warming")?;
+    Ok(())
+}
+
+fn timed(what: &str, cmd: &mut Command) -> Result<(Duration, String)> {
+    eprintln!("+ {what}");
+    let start = Instant::now();
+    let out = cmd.output().with_context(|| format!("running {what}"))?;
+    let t = start.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    // 16 would mean differences: the servers are identical, so only 0 is right.
+    if !out.status.success() {
+        bail!(
+            "{what} failed ({}):\n{text}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok((t, text))
+}
+
+/// Runs the table-checksum benchmark.
+pub fn table_checksum(args: &Args) -> Result<()> {
+    crate::test::ensure_mariadb()?;
+    if oxkit::sandbox::find_program(&["pt-table-checksum"]).is_none() {
+        crate::test::apt_install(&["percona-toolkit"])?;
+    }
+    crate::test::run(
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
+            "build",
+            "--release",
+            "-p",
+            "ox-table-checksum",
+        ]),
+    )?;
+    let root = crate::workspace_root()?;
+    let ox = root.join("target/release/ox-table-checksum");
+
+    let server = |id: u32| {
+        Sandbox::builder()
+            .server_id(id)
+            .binlog(true)
+            .arg("--innodb-buffer-pool-size=2G")
+            .arg("--innodb-log-file-size=512M")
+            .start()
+    };
+    let primary = server(1)?;
+    let replica = server(2)?;
+    eprintln!(
+        "primary on port {}, replica on port {}; loading {} rows on each",
+        primary.port(),
+        replica.port(),
+        args.rows
+    );
+    let load_start = Instant::now();
+    std::thread::scope(|s| -> Result<()> {
+        let a = s.spawn(|| load(&primary, args.rows));
+        let b = s.spawn(|| load(&replica, args.rows));
+        a.join().map_err(|_| anyhow::anyhow!("load panicked"))??;
+        b.join().map_err(|_| anyhow::anyhow!("load panicked"))??;
+        Ok(())
+    })?;
+    eprintln!("loaded in {:.1}s", load_start.elapsed().as_secs_f64());
+    let mut rc = replica.connect()?;
+    rc.run(
+        "starting replication",
+        &format!(
+            "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='root', \
+             MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START SLAVE",
+            primary.port()
+        ),
+    )?;
+    std::thread::sleep(Duration::from_secs(2));
+
+    // The floor: the default row hash over the whole table, no chunking,
+    // on both servers at once.
+    let table = {
+        let mut c = primary.connect()?;
+        oxkit::schema::load_table(&mut c, "sbtest", "sbtest1")?
+    };
+    let q = oxkit::checksum::TableChecksum::new(
+        &table,
+        oxkit::checksum::Function::Sha1,
+        &Default::default(),
+    )
+    .query("", "1=1");
+    let floor_start = Instant::now();
+    let sums = std::thread::scope(|s| -> Result<Vec<(u64, String)>> {
+        let hs: Vec<_> = [&primary, &replica]
+            .into_iter()
+            .map(|srv| {
+                let q = &q;
+                s.spawn(move || -> Result<(u64, String)> {
+                    let mut c = srv.connect()?;
+                    let r: Option<(u64, String)> = c.query_first(q)?;
+                    r.context("no result")
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().map_err(|_| anyhow::anyhow!("floor panicked"))?)
+            .collect()
+    })?;
+    let floor = floor_start.elapsed();
+    if sums[0] != sums[1] {
+        bail!("the servers differ before the benchmark: {sums:?}");
+    }
+
+    let dsn = format!("h=127.0.0.1,P={},u=root", primary.port());
+    let (ox_t, ox_out) = timed(
+        "ox-table-checksum (defaults)",
+        Command::new(&ox).args([&dsn, "--databases", "sbtest"]),
+    )?;
+    let (ox_one_t, _) = timed(
+        "ox-table-checksum --threads 1",
+        Command::new(&ox).args([&dsn, "--databases", "sbtest", "--threads", "1"]),
+    )?;
+    let (ox_snap_t, _) = timed(
+        "ox-table-checksum --method snapshot",
+        Command::new(&ox).args([&dsn, "--databases", "sbtest", "--method", "snapshot"]),
+    )?;
+    eprintln!(
+        "floor {:.2}s, ox {:.2}s, ox snapshot {:.2}s",
+        floor.as_secs_f64(),
+        ox_t.as_secs_f64(),
+        ox_snap_t.as_secs_f64()
+    );
+    let (pt_t, pt_out) = timed(
+        "pt-table-checksum (defaults)",
+        Command::new("pt-table-checksum")
+            .args([
+                &dsn,
+                "--databases",
+                "sbtest",
+                "--replicate",
+                "percona.pt_checksums",
+                "--recursion-method",
+                "hosts",
+                // The sandboxes log in ROW format; pt only warns about
+                // replicas that re-log in ROW format for their own replicas.
+                "--no-check-binlog-format",
+            ])
+            .env("HOME", std::env::temp_dir()),
+    )?;
+    println!("\nox-table-checksum:\n{ox_out}\npt-table-checksum:\n{pt_out}");
+    let s = |d: Duration| d.as_secs_f64();
+    println!("rows: {} (primary + 1 replica, same data)", args.rows);
+    println!(
+        "floor (one full-table sha1 checksum query per server, in parallel): {:.2}s",
+        s(floor)
+    );
+    println!("ox-table-checksum (replicate, sha1):  {:.2}s", s(ox_t));
+    println!(
+        "ox-table-checksum (replicate, sha1, --threads 1):  {:.2}s",
+        s(ox_one_t)
+    );
+    println!("ox-table-checksum (snapshot, sha1):   {:.2}s", s(ox_snap_t));
+    println!(
+        "load average at the end: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    println!("pt-table-checksum 3.x (replicate, crc32): {:.2}s", s(pt_t));
+    println!(
+        "ratio pt / ox: {:.2}x (replicate), {:.2}x (snapshot)   [target >= 1.5x]",
+        s(pt_t) / s(ox_t),
+        s(pt_t) / s(ox_snap_t)
+    );
+    println!(
+        "ratio ox / floor: {:.2}x (replicate), {:.2}x (snapshot)   [target <= 1.3x]",
+        s(ox_t) / s(floor),
+        s(ox_snap_t) / s(floor)
+    );
+    if args.keep {
+        eprintln!("servers kept running; press Enter to stop them");
+        let _ = std::io::stdin().read_line(&mut String::new());
+    }
+    Ok(())
+}
+
+/// Runs `cargo xtask bench`.
+pub fn run(args: &Args) -> Result<()> {
+    match args.which.as_str() {
+        "table-checksum" => table_checksum(args),
+        other => bail!("unknown benchmark {other:?} (known: table-checksum)"),
+    }
+}
