@@ -189,8 +189,12 @@ pub fn system_first() -> SystemSamples {
             s.proc_uids.insert(pid, md.uid());
         }
         if is_db {
-            for leaf in ["cmdline", "limits", "status", "oom_score_adj"] {
+            for leaf in ["limits", "status", "oom_score_adj"] {
                 read(f, &format!("{base}/{leaf}"));
+            }
+            if let Ok(bytes) = std::fs::read(format!("{base}/cmdline")) {
+                let cmd = String::from_utf8_lossy(&bytes);
+                f.insert(format!("{base}/cmdline"), redact_cmdline(&cmd));
             }
             if let Ok(target) = std::fs::read_link(format!("{base}/cwd")) {
                 s.links
@@ -217,6 +221,33 @@ pub fn system_first() -> SystemSamples {
     s.clk_tck = sysconf_or(nix::unistd::SysconfVar::CLK_TCK, 100);
     s.page_size = sysconf_or(nix::unistd::SysconfVar::PAGE_SIZE, 4096);
     s
+}
+
+/// A NUL-separated command line with the values of secret-looking options
+/// (`--wsrep-sst-auth=user:pass`, `--password=...`) replaced by `***`, so
+/// saved samples can be handed to someone else.
+pub fn redact_cmdline(cmd: &str) -> String {
+    let secret = |name: &str| {
+        let n = name.to_ascii_lowercase();
+        ["pass", "auth", "secret"].iter().any(|w| n.contains(w))
+    };
+    let mut hide_next = false;
+    cmd.split('\0')
+        .map(|arg| {
+            if std::mem::take(&mut hide_next) && !arg.starts_with('-') {
+                return "***".to_string();
+            }
+            match arg.strip_prefix("--").map(|a| a.split_once('=')) {
+                Some(Some((name, _))) if secret(name) => format!("--{name}=***"),
+                Some(None) if secret(arg) && !arg.contains("file") => {
+                    hide_next = true;
+                    arg.to_string()
+                }
+                _ => arg.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\0")
 }
 
 /// Reads again the counters that give rates over the interval.
@@ -616,6 +647,18 @@ mod tests {
     fn comm_with_parentheses() {
         assert_eq!(stat_comm("12 (a (b)) S 1 2"), Some("a (b)"));
         assert_eq!(stat_comm("garbage"), None);
+    }
+
+    #[test]
+    fn secrets_left_out_of_command_lines() {
+        assert_eq!(
+            redact_cmdline("mariadbd\0--wsrep_sst_auth=u:p\0--port=3306\0--password\0pw\0"),
+            "mariadbd\0--wsrep_sst_auth=***\0--port=3306\0--password\0***\0"
+        );
+        assert_eq!(
+            redact_cmdline("mysqld\0--key-buffer-size=8M\0"),
+            "mysqld\0--key-buffer-size=8M\0"
+        );
     }
 
     #[test]
