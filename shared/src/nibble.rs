@@ -56,6 +56,8 @@ pub struct ChunkKey {
     /// Index name (`PRIMARY` for the primary key).
     pub index: String,
     cols: Vec<KeyColumn>,
+    /// The first column is an integer type.
+    integer: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -106,9 +108,20 @@ impl ChunkKey {
                 }
             })
             .collect();
+        let integer = index
+            .columns
+            .first()
+            .and_then(|ic| table.column(&ic.name))
+            .is_some_and(|c| {
+                matches!(
+                    c.data_type.as_str(),
+                    "tinyint" | "smallint" | "mediumint" | "int" | "bigint"
+                )
+            });
         ChunkKey {
             index: index.name.clone(),
             cols,
+            integer,
         }
     }
 
@@ -370,6 +383,26 @@ pub struct Nibbler {
     next_number: u32,
     rows: u64,
     opts: NibbleOptions,
+    /// Single-column integer key: chunks are cut by arithmetic on the key
+    /// (no boundary scan), sized by the observed rows per key value.
+    integer: bool,
+    /// The last key (`None` until read; `Some(None)`: empty).
+    max: Option<Option<i128>>,
+    /// Observed rows per key value (integer keys).
+    density: f64,
+    /// Key values spanned by the last integer chunk.
+    span: i128,
+}
+
+fn int_of(v: &KeyValue) -> Option<i128> {
+    match v.as_slice() {
+        [Some(b)] => std::str::from_utf8(b).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+fn int_key(v: i128) -> KeyValue {
+    vec![Some(v.to_string().into_bytes())]
 }
 
 fn key_value(row: mysql::Row) -> KeyValue {
@@ -400,7 +433,17 @@ impl Nibbler {
             next_number: 1,
             rows: opts.initial_rows.max(1),
             opts,
+            integer: false,
+            max: None,
+            density: 1.0,
+            span: 0,
         }
+        .with_integer_key()
+    }
+
+    fn with_integer_key(mut self) -> Nibbler {
+        self.integer = self.key.cols.len() == 1 && self.key.integer;
+        self
     }
 
     /// Continues after chunk `number`, which ended at `upper` (`None`: it
@@ -460,6 +503,37 @@ impl Nibbler {
         Ok(row.map(key_value))
     }
 
+    /// The optimizer's row estimate for `lower .. upper]` (EXPLAIN).
+    fn estimate(&self, conn: &mut Conn, lower: &Bound, upper: &KeyValue) -> Result<u64, DbError> {
+        let mut cond = self.key.range_sql(lower, &Bound::Incl(upper.clone()));
+        if let Some(f) = &self.filter {
+            cond = format!("({cond}) AND ({f})");
+        }
+        let sql = format!(
+            "EXPLAIN SELECT 1 FROM {} {} WHERE {cond}",
+            self.table_sql,
+            self.key.force_index()
+        );
+        let label = conn.label().to_string();
+        let rows: Vec<mysql::Row> = conn.query(&sql).map_err(|e| {
+            db_error(
+                format_args!("estimating a chunk of {} on {label}", self.table_sql),
+                &e,
+            )
+        })?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let i = r
+                    .columns_ref()
+                    .iter()
+                    .position(|c| c.name_str().eq_ignore_ascii_case("rows"))?;
+                crate::conn::cell_text(r, i)?.parse::<u64>().ok()
+            })
+            .max()
+            .unwrap_or(0))
+    }
+
     /// Reads the next boundary on `conn` and returns the next chunk, or
     /// `None` after the last.
     pub fn next(&mut self, conn: &mut Conn) -> Result<Option<Chunk>, DbError> {
@@ -476,6 +550,53 @@ impl Nibbler {
                     },
                 ),
             },
+            Step::Walking { last, inclusive } if self.integer && int_of(&last).is_some() => {
+                let lower = if inclusive {
+                    Bound::Incl(last.clone())
+                } else {
+                    Bound::Excl(last.clone())
+                };
+                if self.max.is_none() {
+                    let after = Some(self.key.range_sql(&lower, &Bound::Open));
+                    self.max = Some(
+                        self.query_key(conn, after, true, 0)?
+                            .as_ref()
+                            .and_then(int_of),
+                    );
+                }
+                let lo = int_of(&last).unwrap_or_default() + i128::from(!inclusive);
+                match self.max.flatten() {
+                    Some(max) if lo <= max => {
+                        let mut step = ((self.rows as f64 / self.density.max(1e-9)) as i128)
+                            .clamp(1, self.span.saturating_mul(4).max(self.rows as i128));
+                        let mut hi = lo.saturating_add(step - 1).min(max);
+                        // Guard against a jump in density (a dense region
+                        // after a sparse one): ask the optimizer's range
+                        // estimate and shrink the chunk while it is far
+                        // above the target.
+                        while step > 1 {
+                            let est = self.estimate(conn, &lower, &int_key(hi))?;
+                            if est <= self.rows.saturating_mul(4).max(10_000) {
+                                break;
+                            }
+                            step = (step / 4).max(1);
+                            hi = lo.saturating_add(step - 1).min(max);
+                        }
+                        self.span = hi - lo + 1;
+                        let next = if hi == max {
+                            Step::Above(int_key(max))
+                        } else {
+                            Step::Walking {
+                                last: int_key(hi),
+                                inclusive: false,
+                            }
+                        };
+                        (lower, Bound::Incl(int_key(hi)), next)
+                    }
+                    _ if inclusive => (lower, Bound::Open, Step::Done),
+                    _ => (Bound::Excl(last), Bound::Open, Step::Done),
+                }
+            }
             Step::Walking { last, inclusive } => {
                 let lower = if inclusive {
                     Bound::Incl(last.clone())
@@ -510,6 +631,29 @@ impl Nibbler {
         };
         self.next_number += 1;
         Ok(Some(chunk))
+    }
+
+    /// Feeds back how many rows `chunk` held and how long it took, to size
+    /// the next one (rows per second, and for integer keys rows per key
+    /// value).
+    pub fn observe_chunk(&mut self, chunk: &Chunk, rows: u64, elapsed: Duration) {
+        if self.integer {
+            if let (Bound::Incl(l) | Bound::Excl(l), Bound::Incl(u)) = (&chunk.lower, &chunk.upper)
+            {
+                if let (Some(l), Some(u)) = (int_of(l), int_of(u)) {
+                    let lo = if matches!(chunk.lower, Bound::Excl(_)) {
+                        l + 1
+                    } else {
+                        l
+                    };
+                    let span = (u - lo + 1).max(1) as f64;
+                    // Keep some memory: one sparse chunk should not make the
+                    // next one huge.
+                    self.density = 0.5 * self.density + 0.5 * (rows as f64 / span);
+                }
+            }
+        }
+        self.observe(rows, elapsed);
     }
 
     /// Feeds back how long a chunk of `rows` took, to size the next one.
@@ -678,6 +822,24 @@ mod tests {
         assert_eq!(
             k.range_sql(&Bound::Open, &Bound::Incl(v(&[Some("1 OR 1")]))),
             "(`id` <= '1 OR 1')"
+        );
+    }
+
+    #[test]
+    fn integer_keys_are_detected() {
+        let (t, i) = table(vec![col("id", "bigint", false)], &["id"]);
+        let n = Nibbler::new(&t, ChunkKey::new(&t, &i), None, NibbleOptions::default());
+        assert!(n.integer);
+        let (t, i) = table(
+            vec![col("id", "int", false), col("b", "int", false)],
+            &["id", "b"],
+        );
+        let n = Nibbler::new(&t, ChunkKey::new(&t, &i), None, NibbleOptions::default());
+        assert!(!n.integer);
+        assert_eq!(int_of(&int_key(-5)), Some(-5));
+        assert_eq!(
+            int_of(&int_key(18_446_744_073_709_551_615)),
+            Some(18_446_744_073_709_551_615)
         );
     }
 

@@ -233,7 +233,7 @@ impl Throttle {
             let Some(s) = status.first() else {
                 continue;
             };
-            if !s.is_running() {
+            if s.is_stopped() {
                 self.stopped_seen.store(true, Ordering::SeqCst);
                 let why = format!(
                     "replication on {} is stopped (IO thread: {}, SQL thread: {}){}",

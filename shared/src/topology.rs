@@ -56,6 +56,13 @@ impl ReplicaStatus {
     pub fn is_running(&self) -> bool {
         self.io_running == "Yes" && self.sql_running
     }
+
+    /// Replication is stopped: the SQL thread is not running, or the IO
+    /// thread is off (`No`). An IO thread that is `Connecting` or
+    /// `Preparing` (just started, or retrying) is not stopped.
+    pub fn is_stopped(&self) -> bool {
+        !self.sql_running || self.io_running.eq_ignore_ascii_case("No")
+    }
 }
 
 fn text(row: &mysql::Row, names: &[&str]) -> Option<String> {

@@ -97,6 +97,21 @@ fn default_threads(conn: &mut Conn) -> usize {
     (cpus.unwrap_or(4) as usize / 2).clamp(2, 8)
 }
 
+/// How many transactions a replica applies at once (parallel replication
+/// threads, at least 1).
+fn replica_appliers(conn: &mut Conn) -> usize {
+    for sql in [
+        "SELECT @@GLOBAL.slave_parallel_threads",
+        "SELECT @@GLOBAL.replica_parallel_workers",
+        "SELECT @@GLOBAL.slave_parallel_workers",
+    ] {
+        if let Ok(Some(n)) = conn.row::<u64>("reading parallel replication", sql) {
+            return (n as usize).max(1);
+        }
+    }
+    1
+}
+
 /// Runs the whole checksum.
 pub fn run(
     ctx: &Context,
@@ -174,11 +189,22 @@ pub fn run(
 
     let plans = plan_tables(&mut main_conn, cfg)?;
     let total_rows: u64 = plans.iter().map(|p| p.table.row_estimate).sum();
-    let threads = cfg
+    let mut threads = cfg
         .args
         .threads
-        .unwrap_or_else(|| default_threads(&mut main_conn))
-        .min(plans.len().max(1));
+        .unwrap_or_else(|| default_threads(&mut main_conn));
+    if cfg.args.threads.is_none() && method == Method::Replicate {
+        // Every chunk is re-executed by each replica's applier: more
+        // workers than the slowest replica applies in parallel only make
+        // it lag (and the run pause on --max-lag).
+        let appliers = controls
+            .iter_mut()
+            .map(replica_appliers)
+            .min()
+            .unwrap_or(usize::MAX);
+        threads = threads.min(appliers);
+    }
+    let threads = threads.min(plans.len().max(1));
     log::info!(
         "{} tables, method {:?}, {} replicas, {threads} threads",
         plans.len(),
@@ -681,7 +707,7 @@ fn checksum_chunk(
     };
     if let Ok(mut st) = t.state.lock() {
         if let Some(n) = st.nibbler.as_mut() {
-            n.observe(rows, started.elapsed());
+            n.observe_chunk(chunk, rows, started.elapsed());
         }
     }
     Ok((rows, diffs))

@@ -121,7 +121,7 @@ pub struct Args {
         help_heading = "Chunking"
     )]
     pub max_unkeyed_rows: u64,
-    /// Worker threads (default: half the server's CPUs, 2 to 8)
+    /// Worker threads (default: half the server's CPUs, 2 to 8; with the replicate method no more than the slowest replica applies in parallel)
     #[arg(long, value_name = "N", help_heading = "Chunking")]
     pub threads: Option<usize>,
 

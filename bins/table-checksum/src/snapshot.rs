@@ -186,7 +186,7 @@ pub fn open(shared: &Shared, primary: &mut Conn, replicas: &mut [Conn]) -> Resul
         .map_err(|_| anyhow::anyhow!("replica control connections poisoned"))?;
     for (c, r) in controls.iter_mut().zip(&shared.replicas) {
         let st = replica_status(c, &r.server)?;
-        if !st.first().is_some_and(|s| s.is_running()) {
+        if st.first().is_none_or(|s| s.is_stopped()) {
             return Ok(None);
         }
     }

@@ -31,7 +31,7 @@ complete -c ox-table-checksum -l chunk-time -d 'Seconds each chunk should take; 
 complete -c ox-table-checksum -l chunk-size -d 'Rows in the first chunk of a table (and every chunk with --chunk-time 0)' -r
 complete -c ox-table-checksum -l max-chunk-rows -d 'Largest chunk, in rows' -r
 complete -c ox-table-checksum -l max-unkeyed-rows -d 'Tables with no usable index are checksummed in one chunk up to this many rows, skipped above' -r
-complete -c ox-table-checksum -l threads -d 'Worker threads (default: half the server\'s CPUs, 2 to 8)' -r
+complete -c ox-table-checksum -l threads -d 'Worker threads (default: half the server\'s CPUs, 2 to 8; with the replicate method no more than the slowest replica applies in parallel)' -r
 complete -c ox-table-checksum -l recursion-method -d 'How to find replicas: hosts, processlist, dsn=DSN, none (comma-separated, tried in order)' -r
 complete -c ox-table-checksum -l recurse -d 'How many levels of replicas to follow' -r
 complete -c ox-table-checksum -l replica-timeout -d 'Seconds to wait for a replica to reach a position before giving up on it' -r
