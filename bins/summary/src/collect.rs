@@ -422,10 +422,20 @@ pub fn server_from(version: &str, comment: &str) -> Server {
 /// The server's own words from a client-library error message
 /// (`MySqlError { ERROR 1142 (42000): SELECT command denied ... }`).
 fn server_words(msg: &str) -> String {
-    match msg.find("ERROR ") {
-        Some(i) => msg[i..].trim_end_matches(['}', ' ']).to_string(),
-        None => msg.to_string(),
+    if let Some(i) = msg.find("ERROR ") {
+        return msg[i..].trim_end_matches(['}', ' ']).to_string();
     }
+    // `...: server unreachable: DriverError { Could not connect ... }`
+    if let (Some(a), true) = (msg.find("Error { "), msg.ends_with('}')) {
+        let head = msg[..a].rsplit_once(": ").map_or("", |(h, _)| h);
+        let inner = msg[a + 8..].trim_end_matches(['}', ' ']);
+        return if head.is_empty() {
+            inner.to_string()
+        } else {
+            format!("{head}: {inner}")
+        };
+    }
+    msg.to_string()
 }
 
 fn query(c: &mut Conn, name: &str, sql: &str) -> QueryResult {
@@ -488,7 +498,10 @@ impl ServerCollector {
         let conn = match conn::connect(spec, &opts) {
             Ok(c) => Some(c),
             Err(e) => {
-                samples.connect_error = Some(e.message);
+                let prefix = format!("cannot connect to {}: ", samples.target);
+                let words = server_words(&e.message);
+                samples.connect_error =
+                    Some(words.strip_prefix(&prefix).unwrap_or(&words).to_string());
                 None
             }
         };
@@ -658,6 +671,22 @@ mod tests {
         assert_eq!(
             redact_cmdline("mysqld\0--key-buffer-size=8M\0"),
             "mysqld\0--key-buffer-size=8M\0"
+        );
+    }
+
+    #[test]
+    fn error_text_without_library_wrappers() {
+        assert_eq!(
+            server_words(
+                "cannot connect to 127.0.0.1:1: server unreachable: DriverError { Could not \
+                 connect to address `127.0.0.1:1': Connection refused (os error 111) }"
+            ),
+            "cannot connect to 127.0.0.1:1: server unreachable: Could not connect to address \
+             `127.0.0.1:1': Connection refused (os error 111)"
+        );
+        assert_eq!(
+            server_words("query x on a: error: MySqlError { ERROR 1142 (42000): denied }"),
+            "ERROR 1142 (42000): denied"
         );
     }
 

@@ -147,7 +147,7 @@ pub fn analyze(s: &Samples, sections: &[&str]) -> Report {
         Some(sv) if sv.connect_error.is_some() => {
             server_unreachable = true;
             errors.push(format!(
-                "server {} unreachable: {}",
+                "cannot connect to {}: {}",
                 sv.target,
                 sv.connect_error.as_deref().unwrap_or_default()
             ));
