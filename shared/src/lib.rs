@@ -25,6 +25,7 @@ pub mod sandbox;
 pub mod schema;
 pub mod secret;
 pub mod server;
+pub mod snapshot;
 pub mod sql;
 pub mod throttle;
 pub mod topology;

@@ -252,6 +252,7 @@ pub fn table_checksum(args: &Args) -> Result<()> {
 pub fn run(args: &Args) -> Result<()> {
     match args.which.as_str() {
         "table-checksum" => table_checksum(args),
-        other => bail!("unknown benchmark {other:?} (known: table-checksum)"),
+        "table-sync" => crate::bench_sync::run(args),
+        other => bail!("unknown benchmark {other:?} (known: table-checksum, table-sync)"),
     }
 }

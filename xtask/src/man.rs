@@ -62,14 +62,7 @@ const PAGES: &[PageText] = &[
     },
     PageText {
         tool: "ox-table-sync",
-        description: &[
-            "It usually follows `ox-table-checksum`: it reads the chunks recorded as \
-             different and compares only those rows. Changes are made on the replication \
-             source so that every replica receives the same fix, rather than writing to a \
-             replica behind replication's back.",
-            "Without `--execute` it only prints the statements it would run, so the fix can \
-             be reviewed first.",
-        ],
+        description: ox_table_sync::MAN_DESCRIPTION,
         replaces: &["pt-table-sync(1)"],
     },
     PageText {

@@ -3,11 +3,26 @@
 //! The binary's `main.rs` hands [`command`] and [`run`] to
 //! `oxkit::entry::main`; everything the tool does lives here so tests and
 //! the man page generator can call it as a library.
+//!
+//! Flow: the command line becomes a checked [`Config`] without touching the
+//! network; [`engine`] then pairs a source with each target (two DSNs,
+//! `--sync-to-master`, or the replicas of `--replicate`), reads both sides
+//! in consistent snapshots, finds the differing rows ([`compare`]), and
+//! prints or applies the fix ([`fix`]).
 
+mod compare;
+mod engine;
+mod fix;
+
+use anyhow::{Context as _, Result};
 use clap::{CommandFactory, FromArgMatches, Parser};
-use oxkit::cli::{ConnArgs, OutputArgs};
-use oxkit::entry::Context;
+use oxkit::checksum::Function;
+use oxkit::cli::{ConnArgs, FilterArgs, OutputArgs, ThrottleArgs};
+use oxkit::entry::{usage_error, Context};
+use oxkit::filter::TableFilter;
+use oxkit::throttle::ThrottleOptions;
 use oxkit::Exit;
+use std::time::Duration;
 
 /// repair data drift safely, through replication where possible
 #[derive(Parser, Debug)]
@@ -18,13 +33,165 @@ use oxkit::Exit;
     long_about = "Finds the rows that differ between two servers, or the chunks a checksum recorded, and fixes them with INSERT, UPDATE and DELETE by key, on the source so the fix replicates. Dry run first; nothing is written without --execute."
 )]
 pub struct Args {
-    /// Servers to work on: Percona-style DSNs (h=host,P=port,u=user) or mysql:// URLs
+    /// Servers: SOURCE TARGET (direct), one REPLICA with --sync-to-master, or the SOURCE with --replicate (its replicas are found); DSNs (h=host,P=port,u=user) or mysql:// URLs
     #[arg(value_name = "DSN")]
     pub targets: Vec<String>,
     #[command(flatten)]
     pub conn: ConnArgs,
+
+    /// Sync the one DSN given, a replica, with its source, writing the fix on the source so it replicates
+    #[arg(long, help_heading = "Sync")]
+    pub sync_to_master: bool,
+    /// Sync only the chunks this checksum table (ox-table-checksum's or pt-table-checksum's) records as different
+    #[arg(long, value_name = "DB.TABLE", help_heading = "Sync")]
+    pub replicate: Option<String>,
+    /// Only rows matching this SQL condition (applied on both sides)
+    #[arg(long, value_name = "CONDITION", help_heading = "Sync")]
+    pub r#where: Option<String>,
+    /// Sync tables without a unique NOT NULL key by whole-row groups (DELETE ... LIMIT n, INSERT); skipped otherwise
+    #[arg(long, help_heading = "Sync")]
+    pub allow_no_key: bool,
+    /// Warn about tables whose rows other tables reference through foreign keys
+    #[arg(long, help_heading = "Sync")]
+    pub check_child_tables: bool,
+    /// Row hash used for the sub-range checksums
+    #[arg(long, value_enum, default_value_t = Function::Sha1, help_heading = "Sync")]
+    pub function: Function,
+
+    /// Print the SQL that fixes the drift (replayable with the mysql client) on stdout
+    #[arg(long, help_heading = "Safety")]
+    pub print: bool,
+    /// Find the differences and report counts; change nothing
+    #[arg(long, conflicts_with = "execute", help_heading = "Safety")]
+    pub dry_run: bool,
+    /// Apply the fix
+    #[arg(long, help_heading = "Safety")]
+    pub execute: bool,
+
+    /// Rows per range in direct and --sync-to-master mode (each range is compared in one pass)
+    #[arg(
+        long,
+        default_value_t = 200_000,
+        value_name = "ROWS",
+        help_heading = "Chunking"
+    )]
+    pub chunk_size: u64,
+    /// Rows per hash bucket inside a range; only differing buckets' rows are fetched
+    #[arg(
+        long,
+        default_value_t = 16,
+        value_name = "ROWS",
+        help_heading = "Chunking"
+    )]
+    pub bucket_rows: u64,
+    /// Rows fixed per transaction
+    #[arg(
+        long,
+        default_value_t = 200,
+        value_name = "ROWS",
+        help_heading = "Chunking"
+    )]
+    pub batch_size: usize,
+    /// Seconds to wait for a replica to reach a position before giving up
+    #[arg(
+        long,
+        default_value_t = 600.0,
+        value_name = "SECS",
+        help_heading = "Chunking"
+    )]
+    pub replica_timeout: f64,
+
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub throttle: ThrottleArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// The checked configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// The raw arguments (connection options are resolved later).
+    pub args: Args,
+    /// Table selection.
+    pub filter: TableFilter,
+    /// Throttle settings.
+    pub throttle: ThrottleOptions,
+    /// `--replicate`, split.
+    pub replicate: Option<(String, String)>,
+    /// `--replica-timeout`.
+    pub replica_timeout: Duration,
+}
+
+impl Config {
+    /// Checks the arguments; fails fast with a usage error.
+    pub fn new(args: Args) -> Result<Config> {
+        let filter = TableFilter::new(&args.filter).map_err(|e| usage_error(format!("{e:#}")))?;
+        let throttle = args
+            .throttle
+            .options()
+            .map_err(|e| usage_error(format!("{e:#}")))?;
+        if !(args.print || args.dry_run || args.execute) {
+            return Err(usage_error(
+                "say what to do: --print (show the SQL), --dry-run (counts only) or --execute",
+            ));
+        }
+        let replicate = match &args.replicate {
+            None => None,
+            Some(r) => match r.split_once('.') {
+                Some((d, t)) if !d.is_empty() && !t.is_empty() && !t.contains('.') => {
+                    Some((d.to_string(), t.to_string()))
+                }
+                _ => {
+                    return Err(usage_error(format!(
+                        "--replicate {r:?}: expected DATABASE.TABLE"
+                    )))
+                }
+            },
+        };
+        match (args.sync_to_master, replicate.is_some(), args.targets.len()) {
+            (true, _, 1) | (false, true, 1) | (false, _, 2) => {}
+            (true, _, _) => {
+                return Err(usage_error(
+                    "--sync-to-master takes exactly one DSN: the replica to fix",
+                ))
+            }
+            (false, true, _) => {
+                return Err(usage_error(
+                    "--replicate takes one DSN (the source, whose replicas are found) or one replica with --sync-to-master",
+                ))
+            }
+            (false, false, _) => {
+                return Err(usage_error(
+                    "give two DSNs (SOURCE TARGET), or one replica with --sync-to-master",
+                ))
+            }
+        }
+        if args.chunk_size == 0 || args.bucket_rows == 0 || args.batch_size == 0 {
+            return Err(usage_error(
+                "--chunk-size, --bucket-rows and --batch-size must be at least 1",
+            ));
+        }
+        if let Some(w) = &args.r#where {
+            if w.trim().is_empty() {
+                return Err(usage_error("--where is empty"));
+            }
+        }
+        let t = args.replica_timeout;
+        if !(t.is_finite() && t >= 0.0) {
+            return Err(usage_error(
+                "--replica-timeout must be a number of seconds >= 0",
+            ));
+        }
+        Ok(Config {
+            filter,
+            throttle,
+            replicate,
+            replica_timeout: Duration::from_secs_f64(t),
+            args,
+        })
+    }
 }
 
 /// The clap definition of the command line (also used for the man page).
@@ -33,11 +200,66 @@ pub fn command() -> clap::Command {
 }
 
 /// Runs the tool.
-pub fn run(matches: &clap::ArgMatches, _ctx: &Context) -> anyhow::Result<Exit> {
-    let _args = Args::from_arg_matches(matches)?;
-    Err(oxkit::entry::ExitError {
-        exit: Exit::ERROR,
-        message: "ox-table-sync is not built yet (tracked in issue 5)".to_string(),
-    }
-    .into())
+pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
+    let args = Args::from_arg_matches(matches)?;
+    let cfg = Config::new(args)?;
+    let targets =
+        oxkit::dsn::parse_targets(&cfg.args.targets).map_err(|e| usage_error(format!("{e:#}")))?;
+    let specs = targets
+        .iter()
+        .map(|t| cfg.args.conn.resolve(Some(t)))
+        .collect::<Result<Vec<_>>>()
+        .context("resolving connections")?;
+    engine::run(ctx, &cfg, specs)
 }
+
+/// The man page's DESCRIPTION paragraphs after `long_about` (rendered by
+/// `cargo xtask man`).
+pub const MAN_DESCRIPTION: &[&str] = &[
+    "WORK. Direct: SOURCE TARGET compares whole tables (or --tables, --where) between any two \
+     servers, replicating or not (a restored backup against its source), and writes the fix \
+     on TARGET. --sync-to-master REPLICA compares the replica with its source and writes the \
+     fix on the source so it replicates. --replicate DB.TABLE reads the chunks that \
+     ox-table-checksum or pt-table-checksum recorded as different and syncs only those, for \
+     the one replica given with --sync-to-master or for every replica of the source given.",
+    "FINDING ROWS. Each range (a differing checksum chunk, or --chunk-size rows of the key) \
+     is read once on both sides in one GROUP BY: rows fall into hash buckets of about \
+     --bucket-rows rows by their key, and each bucket gets a count and a checksum (the \
+     shared row hash of ox-table-checksum). Only the rows of differing buckets are fetched, \
+     and the tool pairs them by key with the server's collation: key columns of text types \
+     are compared by WEIGHT_STRING, so 'a' and 'A' under a case-insensitive collation are \
+     the same row with different data (an UPDATE), not an INSERT and a DELETE. When the \
+     target replicates from the source, both sides are read in snapshots at the same \
+     replication position (replication pauses only until the replica reaches the source's \
+     snapshot); otherwise each side is read in its own consistent snapshot.",
+    "FIXING. Missing rows are INSERTed, changed rows UPDATEd and extra rows DELETEd by key; \
+     REPLACE is never used, so ON DELETE CASCADE children of a changed row are never \
+     touched (--check-child-tables warns about tables that have children). Through \
+     replication, each batch of --batch-size rows is one transaction on the source, in a \
+     session with binlog_format=STATEMENT: it re-reads the source's current rows with \
+     SELECT ... FOR UPDATE and writes statements that change nothing on the source but do \
+     on the replica (UPDATE to the current values; INSERT ... ON DUPLICATE KEY UPDATE for a \
+     row the replica lacks; DELETE of a key the source does not have). Statement format is \
+     needed because under ROW format a statement that changes nothing on the source writes \
+     no row event, so nothing would replicate. Every replica of the source receives these \
+     statements; on one that already matches they change nothing. Rows the application \
+     changes meanwhile keep the application's values. When the session may not use \
+     statement format (no SUPER or BINLOG ADMIN), the fix is written on the replica \
+     directly, with a warning.",
+    "Tables without a unique NOT NULL key are compared by whole-row groups and fixed only \
+     with --allow-no-key, by INSERT of missing copies and DELETE ... LIMIT n of extra \
+     copies, always on the target itself; without the option they are skipped (exit flag \
+     64). --print writes the fix as SQL for the mysql client (the statement-format form \
+     when the fix runs on the source); --dry-run reports counts; nothing is written without \
+     --execute. Batches are transactions, so an interrupted run (Ctrl-C: exit flag 4) \
+     leaves each batch applied or not. The tool throttles on replica lag and load as \
+     ox-table-checksum does. After --execute the touched ranges are compared again (after \
+     the replica caught up) and any drift left is reported (exit flag 16); without \
+     --execute, exit flag 16 means differences were found.",
+    "JSON (--format json): one document with source, targets, mode (direct, replication), \
+     execute, exit_status and tables: objects with db, table, target, key (the index rows \
+     are matched by, null for whole-row groups), fixed_on (source, target, or null when \
+     nothing was written), ranges, rows_read (rows both sides read), diff_buckets, insert, \
+     update, delete (rows), left (rows still differing after --execute, else null), time \
+     (seconds), skip_reason and warnings.",
+];
