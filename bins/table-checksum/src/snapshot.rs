@@ -218,7 +218,11 @@ pub fn open(shared: &Shared, primary: &mut Conn, replicas: &mut [Conn]) -> Resul
     let mut restart_err = None;
     for i in stopped {
         let r = &shared.replicas[i];
-        if let Err(e) = controls[i].run("restarting replication", r.server.start_replica_sql()) {
+        // Stop first: after a cancel or an error while the replica was
+        // still running towards the UNTIL position, a plain START would be
+        // a no-op and the replica would stop there for good.
+        let restart = format!("{}; {}", stop_sql(&r.server), r.server.start_replica_sql());
+        if let Err(e) = controls[i].run("restarting replication", &restart) {
             restart_err = Some(anyhow::anyhow!(
                 "could not restart replication on {} ({e}); run {} there",
                 r.label,
