@@ -12,7 +12,7 @@
 //! the replica catches up to the snapshot position.
 //!
 //! ox-table-checksum's snapshot method does the same for many replicas at
-//! once with its own worker state; the SQL here is the same.
+//! once with these same pieces.
 
 use crate::conn::Conn;
 use crate::entry::Cancel;
@@ -120,6 +120,13 @@ pub fn stop_sql(server: &Server) -> String {
     }
 }
 
+/// Restarts replication after [`stop_sql`] or [`until_sql`]: stop first,
+/// because a replica interrupted while still running towards an UNTIL
+/// position would ignore a plain START and stop there for good.
+pub fn restart_sql(server: &Server) -> String {
+    format!("{}; {}", stop_sql(server), server.start_replica_sql())
+}
+
 /// Waits until the replica behind `conn` stopped at `gtid`.
 pub fn wait_stopped_at(
     conn: &mut Conn,
@@ -186,7 +193,7 @@ pub fn open_pair(
     cancel: &Cancel,
 ) -> Result<String> {
     let st = replica_status(replica_control, replica_server)?;
-    if !st.first().is_some_and(|s| s.is_running()) {
+    if st.first().is_none_or(|s| s.is_stopped()) {
         bail!(
             "replication is not running on {}; start it first",
             replica_control.label()
@@ -207,9 +214,7 @@ pub fn open_pair(
         )?;
         Ok(gtid)
     })();
-    if let Err(e) =
-        replica_control.run("restarting replication", replica_server.start_replica_sql())
-    {
+    if let Err(e) = replica_control.run("restarting replication", &restart_sql(replica_server)) {
         bail!(
             "could not restart replication on {} ({e}); run {} there",
             replica_control.label(),

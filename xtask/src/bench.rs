@@ -38,7 +38,10 @@ const TABLE: &str = "CREATE DATABASE sbtest; USE sbtest; \
     CREATE TABLE sbtest.sbtest1 (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL DEFAULT 0, \
     c CHAR(120) NOT NULL DEFAULT '', pad CHAR(60) NOT NULL DEFAULT '', KEY k_1 (k)) ENGINE=InnoDB";
 
-fn load(s: &Sandbox, rows: u64) -> Result<()> {
+/// Loads the sysbench-shaped table with `rows` rows on `s` without binary
+/// logging (each server of a benchmark loads its own identical copy) and
+/// warms the buffer pool.
+pub fn load(s: &Sandbox, rows: u64) -> Result<()> {
     let mut c = s.connect()?;
     c.run("binlog off", "SET SESSION sql_log_bin = 0")?;
     c.run("creating the table", TABLE)?;

@@ -22,41 +22,7 @@ use oxkit::sandbox::Sandbox;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const TABLE: &str = "CREATE DATABASE sbtest; USE sbtest; \
-    CREATE TABLE sbtest.sbtest1 (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL DEFAULT 0, \
-    c CHAR(120) NOT NULL DEFAULT '', pad CHAR(60) NOT NULL DEFAULT '', KEY k_1 (k)) ENGINE=InnoDB";
-
-fn load(s: &Sandbox, rows: u64) -> Result<()> {
-    let mut c = s.connect()?;
-    c.run("binlog off", "SET SESSION sql_log_bin = 0")?;
-    c.run("creating the table", TABLE)?;
-    let step = 500_000u64;
-    let mut from = 1;
-    while from <= rows {
-        let to = (from + step - 1).min(rows);
-        c.run(
-            "loading rows",
-            &format!(
-                "INSERT INTO sbtest.sbtest1 (id, k, c, pad) \
-                 SELECT seq, seq * 7919 % {rows}, \
-                 CONCAT_WS('-', LPAD(seq * 13 % 99999999999, 11, '0'), LPAD(seq * 17 % 99999999999, 11, '0'), \
-                   LPAD(seq * 19 % 99999999999, 11, '0'), LPAD(seq * 23 % 99999999999, 11, '0'), \
-                   LPAD(seq * 29 % 99999999999, 11, '0'), LPAD(seq * 31 % 99999999999, 11, '0'), \
-                   LPAD(seq * 37 % 99999999999, 11, '0'), LPAD(seq * 41 % 99999999999, 11, '0'), \
-                   LPAD(seq * 43 % 99999999999, 11, '0'), LPAD(seq * 47 % 99999999999, 11, '0')), \
-                 CONCAT_WS('-', LPAD(seq * 53 % 99999999999, 11, '0'), LPAD(seq * 59 % 99999999999, 11, '0'), \
-                   LPAD(seq * 61 % 99999999999, 11, '0'), LPAD(seq * 67 % 99999999999, 11, '0'), \
-                   LPAD(seq * 71 % 99999999999, 11, '0')) \
-                 FROM seq_{from}_to_{to}"
-            ),
-        )?;
-        from = to + 1;
-    }
-    let _: Option<(u64, u64)> = c
-        .query_first("SELECT COUNT(*), SUM(LENGTH(c) + LENGTH(pad)) FROM sbtest.sbtest1")
-        .context("warming")?;
-    Ok(())
-}
+use crate::bench::load;
 
 /// The 1000 drifted ids: (changed on the replica, missing on the replica,
 /// extra on the replica).

@@ -4,7 +4,9 @@
 //! data, shows what the shared layer sees (server identity, replication
 //! threads, lag, GTID positions), creates drift on the replica the way it
 //! happens in real life (a write with `sql_log_bin=0`), then runs every
-//! `ox-*` tool against the primary. Tools whose issue has not landed say so.
+//! `ox-*` tool against the primary: the checksum finds the drift, the sync
+//! repairs it through the primary, a second checksum is clean. Tools whose
+//! issue has not landed say so.
 
 use anyhow::{Context as _, Result};
 use mysql::prelude::Queryable;
@@ -128,7 +130,15 @@ pub fn demo(root: &Path, keep: bool) -> Result<()> {
         ("ox-summary", &[]),
         ("ox-table-checksum", &[]),
         ("ox-table-checksum", &["--method", "snapshot"]),
-        ("ox-table-sync", &[]),
+        (
+            "ox-table-sync",
+            &["--replicate", "percona.checksums", "--dry-run"],
+        ),
+        (
+            "ox-table-sync",
+            &["--replicate", "percona.checksums", "--execute"],
+        ),
+        ("ox-table-checksum", &[]),
         ("ox-online-schema-change", &[]),
         ("ox-backup", &[]),
     ];
