@@ -20,6 +20,19 @@ pub enum Flavor {
     MariaDB,
 }
 
+impl Flavor {
+    /// The flavour `@@version` and `@@version_comment` name.
+    pub fn of(version: &str, comment: &str) -> Flavor {
+        if version.contains("MariaDB") || comment.contains("MariaDB") {
+            Flavor::MariaDB
+        } else if comment.contains("Percona Server") || comment.contains("Percona XtraDB") {
+            Flavor::Percona
+        } else {
+            Flavor::MySQL
+        }
+    }
+}
+
 impl std::fmt::Display for Flavor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -202,13 +215,7 @@ impl Server {
         let (version_string, comment, hostname, port, server_id, read_only, log_bin, binlog_format) =
             row.ok_or_else(|| unsupported(conn, "no answer to SELECT @@version".into()))?;
         let comment = comment.unwrap_or_default();
-        let flavor = if version_string.contains("MariaDB") || comment.contains("MariaDB") {
-            Flavor::MariaDB
-        } else if comment.contains("Percona Server") || comment.contains("Percona XtraDB") {
-            Flavor::Percona
-        } else {
-            Flavor::MySQL
-        };
+        let flavor = Flavor::of(&version_string, &comment);
         let version = Version::parse(&version_string)
             .ok_or_else(|| unsupported(conn, format!("cannot parse version {version_string:?}")))?;
         let min = if flavor == Flavor::MariaDB {
@@ -235,6 +242,28 @@ impl Server {
             binlog_format: binlog_format.unwrap_or_default(),
             caps: Capabilities::for_server(flavor, version),
         })
+    }
+
+    /// A `Server` from `@@version` and `@@version_comment` alone (a saved
+    /// sample, say): flavour, version and capabilities, so the statement
+    /// spellings are right; no minimum version is enforced and the other
+    /// fields are empty.
+    pub fn from_identity(version: &str, comment: &str) -> Server {
+        let flavor = Flavor::of(version, comment);
+        let v = Version::parse(version).unwrap_or(Version::new(0, 0, 0));
+        Server {
+            flavor,
+            version: v,
+            version_string: version.to_string(),
+            version_comment: comment.to_string(),
+            hostname: String::new(),
+            port: 0,
+            server_id: 0,
+            read_only: false,
+            log_bin: false,
+            binlog_format: String::new(),
+            caps: Capabilities::for_server(flavor, v),
+        }
     }
 
     /// `MariaDB 10.11.6` / `MySQL 8.0.36`.
@@ -348,6 +377,20 @@ mod tests {
         assert_eq!(Version::parse("8.4"), Some(Version::new(8, 4, 0)));
         assert_eq!(Version::parse("garbage"), None);
         assert!(Version::new(10, 11, 0) > Version::new(10, 5, 99));
+    }
+
+    #[test]
+    fn flavours_and_identity() {
+        assert_eq!(Flavor::of("10.11.6-MariaDB-log", ""), Flavor::MariaDB);
+        assert_eq!(
+            Flavor::of("8.0.36-28", "Percona Server (GPL), Release 28"),
+            Flavor::Percona
+        );
+        assert_eq!(Flavor::of("8.4.0", "MySQL Community Server"), Flavor::MySQL);
+        assert_eq!(
+            Server::from_identity("8.4.0", "MySQL Community Server").replica_status_sql(),
+            "SHOW REPLICA STATUS"
+        );
     }
 
     #[test]

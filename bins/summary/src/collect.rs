@@ -9,7 +9,7 @@
 use crate::samples::{FsSpace, IfAddr, QueryResult, ServerSamples, SystemSamples};
 use oxkit::conn::{self, Conn, ConnectOptions};
 use oxkit::dsn::{self, ConnSpec};
-use oxkit::server::{Capabilities, Flavor, Server, Version};
+use oxkit::server::{Flavor, Server, Version};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
@@ -386,39 +386,6 @@ pub fn local_sockets(sys: &SystemSamples) -> Vec<String> {
 // ---------------------------------------------------------------------------
 // The server
 
-/// Flavour from `@@version` and `@@version_comment`, by the rules of
-/// `oxkit::server::Server::detect`.
-pub fn flavor_of(version: &str, comment: &str) -> Flavor {
-    if version.contains("MariaDB") || comment.contains("MariaDB") {
-        Flavor::MariaDB
-    } else if comment.contains("Percona Server") || comment.contains("Percona XtraDB") {
-        Flavor::Percona
-    } else {
-        Flavor::MySQL
-    }
-}
-
-/// A [`Server`] value built from the identity query, for the statement
-/// spellings it knows (no connection needed, no minimum version enforced:
-/// a summary of an old server is still useful).
-pub fn server_from(version: &str, comment: &str) -> Server {
-    let flavor = flavor_of(version, comment);
-    let v = Version::parse(version).unwrap_or(Version::new(0, 0, 0));
-    Server {
-        flavor,
-        version: v,
-        version_string: version.to_string(),
-        version_comment: comment.to_string(),
-        hostname: String::new(),
-        port: 0,
-        server_id: 0,
-        read_only: false,
-        log_bin: false,
-        binlog_format: String::new(),
-        caps: Capabilities::for_server(flavor, v),
-    }
-}
-
 /// The server's own words from a client-library error message
 /// (`MySqlError { ERROR 1142 (42000): SELECT command denied ... }`).
 fn server_words(msg: &str) -> String {
@@ -537,7 +504,7 @@ impl ServerCollector {
                 id.get(0, "version_comment").unwrap_or_default().to_string(),
             )
         };
-        let server = server_from(&version, &comment);
+        let server = Server::from_identity(&version, &comment);
         let maria = server.flavor == Flavor::MariaDB;
         let mut run = |name: &str, sql: &str| {
             q.insert(name.to_string(), query(c, name, sql));
@@ -695,19 +662,6 @@ mod tests {
         assert_eq!(unescape_mount("/mnt/a\\040b"), "/mnt/a b");
         assert_eq!(unescape_mount("/plain"), "/plain");
         assert_eq!(unescape_mount("/x\\"), "/x\\");
-    }
-
-    #[test]
-    fn flavours() {
-        assert_eq!(flavor_of("10.11.6-MariaDB-log", ""), Flavor::MariaDB);
-        assert_eq!(
-            flavor_of("8.0.36-28", "Percona Server (GPL), Release 28"),
-            Flavor::Percona
-        );
-        assert_eq!(
-            server_from("8.4.0", "MySQL Community Server").replica_status_sql(),
-            "SHOW REPLICA STATUS"
-        );
     }
 
     #[test]

@@ -5,9 +5,8 @@
 //! flavour. A query that failed (usually a missing privilege) leaves its
 //! section's figures empty and its error in the report's `errors`.
 
-use crate::collect::server_from;
 use crate::samples::{QueryResult, ServerSamples};
-use oxkit::server::Flavor;
+use oxkit::server::{Flavor, Server};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -490,7 +489,7 @@ impl<'a> Inputs<'a> {
 
     /// Flavour.
     pub fn flavor(&self) -> Flavor {
-        server_from(
+        Server::from_identity(
             self.identity("version").unwrap_or_default(),
             self.identity("version_comment").unwrap_or_default(),
         )
@@ -884,7 +883,7 @@ pub fn binlog(i: &Inputs) -> Binlog {
 
 /// The `backup` section.
 pub fn backup(i: &Inputs, engines: &[Engine]) -> Backup {
-    let server = server_from(
+    let server = Server::from_identity(
         i.identity("version").unwrap_or_default(),
         i.identity("version_comment").unwrap_or_default(),
     );
