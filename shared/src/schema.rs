@@ -324,27 +324,59 @@ pub fn load_table(conn: &mut Conn, db: &str, table: &str) -> Result<Table, DbErr
         }
     }
 
-    let fk_rows = query(
-        conn,
-        &what,
-        "SELECT k.CONSTRAINT_NAME, k.TABLE_SCHEMA, k.TABLE_NAME, k.COLUMN_NAME, \
+    // Foreign keys of the table, then those pointing at it. Every query
+    // names one TABLE_SCHEMA by equality, so the server opens only that
+    // schema's tables: a KEY_COLUMN_USAGE scan without it opens every table
+    // of every schema, information_schema's own included, and MariaDB 10.11
+    // was seen crashing (signal 11 in create_tmp_table_for_schema's cleanup)
+    // on that path under load.
+    const FK_SQL: &str = "SELECT k.CONSTRAINT_NAME, k.TABLE_SCHEMA, k.TABLE_NAME, k.COLUMN_NAME, \
                 k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, \
                 r.UPDATE_RULE, r.DELETE_RULE \
          FROM information_schema.KEY_COLUMN_USAGE k \
          JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
            ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
           AND r.TABLE_NAME = k.TABLE_NAME \
-         WHERE k.REFERENCED_TABLE_NAME IS NOT NULL \
-           AND ((k.TABLE_SCHEMA = ? AND k.TABLE_NAME = ?) \
-             OR (k.REFERENCED_TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME = ?)) \
-         ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+         WHERE k.TABLE_SCHEMA = ? AND r.CONSTRAINT_SCHEMA = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL";
+    const ORDER: &str =
+        " ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION";
+    let mut fk_rows = query(
+        conn,
+        &what,
+        &format!("{FK_SQL} AND k.TABLE_NAME = ? AND r.TABLE_NAME = ?{ORDER}"),
         vec![
             db.to_string(),
-            table.to_string(),
             db.to_string(),
+            table.to_string(),
             table.to_string(),
         ],
     )?;
+    let schemas: Vec<String> = conn.rows(
+        &what,
+        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME",
+    )?;
+    for schema in schemas
+        .iter()
+        .filter(|s| !SYSTEM_SCHEMAS.contains(&s.as_str()))
+    {
+        let rows = query(
+            conn,
+            &what,
+            &format!(
+                "{FK_SQL} AND k.REFERENCED_TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME = ? \
+                 AND NOT (k.TABLE_SCHEMA = ? AND k.TABLE_NAME = ?){ORDER}"
+            ),
+            vec![
+                schema.clone(),
+                schema.clone(),
+                db.to_string(),
+                table.to_string(),
+                db.to_string(),
+                table.to_string(),
+            ],
+        )?;
+        fk_rows.extend(rows);
+    }
     let mut fks: Vec<ForeignKey> = Vec::new();
     for r in &fk_rows {
         let (name, cdb, ctable) = (

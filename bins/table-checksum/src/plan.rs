@@ -2,7 +2,8 @@
 //! whole (no usable index, small enough), or skipped with a reason.
 
 use crate::Config;
-use anyhow::Result;
+use anyhow::{Context as _, Result};
+use mysql::prelude::Queryable;
 use oxkit::checksum::TableChecksum;
 use oxkit::conn::Conn;
 use oxkit::nibble::{chunk_index, ChunkKey};
@@ -33,12 +34,27 @@ pub struct TablePlan {
 
 /// Lists the selected tables on the primary and plans each.
 pub fn plan_tables(conn: &mut Conn, cfg: &Config) -> Result<Vec<TablePlan>> {
-    let rows: Vec<(String, String, Option<String>)> = conn.rows(
-        "listing tables",
-        "SELECT TABLE_SCHEMA, TABLE_NAME, ENGINE FROM information_schema.TABLES \
-         WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') \
-         ORDER BY TABLE_SCHEMA, TABLE_NAME",
+    // One schema at a time, named by equality: the server then opens only
+    // that schema's tables (see oxkit::schema::load_table).
+    let schemas: Vec<String> = conn.rows(
+        "listing schemas",
+        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME",
     )?;
+    let mut rows: Vec<(String, String, Option<String>)> = Vec::new();
+    for db in schemas
+        .iter()
+        .filter(|d| !SYSTEM_SCHEMAS.contains(&d.as_str()))
+    {
+        let tables: Vec<(String, Option<String>)> = conn
+            .exec(
+                "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = ? AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') \
+             ORDER BY TABLE_NAME",
+                (db.as_str(),),
+            )
+            .with_context(|| format!("listing tables of {db}"))?;
+        rows.extend(tables.into_iter().map(|(t, e)| (db.clone(), t, e)));
+    }
     let (rdb, rtbl) = &cfg.replicate_table;
     let mut out = Vec::new();
     for (db, name, engine) in rows {
