@@ -201,19 +201,7 @@ mod tests {
     use super::*;
 
     fn col(name: &str, ty: &str, nullable: bool) -> Column {
-        Column {
-            name: name.into(),
-            position: 1,
-            data_type: ty.into(),
-            column_type: ty.into(),
-            nullable,
-            default: None,
-            charset: None,
-            collation: None,
-            generated: None,
-            auto_increment: false,
-            extra: String::new(),
-        }
+        Column::plain(name, ty, nullable)
     }
 
     #[test]

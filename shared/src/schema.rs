@@ -51,6 +51,24 @@ pub struct Column {
 }
 
 impl Column {
+    /// A plain stored column of `data_type` (no charset, default or
+    /// generation), for metadata built by hand, as unit tests do.
+    pub fn plain(name: &str, data_type: &str, nullable: bool) -> Column {
+        Column {
+            name: name.into(),
+            position: 1,
+            data_type: data_type.into(),
+            column_type: data_type.into(),
+            nullable,
+            default: None,
+            charset: None,
+            collation: None,
+            generated: None,
+            auto_increment: false,
+            extra: String::new(),
+        }
+    }
+
     /// True for binary string types, whose bytes must not go through a charset.
     pub fn is_binary(&self) -> bool {
         matches!(
@@ -235,6 +253,22 @@ fn query(
 /// Loads the metadata of `db`.`table`. A missing table is an
 /// [`ErrorKind::UnknownTable`] error naming it.
 pub fn load_table(conn: &mut Conn, db: &str, table: &str) -> Result<Table, DbError> {
+    load(conn, db, table, true)
+}
+
+/// [`load_table`] without looking for other tables' foreign keys that point
+/// at this one (`referenced_by` then holds only self-references). That
+/// search costs one query per schema; a tool that only reads the table
+/// (a checksum) skips it.
+pub fn load_table_without_children(
+    conn: &mut Conn,
+    db: &str,
+    table: &str,
+) -> Result<Table, DbError> {
+    load(conn, db, table, false)
+}
+
+fn load(conn: &mut Conn, db: &str, table: &str, children: bool) -> Result<Table, DbError> {
     let p = || vec![db.to_string(), table.to_string()];
     let what = format!("reading metadata of {db}.{table}");
     let t = query(
@@ -351,10 +385,14 @@ pub fn load_table(conn: &mut Conn, db: &str, table: &str) -> Result<Table, DbErr
             table.to_string(),
         ],
     )?;
-    let schemas: Vec<String> = conn.rows(
-        &what,
-        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME",
-    )?;
+    let schemas: Vec<String> = if children {
+        conn.rows(
+            &what,
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME",
+        )?
+    } else {
+        Vec::new()
+    };
     for schema in schemas
         .iter()
         .filter(|s| !SYSTEM_SCHEMAS.contains(&s.as_str()))

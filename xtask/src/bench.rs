@@ -74,6 +74,52 @@ pub fn load(s: &Sandbox, rows: u64) -> Result<()> {
     Ok(())
 }
 
+/// Starts a primary and a replica-to-be (2 GB buffer pools) and loads
+/// `rows` identical rows on both at once (see [`load`]). Replication is not
+/// started: see [`replicate`].
+pub fn loaded_pair(rows: u64) -> Result<(Sandbox, Sandbox)> {
+    let server = |id: u32| {
+        Sandbox::builder()
+            .server_id(id)
+            .binlog(true)
+            .arg("--innodb-buffer-pool-size=2G")
+            .arg("--innodb-log-file-size=512M")
+            .start()
+    };
+    let primary = server(1)?;
+    let replica = server(2)?;
+    eprintln!(
+        "primary on port {}, replica on port {}; loading {rows} rows on each",
+        primary.port(),
+        replica.port(),
+    );
+    let load_start = Instant::now();
+    std::thread::scope(|s| -> Result<()> {
+        let a = s.spawn(|| load(&primary, rows));
+        let b = s.spawn(|| load(&replica, rows));
+        a.join().map_err(|_| anyhow::anyhow!("load panicked"))??;
+        b.join().map_err(|_| anyhow::anyhow!("load panicked"))??;
+        Ok(())
+    })?;
+    eprintln!("loaded in {:.1}s", load_start.elapsed().as_secs_f64());
+    Ok((primary, replica))
+}
+
+/// Makes `replica` replicate from `primary` by GTID and gives it a moment
+/// to connect.
+pub fn replicate(primary: &Sandbox, replica: &Sandbox) -> Result<()> {
+    replica.connect()?.run(
+        "starting replication",
+        &format!(
+            "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='root', \
+             MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START SLAVE",
+            primary.port()
+        ),
+    )?;
+    std::thread::sleep(Duration::from_secs(2));
+    Ok(())
+}
+
 fn timed(what: &str, cmd: &mut Command) -> Result<(Duration, String)> {
     eprintln!("+ {what}");
     let start = Instant::now();
@@ -108,41 +154,8 @@ pub fn table_checksum(args: &Args) -> Result<()> {
     let root = crate::workspace_root()?;
     let ox = root.join("target/release/ox-table-checksum");
 
-    let server = |id: u32| {
-        Sandbox::builder()
-            .server_id(id)
-            .binlog(true)
-            .arg("--innodb-buffer-pool-size=2G")
-            .arg("--innodb-log-file-size=512M")
-            .start()
-    };
-    let primary = server(1)?;
-    let replica = server(2)?;
-    eprintln!(
-        "primary on port {}, replica on port {}; loading {} rows on each",
-        primary.port(),
-        replica.port(),
-        args.rows
-    );
-    let load_start = Instant::now();
-    std::thread::scope(|s| -> Result<()> {
-        let a = s.spawn(|| load(&primary, args.rows));
-        let b = s.spawn(|| load(&replica, args.rows));
-        a.join().map_err(|_| anyhow::anyhow!("load panicked"))??;
-        b.join().map_err(|_| anyhow::anyhow!("load panicked"))??;
-        Ok(())
-    })?;
-    eprintln!("loaded in {:.1}s", load_start.elapsed().as_secs_f64());
-    let mut rc = replica.connect()?;
-    rc.run(
-        "starting replication",
-        &format!(
-            "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='root', \
-             MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START SLAVE",
-            primary.port()
-        ),
-    )?;
-    std::thread::sleep(Duration::from_secs(2));
+    let (primary, replica) = loaded_pair(args.rows)?;
+    replicate(&primary, &replica)?;
 
     // The floor: the default row hash over the whole table, no chunking,
     // on both servers at once.

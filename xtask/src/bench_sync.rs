@@ -18,11 +18,10 @@ use crate::bench::Args;
 use anyhow::{bail, Context as _, Result};
 use mysql::prelude::Queryable;
 use oxkit::conn::Conn;
-use oxkit::sandbox::Sandbox;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::bench::load;
+use crate::bench::{loaded_pair, replicate};
 
 /// The 1000 drifted ids: (changed on the replica, missing on the replica,
 /// extra on the replica).
@@ -145,32 +144,7 @@ pub fn run(args: &Args) -> Result<()> {
     )?;
     let ox = crate::workspace_root()?.join("target/release/ox-table-sync");
 
-    let server = |id: u32| {
-        Sandbox::builder()
-            .server_id(id)
-            .binlog(true)
-            .arg("--innodb-buffer-pool-size=2G")
-            .arg("--innodb-log-file-size=512M")
-            .arg("--report-host=127.0.0.1")
-            .start()
-    };
-    let primary = server(1)?;
-    let replica = server(2)?;
-    eprintln!(
-        "primary on port {}, replica on port {}; loading {} rows on each",
-        primary.port(),
-        replica.port(),
-        args.rows
-    );
-    let load_start = Instant::now();
-    std::thread::scope(|s| -> Result<()> {
-        let a = s.spawn(|| load(&primary, args.rows));
-        let b = s.spawn(|| load(&replica, args.rows));
-        a.join().map_err(|_| anyhow::anyhow!("load panicked"))??;
-        b.join().map_err(|_| anyhow::anyhow!("load panicked"))??;
-        Ok(())
-    })?;
-    eprintln!("loaded in {:.1}s", load_start.elapsed().as_secs_f64());
+    let (primary, replica) = loaded_pair(args.rows)?;
     let (upd, del, extra) = drift_ids(args.rows);
     let mut p = primary.connect()?;
     let mut r = replica.connect()?;
@@ -190,15 +164,7 @@ pub fn run(args: &Args) -> Result<()> {
             list(&extra)
         ),
     )?;
-    r.run(
-        "starting replication",
-        &format!(
-            "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='root', \
-             MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START SLAVE",
-            primary.port()
-        ),
-    )?;
-    std::thread::sleep(Duration::from_secs(2));
+    replicate(&primary, &replica)?;
 
     let dsn_p = format!("h=127.0.0.1,P={},u=root", primary.port());
     let dsn_r = format!("h=127.0.0.1,P={},u=root", replica.port());

@@ -7,7 +7,7 @@ use mysql::prelude::Queryable;
 use oxkit::checksum::TableChecksum;
 use oxkit::conn::Conn;
 use oxkit::nibble::{chunk_index, ChunkKey};
-use oxkit::schema::{load_table, Table, SYSTEM_SCHEMAS};
+use oxkit::schema::{load_table_without_children, Table, SYSTEM_SCHEMAS};
 use oxkit::sql::quote_table;
 
 /// How a table is read.
@@ -64,7 +64,7 @@ pub fn plan_tables(conn: &mut Conn, cfg: &Config) -> Result<Vec<TablePlan>> {
         {
             continue;
         }
-        let table = load_table(conn, &db, &name)?;
+        let table = load_table_without_children(conn, &db, &name)?;
         let checksum = TableChecksum::new(&table, cfg.args.function, &cfg.row);
         let walk = match chunk_index(&table) {
             Some(idx) => Walk::Chunked(ChunkKey::new(&table, idx)),

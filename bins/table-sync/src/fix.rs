@@ -198,19 +198,7 @@ mod tests {
     use super::*;
 
     fn col(name: &str, ty: &str) -> Column {
-        Column {
-            name: name.into(),
-            position: 1,
-            data_type: ty.into(),
-            column_type: ty.into(),
-            nullable: true,
-            default: None,
-            charset: None,
-            collation: None,
-            generated: None,
-            auto_increment: false,
-            extra: String::new(),
-        }
+        Column::plain(name, ty, true)
     }
 
     #[test]
