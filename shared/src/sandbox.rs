@@ -314,9 +314,14 @@ impl Builder {
 
     fn spawn(&self, bin: &Path, dir: &Path, datadir: &Path) -> Result<(Child, u16)> {
         let port = free_port()?;
+        // Each server gets its own tmpdir: temporary tables in a shared /tmp
+        // are exposed to anything else that cleans /tmp while tests run.
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut cmd = Command::new(bin);
         cmd.arg("--no-defaults")
             .arg(format!("--datadir={}", datadir.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg(format!("--socket={}", dir.join("mysqld.sock").display()))
             .arg(format!("--pid-file={}", dir.join("mariadbd.pid").display()))
             .arg(format!("--log-error={}", dir.join("error.log").display()))
