@@ -3,11 +3,57 @@
 //! The binary's `main.rs` hands [`command`] and [`run`] to
 //! `oxkit::entry::main`; everything the tool does lives here so tests and
 //! the man page generator can call it as a library.
+//!
+//! Flow: the command line becomes a checked [`Config`] without touching the
+//! network; [`engine`] then connects, plans ([`plan`]: guards, then the
+//! ALTER tried on an empty clone to learn whether the server can make it
+//! instantly), and with `--execute` either runs the instant ALTER or copies
+//! the table into a shadow table kept in sync by triggers ([`copy`]),
+//! checksums both, and swaps them ([`cutover`]). Progress is checkpointed
+//! in a small table next to the original ([`state`]) so `--resume` can
+//! continue after a crash.
 
-use clap::{CommandFactory, FromArgMatches, Parser};
-use oxkit::cli::{ConnArgs, OutputArgs};
-use oxkit::entry::Context;
+mod alter;
+mod copy;
+mod cutover;
+mod engine;
+mod plan;
+mod state;
+
+use anyhow::Result;
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
+use oxkit::cli::{ConnArgs, OutputArgs, ThrottleArgs};
+use oxkit::entry::{usage_error, Context};
+use oxkit::throttle::ThrottleOptions;
 use oxkit::Exit;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use alter::Alter;
+
+/// How changes made to the table during the copy reach the shadow table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// AFTER INSERT/UPDATE/DELETE triggers on the table write every change to the shadow table in the same transaction
+    Triggers,
+    /// Read changes from the binary log (not built yet: refused)
+    Binlog,
+}
+
+/// What to do with foreign keys of other tables that point at this one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FkMethod {
+    /// rebuild_constraints when the table has children
+    Auto,
+    /// After the swap, re-point each child's constraint at the new table (ALTER TABLE child, in place)
+    RebuildConstraints,
+    /// Drop the original table and rename the new one into place: not atomic (refused: not built)
+    DropSwap,
+    /// Leave child constraints pointing at the old table (it is then kept); for experts
+    None,
+}
 
 /// ALTER huge tables without blocking them
 #[derive(Parser, Debug)]
@@ -18,13 +64,173 @@ use oxkit::Exit;
     long_about = "Applies an ALTER TABLE online: instantly when the server can, otherwise by copying into a shadow table while replaying concurrent changes, throttled on replica lag and load, verified by checksum, and swapped in atomically."
 )]
 pub struct Args {
-    /// Servers to work on: Percona-style DSNs (h=host,P=port,u=user) or mysql:// URLs
+    /// The table: a DSN with D= and t= (h=host,P=port,u=user,D=db,t=table), or a mysql:// URL with a database and --table... as for pt-online-schema-change
     #[arg(value_name = "DSN")]
     pub targets: Vec<String>,
     #[command(flatten)]
     pub conn: ConnArgs,
+
+    /// The ALTER TABLE clauses to apply, without "ALTER TABLE t": "ADD INDEX k (c), MODIFY v BIGINT"
+    #[arg(long, value_name = "CLAUSES", help_heading = "Change")]
+    pub alter: Option<String>,
+    /// How concurrent changes reach the shadow table
+    #[arg(long, value_enum, default_value_t = Method::Triggers, help_heading = "Change")]
+    pub method: Method,
+    /// Copy even when the server could make the change instantly
+    #[arg(long, help_heading = "Change")]
+    pub force_copy: bool,
+    /// Allow changes that lose data: a UNIQUE key over duplicate values (duplicates are dropped) or a narrower column that truncates values
+    #[arg(long, help_heading = "Change")]
+    pub allow_data_loss: bool,
+    /// Foreign keys of child tables pointing at this table
+    #[arg(long, value_enum, default_value_t = FkMethod::Auto, help_heading = "Change")]
+    pub alter_foreign_keys_method: FkMethod,
+
+    /// Show the plan (instant or copy, rows, time, guards); change nothing
+    #[arg(long, conflicts_with = "execute", help_heading = "Safety")]
+    pub dry_run: bool,
+    /// Make the change
+    #[arg(long, help_heading = "Safety")]
+    pub execute: bool,
+    /// Continue the copy of an earlier run that was killed (its shadow table, triggers and checkpoint are kept)
+    #[arg(long, help_heading = "Safety")]
+    pub resume: bool,
+    /// Keep the original table (renamed _<table>_old) after the swap
+    #[arg(long, help_heading = "Safety")]
+    pub no_drop_old_table: bool,
+
+    /// Seconds each copy chunk should take (the chunk size adapts to it)
+    #[arg(
+        long,
+        default_value_t = 0.5,
+        value_name = "SECS",
+        help_heading = "Chunking"
+    )]
+    pub chunk_time: f64,
+    /// Rows in the first chunk
+    #[arg(
+        long,
+        default_value_t = 1000,
+        value_name = "ROWS",
+        help_heading = "Chunking"
+    )]
+    pub chunk_size: u64,
+    /// Pause after each chunk for this fraction of the chunk's time, so the copy yields to the application (0: copy flat out)
+    #[arg(
+        long,
+        default_value_t = 0.5,
+        value_name = "RATIO",
+        help_heading = "Chunking"
+    )]
+    pub sleep_ratio: f64,
+
+    /// Seconds the swap may wait for a metadata lock in one attempt; the application's queries queue behind it for at most this long
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_name = "SECS",
+        help_heading = "Cut-over"
+    )]
+    pub cut_over_lock_wait: f64,
+    /// Give up the swap (and clean up) after trying for this many seconds
+    #[arg(
+        long,
+        default_value_t = 600.0,
+        value_name = "SECS",
+        help_heading = "Cut-over"
+    )]
+    pub cut_over_timeout: f64,
+    /// Copy and keep the shadow table in sync, but do not swap while FILE exists
+    #[arg(long, value_name = "FILE", help_heading = "Cut-over")]
+    pub postpone_cut_over: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub throttle: ThrottleArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// The checked configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// The raw arguments.
+    pub args: Args,
+    /// The parsed ALTER.
+    pub alter: Alter,
+    /// Throttle settings.
+    pub throttle: ThrottleOptions,
+    /// `--chunk-time`.
+    pub chunk_time: Duration,
+    /// `--cut-over-lock-wait`, whole seconds (at least 1; `WAIT n` takes integers).
+    pub lock_wait: u32,
+    /// `--cut-over-timeout`.
+    pub cut_over_timeout: Duration,
+}
+
+fn secs(what: &str, v: f64) -> Result<Duration> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(usage_error(format!(
+            "{what} must be a number of seconds >= 0"
+        )))
+    }
+}
+
+impl Config {
+    /// Checks the arguments; fails fast with a usage error.
+    pub fn new(args: Args) -> Result<Config> {
+        if args.dry_run == args.execute {
+            return Err(usage_error(
+                "say what to do: --dry-run (show the plan, change nothing) or --execute",
+            ));
+        }
+        if args.targets.len() != 1 {
+            return Err(usage_error(
+                "give exactly one DSN naming the table: h=host,D=db,t=table",
+            ));
+        }
+        let Some(text) = &args.alter else {
+            return Err(usage_error(
+                "--alter is required: the ALTER TABLE clauses to apply",
+            ));
+        };
+        let alter = Alter::parse(text).map_err(|e| usage_error(format!("--alter: {e:#}")))?;
+        if args.method == Method::Binlog {
+            return Err(usage_error(
+                "--method binlog is not built yet; use --method triggers (the default)",
+            ));
+        }
+        if args.alter_foreign_keys_method == FkMethod::DropSwap {
+            return Err(usage_error(
+                "--alter-foreign-keys-method drop_swap is not built; use rebuild_constraints",
+            ));
+        }
+        let throttle = args
+            .throttle
+            .options()
+            .map_err(|e| usage_error(format!("{e:#}")))?;
+        let chunk_time = secs("--chunk-time", args.chunk_time)?;
+        if args.chunk_size == 0 {
+            return Err(usage_error("--chunk-size must be at least 1"));
+        }
+        if !(args.sleep_ratio.is_finite() && (0.0..=100.0).contains(&args.sleep_ratio)) {
+            return Err(usage_error("--sleep-ratio must be between 0 and 100"));
+        }
+        let lw = secs("--cut-over-lock-wait", args.cut_over_lock_wait)?;
+        let cut_over_timeout = secs("--cut-over-timeout", args.cut_over_timeout)?;
+        if args.resume && args.dry_run {
+            return Err(usage_error("--resume needs --execute"));
+        }
+        Ok(Config {
+            lock_wait: (lw.as_secs_f64().ceil() as u32).clamp(1, 31_536_000),
+            alter,
+            throttle,
+            chunk_time,
+            cut_over_timeout,
+            args,
+        })
+    }
 }
 
 /// The clap definition of the command line (also used for the man page).
@@ -33,11 +239,143 @@ pub fn command() -> clap::Command {
 }
 
 /// Runs the tool.
-pub fn run(matches: &clap::ArgMatches, _ctx: &Context) -> anyhow::Result<Exit> {
-    let _args = Args::from_arg_matches(matches)?;
-    Err(oxkit::entry::ExitError {
-        exit: Exit::ERROR,
-        message: "ox-online-schema-change is not built yet (tracked in issue 6)".to_string(),
+pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
+    let args = Args::from_arg_matches(matches)?;
+    let cfg = Config::new(args)?;
+    let targets =
+        oxkit::dsn::parse_targets(&cfg.args.targets).map_err(|e| usage_error(format!("{e:#}")))?;
+    let target = targets
+        .first()
+        .ok_or_else(|| usage_error("give one DSN naming the table"))?;
+    if target.table.is_none() {
+        return Err(usage_error(
+            "the DSN names no table: add t=table (and D=database)",
+        ));
     }
-    .into())
+    let spec = cfg.args.conn.resolve(Some(target))?;
+    engine::run(ctx, &cfg, spec)
+}
+
+/// The man page's DESCRIPTION paragraphs after `long_about` (rendered by
+/// `cargo xtask man`).
+pub const MAN_DESCRIPTION: &[&str] = &[
+    "USE. ox-online-schema-change h=HOST,D=DB,t=TABLE --alter \"CLAUSES\" --dry-run prints \
+     the plan and changes nothing; the same with --execute makes the change. Exactly one of \
+     the two is required.",
+    "PLAN. The tool creates an empty clone of the table (SHOW CREATE TABLE under another \
+     name, not binary-logged when the session may turn sql_log_bin off), applies the ALTER \
+     to it with ALGORITHM=INSTANT, and when the server accepts that, runs the same ALTER \
+     on the real table with ALGORITHM=INSTANT (no copy, no rebuild; metadata lock waits \
+     bounded as for the swap). Otherwise (or with --force-copy) the change is made by \
+     copying. Whether ALGORITHM=NOCOPY/INPLACE with LOCK=NONE would also work is reported. \
+     Guards, each refusing with its reason (exit 1): no primary key or unique NOT NULL key; \
+     triggers on the table; a storage engine other than InnoDB; a column that disappears \
+     without a DROP clause (a rename the tool could not read); a renamed key column; a new \
+     UNIQUE key over values that are duplicated in the table (checked with one GROUP BY \
+     before anything is changed), unless --allow-data-loss; a self-referencing foreign \
+     key. The plan lists changed column types, child tables and the estimated copy time.",
+    "COPY. The shadow table _TABLE_new is created from SHOW CREATE TABLE (foreign key \
+     names prefixed with _ or stripped of it, as they must be unique per schema) and \
+     altered. AFTER INSERT, UPDATE and DELETE triggers on the table (method triggers) \
+     write every change to the shadow table in the application's own transaction: \
+     REPLACE of the new row, and for an update that changes the key a DELETE of the old \
+     key first. Rows are then copied in key order with INSERT IGNORE ... SELECT ... LOCK \
+     IN SHARE MODE in chunks sized to --chunk-time: the share lock covers one chunk for \
+     the length of one statement and closes the race in which a row deleted by the \
+     application after the copy read it would be re-inserted into the shadow. Any \
+     warning other than a duplicate (a value truncated or out of range: the ALTER would \
+     change data) stops the run unless --allow-data-loss. After each chunk the copy \
+     sleeps --sleep-ratio times the chunk's time, and it pauses as the Throttling \
+     options say (replica lag, --max-load, --pause-file; --critical-load aborts). \
+     Deadlocks and lock wait timeouts of a chunk are retried. Binary log capture \
+     (--method binlog) is not built.",
+    "CHECKSUM. Before the swap every chunk of the original and the same key range of the \
+     shadow are checksummed (the row hash of ox-table-checksum over the common columns; \
+     columns whose character set or kind of type changed are compared as utf8mb4 text) \
+     inside one consistent snapshot, so the triggers' writes are seen on both sides or \
+     neither and the comparison is exact while the application writes. A differing chunk \
+     is copied again (DELETE of the range in the shadow, INSERT ... SELECT) and compared \
+     again; if chunks still differ the tool refuses to swap, cleans up and exits 16.",
+    "SWAP. With --postpone-cut-over FILE the tool keeps the shadow in sync (the triggers \
+     do) and waits while FILE exists, then checksums again. The swap is one atomic \
+     RENAME TABLE t TO _t_old, _t_new TO t, which waits at most --cut-over-lock-wait \
+     seconds for the metadata lock (WAIT n on MariaDB, lock_wait_timeout on MySQL): \
+     the application's statements queue behind a pending rename only that long. On a \
+     timeout the sessions with open transactions are named (warning), and the tool \
+     tries again until --cut-over-timeout, then gives up, cleans up and exits 1. After \
+     the swap the triggers are dropped, each child table's foreign key is re-pointed at \
+     the new table (ALTER TABLE child DROP FOREIGN KEY fk, ADD CONSTRAINT _fk ... with \
+     foreign_key_checks off, an in-place change), and the old table is dropped unless \
+     --no-drop-old-table.",
+    "RESUME AND CLEANUP. Progress is checkpointed after every chunk in the table \
+     _TABLE_osc next to the original (the ALTER, the state, the last chunk's upper key). \
+     After a crash or SIGKILL the triggers keep the shadow in sync, and --resume \
+     continues the copy after the last checkpoint (the chunk in flight is copied again; \
+     INSERT IGNORE makes that harmless) and then checksums everything as usual. Without \
+     --resume, leftovers of an earlier run are refused. On any error or on Ctrl-C \
+     (SIGINT, SIGTERM: exit 4) before the swap, the triggers, the shadow table and the \
+     checkpoint table are dropped and the original table is left as it was.",
+    "OUTPUT. A summary (plan, rows copied, chunks, recopied chunks, times, swap attempts) \
+     on stdout; with --format json one document with fields db, table, alter, method, \
+     plan (instant, copy), nocopy_possible, executed, resumed, rows_estimate, \
+     estimated_seconds, guards (warnings), changed_columns, children, rows_copied, \
+     chunks, checksum_chunks, chunks_recopied, copy_seconds, checksum_seconds, \
+     cut_over_attempts, cut_over_seconds, total_seconds, old_table (kept name or null). \
+     A progress bar with rows/s and ETA is drawn on stderr when it is a terminal. Exit \
+     status: 0 done (or planned); 1 refused by a guard, bad options, or the swap gave up; \
+     4 interrupted (cleaned up); 16 the checksum found differences that recopying did not \
+     cure (cleaned up, nothing swapped); 128 a replica stopped with \
+     --fail-on-stopped-replication; 255 other failures (cleaned up before the swap).",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &[&str]) -> Result<Config> {
+        let mut argv = vec!["ox-online-schema-change", "h=x,D=d,t=t"];
+        argv.extend_from_slice(extra);
+        let m = oxkit::entry::full_command(command()).try_get_matches_from(argv)?;
+        Config::new(Args::from_arg_matches(&m)?)
+    }
+
+    #[test]
+    fn exactly_one_of_dry_run_and_execute() {
+        assert!(parse(&["--alter", "ADD INDEX (a)"]).is_err());
+        assert!(parse(&["--alter", "ADD INDEX (a)", "--dry-run"]).is_ok());
+        assert!(parse(&["--alter", "ADD INDEX (a)", "--execute"]).is_ok());
+        assert!(parse(&["--alter", "ADD INDEX (a)", "--dry-run", "--execute"]).is_err());
+        assert!(parse(&["--execute"]).is_err());
+        assert!(parse(&["--alter", "RENAME TO x", "--execute"]).is_err());
+        assert!(parse(&[
+            "--alter",
+            "ADD INDEX (a)",
+            "--execute",
+            "--method",
+            "binlog"
+        ])
+        .is_err());
+        assert!(parse(&[
+            "--alter",
+            "ADD INDEX (a)",
+            "--execute",
+            "--chunk-time",
+            "-1"
+        ])
+        .is_err());
+        assert!(parse(&["--alter", "ADD INDEX (a)", "--dry-run", "--resume"]).is_err());
+    }
+
+    #[test]
+    fn lock_wait_is_whole_seconds() {
+        let c = parse(&[
+            "--alter",
+            "ADD INDEX (a)",
+            "--execute",
+            "--cut-over-lock-wait",
+            "0.2",
+        ])
+        .expect("config");
+        assert_eq!(c.lock_wait, 1);
+    }
 }

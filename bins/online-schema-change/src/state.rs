@@ -1,0 +1,234 @@
+//! The checkpoint: one row in `_<table>_osc`, next to the original table.
+//!
+//! A table rather than a file because it lives where the shadow table and
+//! the triggers live: whoever can see the leftovers of a killed run (on
+//! that server, from any host) can see how far it got, and it is dropped
+//! with them. It records the ALTER (a resume with another ALTER is
+//! refused), the phase, and the upper key of the last chunk copied, each
+//! key part hex-encoded (so any key type round-trips), `null` for NULL.
+
+use anyhow::{Context as _, Result};
+use oxkit::conn::Conn;
+use oxkit::nibble::KeyValue;
+use oxkit::sql::{quote_str, quote_table};
+
+/// Names of everything the tool creates for one table.
+#[derive(Clone, Debug)]
+pub struct Names {
+    /// The schema.
+    pub db: String,
+    /// The original table.
+    pub table: String,
+    /// The shadow table (`_t_new`).
+    pub shadow: String,
+    /// The original after the swap (`_t_old`).
+    pub old: String,
+    /// The checkpoint table (`_t_osc`).
+    pub state: String,
+    /// The empty clone the planner tries the ALTER on (`_t_osc_probe`).
+    pub probe: String,
+    /// The three triggers (insert, update, delete).
+    pub triggers: [String; 3],
+}
+
+impl Names {
+    /// Names for `db`.`table`; errors when one would exceed 64 characters.
+    pub fn new(db: &str, table: &str) -> Result<Names> {
+        let n = Names {
+            db: db.to_string(),
+            table: table.to_string(),
+            shadow: format!("_{table}_new"),
+            old: format!("_{table}_old"),
+            state: format!("_{table}_osc"),
+            probe: format!("_{table}_osc_probe"),
+            triggers: [
+                format!("osc_{table}_ins"),
+                format!("osc_{table}_upd"),
+                format!("osc_{table}_del"),
+            ],
+        };
+        let longest = [&n.probe, &n.triggers[0]]
+            .iter()
+            .map(|s| s.chars().count())
+            .max()
+            .unwrap_or(0);
+        if longest > 64 {
+            anyhow::bail!(
+                "the table name {table:?} is too long for the helper names the tool needs (64 characters at most)"
+            );
+        }
+        Ok(n)
+    }
+
+    /// Quoted `db`.`name`.
+    pub fn q(&self, name: &str) -> String {
+        quote_table(&self.db, name)
+    }
+}
+
+/// What the checkpoint row holds.
+#[derive(Clone, Debug, Default)]
+pub struct Checkpoint {
+    /// The ALTER of the run.
+    pub alter: String,
+    /// `init`, `copying`, `checksum`, `postponed`, `cutover`.
+    pub phase: String,
+    /// Last chunk number copied (0: none).
+    pub chunk: u32,
+    /// Its upper key; `None` when it was open (the copy is complete) or none copied.
+    pub upper: Option<KeyValue>,
+    /// The last chunk's upper bound was exclusive (the chunk below the first key).
+    pub upper_excl: bool,
+    /// Rows copied so far.
+    pub rows: u64,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Encodes a key value as JSON text.
+pub fn encode_key(k: &KeyValue) -> String {
+    let parts: Vec<serde_json::Value> = k
+        .iter()
+        .map(|p| match p {
+            None => serde_json::Value::Null,
+            Some(b) => serde_json::Value::String(hex(b)),
+        })
+        .collect();
+    serde_json::Value::Array(parts).to_string()
+}
+
+/// Decodes [`encode_key`].
+pub fn decode_key(s: &str) -> Option<KeyValue> {
+    let v: serde_json::Value = serde_json::from_str(s).ok()?;
+    v.as_array()?
+        .iter()
+        .map(|p| match p {
+            serde_json::Value::Null => Some(None),
+            serde_json::Value::String(h) => unhex(h).map(Some),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Creates the checkpoint table with its row (phase `init`).
+pub fn create(conn: &mut Conn, n: &Names, alter: &str) -> Result<()> {
+    let t = n.q(&n.state);
+    conn.run(
+        "creating the checkpoint table",
+        &format!(
+            "CREATE TABLE {t} (id TINYINT UNSIGNED NOT NULL PRIMARY KEY, alter_text LONGTEXT NOT NULL, \
+             phase VARCHAR(16) NOT NULL, chunk INT UNSIGNED NOT NULL DEFAULT 0, upper_key LONGTEXT NULL, \
+             upper_excl TINYINT NOT NULL DEFAULT 0, rows_copied BIGINT UNSIGNED NOT NULL DEFAULT 0, \
+             updated TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP) ENGINE=InnoDB"
+        ),
+    )?;
+    conn.run(
+        "writing the checkpoint",
+        &format!(
+            "INSERT INTO {t} (id, alter_text, phase) VALUES (1, {}, 'init')",
+            quote_str(alter)
+        ),
+    )?;
+    Ok(())
+}
+
+/// Sets the phase.
+pub fn set_phase(conn: &mut Conn, n: &Names, phase: &str) -> Result<()> {
+    conn.run(
+        "writing the checkpoint",
+        &format!(
+            "UPDATE {} SET phase = {} WHERE id = 1",
+            n.q(&n.state),
+            quote_str(phase)
+        ),
+    )?;
+    Ok(())
+}
+
+/// Records chunk `number` (upper bound `upper`, exclusive or not) as copied.
+pub fn save_chunk(
+    conn: &mut Conn,
+    n: &Names,
+    number: u32,
+    upper: Option<&KeyValue>,
+    excl: bool,
+    rows: u64,
+) -> Result<()> {
+    let key = upper
+        .map(|k| quote_str(&encode_key(k)))
+        .unwrap_or_else(|| "NULL".to_string());
+    conn.run(
+        "writing the checkpoint",
+        &format!(
+            "UPDATE {} SET chunk = {number}, upper_key = {key}, upper_excl = {}, rows_copied = {rows} WHERE id = 1",
+            n.q(&n.state),
+            u8::from(excl)
+        ),
+    )?;
+    Ok(())
+}
+
+/// Reads the checkpoint; `None` when the table or its row is missing.
+pub fn load(conn: &mut Conn, n: &Names) -> Result<Option<Checkpoint>> {
+    type Row = (String, String, u32, Option<String>, u8, u64);
+    let row: Option<Row> = conn
+        .row(
+            "reading the checkpoint",
+            &format!(
+                "SELECT alter_text, phase, chunk, upper_key, upper_excl, rows_copied FROM {} WHERE id = 1",
+                n.q(&n.state)
+            ),
+        )
+        .ok()
+        .flatten();
+    let Some((alter, phase, chunk, upper, excl, rows)) = row else {
+        return Ok(None);
+    };
+    let upper = match upper {
+        None => None,
+        Some(s) => Some(decode_key(&s).context("the checkpoint's key is unreadable")?),
+    };
+    Ok(Some(Checkpoint {
+        alter,
+        phase,
+        chunk,
+        upper,
+        upper_excl: excl != 0,
+        rows,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip() {
+        let k: KeyValue = vec![Some(b"12".to_vec()), None, Some(vec![0, 0xff, b','])];
+        let s = encode_key(&k);
+        assert_eq!(s, r#"["3132",null,"00ff2c"]"#);
+        assert_eq!(decode_key(&s), Some(k));
+        assert_eq!(decode_key("[1]"), None);
+        assert_eq!(decode_key("[\"0\"]"), None);
+    }
+
+    #[test]
+    fn names() {
+        let n = Names::new("d", "t").expect("names");
+        assert_eq!(n.shadow, "_t_new");
+        assert_eq!(n.q(&n.old), "`d`.`_t_old`");
+        assert!(Names::new("d", &"x".repeat(60)).is_err());
+    }
+}
