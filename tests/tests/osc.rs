@@ -1,0 +1,732 @@
+//! ox-online-schema-change against real servers: the instant path; copy
+//! changes (add index, INT→BIGINT, charset conversion, ENUM reorder, add
+//! column with default) under a concurrent writer doing inserts, updates,
+//! primary-key updates and deletes, compared at a quiesced point during
+//! --postpone-cut-over and against the writer's record of acknowledged
+//! writes, with the replica identical at the end; guards; SIGINT cleanup;
+//! SIGKILL then --resume; a long transaction at cut-over; foreign keys in
+//! both directions.
+
+use oxkit::conn::Conn;
+use oxkit_harness::{exec, single, tool_path, RunResult, Tool, Topology};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const TOOL: &str = "ox-online-schema-change";
+
+fn dsn(port: u16, table: &str) -> String {
+    format!("h=127.0.0.1,P={port},u=root,D=app,t={table}")
+}
+
+/// Starts the tool in the background, hermetic like `Tool`.
+fn spawn(args: &[&str]) -> Child {
+    let bin = tool_path(TOOL).expect("tool binary");
+    let home = std::env::temp_dir().join(format!("osc-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).expect("home");
+    Command::new(bin)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("LANG", "C.UTF-8")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tool")
+}
+
+fn finish(child: Child) -> RunResult {
+    let out = child.wait_with_output().expect("wait");
+    RunResult {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill {sig} failed");
+}
+
+fn phase(c: &mut Conn, table: &str) -> Option<(String, u32)> {
+    c.row(
+        "phase",
+        &format!("SELECT phase, chunk FROM app.`_{table}_osc` WHERE id = 1"),
+    )
+    .ok()
+    .flatten()
+}
+
+/// Waits until the checkpoint says `want` (and at least `chunk` chunks).
+fn wait_phase(c: &mut Conn, table: &str, want: &str, chunk: u32, child: &mut Child) {
+    let start = Instant::now();
+    loop {
+        if let Some((p, n)) = phase(c, table) {
+            if p == want && n >= chunk {
+                return;
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the tool exited ({status}) before reaching phase {want}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "phase {want} not reached"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+type Row = (i64, i64, Option<String>, String);
+
+/// The rows of `app.<table>` on the columns every version has, as text.
+fn rows(c: &mut Conn, table: &str) -> Vec<Row> {
+    c.rows(
+        "rows",
+        &format!(
+            "SELECT id, k, CONVERT(s USING utf8mb4), CONCAT(e, '') FROM app.`{table}` ORDER BY id"
+        ),
+    )
+    .expect("rows")
+}
+
+fn leftovers(c: &mut Conn) -> Vec<String> {
+    let mut v: Vec<String> = c
+        .rows(
+            "leftovers",
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME LIKE '\\_%'",
+        )
+        .expect("tables");
+    let t: Vec<String> = c
+        .rows(
+            "triggers",
+            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'app' AND TRIGGER_NAME LIKE 'osc\\_%'",
+        )
+        .expect("triggers");
+    v.extend(t);
+    v
+}
+
+fn create_table(c: &mut Conn, table: &str) -> String {
+    let r: Option<(String, String)> = c
+        .row("show create", &format!("SHOW CREATE TABLE app.`{table}`"))
+        .expect("show create");
+    r.map(|r| r.1).unwrap_or_default()
+}
+
+fn count(c: &mut Conn, sql: &str) -> u64 {
+    let n: Option<u64> = c.row("count", sql).expect("count");
+    n.unwrap_or(0)
+}
+
+const SEED: &str = "CREATE DATABASE IF NOT EXISTS app; USE app; \
+    CREATE TABLE app.t (id INT NOT NULL PRIMARY KEY, k INT NOT NULL, \
+      s VARCHAR(100) CHARACTER SET latin1 NULL, e ENUM('a','b','c') NOT NULL DEFAULT 'a') ENGINE=InnoDB; \
+    INSERT INTO app.t SELECT seq, seq * 7 % 1000, IF(seq % 10 = 0, NULL, CONCAT('row-', seq, ' caf\u{e9}')), \
+      ELT(1 + seq % 3, 'a', 'b', 'c') FROM seq_1_to_3000";
+
+/// The writer's record: what the table must hold, by key, after every
+/// acknowledged write.
+type Model = BTreeMap<i64, (i64, Option<String>, String)>;
+
+fn model_of(c: &mut Conn, table: &str) -> Model {
+    rows(c, table)
+        .into_iter()
+        .map(|(id, k, s, e)| (id, (k, s, e)))
+        .collect()
+}
+
+fn model_rows(m: &Model) -> Vec<Row> {
+    m.iter()
+        .map(|(id, (k, s, e))| (*id, *k, s.clone(), e.clone()))
+        .collect()
+}
+
+/// A change to the record, applied once the write is acknowledged.
+type Apply = Box<dyn FnOnce(&mut Model)>;
+
+struct Writer {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<(u64, u64)>,
+}
+
+/// Inserts, updates (key and non-key) and deletes on app.t, one autocommit
+/// statement at a time, recording each acknowledged write in `model`.
+/// Returns (acknowledged writes, retried errors); other errors panic.
+fn start_writer(mut c: Conn, model: Arc<Mutex<Model>>, seed: u64) -> Writer {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    let handle = std::thread::spawn(move || {
+        let (mut acked, mut retried) = (0u64, 0u64);
+        let mut r = seed;
+        let mut next_id = 1_000_000 + (seed as i64) * 100_000;
+        while !s2.load(Ordering::SeqCst) {
+            r = r
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let x = (r >> 33) as usize;
+            let mut m = model.lock().expect("model");
+            let pick = if m.is_empty() {
+                None
+            } else {
+                m.keys().nth(x % m.len()).copied()
+            };
+            let (sql, apply): (String, Apply) = match (x % 10, pick) {
+                (0..=2, _) | (_, None) => {
+                    next_id += 1;
+                    let id = next_id;
+                    let k = (x % 1000) as i64;
+                    (
+                        format!("INSERT INTO app.t (id, k, s, e) VALUES ({id}, {k}, 'w{id} \u{e9}', 'b')"),
+                        Box::new(move |m: &mut Model| {
+                            m.insert(id, (k, Some(format!("w{id} \u{e9}")), "b".into()));
+                        }),
+                    )
+                }
+                (3..=5, Some(id)) => (
+                    format!("UPDATE app.t SET k = k + 1, s = 'u{x}', e = 'c' WHERE id = {id}"),
+                    Box::new(move |m: &mut Model| {
+                        if let Some(v) = m.get_mut(&id) {
+                            v.0 += 1;
+                            v.1 = Some(format!("u{x}"));
+                            v.2 = "c".into();
+                        }
+                    }),
+                ),
+                (6..=7, Some(id)) => {
+                    next_id += 1;
+                    let new = next_id;
+                    (
+                        format!("UPDATE app.t SET id = {new} WHERE id = {id}"),
+                        Box::new(move |m: &mut Model| {
+                            if let Some(v) = m.remove(&id) {
+                                m.insert(new, v);
+                            }
+                        }),
+                    )
+                }
+                (_, Some(id)) => (
+                    format!("DELETE FROM app.t WHERE id = {id}"),
+                    Box::new(move |m: &mut Model| {
+                        m.remove(&id);
+                    }),
+                ),
+            };
+            match c.run("write", &sql) {
+                Ok(()) => {
+                    apply(&mut m);
+                    acked += 1;
+                }
+                Err(e) if e.kind.is_retryable() => retried += 1,
+                Err(e) => panic!("writer: {sql}: {e}"),
+            }
+            drop(m);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        (acked, retried)
+    });
+    Writer { stop, handle }
+}
+
+impl Writer {
+    fn stop(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.handle.join().expect("writer panicked")
+    }
+}
+
+/// One copy change under a writer: postponed swap, quiesced comparison,
+/// release, final comparison with the writer's record.
+fn copy_change(
+    t: &Topology,
+    model: &Arc<Mutex<Model>>,
+    seed: u64,
+    alter: &str,
+    extra: &[&str],
+) -> Value {
+    let port = t.primary.port();
+    let mut c = t.primary_conn().expect("conn");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flag = dir.path().join("postpone");
+    std::fs::write(&flag, "").expect("flag");
+    let writer = start_writer(t.primary_conn().expect("writer"), model.clone(), seed);
+    std::thread::sleep(Duration::from_millis(200));
+    let d = dsn(port, "t");
+    let flag_s = flag.to_string_lossy().to_string();
+    let mut args = vec![
+        d.as_str(),
+        "--alter",
+        alter,
+        "--execute",
+        "--format",
+        "json",
+        "--chunk-size",
+        "300",
+        "--chunk-time",
+        "0",
+        "--sleep-ratio",
+        "1",
+        "--max-lag",
+        "30",
+        "--postpone-cut-over",
+        &flag_s,
+    ];
+    args.extend_from_slice(extra);
+    let mut child = spawn(&args);
+    wait_phase(&mut c, "t", "postponed", 0, &mut child);
+    std::thread::sleep(Duration::from_millis(300));
+    let (acked, retried) = writer.stop();
+    assert!(acked > 50, "the writer hardly wrote: {acked}");
+    // Quiesced: the original, the shadow and the writer's record agree.
+    let orig = rows(&mut c, "t");
+    let shadow = rows(&mut c, "_t_new");
+    let expected = model_rows(&model.lock().expect("model"));
+    assert_eq!(orig.len(), expected.len(), "{alter}: original vs record");
+    assert!(
+        orig == expected,
+        "{alter}: the original differs from the writer's record"
+    );
+    assert!(
+        shadow == orig,
+        "{alter}: the shadow differs from the original at the quiesced point"
+    );
+    std::fs::remove_file(&flag).expect("release");
+    let r = finish(child);
+    r.expect_code(0);
+    let doc = r.json();
+    assert_eq!(doc["plan"], "copy", "{doc:#}");
+    assert!(doc["rows_copied"].as_u64().unwrap_or(0) > 0, "{doc:#}");
+    let after = rows(&mut c, "t");
+    assert!(
+        after == expected,
+        "{alter}: the new table differs from the writer's record"
+    );
+    assert_eq!(leftovers(&mut c), Vec::<String>::new(), "{alter}");
+    eprintln!(
+        "{alter}: {acked} writes acknowledged, {retried} retried, {}",
+        r.stderr
+    );
+    doc
+}
+
+#[test]
+fn copy_changes_under_a_writer_stay_exact_and_replicate() {
+    let t = Topology::start(1).expect("topology");
+    let mut c = t.primary_conn().expect("conn");
+    exec(&mut c, SEED).expect("seed");
+    let port = t.primary.port();
+    let d = dsn(port, "t");
+
+    // Dry run: a plan, nothing changed.
+    let before = create_table(&mut c, "t");
+    let r = Tool::new(TOOL)
+        .args([
+            &d,
+            "--alter",
+            "ADD INDEX k_idx (k)",
+            "--dry-run",
+            "--format",
+            "json",
+        ])
+        .run()
+        .expect("dry run");
+    r.expect_code(0);
+    let doc = r.json();
+    assert_eq!(doc["plan"], "copy", "{doc:#}");
+    assert_eq!(doc["executed"], false);
+    assert_eq!(create_table(&mut c, "t"), before);
+    assert_eq!(leftovers(&mut c), Vec::<String>::new());
+
+    // The instant path: no copy, the column is there.
+    let r = Tool::new(TOOL)
+        .args([
+            &d,
+            "--alter",
+            "ADD COLUMN z INT NULL",
+            "--execute",
+            "--format",
+            "json",
+        ])
+        .run()
+        .expect("instant");
+    r.expect_code(0);
+    let doc = r.json();
+    assert_eq!(doc["plan"], "instant", "{doc:#}");
+    assert_eq!(doc["rows_copied"], 0);
+    assert!(create_table(&mut c, "t").contains("`z` int(11) DEFAULT NULL"));
+    Tool::new(TOOL)
+        .args([&d, "--alter", "DROP COLUMN z", "--execute", "--force-copy"])
+        .run()
+        .expect("drop z")
+        .expect_code(0);
+
+    let model = Arc::new(Mutex::new(model_of(&mut c, "t")));
+    copy_change(&t, &model, 1, "ADD INDEX k_idx (k)", &[]);
+    assert!(create_table(&mut c, "t").contains("KEY `k_idx` (`k`)"));
+    copy_change(&t, &model, 2, "MODIFY k BIGINT NOT NULL", &[]);
+    assert!(create_table(&mut c, "t").contains("`k` bigint(20) NOT NULL"));
+    let doc = copy_change(
+        &t,
+        &model,
+        3,
+        "CONVERT TO CHARACTER SET utf8mb4",
+        &["--force-copy"],
+    );
+    assert!(
+        doc["changed_columns"].to_string().contains("utf8mb4"),
+        "{doc:#}"
+    );
+    assert!(!create_table(&mut c, "t").contains("latin1"));
+    copy_change(
+        &t,
+        &model,
+        4,
+        "MODIFY e ENUM('c','b','a') NOT NULL DEFAULT 'a'",
+        &[],
+    );
+    assert!(create_table(&mut c, "t").contains("enum('c','b','a')"));
+    copy_change(
+        &t,
+        &model,
+        5,
+        "ADD COLUMN d INT NOT NULL DEFAULT 7",
+        &["--force-copy"],
+    );
+    assert_eq!(count(&mut c, "SELECT COUNT(*) FROM app.t WHERE d <> 7"), 0);
+
+    // The replica ends identical to the primary.
+    t.sync().expect("sync");
+    let mut r = t.replica_conn(0).expect("replica");
+    assert_eq!(create_table(&mut r, "t"), create_table(&mut c, "t"));
+    assert!(rows(&mut r, "t") == rows(&mut c, "t"), "replica differs");
+    assert_eq!(leftovers(&mut r), Vec::<String>::new());
+}
+
+#[test]
+fn guards_refuse_with_reasons_and_change_nothing() {
+    let s = single().expect("server");
+    let mut c = s.connect().expect("conn");
+    exec(&mut c, SEED).expect("seed");
+    exec(
+        &mut c,
+        "CREATE TABLE app.nokey (a INT, b INT); INSERT INTO app.nokey VALUES (1, 1); \
+         CREATE TABLE app.trg (id INT PRIMARY KEY, v INT); \
+         CREATE TRIGGER app.trg_bi BEFORE INSERT ON app.trg FOR EACH ROW SET NEW.v = 1; \
+         CREATE TABLE app.dup (id INT PRIMARY KEY, v INT); INSERT INTO app.dup VALUES (1, 5), (2, 5), (3, 6)",
+    )
+    .expect("tables");
+    let port = s.port();
+    let cases: &[(&str, &str, &str)] = &[
+        ("nokey", "ADD INDEX (a)", "no primary key"),
+        ("trg", "ADD INDEX (v)", "has triggers"),
+        ("dup", "ADD UNIQUE KEY uv (v)", "duplicate values"),
+        ("t", "DROP COLUMN nope", "rejects the ALTER"),
+        ("missing", "ADD INDEX (a)", "does not exist"),
+    ];
+    for (table, alter, why) in cases {
+        let before = create_table(&mut c, "t");
+        let r = Tool::new(TOOL)
+            .args([&dsn(port, table), "--alter", alter, "--execute"])
+            .run()
+            .expect("run");
+        assert_ne!(r.code, 0, "{table} {alter}: {}", r.stderr);
+        assert!(r.stderr.contains(why), "{table} {alter}: {}", r.stderr);
+        assert_eq!(create_table(&mut c, "t"), before);
+        assert_eq!(leftovers(&mut c), Vec::<String>::new(), "{table} {alter}");
+    }
+    // Narrowing that truncates: refused during the copy, cleaned up.
+    let sums = rows(&mut c, "t");
+    let r = Tool::new(TOOL)
+        .args([
+            &dsn(port, "t"),
+            "--alter",
+            "MODIFY s VARCHAR(5) CHARACTER SET latin1",
+            "--execute",
+        ])
+        .run()
+        .expect("run");
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("--allow-data-loss"), "{}", r.stderr);
+    assert!(rows(&mut c, "t") == sums);
+    assert_eq!(leftovers(&mut c), Vec::<String>::new());
+    // Explicitly allowed: the duplicate is dropped.
+    Tool::new(TOOL)
+        .args([
+            &dsn(port, "dup"),
+            "--alter",
+            "ADD UNIQUE KEY uv (v)",
+            "--execute",
+            "--allow-data-loss",
+        ])
+        .run()
+        .expect("run")
+        .expect_code(0);
+    assert_eq!(count(&mut c, "SELECT COUNT(*) FROM app.dup"), 2);
+    // Usage errors: neither or both of --dry-run/--execute, no table.
+    for args in [
+        vec![dsn(port, "t"), "--alter".into(), "ADD INDEX (k)".into()],
+        vec![
+            format!("h=127.0.0.1,P={port},u=root,D=app"),
+            "--alter".into(),
+            "ADD INDEX (k)".into(),
+            "--dry-run".into(),
+        ],
+    ] {
+        let r = Tool::new(TOOL).args(&args).run().expect("run");
+        r.expect_code(1);
+    }
+}
+
+#[test]
+fn sigint_cleans_up_and_sigkill_resumes_exactly() {
+    let s = single().expect("server");
+    let mut c = s.connect().expect("conn");
+    exec(&mut c, SEED).expect("seed");
+    exec(&mut c, "INSERT INTO app.t SELECT seq, seq % 1000, CONCAT('more-', seq), 'a' FROM seq_3001_to_12000").expect("more rows");
+    let d = dsn(s.port(), "t");
+    let before = create_table(&mut c, "t");
+    let before_rows = rows(&mut c, "t");
+    let slow = [
+        d.as_str(),
+        "--alter",
+        "MODIFY k BIGINT NOT NULL",
+        "--execute",
+        "--format",
+        "json",
+        "--chunk-size",
+        "200",
+        "--chunk-time",
+        "0",
+        "--sleep-ratio",
+        "100",
+    ];
+
+    // SIGINT mid-copy: exit 4, original untouched, nothing left behind.
+    let mut child = spawn(&slow);
+    wait_phase(&mut c, "t", "copying", 3, &mut child);
+    signal(&child, "-INT");
+    let r = finish(child);
+    r.expect_code(4);
+    assert_eq!(create_table(&mut c, "t"), before);
+    assert!(rows(&mut c, "t") == before_rows);
+    assert_eq!(leftovers(&mut c), Vec::<String>::new(), "{}", r.stderr);
+
+    // SIGKILL mid-copy under a writer, then --resume.
+    let model = Arc::new(Mutex::new(model_of(&mut c, "t")));
+    let writer = start_writer(s.connect().expect("writer"), model.clone(), 7);
+    let mut child = spawn(&slow);
+    wait_phase(&mut c, "t", "copying", 5, &mut child);
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let (_, chunk) = phase(&mut c, "t").expect("checkpoint left");
+    assert!(chunk >= 5);
+    // Without --resume the leftovers are refused.
+    let r = Tool::new(TOOL)
+        .args([&d, "--alter", "MODIFY k BIGINT NOT NULL", "--execute"])
+        .run()
+        .expect("run");
+    r.expect_code(1);
+    assert!(r.stderr.contains("--resume"), "{}", r.stderr);
+    let r = Tool::new(TOOL)
+        .args([
+            &d,
+            "--alter",
+            "MODIFY k BIGINT NOT NULL",
+            "--execute",
+            "--resume",
+            "--format",
+            "json",
+            "--chunk-size",
+            "500",
+            "--sleep-ratio",
+            "0.2",
+        ])
+        .run()
+        .expect("resume");
+    let (acked, _) = writer.stop();
+    r.expect_code(0);
+    let doc = r.json();
+    assert_eq!(doc["resumed"], true, "{doc:#}");
+    assert!(acked > 20);
+    let rows_copied = doc["rows_copied"].as_u64().unwrap_or(0);
+    assert!(rows_copied >= 1000, "{doc:#}");
+    assert!(create_table(&mut c, "t").contains("`k` bigint(20) NOT NULL"));
+    let expected = model_rows(&model.lock().expect("model"));
+    assert!(
+        rows(&mut c, "t") == expected,
+        "the resumed copy differs from the writer's record"
+    );
+    assert_eq!(leftovers(&mut c), Vec::<String>::new());
+}
+
+#[test]
+fn cut_over_waits_in_bounded_steps_behind_a_long_transaction() {
+    let s = single().expect("server");
+    let mut c = s.connect().expect("conn");
+    exec(&mut c, SEED).expect("seed");
+    let d = dsn(s.port(), "t");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flag = dir.path().join("postpone");
+    let flag_s = flag.to_string_lossy().to_string();
+
+    for give_up in [false, true] {
+        std::fs::write(&flag, "").expect("flag");
+        let before = create_table(&mut c, "t");
+        let mut args = vec![
+            d.as_str(),
+            "--alter",
+            "ADD INDEX k_idx (k)",
+            "--execute",
+            "--format",
+            "json",
+            "--cut-over-lock-wait",
+            "1",
+            "--postpone-cut-over",
+            &flag_s,
+        ];
+        if give_up {
+            args.extend_from_slice(&["--cut-over-timeout", "4"]);
+        }
+        let mut child = spawn(&args);
+        wait_phase(&mut c, "t", "postponed", 0, &mut child);
+        // A transaction that read the table holds its metadata lock.
+        let mut long = s.connect().expect("long");
+        exec(&mut long, "START TRANSACTION; SELECT COUNT(*) FROM app.t").expect("long trx");
+        // The application keeps querying; measure its worst latency.
+        let stop = Arc::new(AtomicBool::new(false));
+        let worst = Arc::new(AtomicU64::new(0));
+        let app = {
+            let (stop, worst) = (stop.clone(), worst.clone());
+            let mut a = s.connect().expect("app");
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let t = Instant::now();
+                    let _: Option<u64> = a
+                        .row(
+                            "app",
+                            "SELECT COUNT(*) FROM app.t WHERE id BETWEEN 10 AND 20",
+                        )
+                        .expect("app query");
+                    worst.fetch_max(t.elapsed().as_millis() as u64, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            })
+        };
+        std::fs::remove_file(&flag).expect("release");
+        std::thread::sleep(Duration::from_secs(if give_up { 8 } else { 4 }));
+        exec(&mut long, "COMMIT").expect("commit");
+        let r = finish(child);
+        stop.store(true, Ordering::SeqCst);
+        app.join().expect("app thread");
+        let worst = worst.load(Ordering::SeqCst);
+        assert!(worst < 2500, "an application query waited {worst} ms");
+        if give_up {
+            r.expect_code(1);
+            assert!(r.stderr.contains("gave up"), "{}", r.stderr);
+            assert!(r.stderr.contains("in a transaction since"), "{}", r.stderr);
+            assert_eq!(create_table(&mut c, "t"), before);
+            assert_eq!(leftovers(&mut c), Vec::<String>::new());
+        } else {
+            r.expect_code(0);
+            let doc = r.json();
+            assert!(
+                doc["cut_over_attempts"].as_u64().unwrap_or(0) >= 2,
+                "{doc:#}"
+            );
+            assert!(create_table(&mut c, "t").contains("KEY `k_idx`"));
+            assert!(
+                r.stderr.contains("metadata lock not granted"),
+                "{}",
+                r.stderr
+            );
+            exec(&mut c, "ALTER TABLE app.t DROP INDEX k_idx").expect("reset");
+        }
+    }
+}
+
+#[test]
+fn foreign_keys_in_both_directions_stay_enforced() {
+    let s = single().expect("server");
+    let mut c = s.connect().expect("conn");
+    exec(
+        &mut c,
+        "CREATE DATABASE app; USE app; \
+         CREATE TABLE app.p (id INT PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB; \
+         INSERT INTO app.p SELECT seq, seq FROM seq_1_to_500; \
+         CREATE TABLE app.c (id INT PRIMARY KEY, pid INT NOT NULL, v INT NOT NULL, \
+           CONSTRAINT fk_c_p FOREIGN KEY (pid) REFERENCES app.p (id) ON DELETE CASCADE) ENGINE=InnoDB; \
+         INSERT INTO app.c SELECT seq, 1 + seq % 500, seq FROM seq_1_to_2000",
+    )
+    .expect("tables");
+    let port = s.port();
+    let fk_target = |c: &mut Conn| -> Vec<(String, String)> {
+        c.rows(
+            "fks",
+            "SELECT CONSTRAINT_NAME, REFERENCED_TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS \
+             WHERE CONSTRAINT_SCHEMA = 'app' ORDER BY CONSTRAINT_NAME",
+        )
+        .expect("fks")
+    };
+
+    // The parent: the child's constraint follows to the new table.
+    let r = Tool::new(TOOL)
+        .args([
+            &dsn(port, "p"),
+            "--alter",
+            "MODIFY v BIGINT NOT NULL",
+            "--execute",
+            "--format",
+            "json",
+        ])
+        .run()
+        .expect("parent");
+    r.expect_code(0);
+    assert!(
+        r.json()["children"].to_string().contains("app.c"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        fk_target(&mut c),
+        vec![("_fk_c_p".to_string(), "p".to_string())]
+    );
+    assert_eq!(count(&mut c, "SELECT COUNT(*) FROM app.c"), 2000);
+    assert!(c
+        .run("orphan", "INSERT INTO app.c VALUES (5000, 99999, 1)")
+        .is_err());
+    exec(&mut c, "DELETE FROM app.p WHERE id = 1").expect("delete parent");
+    assert_eq!(count(&mut c, "SELECT COUNT(*) FROM app.c"), 1996);
+
+    // The child: its own constraint is kept (renamed) and enforced.
+    let r = Tool::new(TOOL)
+        .args([
+            &dsn(port, "c"),
+            "--alter",
+            "MODIFY v BIGINT NOT NULL",
+            "--execute",
+        ])
+        .run()
+        .expect("child");
+    r.expect_code(0);
+    assert_eq!(
+        fk_target(&mut c),
+        vec![("fk_c_p".to_string(), "p".to_string())]
+    );
+    assert_eq!(count(&mut c, "SELECT COUNT(*) FROM app.c"), 1996);
+    assert!(c
+        .run("orphan", "INSERT INTO app.c VALUES (5000, 99999, 1)")
+        .is_err());
+    exec(&mut c, "DELETE FROM app.p WHERE id = 2").expect("delete parent");
+    assert_eq!(count(&mut c, "SELECT COUNT(*) FROM app.c"), 1992);
+    assert_eq!(leftovers(&mut c), Vec::<String>::new());
+}
