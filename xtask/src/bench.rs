@@ -269,6 +269,9 @@ pub fn run(args: &Args) -> Result<()> {
     match args.which.as_str() {
         "table-checksum" => table_checksum(args),
         "table-sync" => crate::bench_sync::run(args),
-        other => bail!("unknown benchmark {other:?} (known: table-checksum, table-sync)"),
+        "online-schema-change" => crate::bench_osc::run(args),
+        other => bail!(
+            "unknown benchmark {other:?} (known: table-checksum, table-sync, online-schema-change)"
+        ),
     }
 }

@@ -139,10 +139,23 @@ pub fn demo(root: &Path, keep: bool) -> Result<()> {
             &["--replicate", "percona.checksums", "--execute"],
         ),
         ("ox-table-checksum", &[]),
-        ("ox-online-schema-change", &[]),
+        (
+            "ox-online-schema-change",
+            &["--alter", "ADD INDEX k_amount (amount)", "--dry-run"],
+        ),
+        (
+            "ox-online-schema-change",
+            &["--alter", "ADD INDEX k_amount (amount)", "--execute"],
+        ),
         ("ox-backup", &[]),
     ];
     for (tool, extra) in runs {
+        // The schema change names its table in the DSN, as pt-osc does.
+        let dsn = if *tool == "ox-online-schema-change" {
+            format!("{dsn},D=shop,t=orders")
+        } else {
+            dsn.clone()
+        };
         let out = Command::new(bin.join(tool))
             .arg(&dsn)
             .args(*extra)

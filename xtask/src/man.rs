@@ -67,14 +67,7 @@ const PAGES: &[PageText] = &[
     },
     PageText {
         tool: "ox-online-schema-change",
-        description: &[
-            "Give it a table and the ALTER TABLE clauses to apply. When the server can make \
-             the change in place without blocking (an instant or in-place online ALTER), it \
-             does that; otherwise it builds a new copy of the table in the background, keeps \
-             it up to date with the writes that arrive meanwhile, pauses when replicas lag or \
-             the server is loaded, checks that both copies hold the same rows, and swaps the \
-             tables in one atomic rename.",
-        ],
+        description: ox_online_schema_change::MAN_DESCRIPTION,
         replaces: &["pt-online-schema-change(1)"],
     },
     PageText {

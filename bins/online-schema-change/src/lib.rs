@@ -64,7 +64,7 @@ pub enum FkMethod {
     long_about = "Applies an ALTER TABLE online: instantly when the server can, otherwise by copying into a shadow table while replaying concurrent changes, throttled on replica lag and load, verified by checksum, and swapped in atomically."
 )]
 pub struct Args {
-    /// The table: a DSN with D= and t= (h=host,P=port,u=user,D=db,t=table), or a mysql:// URL with a database and --table... as for pt-online-schema-change
+    /// The table to change: a DSN naming database and table (h=host,P=port,u=user,D=db,t=table), as for pt-online-schema-change
     #[arg(value_name = "DSN")]
     pub targets: Vec<String>,
     #[command(flatten)]

@@ -17,11 +17,36 @@ complete -c ox-online-schema-change -l ssl-cert -d 'Client certificate (PEM)' -r
 complete -c ox-online-schema-change -l ssl-key -d 'Client private key (PEM)' -r -F
 complete -c ox-online-schema-change -l connect-timeout -d 'Seconds to wait for a connection to be established' -r
 complete -c ox-online-schema-change -l set-vars -d 'Session variables to set after connecting: var=value,var2=value2' -r
+complete -c ox-online-schema-change -l alter -d 'The ALTER TABLE clauses to apply, without "ALTER TABLE t": "ADD INDEX k (c), MODIFY v BIGINT"' -r
+complete -c ox-online-schema-change -l method -d 'How concurrent changes reach the shadow table' -r -f -a "triggers\t'AFTER INSERT/UPDATE/DELETE triggers on the table write every change to the shadow table in the same transaction'
+binlog\t'Read changes from the binary log (not built yet: refused)'"
+complete -c ox-online-schema-change -l alter-foreign-keys-method -d 'Foreign keys of child tables pointing at this table' -r -f -a "auto\t'rebuild_constraints when the table has children'
+rebuild-constraints\t'After the swap, re-point each child\'s constraint at the new table (ALTER TABLE child, in place)'
+drop-swap\t'Drop the original table and rename the new one into place: not atomic (refused: not built)'
+none\t'Leave child constraints pointing at the old table (it is then kept); for experts'"
+complete -c ox-online-schema-change -l chunk-time -d 'Seconds each copy chunk should take (the chunk size adapts to it)' -r
+complete -c ox-online-schema-change -l chunk-size -d 'Rows in the first chunk' -r
+complete -c ox-online-schema-change -l sleep-ratio -d 'Pause after each chunk for this fraction of the chunk\'s time, so the copy yields to the application (0: copy flat out)' -r
+complete -c ox-online-schema-change -l cut-over-lock-wait -d 'Seconds the swap may wait for a metadata lock in one attempt; the application\'s queries queue behind it for at most this long' -r
+complete -c ox-online-schema-change -l cut-over-timeout -d 'Give up the swap (and clean up) after trying for this many seconds' -r
+complete -c ox-online-schema-change -l postpone-cut-over -d 'Copy and keep the shadow table in sync, but do not swap while FILE exists' -r -F
+complete -c ox-online-schema-change -l max-lag -d 'Pause while any replica lags more than this many seconds' -r
+complete -c ox-online-schema-change -l max-load -d 'Pause while a global status variable exceeds a limit (`Threads_running=25`)' -r
+complete -c ox-online-schema-change -l critical-load -d 'Abort when a global status variable exceeds a limit' -r
+complete -c ox-online-schema-change -l pause-file -d 'Pause while this file exists' -r -F
+complete -c ox-online-schema-change -l check-interval -d 'Seconds between throttle checks' -r
 complete -c ox-online-schema-change -l format -d 'Output format: human text tables, or one JSON document for scripts' -r -f -a "text\t'Human-readable tables'
 json\t'One JSON document on stdout'"
 complete -c ox-online-schema-change -l config -d 'Read options from FILE (one option=value a line) after the global and user config files' -r -F
 complete -c ox-online-schema-change -l ask-pass -d 'Prompt for the password on the terminal'
 complete -c ox-online-schema-change -l no-defaults -d 'Read no option files (my.cnf)'
+complete -c ox-online-schema-change -l force-copy -d 'Copy even when the server could make the change instantly'
+complete -c ox-online-schema-change -l allow-data-loss -d 'Allow changes that lose data: a UNIQUE key over duplicate values (duplicates are dropped) or a narrower column that truncates values'
+complete -c ox-online-schema-change -l dry-run -d 'Show the plan (instant or copy, rows, time, guards); change nothing'
+complete -c ox-online-schema-change -l execute -d 'Make the change'
+complete -c ox-online-schema-change -l resume -d 'Continue the copy of an earlier run that was killed (its shadow table, triggers and checkpoint are kept)'
+complete -c ox-online-schema-change -l no-drop-old-table -d 'Keep the original table (renamed _<table>_old) after the swap'
+complete -c ox-online-schema-change -l fail-on-stopped-replication -d 'Fail (exit flag 128) instead of waiting when a replica\'s threads are stopped'
 complete -c ox-online-schema-change -l help -d 'Print help'
 complete -c ox-online-schema-change -s V -l version -d 'Print version'
 complete -c ox-online-schema-change -l no-config -d 'Do not read /etc/oxkit or ~/.config/oxkit config files'

@@ -1,0 +1,189 @@
+//! `cargo xtask bench online-schema-change`: ox-online-schema-change
+//! against pt-online-schema-change and the server's own online ALTER, on
+//! the same table, in one run.
+//!
+//! Starts a primary and a replica (2 GB buffer pools), loads the same
+//! sysbench-shaped table on both (`--rows`, default 4M; each server loads
+//! its own copy with `sql_log_bin=0`), starts replication, and times one
+//! full rebuild (`ENGINE=InnoDB`, which every method can do: the native
+//! ALTER in place, both tools by copying) three ways on an idle server:
+//! - native `ALTER TABLE ... ENGINE=InnoDB, ALGORITHM=INPLACE, LOCK=NONE`;
+//! - `pt-online-schema-change --alter ENGINE=InnoDB --execute` (defaults);
+//! - `ox-online-schema-change --alter ENGINE=InnoDB --execute` (defaults,
+//!   and with `--sleep-ratio 0`, unpaced).
+//!
+//! For each it prints the wall time on the primary and how much longer the
+//! replica needed to apply it (a native ALTER replicates as one statement
+//! that starts on the replica only after the primary finished). The data
+//! is checksummed on both servers at the end (CHECKSUM TABLE), so a wrong
+//! copy fails the benchmark. Not a test: numbers depend on the machine.
+
+use crate::bench::{loaded_pair, replicate, Args};
+use anyhow::{bail, Context as _, Result};
+use mysql::prelude::Queryable;
+use oxkit::sandbox::Sandbox;
+use oxkit::server::Server;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const ALTER: &str = "ENGINE=InnoDB";
+
+/// Waits until `replica` has applied everything `primary` wrote so far;
+/// returns how long that took.
+fn catch_up(primary: &Sandbox, replica: &Sandbox) -> Result<Duration> {
+    let start = Instant::now();
+    let mut p = primary.connect()?;
+    let server = Server::detect(&mut p)?;
+    let pos: Option<String> = p.query_first("SELECT @@gtid_binlog_pos")?;
+    let mut r = replica.connect()?;
+    if !server.wait_for_gtid(&mut r, &pos.unwrap_or_default(), Duration::from_secs(3600))? {
+        bail!("the replica did not catch up within an hour");
+    }
+    Ok(start.elapsed())
+}
+
+fn checksum(s: &Sandbox) -> Result<u64> {
+    let mut c = s.connect()?;
+    let r: Option<(String, Option<u64>)> =
+        c.query_first("CHECKSUM TABLE sbtest.sbtest1 EXTENDED")?;
+    r.and_then(|r| r.1).context("no checksum")
+}
+
+fn timed(what: &str, cmd: &mut Command) -> Result<Duration> {
+    eprintln!("+ {what}");
+    let start = Instant::now();
+    let out = cmd.output().with_context(|| format!("running {what}"))?;
+    let t = start.elapsed();
+    if !out.status.success() {
+        bail!(
+            "{what} failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(t)
+}
+
+/// One measured method: name, primary wall time, replica catch-up after it.
+struct Measured {
+    name: String,
+    wall: Duration,
+    replica_extra: Duration,
+}
+
+/// Runs the online-schema-change benchmark.
+pub fn run(args: &Args) -> Result<()> {
+    crate::test::ensure_mariadb()?;
+    if oxkit::sandbox::find_program(&["pt-online-schema-change"]).is_none() {
+        crate::test::apt_install(&["percona-toolkit"])?;
+    }
+    crate::test::run(
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
+            "build",
+            "--release",
+            "-p",
+            "ox-online-schema-change",
+        ]),
+    )?;
+    let root = crate::workspace_root()?;
+    let ox = root.join("target/release/ox-online-schema-change");
+
+    let (primary, replica) = loaded_pair(args.rows)?;
+    replicate(&primary, &replica)?;
+    catch_up(&primary, &replica)?;
+    let before = checksum(&primary)?;
+    let host = format!("h=127.0.0.1,P={},u=root", primary.port());
+    let dsn = format!("{host},D=sbtest,t=sbtest1");
+
+    let mut results = Vec::new();
+    let mut measure = |name: &str, f: &mut dyn FnMut() -> Result<Duration>| -> Result<()> {
+        let wall = f()?;
+        let replica_extra = catch_up(&primary, &replica)?;
+        eprintln!(
+            "  {name}: {:.1}s, replica done {:.1}s later",
+            wall.as_secs_f64(),
+            replica_extra.as_secs_f64()
+        );
+        results.push(Measured {
+            name: name.to_string(),
+            wall,
+            replica_extra,
+        });
+        Ok(())
+    };
+
+    measure("native ALTER INPLACE, LOCK=NONE", &mut || {
+        let mut c = primary.connect()?;
+        let start = Instant::now();
+        c.run(
+            "native ALTER",
+            &format!("ALTER TABLE sbtest.sbtest1 {ALTER}, ALGORITHM=INPLACE, LOCK=NONE"),
+        )?;
+        Ok(start.elapsed())
+    })?;
+    measure("pt-online-schema-change", &mut || {
+        timed(
+            "pt-online-schema-change",
+            Command::new("pt-online-schema-change").args([
+                "--alter",
+                ALTER,
+                "--execute",
+                "--no-version-check",
+                &dsn,
+            ]),
+        )
+    })?;
+    measure("ox-online-schema-change", &mut || {
+        timed(
+            "ox-online-schema-change",
+            Command::new(&ox).args([&dsn, "--alter", ALTER, "--execute"]),
+        )
+    })?;
+    measure("ox-online-schema-change --sleep-ratio 0", &mut || {
+        timed(
+            "ox-online-schema-change --sleep-ratio 0",
+            Command::new(&ox).args([&dsn, "--alter", ALTER, "--execute", "--sleep-ratio", "0"]),
+        )
+    })?;
+
+    let (after_p, after_r) = (checksum(&primary)?, checksum(&replica)?);
+    if after_p != before || after_r != before {
+        bail!("the data changed: checksum before {before}, after: primary {after_p}, replica {after_r}");
+    }
+
+    println!(
+        "\nonline schema change, idle server, {} rows, ALTER TABLE sbtest1 {ALTER}",
+        args.rows
+    );
+    println!(
+        "{:<42} {:>10} {:>22}",
+        "method", "primary", "replica done later"
+    );
+    for m in &results {
+        println!(
+            "{:<42} {:>9.1}s {:>21.1}s",
+            m.name,
+            m.wall.as_secs_f64(),
+            m.replica_extra.as_secs_f64()
+        );
+    }
+    let get = |n: &str| {
+        results
+            .iter()
+            .find(|m| m.name == n)
+            .map(|m| m.wall.as_secs_f64())
+            .unwrap_or(f64::NAN)
+    };
+    println!(
+        "ratio ox / pt-osc: {:.2}x (default pacing), {:.2}x (unpaced)   [target <= 1.0x]",
+        get("ox-online-schema-change") / get("pt-online-schema-change"),
+        get("ox-online-schema-change --sleep-ratio 0") / get("pt-online-schema-change")
+    );
+    println!("checksums equal before and after, primary and replica: {before}");
+    if args.keep {
+        eprintln!("servers kept running; press Enter to stop them");
+        let _ = std::io::stdin().read_line(&mut String::new());
+    }
+    Ok(())
+}
