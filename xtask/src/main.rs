@@ -12,6 +12,7 @@ mod demo;
 mod dist;
 mod generated;
 mod man;
+mod sysbench;
 mod test;
 mod tools;
 
