@@ -270,8 +270,9 @@ pub fn run(args: &Args) -> Result<()> {
         "table-checksum" => table_checksum(args),
         "table-sync" => crate::bench_sync::run(args),
         "online-schema-change" => crate::bench_osc::run(args),
+        "oltp" => crate::sysbench::bench(args),
         other => bail!(
-            "unknown benchmark {other:?} (known: table-checksum, table-sync, online-schema-change)"
+            "unknown benchmark {other:?} (known: table-checksum, table-sync, online-schema-change, oltp)"
         ),
     }
 }

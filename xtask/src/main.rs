@@ -13,6 +13,7 @@ mod demo;
 mod dist;
 mod generated;
 mod man;
+mod sysbench;
 mod test;
 mod tools;
 
