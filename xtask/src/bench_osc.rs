@@ -16,9 +16,16 @@
 //! replica needed to apply it (a native ALTER replicates as one statement
 //! that starts on the replica only after the primary finished). The data
 //! is checksummed on both servers at the end (CHECKSUM TABLE), so a wrong
-//! copy fails the benchmark. Not a test: numbers depend on the machine.
+//! copy fails the benchmark.
+//!
+//! Then the same three changes run again while sysbench `oltp_read_write`
+//! (4 threads, [`crate::sysbench`]) runs on the table at half the
+//! capacity measured just before, and the application's tps, p99 latency
+//! and client errors during each change are printed next to a load-only
+//! window of the same run. Not a test: numbers depend on the machine.
 
 use crate::bench::{loaded_pair, replicate, Args};
+use crate::sysbench::{capacity, Load, Options, Stats};
 use anyhow::{bail, Context as _, Result};
 use mysql::prelude::Queryable;
 use oxkit::sandbox::Sandbox;
@@ -181,9 +188,147 @@ pub fn run(args: &Args) -> Result<()> {
         get("ox-online-schema-change --sleep-ratio 0") / get("pt-online-schema-change")
     );
     println!("checksums equal before and after, primary and replica: {before}");
+
+    oltp(args, &primary, &replica, &dsn, &ox, &results)?;
+    let (after_p, after_r) = (checksum(&primary)?, checksum(&replica)?);
+    if after_p != after_r {
+        bail!("after the OLTP part the replica differs: primary {after_p}, replica {after_r}");
+    }
+    println!("after the OLTP part the primary and the replica hold the same rows: {after_p}");
     if args.keep {
         eprintln!("servers kept running; press Enter to stop them");
         let _ = std::io::stdin().read_line(&mut String::new());
     }
+    Ok(())
+}
+
+/// The same change while sysbench `oltp_read_write` runs on the table at
+/// half the server's capacity: what the application sees during each
+/// method, against the load alone.
+fn oltp(
+    args: &Args,
+    primary: &Sandbox,
+    replica: &Sandbox,
+    dsn: &str,
+    ox: &std::path::Path,
+    idle: &[Measured],
+) -> Result<()> {
+    crate::sysbench::ensure_installed()?;
+    let opts = Options::read_write(args.rows);
+    let cap = capacity(primary, "sbtest", &opts, 12)?;
+    let mut half = opts.clone();
+    half.rate = (cap / 2.0).round().max(1.0) as u32;
+    catch_up(primary, replica)?;
+    eprintln!(
+        "capacity {cap:.0} tps; the load runs at --rate={}",
+        half.rate
+    );
+
+    // The load alone.
+    let mut base = half.clone();
+    base.seconds = 30;
+    let run = Load::start(primary, "sbtest", &base)?;
+    let started = Instant::now();
+    let fin = run.finish()?;
+    let alone = fin.window(
+        started + Duration::from_secs(3),
+        started + Duration::from_secs(30),
+    );
+    catch_up(primary, replica)?;
+
+    type Op<'a> = (&'a str, Box<dyn Fn() -> Result<()> + 'a>);
+    let ops: Vec<Op> = vec![
+        (
+            "native ALTER INPLACE, LOCK=NONE",
+            Box::new(|| {
+                let mut c = primary.connect()?;
+                c.run(
+                    "native ALTER",
+                    &format!("ALTER TABLE sbtest.sbtest1 {ALTER}, ALGORITHM=INPLACE, LOCK=NONE"),
+                )?;
+                Ok(())
+            }),
+        ),
+        (
+            "pt-online-schema-change",
+            Box::new(|| {
+                timed(
+                    "pt-online-schema-change (under load)",
+                    Command::new("pt-online-schema-change").args([
+                        "--alter",
+                        ALTER,
+                        "--execute",
+                        "--no-version-check",
+                        dsn,
+                    ]),
+                )
+                .map(|_| ())
+            }),
+        ),
+        (
+            "ox-online-schema-change",
+            Box::new(|| {
+                timed(
+                    "ox-online-schema-change (under load)",
+                    Command::new(ox).args([dsn, "--alter", ALTER, "--execute"]),
+                )
+                .map(|_| ())
+            }),
+        ),
+    ];
+    let mut rows: Vec<(String, f64, Stats)> = Vec::new();
+    for (name, op) in &ops {
+        let idle_secs = idle
+            .iter()
+            .find(|m| m.name == *name)
+            .map(|m| m.wall.as_secs_f64())
+            .unwrap_or(60.0);
+        let mut o = half.clone();
+        // Long enough to cover the change even if the load slows it 3x.
+        o.seconds = ((idle_secs * 3.0) as u32 + 15).clamp(40, 600);
+        let load = Load::start(primary, "sbtest", &o)?;
+        let load_start = Instant::now();
+        std::thread::sleep(Duration::from_secs(5));
+        let t0 = Instant::now();
+        op()?;
+        let t1 = Instant::now();
+        let fin = load.finish()?;
+        let end = t1.min(load_start + Duration::from_secs(u64::from(o.seconds)));
+        let during = fin.window(t0, end);
+        eprintln!(
+            "  {name} under load: {:.1}s; {}",
+            (t1 - t0).as_secs_f64(),
+            during.line()
+        );
+        rows.push((name.to_string(), (t1 - t0).as_secs_f64(), during));
+        catch_up(primary, replica)?;
+    }
+
+    println!(
+        "\nunder sysbench oltp_read_write at --rate={} (capacity {cap:.0} tps), {} threads",
+        half.rate, opts.threads
+    );
+    println!(
+        "{:<34} {:>8} {:>8} {:>6} {:>12} {:>12} {:>7}",
+        "", "time", "tps", "tps %", "p99 median", "p99 worst", "errors"
+    );
+    let line = |name: &str, time: Option<f64>, s: &Stats| {
+        println!(
+            "{:<34} {:>8} {:>8.1} {:>5.0}% {:>10.1}ms {:>10.1}ms {:>7}",
+            name,
+            time.map(|t| format!("{t:.1}s"))
+                .unwrap_or_else(|| "-".into()),
+            s.tps,
+            100.0 * s.tps / alone.tps.max(1e-9),
+            s.p99_ms_median,
+            s.p99_ms_max,
+            s.errors.round()
+        );
+    };
+    line("load only", None, &alone);
+    for (name, t, s) in &rows {
+        line(name, Some(*t), s);
+    }
+    println!("target: ox tps during the change >= 80% of load only, no errors, time <= pt-online-schema-change");
     Ok(())
 }
