@@ -4,14 +4,24 @@
 //! Invariant: once the triggers exist, every committed change to the
 //! original is in the shadow in the same transaction, so the shadow can
 //! only lag the original by rows the copy has not reached yet. The copy
-//! walks the key in chunks with `INSERT IGNORE ... SELECT ... LOCK IN SHARE
-//! MODE`: IGNORE keeps a newer row a trigger already wrote, and the share
-//! lock (one chunk, one statement long) makes a concurrent DELETE of a row
-//! wait until the copy has inserted it, so the trigger's DELETE then
-//! removes it again instead of running first and leaving the copied row
-//! behind. Without that lock (a plain consistent read) a deleted row could
-//! come back in the shadow. Chunks are sized to `--chunk-time`, so the
-//! lock covers a fraction of a second of work.
+//! walks the key in chunks with `INSERT IGNORE ... SELECT`: IGNORE keeps a
+//! newer row a trigger already wrote.
+//!
+//! Locking: by default the copy session reads the original with READ
+//! COMMITTED consistent reads (binary log format ROW for the session), so
+//! it takes no locks on the original at all and never makes the
+//! application wait or deadlock on the original's rows. The price is one
+//! race: a row the application deletes (or moves by a key update) after
+//! the copy statement read it and before it inserted it comes back in the
+//! shadow. The checksum pass ([`compare_chunk`]) finds such chunks, and
+//! [`recopy_chunk`] copies them again under share locks (REPEATABLE READ,
+//! `LOCK IN SHARE MODE`), which close the race; after the copy the
+//! checksum pass is authoritative because nothing writes the shadow
+//! without the triggers' locks any more. When the session cannot use row
+//! format (no privilege to set it while the server logs statements), the
+//! copy itself uses `LOCK IN SHARE MODE` as pt-online-schema-change does:
+//! a concurrent DELETE then waits until the copy has inserted the row, so
+//! the trigger's DELETE removes it again.
 
 use crate::plan::Plan;
 use crate::state::Names;
@@ -85,16 +95,40 @@ pub fn trigger_sql(n: &Names, plan: &Plan) -> [String; 3] {
     ]
 }
 
-/// `INSERT IGNORE INTO shadow (...) SELECT ... FROM orig WHERE cond LOCK IN SHARE MODE`.
-pub fn copy_sql(n: &Names, plan: &Plan, cond: &str) -> String {
+/// `INSERT IGNORE INTO shadow (...) SELECT ... FROM orig WHERE cond`,
+/// with `LOCK IN SHARE MODE` when `locking`.
+pub fn copy_sql(n: &Names, plan: &Plan, cond: &str, locking: bool) -> String {
     format!(
-        "INSERT IGNORE INTO {} ({}) SELECT {} FROM {} FORCE INDEX ({}) WHERE {cond} LOCK IN SHARE MODE",
+        "INSERT IGNORE INTO {} ({}) SELECT {} FROM {} FORCE INDEX ({}) WHERE {cond}{}",
         n.q(&n.shadow),
         new_cols(plan),
         old_cols(plan, ""),
         n.q(&n.table),
-        quote_ident(&plan.key.name)
+        quote_ident(&plan.key.name),
+        if locking { " LOCK IN SHARE MODE" } else { "" }
     )
+}
+
+/// Sets the copy session up for lock-free reads (READ COMMITTED, row
+/// format); returns false when it has to copy with share locks instead.
+pub fn lock_free_session(conn: &mut Conn) -> bool {
+    // READ COMMITTED INSERT ... SELECT is only allowed with row-based
+    // logging; MIXED switches to rows by itself.
+    let _ = conn.run("session setup", "SET SESSION binlog_format = 'ROW'");
+    let fmt: Option<(String, i64)> = conn
+        .row(
+            "session setup",
+            "SELECT @@SESSION.binlog_format, @@GLOBAL.log_bin",
+        )
+        .ok()
+        .flatten();
+    let ok = matches!(&fmt, Some((f, log_bin)) if *log_bin == 0 || f.eq_ignore_ascii_case("ROW") || f.eq_ignore_ascii_case("MIXED"));
+    ok && conn
+        .run(
+            "session setup",
+            "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        )
+        .is_ok()
 }
 
 /// Runs `f` again on deadlocks and lock wait timeouts (up to 10 tries),
@@ -132,8 +166,9 @@ pub fn copy_chunk(
     plan: &Plan,
     cond: &str,
     allow_data_loss: bool,
+    locking: bool,
 ) -> Result<u64> {
-    let sql = copy_sql(n, plan, cond);
+    let sql = copy_sql(n, plan, cond, locking);
     let (rows, warnings) = retrying(conn, cancel, |c| {
         let label = c.label().to_string();
         c.query_drop(&sql)
@@ -218,6 +253,10 @@ pub fn compare_chunk(
     retrying(conn, cancel, |c| {
         let label = c.label().to_string();
         let err = |e: mysql::Error| db_error(format_args!("checksumming a chunk on {label}"), &e);
+        // One snapshot for both reads: REPEATABLE READ whatever the
+        // session's level (READ COMMITTED would take one per statement).
+        c.query_drop("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .map_err(err)?;
         c.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
             .map_err(err)?;
         let a: Option<(u64, String)> = c.query_first(&q_old).map_err(err)?;
@@ -243,10 +282,14 @@ pub fn recopy_chunk(
         quote_ident(&plan.key.name)
     );
     let del = format!("DELETE FROM {} WHERE {cond}", n.q(&n.shadow));
-    let ins = copy_sql(n, plan, cond);
+    let ins = copy_sql(n, plan, cond, true);
     retrying(conn, cancel, |c| {
         let label = c.label().to_string();
         let err = |e: mysql::Error| db_error(format_args!("copying a chunk again on {label}"), &e);
+        // Share locks on the range (next-key locks: REPEATABLE READ) keep
+        // the application's writes out until the range is refilled.
+        c.query_drop("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .map_err(err)?;
         c.query_drop("START TRANSACTION").map_err(err)?;
         let _: Option<u64> = c.query_first(&lock).map_err(err)?;
         c.query_drop(&del).map_err(err)?;
@@ -314,8 +357,7 @@ mod tests {
             old.contains("CAST(CONVERT(`v` USING utf8mb4) AS BINARY)"),
             "{old}"
         );
-        assert!(
-            copy_sql(&Names::new("d", "t").expect("n"), &p, "1=1").contains("LOCK IN SHARE MODE")
-        );
+        assert!(copy_sql(&Names::new("d", "t").expect("n"), &p, "1=1", true)
+            .contains("LOCK IN SHARE MODE"));
     }
 }

@@ -279,10 +279,14 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      altered. AFTER INSERT, UPDATE and DELETE triggers on the table (method triggers) \
      write every change to the shadow table in the application's own transaction: \
      REPLACE of the new row, and for an update that changes the key a DELETE of the old \
-     key first. Rows are then copied in key order with INSERT IGNORE ... SELECT ... LOCK \
-     IN SHARE MODE in chunks sized to --chunk-time: the share lock covers one chunk for \
-     the length of one statement and closes the race in which a row deleted by the \
-     application after the copy read it would be re-inserted into the shadow. Any \
+     key first. Rows are then copied in key order with INSERT IGNORE ... SELECT in chunks \
+     sized to --chunk-time. The copy session reads with READ COMMITTED consistent reads \
+     (binary log format ROW for the session), so it takes no locks on the original and \
+     the application never waits for it or deadlocks with it there; a row the \
+     application deletes while the statement that copies it runs can come back in the \
+     shadow, and the checksum pass finds and recopies exactly those chunks under share \
+     locks. When the session cannot use row format, the copy reads with LOCK IN SHARE \
+     MODE instead, as pt-online-schema-change does. Any \
      warning other than a duplicate (a value truncated or out of range: the ALTER would \
      change data) stops the run unless --allow-data-loss. After each chunk the copy \
      sleeps --sleep-ratio times the chunk's time, and it pauses as the Throttling \
@@ -320,7 +324,8 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      plan (instant, copy), nocopy_possible, executed, resumed, rows_estimate, \
      estimated_seconds, guards (warnings), changed_columns, children, rows_copied, \
      chunks, checksum_chunks, chunks_recopied, copy_seconds, checksum_seconds, \
-     cut_over_attempts, cut_over_seconds, total_seconds, old_table (kept name or null). \
+     cut_over_attempts, cut_over_seconds, total_seconds, old_table (kept name or null), \
+     exit_status. \
      A progress bar with rows/s and ETA is drawn on stderr when it is a terminal. Exit \
      status: 0 done (or planned); 1 refused by a guard, bad options, or the swap gave up; \
      4 interrupted (cleaned up); 16 the checksum found differences that recopying did not \
