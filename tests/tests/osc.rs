@@ -313,8 +313,8 @@ fn copy_change(
     );
     assert_eq!(leftovers(&mut c), Vec::<String>::new(), "{alter}");
     eprintln!(
-        "{alter}: {acked} writes acknowledged, {retried} retried, {}",
-        r.stderr
+        "{alter}: {acked} writes acknowledged, {retried} retried, {} chunks copied again",
+        doc["chunks_recopied"]
     );
     doc
 }
