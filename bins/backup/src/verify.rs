@@ -1,0 +1,147 @@
+//! Proving a backup restorable: restore it into a throwaway server
+//! (`oxkit::sandbox`), recompute every table's row count and checksum
+//! there with the same `oxkit::checksum` expression the backup used inside
+//! its snapshot, compare, and record the verdict and the restore time in
+//! the manifest.
+
+use crate::manifest::{self, HistoryEntry, Manifest, Verification};
+use crate::repo::Repo;
+use crate::restore::{self, RestoreOptions};
+use anyhow::Result;
+use oxkit::checksum::{Function, RowOptions, TableChecksum};
+use oxkit::conn::ConnectOptions;
+use oxkit::entry::Context;
+use serde::Serialize;
+use std::time::Instant;
+
+/// One table's comparison.
+#[derive(Clone, Debug, Serialize)]
+pub struct TableCheck {
+    /// Schema.
+    pub db: String,
+    /// Table.
+    pub table: String,
+    /// Rows recorded at backup time.
+    pub rows_expected: u64,
+    /// Rows found after the restore.
+    pub rows_restored: u64,
+    /// Checksum recorded at backup time.
+    pub checksum_expected: String,
+    /// Checksum after the restore.
+    pub checksum_restored: String,
+    /// Equal.
+    pub ok: bool,
+}
+
+/// The verdict of one verification.
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifyReport {
+    /// The set.
+    pub backup: String,
+    /// `passed` or `failed`.
+    pub status: String,
+    /// Seconds the restore took.
+    pub restore_secs: f64,
+    /// Seconds the whole verification took.
+    pub duration_secs: f64,
+    /// What went wrong, if anything.
+    pub message: String,
+    /// Per table.
+    pub tables: Vec<TableCheck>,
+}
+
+/// Verifies set `m` and records the verdict in its manifest.
+pub fn verify(
+    ctx: &Context,
+    repo: &Repo,
+    m: &Manifest,
+    opts: &RestoreOptions,
+    buffer_pool: &str,
+) -> Result<VerifyReport> {
+    let t0 = Instant::now();
+    let mut report = VerifyReport {
+        backup: m.id.clone(),
+        status: "failed".into(),
+        restore_secs: 0.0,
+        duration_secs: 0.0,
+        message: String::new(),
+        tables: Vec::new(),
+    };
+    let outcome = (|| -> Result<()> {
+        let sb = oxkit::sandbox::Sandbox::builder()
+            .arg(format!("--innodb-buffer-pool-size={buffer_pool}"))
+            .start()?;
+        let spec = sb.socket_spec();
+        let copts = ConnectOptions::default();
+        let mut ropts = opts.clone();
+        ropts.filter = oxkit::filter::TableFilter::default();
+        ropts.no_binlog = false;
+        let r = restore::restore(ctx, repo, m, &spec, &copts, &ropts)?;
+        report.restore_secs = r.duration_secs;
+        let mut c = sb.connect()?;
+        let mut bad = Vec::new();
+        for t in &m.tables {
+            ctx.cancel.check()?;
+            let table = oxkit::schema::load_table_without_children(&mut c, &t.db, &t.name)?;
+            let q = TableChecksum::new(&table, Function::Sha1, &RowOptions::default());
+            let (cnt, crc): (u64, String) = c
+                .row(
+                    &format!("checksumming {}.{}", t.db, t.name),
+                    &q.query("", "1=1"),
+                )?
+                .unwrap_or((0, "0".into()));
+            let ok = cnt == t.rows && crc == t.checksum;
+            if !ok {
+                bad.push(format!(
+                    "{}.{}: {} rows, checksum {} (backup recorded {} rows, checksum {})",
+                    t.db, t.name, cnt, crc, t.rows, t.checksum
+                ));
+            }
+            report.tables.push(TableCheck {
+                db: t.db.clone(),
+                table: t.name.clone(),
+                rows_expected: t.rows,
+                rows_restored: cnt,
+                checksum_expected: t.checksum.clone(),
+                checksum_restored: crc,
+                ok,
+            });
+        }
+        drop(c);
+        sb.stop()?;
+        if bad.is_empty() {
+            report.status = "passed".into();
+            report.message = format!("{} tables match", m.tables.len());
+        } else {
+            report.message = format!("restored data differs: {}", bad.join("; "));
+        }
+        Ok(())
+    })();
+    if let Err(e) = &outcome {
+        report.message = format!("{e:#}");
+    }
+    report.duration_secs = t0.elapsed().as_secs_f64();
+    let now = manifest::now_unix();
+    let v = Verification {
+        status: report.status.clone(),
+        at: manifest::utc(now),
+        at_unix: now,
+        restore_secs: report.restore_secs,
+        duration_secs: report.duration_secs,
+        message: report.message.clone(),
+    };
+    let h = HistoryEntry {
+        action: "verify".into(),
+        at: v.at.clone(),
+        at_unix: now,
+        ok: report.status == "passed",
+        duration_secs: report.restore_secs,
+        target: "sandbox".into(),
+        message: report.message.clone(),
+    };
+    repo.update_manifest(&m.id, |m| {
+        m.verification = Some(v);
+        m.history.push(h);
+    })?;
+    Ok(report)
+}
