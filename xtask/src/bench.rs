@@ -269,6 +269,7 @@ pub fn run(args: &Args) -> Result<()> {
     match args.which.as_str() {
         "table-checksum" => table_checksum(args),
         "table-sync" => crate::bench_sync::run(args),
-        other => bail!("unknown benchmark {other:?} (known: table-checksum, table-sync)"),
+        "backup" => crate::bench_backup::run_bench(args),
+        other => bail!("unknown benchmark {other:?} (known: table-checksum, table-sync, backup)"),
     }
 }

@@ -630,7 +630,64 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
 /// The man page's DESCRIPTION paragraphs after `long_about` (rendered by
 /// `cargo xtask man`).
 pub const MAN_DESCRIPTION: &[&str] = &[
-    "ACTIONS. backup DSN --repo DIR takes a backup; list, check, expire and verify work on the \
-     repository alone; restore DSN restores the newest backup (or --backup ID) into a running \
-     server; binlog DSN copies the server's binary logs for point-in-time recovery.",
+    "Backups are only as good as the last successful restore: besides taking and \
+     cataloguing backups, it restores each one into a throwaway server and compares \
+     checksums, so a backup is known to be usable before it is needed.",
+    "ACTIONS. backup DSN --repo DIR takes a logical backup (--verify proves it at once); \
+     list shows every backup with age, size, duration and verification; check --max-age 26h \
+     exits 1 when the newest verified backup is older (for monitoring); expire --keep-last N \
+     --keep-days D deletes what falls outside the retention but never the newest verified \
+     backup; verify restores a backup (--backup ID, default the newest) into a throwaway \
+     mariadbd and compares every table's row count and checksum with those recorded at \
+     backup time; restore DSN loads a backup into a running server; binlog DSN copies the \
+     server's binary logs for point-in-time recovery.",
+    "CONSISTENCY. Worker connections (--threads) open consistent snapshots while a control \
+     connection blocks commits for an instant (BACKUP STAGE BLOCK_COMMIT on MariaDB, else \
+     FLUSH TABLES WITH READ LOCK); the GTID position and binary log file and offset of that \
+     point are recorded, and on MariaDB every worker's binlog_snapshot_file/position is \
+     checked against it. Only InnoDB tables are consistent this way: other engines fail the \
+     backup unless --allow-non-transactional. Definitions (tables, views, procedures, \
+     functions, triggers, events, users and grants) are saved; a table altered, dropped or \
+     created during the dump fails the backup. Before writing, the tool checks privileges \
+     (RELOAD, SELECT, BINLOG MONITOR) and free space for half the tables' data size; every \
+     server warning is recorded in the manifest and printed.",
+    "FORMAT. A repository holds backups/<id>/ with manifest.json (written last, atomically: \
+     a directory without it is unfinished and never counts), schema.json.zst and one data \
+     file per key range of --chunk-rows rows (LOAD DATA text: tab-separated, backslash \
+     escapes, \\\\N for NULL, binary, bit and spatial columns in hex), compressed with zstd \
+     (--compress-level). The manifest records the server, the position, per-table row \
+     counts and checksums (the ox-table-checksum row hash, read in the same snapshot), every \
+     file's size and SHA-256, the options, warnings, and the history of verifications and \
+     restores with their durations (the recovery time). Files are created 0600 and \
+     directories 0700. The layout and the manifest do not depend on the backup method \
+     (field method) or on where the bytes live.",
+    "ENCRYPTION. With --encrypt-key-file every file but the manifest is sealed with \
+     XChaCha20-Poly1305 in 64 KiB segments (STREAM construction, the file's path as \
+     associated data): a changed, truncated, reordered or renamed file does not open. The \
+     file holds a raw 256-bit key (32 bytes or 64 hex digits) or a passphrase (Argon2id \
+     with a per-backup salt). The key is never stored; the manifest keeps only a check \
+     value, so a wrong or missing key is reported before anything is restored. The \
+     manifest itself (names, counts, checksums, no row data) stays readable for list and \
+     check.",
+    "RESTORE. Tables are created without secondary indexes and foreign keys, data files are \
+     loaded in parallel with LOAD DATA LOCAL INFILE (each file's SHA-256 is checked before \
+     it is sent: a tampered file fails the restore and is named), indexes and foreign keys \
+     are added afterwards, then views, routines, triggers and events (and users with \
+     --users). Sessions run with foreign_key_checks=0 and unique_checks=0, and \
+     sql_log_bin=0 with --no-binlog. A restore never overwrites an existing table. \
+     --databases, --tables and the other filters restore part of a backup. --until \
+     'YYYY-MM-DD HH:MM:SS' (UTC) or --until-gtid GTID then replays the binary logs copied by \
+     the binlog action (mariadb-binlog piped into the mariadb client) from the backup's \
+     position to that point. --max-rate limits bytes written per second during a backup; \
+     progress with rate and ETA goes to stderr on a terminal.",
+    "EXIT STATUS of the actions: backup and restore 0, or 255 on failure (the backup \
+     directory is removed); backup --verify and verify 16 when the restored data differ or \
+     the backup cannot be restored; check 1 when no verified backup is recent enough.",
+    "JSON (--format json): backup prints {backup: manifest, verify}; list an array of \
+     {id, state, method, finished_at, age_secs, stored_bytes, duration_secs, tables, \
+     encrypted, verification, restore_secs, gtid, warnings}; check {newest_verified, \
+     age_secs, max_age_secs, ok, message}; expire an array of {id, keep, reason}; verify \
+     {backup, status, restore_secs, duration_secs, message, tables}; restore {backup, \
+     target, tables, rows, bytes, duration_secs, binlog_secs, warnings}; binlog {dir, \
+     copied, total}.",
 ];

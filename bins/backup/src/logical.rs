@@ -258,6 +258,19 @@ pub fn show_create_table(conn: &mut Conn, db: &str, name: &str) -> Result<String
         .with_context(|| format!("no definition for {db}.{name}"))
 }
 
+/// A CREATE TABLE without its `AUTO_INCREMENT=n` option, which moves with
+/// every insert and is no DDL.
+fn without_counter(sql: &str) -> String {
+    match sql.find(" AUTO_INCREMENT=") {
+        Some(i) => {
+            let rest = &sql[i + " AUTO_INCREMENT=".len()..];
+            let digits = rest.chars().take_while(char::is_ascii_digit).count();
+            format!("{}{}", &sql[..i], &rest[digits..])
+        }
+        None => sql.to_string(),
+    }
+}
+
 /// Server warnings of the last statement on `conn`, as lines.
 pub fn warnings(conn: &mut Conn, what: &str) -> Vec<String> {
     if conn.warnings() == 0 {
@@ -784,7 +797,12 @@ fn take(
         .objects
         .iter()
         .filter(|o| o.kind == "table")
-        .map(|o| ((o.db.clone(), o.name.clone()), o.sql.join("")))
+        .map(|o| {
+            (
+                (o.db.clone(), o.name.clone()),
+                without_counter(&o.sql.join("")),
+            )
+        })
         .collect();
     let schema_rel = schema_path(key.is_some());
     let mut files: Vec<FileEntry> = Vec::new();
@@ -797,7 +815,7 @@ fn take(
 
     // Data, in parallel.
     let total_bytes: u64 = tables.iter().map(|t| t.data_length).sum();
-    let progress = oxkit::progress::Progress::new(ctx, total_bytes.max(1), "backup bytes");
+    let progress = oxkit::progress::Progress::bytes(ctx, total_bytes.max(1), "backup bytes");
     let queue = Arc::new(Mutex::new(VecDeque::from(sources)));
     let failed = Arc::new(AtomicBool::new(false));
     let done_bytes = Arc::new(AtomicU64::new(0));
@@ -896,7 +914,7 @@ fn take(
                 t.full_name()
             );
         }
-        let now = show_create_table(control, &t.db, &t.name)?;
+        let now = without_counter(&show_create_table(control, &t.db, &t.name)?);
         if create_before.get(&(t.db.clone(), t.name.clone())) != Some(&now) {
             bail!(
                 "{} was altered during the backup (DDL during the dump); the backup is not usable, take it again",
@@ -1083,6 +1101,16 @@ mod tests {
         let mut v = Vec::new();
         escape_into(&mut v, b"a\tb\nc\\d\0e\rf");
         assert_eq!(v, b"a\\tb\\nc\\\\d\\0e\\rf");
+    }
+
+    #[test]
+    fn counter_is_not_ddl() {
+        assert_eq!(
+            without_counter(
+                "CREATE TABLE `t` (\n) ENGINE=InnoDB AUTO_INCREMENT=123 DEFAULT CHARSET=x"
+            ),
+            "CREATE TABLE `t` (\n) ENGINE=InnoDB DEFAULT CHARSET=x"
+        );
     }
 
     #[test]

@@ -366,7 +366,7 @@ pub fn restore(
         |j: &(&TableEntry, usize)| m.file(&j.0.chunks[j.1].file).map(|f| f.size).unwrap_or(0);
     jobs.sort_by_key(|j| std::cmp::Reverse(size(j)));
     let total: u64 = jobs.iter().map(size).sum();
-    let progress = oxkit::progress::Progress::new(ctx, total.max(1), "restore bytes");
+    let progress = oxkit::progress::Progress::bytes(ctx, total.max(1), "restore bytes");
     let loaded = parallel(&mut conns, jobs, &ctx.cancel, &|c, (t, i)| {
         let ch = &t.chunks[i];
         let entry = m
