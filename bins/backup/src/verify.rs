@@ -76,6 +76,7 @@ pub fn verify(
         let mut ropts = opts.clone();
         ropts.filter = oxkit::filter::TableFilter::default();
         ropts.no_binlog = false;
+        ropts.warm_up = false;
         let r = restore::restore(ctx, repo, m, &spec, &copts, &ropts)?;
         report.restore_secs = r.duration_secs;
         let mut c = sb.connect()?;
