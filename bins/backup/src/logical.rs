@@ -267,6 +267,8 @@ struct ChunkDone {
     rows: u64,
     crc: String,
     file: FileEntry,
+    cond: String,
+    force: String,
 }
 
 struct Plan {
@@ -511,7 +513,7 @@ fn dump_schema(
     Ok(SchemaDump { objects: objs })
 }
 
-fn fold(unique: bool, a: &str, b: &str) -> Result<String> {
+pub fn fold(unique: bool, a: &str, b: &str) -> Result<String> {
     let p = |s: &str| -> Result<u128> {
         s.parse::<u128>()
             .with_context(|| format!("unexpected checksum value {s:?}"))
@@ -1028,6 +1030,9 @@ fn take(
             ch.push(ChunkEntry {
                 file: c.file.path.clone(),
                 rows: c.rows,
+                checksum: Some(c.crc.clone()),
+                range: Some(c.cond.clone()),
+                force_index: Some(c.force.clone()),
             });
         }
         entries.push(TableEntry {
@@ -1036,6 +1041,7 @@ fn take(
             engine: p.table.engine.clone().unwrap_or_default(),
             rows,
             checksum: crc,
+            unique_rows: p.unique,
             columns: p.columns,
             chunks: ch,
         });
@@ -1170,6 +1176,8 @@ fn dump_chunk(
         rows,
         crc,
         file,
+        cond: job.cond.clone(),
+        force: job.force.clone(),
     })
 }
 
