@@ -567,7 +567,8 @@ impl Nibbler {
                 let lo = int_of(&last).unwrap_or_default() + i128::from(!inclusive);
                 match self.max.flatten() {
                     Some(max) if lo <= max => {
-                        let mut step = ((self.rows as f64 / self.density.max(1e-9)) as i128)
+                        let mut step = ((self.rows as f64 / self.density.max(f64::MIN_POSITIVE))
+                            as i128)
                             .clamp(1, self.span.saturating_mul(4).max(self.rows as i128));
                         let mut hi = lo.saturating_add(step - 1).min(max);
                         // Guard against a jump in density (a dense region

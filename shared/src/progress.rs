@@ -27,6 +27,17 @@ impl Progress {
         Progress(bar)
     }
 
+    /// A bar counting `total` bytes, with the rate (bytes/s) and ETA.
+    pub fn bytes(ctx: &Context, total: u64, what: &str) -> Progress {
+        let p = Progress::new(ctx, total, what);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {msg} ({elapsed}, ETA {eta})",
+        ) {
+            p.0.set_style(style.progress_chars("=> "));
+        }
+        p
+    }
+
     /// Adds `n` units done.
     pub fn inc(&self, n: u64) {
         self.0.inc(n);

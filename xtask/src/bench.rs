@@ -270,9 +270,10 @@ pub fn run(args: &Args) -> Result<()> {
         "table-checksum" => table_checksum(args),
         "table-sync" => crate::bench_sync::run(args),
         "online-schema-change" => crate::bench_osc::run(args),
+        "backup" => crate::bench_backup::run_bench(args),
         "oltp" => crate::sysbench::bench(args),
         other => bail!(
-            "unknown benchmark {other:?} (known: table-checksum, table-sync, online-schema-change, oltp)"
+            "unknown benchmark {other:?} (known: table-checksum, table-sync, online-schema-change, backup, oltp)"
         ),
     }
 }

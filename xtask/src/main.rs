@@ -6,6 +6,7 @@
 //! and one variant to [`Task`].
 
 mod bench;
+mod bench_backup;
 mod bench_osc;
 mod bench_sync;
 mod completions;

@@ -72,11 +72,7 @@ const PAGES: &[PageText] = &[
     },
     PageText {
         tool: "ox-backup",
-        description: &[
-            "Backups are only as good as the last successful restore: besides taking and \
-             cataloguing backups, it restores each one into a throwaway server and compares \
-             checksums, so a backup is known to be usable before it is needed.",
-        ],
+        description: ox_backup::MAN_DESCRIPTION,
         replaces: &["mariadb-backup(1)", "mydumper(1)"],
     },
 ];

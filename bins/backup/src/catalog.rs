@@ -1,0 +1,285 @@
+//! The catalogue: listing sets, the freshness check for monitoring, and
+//! retention.
+//!
+//! Retention (`expire --keep-last N --keep-days D`) keeps a complete set
+//! when it is among the N newest or younger than D days, and always keeps
+//! the newest verified set, so the only proven backup is never deleted.
+//! Unfinished sets (no manifest) older than a day are removed too: they are
+//! leftovers of a run that died.
+
+use crate::manifest::{self, Manifest};
+use crate::repo::Repo;
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+/// One line of `list`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Entry {
+    /// Set id.
+    pub id: String,
+    /// `complete` or `unfinished`.
+    pub state: String,
+    /// `logical`, `physical`.
+    pub method: Option<String>,
+    /// Finished, UTC.
+    pub finished_at: Option<String>,
+    /// Seconds since it finished.
+    pub age_secs: Option<u64>,
+    /// Bytes stored.
+    pub stored_bytes: Option<u64>,
+    /// Seconds the backup took.
+    pub duration_secs: Option<f64>,
+    /// Tables.
+    pub tables: Option<usize>,
+    /// Encrypted.
+    pub encrypted: bool,
+    /// `passed`, `failed`, or `never`.
+    pub verification: String,
+    /// Seconds the last verification's restore took.
+    pub restore_secs: Option<f64>,
+    /// GTID of the consistent point.
+    pub gtid: Option<String>,
+    /// Warnings recorded.
+    pub warnings: usize,
+}
+
+fn entry(id: &str, m: Option<&Manifest>, now: u64) -> Entry {
+    match m {
+        Some(m) => Entry {
+            id: id.to_string(),
+            state: "complete".into(),
+            method: Some(m.method.clone()),
+            finished_at: Some(m.finished_at.clone()),
+            age_secs: Some(now.saturating_sub(m.finished_unix)),
+            stored_bytes: Some(m.stored_bytes),
+            duration_secs: Some(m.duration_secs),
+            tables: Some(m.tables.len()),
+            encrypted: m.encryption.is_some(),
+            verification: m
+                .verification
+                .as_ref()
+                .map(|v| v.status.clone())
+                .unwrap_or_else(|| "never".into()),
+            restore_secs: m.verification.as_ref().map(|v| v.restore_secs),
+            gtid: m.position.gtid.clone(),
+            warnings: m.warnings.len(),
+        },
+        None => Entry {
+            id: id.to_string(),
+            state: "unfinished".into(),
+            method: None,
+            finished_at: None,
+            age_secs: None,
+            stored_bytes: None,
+            duration_secs: None,
+            tables: None,
+            encrypted: false,
+            verification: "never".into(),
+            restore_secs: None,
+            gtid: None,
+            warnings: 0,
+        },
+    }
+}
+
+/// Every set, oldest first.
+pub fn list(repo: &Repo) -> Result<Vec<Entry>> {
+    let now = manifest::now_unix();
+    Ok(repo
+        .sets()?
+        .iter()
+        .map(|s| entry(&s.id, s.manifest.as_ref(), now))
+        .collect())
+}
+
+/// `1d2h`, `3h4m`, `5m6s`.
+pub fn human_age(secs: u64) -> String {
+    let (d, h, m, s) = (
+        secs / 86400,
+        secs % 86400 / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    );
+    if d > 0 {
+        format!("{d}d{h}h")
+    } else if h > 0 {
+        format!("{h}h{m}m")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Parses `26h`, `90m`, `2d`, `3600s`, `3600`.
+pub fn parse_age(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last()? {
+        'd' | 'D' => (&s[..s.len() - 1], 86400),
+        'h' | 'H' => (&s[..s.len() - 1], 3600),
+        'm' | 'M' => (&s[..s.len() - 1], 60),
+        's' | 'S' => (&s[..s.len() - 1], 1),
+        _ => (s, 1),
+    };
+    let v: f64 = num.trim().parse().ok()?;
+    (v.is_finite() && v >= 0.0).then_some((v * mult as f64) as u64)
+}
+
+/// Result of `check`.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckReport {
+    /// The newest verified set.
+    pub newest_verified: Option<String>,
+    /// Its age in seconds.
+    pub age_secs: Option<u64>,
+    /// The limit.
+    pub max_age_secs: u64,
+    /// Fresh enough.
+    pub ok: bool,
+    /// One line for humans and monitoring.
+    pub message: String,
+}
+
+/// Is the newest verified set younger than `max_age`?
+pub fn check(repo: &Repo, max_age: u64) -> Result<CheckReport> {
+    let now = manifest::now_unix();
+    let newest = repo
+        .sets()?
+        .into_iter()
+        .filter_map(|s| s.manifest)
+        .filter(|m| m.verified())
+        .max_by_key(|m| m.finished_unix);
+    Ok(match newest {
+        None => CheckReport {
+            newest_verified: None,
+            age_secs: None,
+            max_age_secs: max_age,
+            ok: false,
+            message: format!("CRITICAL: no verified backup in {}", repo.root.display()),
+        },
+        Some(m) => {
+            let age = now.saturating_sub(m.finished_unix);
+            let ok = age <= max_age;
+            CheckReport {
+                message: format!(
+                    "{}: newest verified backup {} is {} old (limit {})",
+                    if ok { "OK" } else { "CRITICAL" },
+                    m.id,
+                    human_age(age),
+                    human_age(max_age)
+                ),
+                newest_verified: Some(m.id),
+                age_secs: Some(age),
+                max_age_secs: max_age,
+                ok,
+            }
+        }
+    })
+}
+
+/// One decision of `expire`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Decision {
+    /// Set id.
+    pub id: String,
+    /// Kept.
+    pub keep: bool,
+    /// Why.
+    pub reason: String,
+}
+
+/// Applies retention; with `dry_run` only decides.
+pub fn expire(
+    repo: &Repo,
+    keep_last: Option<usize>,
+    keep_days: Option<f64>,
+    dry_run: bool,
+) -> Result<Vec<Decision>> {
+    let now = manifest::now_unix();
+    let sets = repo.sets()?;
+    let complete: Vec<&Manifest> = sets.iter().filter_map(|s| s.manifest.as_ref()).collect();
+    let newest_verified = complete
+        .iter()
+        .filter(|m| m.verified())
+        .max_by_key(|m| m.finished_unix)
+        .map(|m| m.id.clone());
+    let mut by_age: Vec<&&Manifest> = complete.iter().collect();
+    by_age.sort_by_key(|m| std::cmp::Reverse(m.finished_unix));
+    let mut out = Vec::new();
+    for s in &sets {
+        let d = match &s.manifest {
+            None => {
+                let old = std::fs::metadata(repo.set_dir(&s.id))
+                    .and_then(|md| md.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|e| e.as_secs() > 86400);
+                Decision {
+                    id: s.id.clone(),
+                    keep: !old || s.error.is_some(),
+                    reason: if s.error.is_some() {
+                        "unreadable manifest: left for inspection".into()
+                    } else if old {
+                        "unfinished and older than a day".into()
+                    } else {
+                        "unfinished (may be running)".into()
+                    },
+                }
+            }
+            Some(m) => {
+                let rank = by_age.iter().position(|x| x.id == m.id).unwrap_or(0);
+                let age_days = now.saturating_sub(m.finished_unix) as f64 / 86400.0;
+                if newest_verified.as_deref() == Some(&m.id) {
+                    Decision {
+                        id: m.id.clone(),
+                        keep: true,
+                        reason: "newest verified backup (never expired)".into(),
+                    }
+                } else if keep_last.is_some_and(|n| rank < n) {
+                    Decision {
+                        id: m.id.clone(),
+                        keep: true,
+                        reason: format!("among the {} newest", keep_last.unwrap_or(0)),
+                    }
+                } else if keep_days.is_some_and(|d| age_days < d) {
+                    Decision {
+                        id: m.id.clone(),
+                        keep: true,
+                        reason: format!("younger than {} days", keep_days.unwrap_or(0.0)),
+                    }
+                } else {
+                    Decision {
+                        id: m.id.clone(),
+                        keep: false,
+                        reason: "outside the retention".into(),
+                    }
+                }
+            }
+        };
+        out.push(d);
+    }
+    if !dry_run {
+        for d in out.iter().filter(|d| !d.keep) {
+            let dir = repo.set_dir(&d.id);
+            // Remove the manifest first: a set interrupted halfway through
+            // deletion is then unfinished, never a damaged "good" set.
+            let _ = std::fs::remove_file(dir.join("manifest.json"));
+            std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages() {
+        assert_eq!(parse_age("26h"), Some(93600));
+        assert_eq!(parse_age("2d"), Some(172800));
+        assert_eq!(parse_age("90"), Some(90));
+        assert_eq!(parse_age("x"), None);
+        assert_eq!(human_age(93600), "1d2h");
+    }
+}

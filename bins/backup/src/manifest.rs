@@ -1,0 +1,248 @@
+//! The manifest: one JSON document that makes a backup set self-describing.
+//!
+//! It is independent of how the backup was taken (`method`: `logical`
+//! today, `physical` later) and of where the bytes live (file paths are
+//! relative to the set). It is written last and atomically: a set whose
+//! `manifest.json` is missing is unfinished and never counts as a backup.
+//! Later runs (verify, restore) only append to `history` and replace
+//! `verification`, again atomically. Field names are part of the interface
+//! (`--format json` prints manifests); `format` is bumped on incompatible
+//! changes.
+
+use crate::crypt::Encryption;
+use serde::{Deserialize, Serialize};
+
+/// Version of the manifest layout.
+pub const FORMAT: u32 = 1;
+
+/// A backup set's description.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Layout version ([`FORMAT`]).
+    pub format: u32,
+    /// The set's name: its directory under `backups/`.
+    pub id: String,
+    /// `logical` (a dump of rows and definitions) or `physical`.
+    pub method: String,
+    /// Tool that wrote it and its version.
+    pub tool: String,
+    /// Version of the tool.
+    pub tool_version: String,
+    /// The server backed up.
+    pub server: ServerInfo,
+    /// Start, UTC, `YYYY-MM-DD HH:MM:SS`.
+    pub started_at: String,
+    /// Start, seconds since the epoch.
+    pub started_unix: u64,
+    /// End, UTC.
+    pub finished_at: String,
+    /// End, seconds since the epoch.
+    pub finished_unix: u64,
+    /// Seconds the backup took.
+    pub duration_secs: f64,
+    /// The consistent point every table was read at.
+    pub position: Position,
+    /// Options the backup was taken with.
+    pub options: Options,
+    /// Present when the set's files are encrypted.
+    pub encryption: Option<Encryption>,
+    /// Row hash function of the table checksums (`sha1`, see oxkit::checksum).
+    pub checksum_function: String,
+    /// Tables with their rows, checksums and data files.
+    pub tables: Vec<TableEntry>,
+    /// The file holding definitions (schema.json, compressed and maybe encrypted).
+    pub schema_file: String,
+    /// Every file of the set.
+    pub files: Vec<FileEntry>,
+    /// Bytes stored (sum of file sizes).
+    pub stored_bytes: u64,
+    /// Bytes before compression and encryption.
+    pub raw_bytes: u64,
+    /// Everything the server or the copy warned about.
+    pub warnings: Vec<String>,
+    /// Latest verification verdict.
+    pub verification: Option<Verification>,
+    /// Verifications and restores, oldest first.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// Who was backed up.
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct ServerInfo {
+    /// How it was reached (`user@host:port`).
+    pub label: String,
+    /// `@@hostname`.
+    pub hostname: String,
+    /// `@@port`.
+    pub port: u16,
+    /// `@@server_id`.
+    pub server_id: u32,
+    /// Flavour and version, as the server describes itself.
+    pub version: String,
+    /// Flavour (`MariaDB`, `MySQL`, ...).
+    pub flavor: String,
+}
+
+/// Binary log coordinates of the consistent point.
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct Position {
+    /// `@@gtid_binlog_pos` (MariaDB) or `@@gtid_executed` (MySQL).
+    pub gtid: Option<String>,
+    /// Binary log file.
+    pub binlog_file: Option<String>,
+    /// Offset in it.
+    pub binlog_pos: Option<u64>,
+    /// How the point was fixed (`BACKUP STAGE BLOCK_COMMIT`, `FLUSH TABLES WITH READ LOCK`).
+    pub lock: String,
+    /// Milliseconds the lock was held.
+    pub lock_ms: u64,
+}
+
+/// Options of the backup.
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct Options {
+    /// Worker connections.
+    pub threads: usize,
+    /// Rows per data file of a big table.
+    pub chunk_rows: u64,
+    /// `zstd`.
+    pub compression: String,
+    /// zstd level.
+    pub compress_level: i32,
+    /// Users and grants were saved.
+    pub users: bool,
+    /// The filter options given, as typed.
+    pub filters: Vec<String>,
+}
+
+/// One column of a data file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ColumnEntry {
+    /// Column name.
+    pub name: String,
+    /// Written as hex digits (binary, bit and spatial types).
+    pub hex: bool,
+}
+
+/// One table.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TableEntry {
+    /// Schema.
+    pub db: String,
+    /// Name.
+    pub name: String,
+    /// Storage engine.
+    pub engine: String,
+    /// Rows at the consistent point.
+    pub rows: u64,
+    /// Checksum at the consistent point (oxkit::checksum, whole table).
+    pub checksum: String,
+    /// Rows are unique (checksums fold by XOR, else by sum).
+    #[serde(default)]
+    pub unique_rows: bool,
+    /// Stored columns in data-file order.
+    pub columns: Vec<ColumnEntry>,
+    /// Data files (paths in `files`), with their row counts.
+    pub chunks: Vec<ChunkEntry>,
+}
+
+/// One data file of a table.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChunkEntry {
+    /// Path in the set.
+    pub file: String,
+    /// Rows in it.
+    pub rows: u64,
+    /// Its checksum (folded into the table's).
+    #[serde(default)]
+    pub checksum: Option<String>,
+    /// The key range it holds, as an SQL condition (`1=1` for a whole table).
+    #[serde(default)]
+    pub range: Option<String>,
+    /// The `FORCE INDEX` clause the range was read through.
+    #[serde(default)]
+    pub force_index: Option<String>,
+}
+
+/// One file of the set.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Path relative to the set's directory.
+    pub path: String,
+    /// Bytes stored.
+    pub size: u64,
+    /// Hex SHA-256 of the stored bytes.
+    pub sha256: String,
+    /// Bytes before compression and encryption.
+    pub raw_size: u64,
+}
+
+/// A verification verdict.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Verification {
+    /// `passed` or `failed`.
+    pub status: String,
+    /// When, UTC.
+    pub at: String,
+    /// When, seconds since the epoch.
+    pub at_unix: u64,
+    /// Seconds the restore into the throwaway server took.
+    pub restore_secs: f64,
+    /// Seconds the whole verification took.
+    pub duration_secs: f64,
+    /// What differed, or why it failed.
+    pub message: String,
+}
+
+/// One verification or restore.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// `verify` or `restore`.
+    pub action: String,
+    /// When, UTC.
+    pub at: String,
+    /// When, seconds since the epoch.
+    pub at_unix: u64,
+    /// It succeeded.
+    pub ok: bool,
+    /// Seconds it took (for a restore: the recovery time).
+    pub duration_secs: f64,
+    /// Where it went (a server label, or `sandbox`).
+    pub target: String,
+    /// Details.
+    pub message: String,
+}
+
+impl Manifest {
+    /// The file entry for `path`.
+    pub fn file(&self, path: &str) -> Option<&FileEntry> {
+        self.files.iter().find(|f| f.path == path)
+    }
+
+    /// True when the latest verification passed.
+    pub fn verified(&self) -> bool {
+        self.verification
+            .as_ref()
+            .is_some_and(|v| v.status == "passed")
+    }
+}
+
+/// Now, seconds since the epoch.
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (UTC).
+pub fn utc(secs: u64) -> String {
+    let (y, m, d, h, mi, s) = oxkit::report::utc_parts(secs);
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+}
+
+/// A set id: `YYYYMMDDTHHMMSSZ`.
+pub fn id_for(secs: u64) -> String {
+    let (y, m, d, h, mi, s) = oxkit::report::utc_parts(secs);
+    format!("{y:04}{m:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+}
