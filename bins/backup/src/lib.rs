@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod crypt;
 pub mod logical;
 pub mod manifest;
+pub mod physical;
 pub mod pitr;
 pub mod repo;
 pub mod restore;
@@ -74,6 +75,15 @@ pub struct Args {
     #[arg(long, value_name = "ID", help_heading = "Repository")]
     pub backup: Option<String>,
 
+    /// How to back up: logical (rows through SQL, any server) or physical (a hot copy of the InnoDB files of a local MariaDB 10.8+; not built yet)
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = physical::Method::Logical,
+        value_name = "METHOD",
+        help_heading = "Backup"
+    )]
+    pub method: physical::Method,
     /// Parallel connections for backup and restore
     #[arg(long, default_value_t = 4, value_name = "N", help_heading = "Backup")]
     pub threads: usize,
@@ -223,6 +233,7 @@ impl Config {
                 format!("{:?}", args.action).to_lowercase()
             )));
         }
+        physical::check_method(args.method, matches!(args.action, Action::Backup))?;
         if args.threads == 0 || args.threads > 256 {
             return Err(usage_error("--threads must be between 1 and 256"));
         }
