@@ -217,6 +217,7 @@ fn awkward_tables_round_trip_and_verify() {
         "--tables",
         "awk.docs,awk.nopk",
         "--no-binlog",
+        "--warm-up",
     ])
     .expect_code(0);
     let mut c2 = t2.connect().expect("connect");
@@ -227,6 +228,25 @@ fn awkward_tables_round_trip_and_verify() {
         ),
         2
     );
+
+    // Into a new datadir, then started as a server of its own.
+    let datadir = repo.path().join("restored-datadir");
+    backup(&[
+        "restore",
+        "--to-datadir",
+        &p(&datadir),
+        "--repo",
+        &p(&repo_path),
+    ])
+    .expect_code(0);
+    let started = Sandbox::builder()
+        .from_datadir(&datadir)
+        .start()
+        .expect("start on it");
+    let mut c3 = started.connect().expect("connect");
+    assert_eq!(table_sums(&mut c, &["awk"]), table_sums(&mut c3, &["awk"]));
+    drop(c3);
+    drop(started);
 
     // list shows it verified, with the restore history recorded.
     let r = backup(&["list", "--repo", &p(&repo_path), "--format", "json"]);
@@ -243,7 +263,10 @@ fn awkward_tables_round_trip_and_verify() {
         .iter()
         .map(|h| h["action"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(actions, ["verify", "restore", "restore", "restore"]);
+    assert_eq!(
+        actions,
+        ["verify", "restore", "restore", "restore", "restore"]
+    );
     assert!(m["position"]["gtid"]
         .as_str()
         .is_some_and(|g| !g.is_empty()));
@@ -673,6 +696,49 @@ fn check_and_expire() {
     .expect_code(0);
     assert!(repo.join("backups/20200101T000000Z").exists());
     backup(&["expire", "--repo", &p(&repo)]).expect_code(1);
+
+    // Fail early: missing privileges, a non-transactional table.
+    exec(
+        &mut c,
+        "CREATE USER 'weak'@'127.0.0.1'; GRANT SELECT ON *.* TO 'weak'@'127.0.0.1'; \
+         CREATE TABLE small.m (id INT PRIMARY KEY) ENGINE=MyISAM;",
+    )
+    .expect("weak user");
+    let other = dir.path().join("other");
+    let r = backup(&[
+        "backup",
+        &format!("h=127.0.0.1,P={},u=weak", s.port()),
+        "--repo",
+        &p(&other),
+    ]);
+    assert_eq!(r.code, 255, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("lacks privileges") && r.stderr.contains("RELOAD"),
+        "{}",
+        r.stderr
+    );
+    let r = backup(&["backup", &s.dsn(), "--repo", &p(&other)]);
+    assert_eq!(r.code, 255, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("small.m uses the MyISAM engine"),
+        "{}",
+        r.stderr
+    );
+    let r = backup(&[
+        "backup",
+        &s.dsn(),
+        "--repo",
+        &p(&other),
+        "--allow-non-transactional",
+        "--max-rate",
+        "64K",
+    ]);
+    r.expect_code(0);
+    assert!(
+        r.stderr.contains("small.m uses MyISAM: not transactional"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// A small tmpfs mounted for one test, unmounted on drop.

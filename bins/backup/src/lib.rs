@@ -134,6 +134,12 @@ pub struct Args {
     /// Restore users and grants too
     #[arg(long, help_heading = "Restore")]
     pub users: bool,
+    /// Restore into a new data directory instead of a running server: a throwaway mariadbd is started on a fresh datadir, restored into, shut down cleanly, and its datadir moved to DIR (which must not exist)
+    #[arg(long, value_name = "DIR", help_heading = "Restore")]
+    pub to_datadir: Option<PathBuf>,
+    /// After the restore, read the indexes that were in the source's buffer pool at backup time (hottest first)
+    #[arg(long, help_heading = "Restore")]
+    pub warm_up: bool,
     /// After the restore, replay copied binary logs up to this UTC time (YYYY-MM-DD HH:MM:SS; events at or after it are not applied)
     #[arg(long, value_name = "DATETIME", help_heading = "Restore")]
     pub until: Option<String>,
@@ -218,10 +224,24 @@ impl Config {
             .repo
             .clone()
             .ok_or_else(|| usage_error("--repo DIR is required"))?;
-        let needs_dsn = matches!(
-            args.action,
-            Action::Backup | Action::Restore | Action::Binlog
-        );
+        if args.to_datadir.is_some() && args.action != Action::Restore {
+            return Err(usage_error("--to-datadir goes with restore"));
+        }
+        if let Some(d) = &args.to_datadir {
+            if d.exists() {
+                return Err(usage_error(format!(
+                    "--to-datadir {}: it exists; give a new directory",
+                    d.display()
+                )));
+            }
+            if args.until.is_some() || args.until_gtid.is_some() {
+                return Err(usage_error(
+                    "--until and --until-gtid need a running server (restore DSN), not --to-datadir",
+                ));
+            }
+        }
+        let needs_dsn = matches!(args.action, Action::Backup | Action::Binlog)
+            || (args.action == Action::Restore && args.to_datadir.is_none());
         if needs_dsn && args.targets.len() != 1 {
             return Err(usage_error(
                 format!("{:?} takes exactly one DSN (the server)", args.action).to_lowercase(),
@@ -344,6 +364,7 @@ fn restore_options(cfg: &Config, m: &manifest::Manifest) -> Result<restore::Rest
         filter: cfg.filter.clone(),
         users: cfg.args.users,
         key,
+        warm_up: cfg.args.warm_up,
     })
 }
 
@@ -541,6 +562,38 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             }
             Ok(Exit::OK)
         }
+        Action::Restore if cfg.args.to_datadir.is_some() => {
+            let dir = cfg.args.to_datadir.clone().unwrap_or_default();
+            let repo = repo::Repo::open(&cfg.repo, false)?;
+            let m = repo.manifest(cfg.args.backup.as_deref())?;
+            let ro = restore_options(&cfg, &m)?;
+            let r = restore::to_datadir(ctx, &repo, &m, &ro, &dir)?;
+            let now = manifest::now_unix();
+            repo.update_manifest(&m.id, |mm| {
+                mm.history.push(manifest::HistoryEntry {
+                    action: "restore".into(),
+                    at: manifest::utc(now),
+                    at_unix: now,
+                    ok: true,
+                    duration_secs: r.duration_secs,
+                    target: format!("datadir {}", r.target),
+                    message: format!("{} tables, {} rows", r.tables, r.rows),
+                })
+            })?;
+            emit(format, &r, |w| {
+                writeln!(
+                    w,
+                    "restored {} into the new datadir {} ({} tables, {} rows in {:.1}s); start mariadbd with --datadir={}",
+                    r.backup,
+                    r.target,
+                    r.tables,
+                    r.rows,
+                    r.duration_secs,
+                    r.target
+                )
+            })?;
+            Ok(Exit::OK)
+        }
         Action::Restore => {
             let spec = spec(&cfg)?;
             let repo = repo::Repo::open(&cfg.repo, false)?;
@@ -684,7 +737,9 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      loaded in parallel with LOAD DATA LOCAL INFILE (each file's SHA-256 is checked before \
      it is sent: a tampered file fails the restore and is named), indexes and foreign keys \
      are added afterwards, then views, routines, triggers and events (and users with \
-     --users). Sessions run with foreign_key_checks=0 and unique_checks=0, and \
+     --users), and with --warm-up the indexes the source had in its buffer pool at backup \
+     time (the page list saved in buffer_pool.json, from INNODB_BUFFER_PAGE_LRU) are read so \
+     the restored server starts warm. Sessions run with foreign_key_checks=0 and unique_checks=0, and \
      sql_log_bin=0 with --no-binlog. A restore never overwrites an existing table. \
      --databases, --tables and the other filters restore part of a backup. --until \
      'YYYY-MM-DD HH:MM:SS' (UTC) or --until-gtid GTID then replays the binary logs copied by \

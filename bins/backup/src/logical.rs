@@ -72,6 +72,55 @@ pub struct SchemaDump {
     pub objects: Vec<SchemaObject>,
 }
 
+/// One index of the buffer pool's page list (buffer_pool.json).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HotIndex {
+    /// Schema.
+    pub db: String,
+    /// Table.
+    pub table: String,
+    /// Index (`PRIMARY`, `GEN_CLUST_INDEX` for tables without a key).
+    pub index: String,
+    /// Pages of it that were in the buffer pool.
+    pub pages: u64,
+}
+
+/// Splits InnoDB's `` `db`.`table` `` (backticks doubled inside names).
+pub fn split_innodb_name(s: &str) -> Option<(String, String)> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut chars = s.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('`', false) => quoted = true,
+            ('`', true) if chars.peek() == Some(&'`') => {
+                chars.next();
+                cur.push('`');
+            }
+            ('`', true) => {
+                quoted = false;
+                parts.push(std::mem::take(&mut cur));
+            }
+            ('.', false) => {}
+            (c, true) => cur.push(c),
+            _ => return None,
+        }
+    }
+    match parts.as_slice() {
+        [d, t] => Some((d.clone(), t.clone())),
+        _ => None,
+    }
+}
+
+/// Path of the buffer pool page list in a set.
+pub fn buffer_pool_path(encrypted: bool) -> String {
+    format!(
+        "buffer_pool.json.zst{}",
+        if encrypted { ".enc" } else { "" }
+    )
+}
+
 /// Path of the definitions file in a set.
 pub fn schema_path(encrypted: bool) -> String {
     format!("schema.json.zst{}", if encrypted { ".enc" } else { "" })
@@ -218,6 +267,8 @@ struct ChunkDone {
     rows: u64,
     crc: String,
     file: FileEntry,
+    cond: String,
+    force: String,
 }
 
 struct Plan {
@@ -462,7 +513,7 @@ fn dump_schema(
     Ok(SchemaDump { objects: objs })
 }
 
-fn fold(unique: bool, a: &str, b: &str) -> Result<String> {
+pub fn fold(unique: bool, a: &str, b: &str) -> Result<String> {
     let p = |s: &str| -> Result<u128> {
         s.parse::<u128>()
             .with_context(|| format!("unexpected checksum value {s:?}"))
@@ -928,6 +979,38 @@ fn take(
         }
     }
 
+    // The buffer pool's page list by index, so a restored server can warm
+    // up (restore --warm-up). Needs PROCESS; a warning when unreadable.
+    match control.rows::<(Option<String>, Option<String>, u64)>(
+        "reading the buffer pool's page list",
+        "SELECT TABLE_NAME, INDEX_NAME, COUNT(*) FROM information_schema.INNODB_BUFFER_PAGE_LRU \
+         WHERE TABLE_NAME IS NOT NULL GROUP BY TABLE_NAME, INDEX_NAME ORDER BY 3 DESC",
+    ) {
+        Ok(rows) => {
+            let hot: Vec<HotIndex> = rows
+                .into_iter()
+                .filter_map(|(t, i, pages)| {
+                    let (db, table) = split_innodb_name(&t?)?;
+                    tables
+                        .iter()
+                        .any(|x| x.db == db && x.name == table)
+                        .then_some(HotIndex {
+                            db,
+                            table,
+                            index: i.unwrap_or_default(),
+                            pages,
+                        })
+                })
+                .collect();
+            let rel = buffer_pool_path(key.is_some());
+            let mut w = StoredWriter::create(&set_dir, &rel, opts.compress_level, key, None)?;
+            w.write_all(&serde_json::to_vec(&hot)?)
+                .with_context(|| format!("writing {}", set_dir.join(&rel).display()))?;
+            files.push(w.finish()?);
+        }
+        Err(e) => warn.push(format!("buffer pool page list not saved: {e}")),
+    }
+
     // Tables: fold chunk results.
     let plans = Arc::try_unwrap(plans)
         .map_err(|_| anyhow::anyhow!("internal error: backup workers still hold the plan"))?;
@@ -947,6 +1030,9 @@ fn take(
             ch.push(ChunkEntry {
                 file: c.file.path.clone(),
                 rows: c.rows,
+                checksum: Some(c.crc.clone()),
+                range: Some(c.cond.clone()),
+                force_index: Some(c.force.clone()),
             });
         }
         entries.push(TableEntry {
@@ -955,6 +1041,7 @@ fn take(
             engine: p.table.engine.clone().unwrap_or_default(),
             rows,
             checksum: crc,
+            unique_rows: p.unique,
             columns: p.columns,
             chunks: ch,
         });
@@ -1089,6 +1176,8 @@ fn dump_chunk(
         rows,
         crc,
         file,
+        cond: job.cond.clone(),
+        force: job.force.clone(),
     })
 }
 
@@ -1101,6 +1190,15 @@ mod tests {
         let mut v = Vec::new();
         escape_into(&mut v, b"a\tb\nc\\d\0e\rf");
         assert_eq!(v, b"a\\tb\\nc\\\\d\\0e\\rf");
+    }
+
+    #[test]
+    fn innodb_names() {
+        assert_eq!(
+            split_innodb_name("`a`.`b``c`"),
+            Some(("a".to_string(), "b`c".to_string()))
+        );
+        assert_eq!(split_innodb_name("`SYS_TABLES`"), None);
     }
 
     #[test]

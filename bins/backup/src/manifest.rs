@@ -137,6 +137,9 @@ pub struct TableEntry {
     pub rows: u64,
     /// Checksum at the consistent point (oxkit::checksum, whole table).
     pub checksum: String,
+    /// Rows are unique (checksums fold by XOR, else by sum).
+    #[serde(default)]
+    pub unique_rows: bool,
     /// Stored columns in data-file order.
     pub columns: Vec<ColumnEntry>,
     /// Data files (paths in `files`), with their row counts.
@@ -150,6 +153,15 @@ pub struct ChunkEntry {
     pub file: String,
     /// Rows in it.
     pub rows: u64,
+    /// Its checksum (folded into the table's).
+    #[serde(default)]
+    pub checksum: Option<String>,
+    /// The key range it holds, as an SQL condition (`1=1` for a whole table).
+    #[serde(default)]
+    pub range: Option<String>,
+    /// The `FORCE INDEX` clause the range was read through.
+    #[serde(default)]
+    pub force_index: Option<String>,
 }
 
 /// One file of the set.

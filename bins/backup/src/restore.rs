@@ -44,6 +44,8 @@ pub struct RestoreOptions {
     pub users: bool,
     /// The key, for an encrypted set.
     pub key: Option<Key>,
+    /// Read the indexes that were in the source's buffer pool afterwards.
+    pub warm_up: bool,
 }
 
 /// What a restore did.
@@ -237,13 +239,100 @@ fn run_object(c: &mut Conn, o: &SchemaObject, sql: &str) -> Result<()> {
     Ok(())
 }
 
+/// Restores set `m` into a new data directory `dir`: a throwaway server
+/// on a fresh datadir is restored into, shut down cleanly and its datadir
+/// moved to `dir`.
+pub fn to_datadir(
+    ctx: &Context,
+    repo: &Repo,
+    m: &Manifest,
+    opts: &RestoreOptions,
+    dir: &std::path::Path,
+) -> Result<RestoreReport> {
+    let sb = oxkit::sandbox::Sandbox::builder().keep(true).start()?;
+    let r = restore(
+        ctx,
+        repo,
+        m,
+        &sb.socket_spec(),
+        &ConnectOptions::default(),
+        opts,
+    );
+    let sdir = sb.stop_and_keep()?;
+    let data = sdir.join("data");
+    let mut r = match r {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&sdir);
+            return Err(e);
+        }
+    };
+    if std::fs::rename(&data, dir).is_err() {
+        // Another file system: copy, then remove.
+        let st = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&data)
+            .arg(dir)
+            .status()
+            .context("running cp -a")?;
+        if !st.success() {
+            bail!("copying {} to {} failed", data.display(), dir.display());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&sdir);
+    r.target = dir.display().to_string();
+    Ok(r)
+}
+
+/// Reads the indexes listed in the set's buffer pool page list, hottest
+/// first, so the restored server starts with them cached.
+fn warm_up(
+    c: &mut Conn,
+    repo: &Repo,
+    m: &Manifest,
+    key: Option<&Key>,
+    tables: &[&TableEntry],
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let rel = crate::logical::buffer_pool_path(key.is_some());
+    if m.file(&rel).is_none() {
+        warnings.push(format!(
+            "backup {} has no buffer pool page list: no warm-up",
+            m.id
+        ));
+        return Ok(());
+    }
+    let bytes = repo::read_all(&repo.set_dir(&m.id), m, &rel, key)?;
+    let hot: Vec<crate::logical::HotIndex> = serde_json::from_slice(&bytes)?;
+    for h in hot {
+        if !tables.iter().any(|t| t.db == h.db && t.name == h.table) {
+            continue;
+        }
+        let force = match h.index.as_str() {
+            "GEN_CLUST_INDEX" | "" => String::new(),
+            i => format!("FORCE INDEX ({})", quote_ident(i)),
+        };
+        let sql = format!(
+            "SELECT COUNT(*) FROM {} {force}",
+            quote_table(&h.db, &h.table)
+        );
+        if let Err(e) = c.rows::<u64>("warming up", &sql) {
+            warnings.push(format!("warm-up of {}.{} {}: {e}", h.db, h.table, h.index));
+        }
+    }
+    Ok(())
+}
+
 /// Reads and decodes the definitions of set `m`.
 pub fn read_schema(repo: &Repo, m: &Manifest, key: Option<&Key>) -> Result<SchemaDump> {
     let bytes = repo::read_all(&repo.set_dir(&m.id), m, &m.schema_file, key)?;
     serde_json::from_slice(&bytes).with_context(|| format!("parsing {} of {}", m.schema_file, m.id))
 }
 
-/// Restores set `m` into the server at `spec`.
+/// Restores set `m` into the server at `spec`. On failure (or Ctrl-C)
+/// what the restore created is dropped again (databases it created, else
+/// its tables, views, routines, triggers and events; users are kept), so
+/// the server is left as it was found.
 pub fn restore(
     ctx: &Context,
     repo: &Repo,
@@ -251,6 +340,37 @@ pub fn restore(
     spec: &ConnSpec,
     copts: &ConnectOptions,
     opts: &RestoreOptions,
+) -> Result<RestoreReport> {
+    let mut undo = Vec::new();
+    let r = restore_inner(ctx, repo, m, spec, copts, opts, &mut undo);
+    if r.is_err() && !undo.is_empty() {
+        let cleaned = conn::connect(spec, copts).map(|mut c| {
+            let _ = session(&mut c, opts.no_binlog);
+            undo.iter()
+                .rev()
+                .filter(|sql| c.run("undoing the partial restore", sql).is_err())
+                .count()
+        });
+        return match cleaned {
+            Ok(0) => r.context("the restore failed; what it had created was dropped again"),
+            _ => r.context(format!(
+                "the restore failed and could not drop everything it created; run: {}",
+                undo.iter().rev().cloned().collect::<Vec<_>>().join("; ")
+            )),
+        };
+    }
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+fn restore_inner(
+    ctx: &Context,
+    repo: &Repo,
+    m: &Manifest,
+    spec: &ConnSpec,
+    copts: &ConnectOptions,
+    opts: &RestoreOptions,
+    undo: &mut Vec<String>,
 ) -> Result<RestoreReport> {
     let t0 = Instant::now();
     let key = opts.key.as_ref();
@@ -309,6 +429,18 @@ pub fn restore(
         }
     }
 
+    let existing: BTreeSet<String> = control
+        .rows::<String>("listing databases", "SHOW DATABASES")?
+        .into_iter()
+        .collect();
+    for db in &dbs {
+        if !existing.contains(db) {
+            undo.push(format!("DROP DATABASE IF EXISTS {}", quote_ident(db)));
+        }
+    }
+    let drop_sql = |kind: &str, db: &str, name: &str| {
+        format!("DROP {kind} IF EXISTS {}", quote_table(db, name))
+    };
     for o in schema
         .objects
         .iter()
@@ -343,6 +475,9 @@ pub fn restore(
             })?;
         let (create, later) = split_create(&o.sql.join(""));
         run_object(&mut control, o, &create)?;
+        if existing.contains(&t.db) {
+            undo.push(drop_sql("TABLE", &t.db, &t.name));
+        }
         if !later.is_empty() {
             deferred.push((t.db.clone(), t.name.clone(), later));
         }
@@ -435,9 +570,13 @@ pub fn restore(
         let mut left = Vec::new();
         let mut last_err = None;
         for o in pending.iter().copied() {
-            if let Err(e) = run_object(&mut control, o, &o.sql.join("")) {
-                last_err = Some(e);
-                left.push(o);
+            match run_object(&mut control, o, &o.sql.join("")) {
+                Ok(()) if existing.contains(&o.db) => undo.push(drop_sql("VIEW", &o.db, &o.name)),
+                Ok(()) => {}
+                Err(e) => {
+                    last_err = Some(e);
+                    left.push(o);
+                }
             }
         }
         if left.len() == pending.len() {
@@ -447,6 +586,9 @@ pub fn restore(
     }
     for o in other {
         run_object(&mut control, o, &o.sql.join(""))?;
+        if existing.contains(&o.db) {
+            undo.push(drop_sql(&o.kind.to_ascii_uppercase(), &o.db, &o.name));
+        }
     }
     if opts.users {
         for o in schema.objects.iter().filter(|o| o.kind == "user") {
@@ -461,6 +603,9 @@ pub fn restore(
                 }
             }
         }
+    }
+    if opts.warm_up {
+        warm_up(&mut control, repo, m, key, &tables, &mut warnings)?;
     }
     Ok(RestoreReport {
         backup: m.id.clone(),

@@ -27,6 +27,7 @@ complete -c ox-backup -l compress-level -d 'zstd compression level (1 fast .. 19
 complete -c ox-backup -l max-rate -d 'Write at most this many bytes per second (suffixes K, M, G)' -r
 complete -c ox-backup -l verify-buffer-pool -d 'Buffer pool of the throwaway server that verify restores into' -r
 complete -c ox-backup -l encrypt-key-file -d 'Key file: 32 raw bytes or 64 hex digits (a key), or a passphrase (stretched with Argon2id). Encrypts a backup; needed to restore or verify an encrypted one. Never stored in the repository' -r -F
+complete -c ox-backup -l to-datadir -d 'Restore into a new data directory instead of a running server: a throwaway mariadbd is started on a fresh datadir, restored into, shut down cleanly, and its datadir moved to DIR (which must not exist)' -r -F
 complete -c ox-backup -l until -d 'After the restore, replay copied binary logs up to this UTC time (YYYY-MM-DD HH:MM:SS; events at or after it are not applied)' -r
 complete -c ox-backup -l until-gtid -d 'After the restore, replay copied binary logs up to and including this GTID' -r
 complete -c ox-backup -l max-age -d 'check: the newest verified backup may be this old (26h, 90m, 2d)' -r
@@ -52,6 +53,7 @@ complete -c ox-backup -l allow-non-transactional -d 'Back up non-InnoDB tables t
 complete -c ox-backup -l no-users -d 'Do not save users and grants'
 complete -c ox-backup -l no-binlog -d 'Do not write the restore to the target\'s binary log (sql_log_bin=0)'
 complete -c ox-backup -l users -d 'Restore users and grants too'
+complete -c ox-backup -l warm-up -d 'After the restore, read the indexes that were in the source\'s buffer pool at backup time (hottest first)'
 complete -c ox-backup -l dry-run -d 'expire: say what would be deleted, delete nothing'
 complete -c ox-backup -l help -d 'Print help'
 complete -c ox-backup -s V -l version -d 'Print version'
