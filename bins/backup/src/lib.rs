@@ -75,7 +75,7 @@ pub struct Args {
     #[arg(long, value_name = "ID", help_heading = "Repository")]
     pub backup: Option<String>,
 
-    /// How to back up: logical (rows through SQL, any server) or physical (a hot copy of the InnoDB files of a local MariaDB 10.8+; not built yet)
+    /// How to back up: logical (rows through SQL, any server) or physical (a hot copy of the data directory of a MariaDB 10.8+ server on this host, prepared at restore/verify by a throwaway server; restore it with --to-datadir)
     #[arg(
         long,
         value_enum,
@@ -411,6 +411,9 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
                 None => None,
             };
             let repo = repo::Repo::open(&cfg.repo, true)?;
+            if cfg.args.method == physical::Method::Physical {
+                return physical::run_backup(ctx, &cfg, &spec, &copts, &repo, key, format);
+            }
             let opts = logical::BackupOptions {
                 threads: cfg.args.threads,
                 chunk_rows: cfg.args.chunk_rows,
@@ -553,8 +556,13 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
         Action::Verify => {
             let repo = repo::Repo::open(&cfg.repo, false)?;
             let m = repo.manifest(cfg.args.backup.as_deref())?;
-            let ro = restore_options(&cfg, &m)?;
-            let r = verify::verify(ctx, &repo, &m, &ro, &cfg.args.verify_buffer_pool)?;
+            let r = if m.method == "physical" {
+                let key = physical::key_for(&m, cfg.args.encrypt_key_file.as_deref())?;
+                physical::verify(&repo, &m, key.as_ref())?
+            } else {
+                let ro = restore_options(&cfg, &m)?;
+                verify::verify(ctx, &repo, &m, &ro, &cfg.args.verify_buffer_pool)?
+            };
             print_verify(format, &r)?;
             if r.status != "passed" {
                 eprintln!("ox-backup: verify of {} FAILED: {}", r.backup, r.message);
@@ -566,6 +574,9 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             let dir = cfg.args.to_datadir.clone().unwrap_or_default();
             let repo = repo::Repo::open(&cfg.repo, false)?;
             let m = repo.manifest(cfg.args.backup.as_deref())?;
+            if m.method == "physical" {
+                return physical::run_restore(&cfg, &repo, &m, &dir, format);
+            }
             let ro = restore_options(&cfg, &m)?;
             let r = restore::to_datadir(ctx, &repo, &m, &ro, &dir)?;
             let now = manifest::now_unix();
@@ -598,6 +609,12 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             let spec = spec(&cfg)?;
             let repo = repo::Repo::open(&cfg.repo, false)?;
             let m = repo.manifest(cfg.args.backup.as_deref())?;
+            if m.method == "physical" {
+                anyhow::bail!(
+                    "backup {} is physical: it restores into a directory (--to-datadir DIR), not into a running server",
+                    m.id
+                );
+            }
             let ro = restore_options(&cfg, &m)?;
             let result = (|| -> Result<restore::RestoreReport> {
                 let mut r = restore::restore(ctx, &repo, &m, &spec, &copts, &ro)?;
