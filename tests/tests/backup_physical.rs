@@ -9,6 +9,10 @@
 //!   termination byte rewritten for the new lap), and a new server started on
 //!   that directory recovers the committed data exactly;
 //! - a flipped byte in the copied redo makes the rewrite fail loudly;
+//! - faults: the tool stalled while a writer laps the redo log aborts
+//!   with a clear message; `kill -9` of the tool leaves the server working
+//!   and DDL free; a damaged stored set fails verify; a corrupted page in
+//!   the source fails the backup and leaves no set;
 //! - a physical backup taken under a concurrent writer (InnoDB and Aria),
 //!   restored and prepared, then rolled forward with the source's binary
 //!   log from the recorded position, equals the source; verify passes;
@@ -305,4 +309,182 @@ fn physical_backup_under_load_restores_and_replays_to_the_source() {
     let v = tool(&["verify", "--repo", &rp, "--format", "json"]);
     v.expect_code(0);
     assert_eq!(v.json()["status"], "passed", "{}", v.stdout);
+}
+
+/// A heavy writer on `t.a` until the flag is set.
+fn heavy_writer(
+    s: &Sandbox,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    let mut w = s.connect().expect("writer");
+    std::thread::spawn(move || {
+        let mut i = 0u64;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            i += 1;
+            let r = exec(
+                &mut w,
+                &format!(
+                    "UPDATE t.a SET v = LEFT(CONCAT('{i}', v), 150) WHERE id BETWEEN {} AND {}",
+                    (i * 997) % 30000,
+                    (i * 997) % 30000 + 2000
+                ),
+            );
+            if r.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// Spawns `ox-backup` (hermetic, as the harness does) and returns the child.
+fn spawn_backup(args: &[&str]) -> std::process::Child {
+    let bin = oxkit_harness::tool_path("ox-backup").expect("tool");
+    let home = tempfile::tempdir().expect("home");
+    std::process::Command::new(bin)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("LANG", "C.UTF-8")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+}
+
+/// DDL goes through quickly: no backup stage is left held.
+fn ddl_is_free(c: &mut Conn, name: &str) {
+    exec(
+        c,
+        &format!("SET SESSION lock_wait_timeout = 10; CREATE TABLE t.{name} (i INT) ENGINE=InnoDB"),
+    )
+    .expect("DDL after the backup");
+}
+
+#[test]
+fn faults_overwrite_kill_corrupt_page_and_damaged_set_fail_cleanly() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let _slot = server_slot().expect("slot");
+    let src = busy_server(); // 4 MiB redo log
+    let mut c = src.connect().expect("connect");
+    exec(
+        &mut c,
+        "INSERT INTO t.a (v) SELECT REPEAT('y', 150) FROM t.seq_1_to_30000",
+    )
+    .expect("more rows");
+    let repo = tempfile::Builder::new()
+        .prefix("oxk-phys-faults")
+        .tempdir_in("/tmp")
+        .expect("tmp");
+    let rp = repo.path().join("r").display().to_string();
+    let dsn = src.dsn();
+    let slow = [
+        "backup",
+        &dsn,
+        "--repo",
+        &rp,
+        "--method",
+        "physical",
+        "--threads",
+        "1",
+        "--max-rate",
+        "1M",
+    ];
+
+    // 1. The tool stalls (SIGSTOP) while a writer laps the 4 MiB log: the
+    // copier notices the overwrite and aborts cleanly.
+    let stop = Arc::new(AtomicBool::new(false));
+    let w = heavy_writer(&src, stop.clone());
+    let child = spawn_backup(&slow);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    signal(child.id(), "-STOP");
+    let lsn0 = status(&mut c, "Innodb_lsn_current");
+    while status(&mut c, "Innodb_lsn_current") < lsn0 + (12 << 20) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    signal(child.id(), "-CONT");
+    let out = child.wait_with_output().expect("wait");
+    stop.store(true, Ordering::SeqCst);
+    w.join().expect("writer");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{err}");
+    assert!(err.contains("redo log was overwritten"), "{err}");
+    ddl_is_free(&mut c, "after_overwrite");
+
+    // 2. kill -9 mid-copy: the server carries on, the stages are released.
+    let child = spawn_backup(&slow);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    signal(child.id(), "-9");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        None,
+        "the tool finished before the kill: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ddl_is_free(&mut c, "after_kill");
+
+    // 3. A damaged byte in a stored set: verify fails loudly.
+    let good = tool(&[
+        "backup", &dsn, "--repo", &rp, "--method", "physical", "--format", "json",
+    ]);
+    good.expect_code(0);
+    let id = good.json()["backup"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let redo = repo
+        .path()
+        .join("r")
+        .join("backups")
+        .join(&id)
+        .join("redo.log");
+    let mut bytes = std::fs::read(&redo).expect("read redo");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x20;
+    std::fs::write(&redo, &bytes).expect("write redo");
+    let v = tool(&["verify", "--repo", &rp, "--backup", &id, "--format", "json"]);
+    assert_ne!(v.code, 0, "{v:?}");
+    assert_eq!(v.json()["status"], "failed", "{}", v.stdout);
+
+    // 4. A corrupted page in the source: the backup fails and leaves no set.
+    exec(
+        &mut c,
+        "CREATE TABLE t.c (id INT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB; \
+         INSERT INTO t.c SELECT seq, REPEAT('c', 150) FROM t.seq_1_to_3000; \
+         FLUSH TABLES t.c FOR EXPORT; UNLOCK TABLES",
+    )
+    .expect("table c");
+    let ibd = src.datadir().join("t").join("c.ibd");
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&ibd)
+        .expect("open ibd");
+    use std::os::unix::fs::FileExt;
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, 3 * 16384 + 200).expect("read");
+    b[0] ^= 0xff;
+    f.write_all_at(&b, 3 * 16384 + 200).expect("write");
+    f.sync_all().expect("sync");
+    let before = std::fs::read_dir(repo.path().join("r").join("backups"))
+        .expect("sets")
+        .count();
+    let bad = tool(&["backup", &dsn, "--repo", &rp, "--method", "physical"]);
+    assert_eq!(bad.code, 255, "{bad:?}");
+    assert!(bad.stderr.contains("fails its checksum"), "{bad:?}");
+    let after = std::fs::read_dir(repo.path().join("r").join("backups"))
+        .expect("sets")
+        .count();
+    assert_eq!(before, after, "a failed backup left a set behind");
+    ddl_is_free(&mut c, "after_corrupt");
 }

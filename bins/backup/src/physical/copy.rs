@@ -79,6 +79,9 @@ pub struct PhysOptions {
     pub compress_level: i32,
     /// Encryption key and its description.
     pub key: Option<(crate::crypt::Key, crate::crypt::Encryption)>,
+    /// `--max-rate`: bytes per second written for the data files (the
+    /// redo copier is never throttled: it races the server's writes).
+    pub max_rate: Option<u64>,
 }
 
 /// The server paths and settings a physical backup needs.
@@ -391,6 +394,7 @@ fn copy_pages(
     key: Option<&crate::crypt::Key>,
     ctx: &Context,
     counts: &(AtomicU64, AtomicU64),
+    limit: Option<std::sync::Arc<repo::RateLimit>>,
 ) -> Result<FileEntry> {
     let mut f = DirectFile::open(&job.src)?;
     let size = f.len()?;
@@ -400,7 +404,7 @@ fn copy_pages(
             job.src.display()
         );
     }
-    let mut out = stored(set_dir, &job.rel, level, key, None)?;
+    let mut out = stored(set_dir, &job.rel, level, key, limit)?;
     let per = (1 << 20) / page_size.max(1);
     let per = per.max(1);
     let mut buf = vec![0u8; per * page_size];
@@ -410,7 +414,10 @@ fn copy_pages(
         let n = (((size - off) / page_size as u64) as usize).min(per);
         let b = &mut buf[..n * page_size];
         f.read_at(off, b)?;
-        if off == 0 {
+        // An all-zero page 0 is a tablespace whose first page the server
+        // has not flushed yet (the redo from the checkpoint rebuilds it);
+        // its other pages are still checked.
+        if off == 0 && b[..page_size].iter().any(|x| *x != 0) {
             match pages::format_of(&b[..page_size]) {
                 pages::Format::FullCrc32 => {}
                 pages::Format::FullCrc32Compressed => bail!(
@@ -561,6 +568,9 @@ fn take(
                 let jobs = Mutex::new(innodb_jobs(layout)?);
                 let files = Mutex::new(Vec::new());
                 let threads = opts.threads.max(1);
+                let limit = opts
+                    .max_rate
+                    .map(|r| std::sync::Arc::new(repo::RateLimit::new(r)));
                 std::thread::scope(|s2| -> Result<()> {
                     let mut hs = Vec::new();
                     for _ in 0..threads {
@@ -582,6 +592,7 @@ fn take(
                                     key,
                                     ctx,
                                     &counts,
+                                    limit.clone(),
                                 )?;
                                 if let Ok(mut g) = files.lock() {
                                     g.push(fe);

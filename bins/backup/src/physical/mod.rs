@@ -162,6 +162,7 @@ pub fn run_backup(
         threads: cfg.args.threads,
         compress_level: cfg.args.compress_level,
         key,
+        max_rate: cfg.max_rate,
     };
     let m = copy::backup(ctx, spec, copts, repo, &opts)?;
     let vr = if cfg.args.verify {
