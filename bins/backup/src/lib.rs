@@ -756,8 +756,9 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      are added afterwards, then views, routines, triggers and events (and users with \
      --users), and with --warm-up the indexes the source had in its buffer pool at backup \
      time (the page list saved in buffer_pool.json, from INNODB_BUFFER_PAGE_LRU) are read so \
-     the restored server starts warm. Sessions run with foreign_key_checks=0 and unique_checks=0, and \
-     sql_log_bin=0 with --no-binlog. A restore never overwrites an existing table. \
+     the restored server starts warm. Sessions run with foreign_key_checks=0 (unique_checks stays on: with both \
+     off InnoDB bulk-loads an empty table under a table lock, which serializes parallel \
+     loads), and sql_log_bin=0 with --no-binlog. A restore never overwrites an existing table. \
      --databases, --tables and the other filters restore part of a backup. --until \
      'YYYY-MM-DD HH:MM:SS' (UTC) or --until-gtid GTID then replays the binary logs copied by \
      the binlog action (mariadb-binlog piped into the mariadb client) from the backup's \
