@@ -465,7 +465,7 @@ fn faults_overwrite_kill_corrupt_page_and_damaged_set_fail_cleanly() {
     )
     .expect("table c");
     let ibd = src.datadir().join("t").join("c.ibd");
-    let mut f = std::fs::OpenOptions::new()
+    let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open(&ibd)

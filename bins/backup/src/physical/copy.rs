@@ -386,6 +386,7 @@ fn other_jobs(l: &Layout) -> Result<Vec<Job>> {
 }
 
 /// Copies one InnoDB file, checking every page.
+#[allow(clippy::too_many_arguments)]
 fn copy_pages(
     job: &Job,
     page_size: usize,
