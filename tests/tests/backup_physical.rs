@@ -264,6 +264,15 @@ fn physical_backup_under_load_restores_and_replays_to_the_source() {
         .find(|f| f["path"] == "redo.log")
         .and_then(|f| f["raw_size"].as_u64())
         .expect("redo");
+    assert!(
+        m["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .any(|f| f["path"] == "files/ib_buffer_pool"),
+        "no buffer pool page list: {}",
+        m["warnings"]
+    );
     eprintln!("backup: {during} writes before it ended, redo copied {redo_raw} bytes, BLOCK_COMMIT {lock_ms} ms");
     let want = sums(&mut c);
     let want_m = aria_sum(&mut c);

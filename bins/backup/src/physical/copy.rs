@@ -19,7 +19,9 @@
 //!    on Ctrl-C too; a killed tool's connection drop ends the stages in the
 //!    server];
 //! 6. the copier stops exactly at the end LSN (a mini-transaction boundary;
-//!    later bytes may hold transactions that are not part of the backup).
+//!    later bytes may hold transactions that are not part of the backup);
+//! 7. the buffer pool page list is dumped and stored (best effort) so the
+//!    restored server warms up.
 
 use super::io::DirectFile;
 use super::pages;
@@ -705,6 +707,17 @@ fn take(
         let _ = control.run("BACKUP STAGE END", "BACKUP STAGE END");
     }
     let (mut files, meta, position) = staged?;
+    let mut warnings = Vec::new();
+    match dump_buffer_pool(control, layout, set_dir, level, key) {
+        Ok(Some(f)) => files.push(f),
+        Ok(None) => warnings.push(
+            "the buffer pool page list was not dumped in time; the restored server starts cold"
+                .into(),
+        ),
+        Err(e) => warnings.push(format!(
+            "the buffer pool page list was not saved ({e:#}); the restored server starts cold"
+        )),
+    }
     let meta_json = serde_json::to_vec_pretty(&meta)?;
     let mut w = stored(set_dir, META_FILE, level, key, None)?;
     w.write_all(&meta_json)?;
@@ -746,7 +759,7 @@ fn take(
         stored_bytes: files.iter().map(|f| f.size).sum(),
         raw_bytes: files.iter().map(|f| f.raw_size).sum(),
         files,
-        warnings: Vec::new(),
+        warnings,
         verification: None,
         history: Vec::new(),
     })
@@ -791,4 +804,51 @@ fn stored(
             .with_context(|| format!("creating {}", parent.display()))?;
     }
     StoredWriter::create(set_dir, rel, level, key, limit)
+}
+
+/// Asks the server to dump its buffer pool page list (`ib_buffer_pool`)
+/// and stores it, so the restored server loads the same pages at start-up.
+/// Best effort: `None` when the dump does not finish within 10 s.
+fn dump_buffer_pool(
+    c: &mut Conn,
+    layout: &Layout,
+    set_dir: &Path,
+    level: i32,
+    key: Option<&crate::crypt::Key>,
+) -> Result<Option<FileEntry>> {
+    let read_status = |c: &mut Conn| -> Result<String> {
+        let row: Option<(String, String)> = c.row(
+            "reading the buffer pool dump status",
+            "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_dump_status'",
+        )?;
+        Ok(row.map(|(_, v)| v).unwrap_or_default())
+    };
+    let before = read_status(c)?;
+    c.run(
+        "dumping the buffer pool page list",
+        "SET GLOBAL innodb_buffer_pool_dump_now = ON",
+    )?;
+    let t = Instant::now();
+    loop {
+        let now = read_status(c)?;
+        if now != before && now.contains("completed") {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(10) {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let name = var(c, "innodb_buffer_pool_filename")?.unwrap_or_else(|| "ib_buffer_pool".into());
+    let data = std::fs::read(resolve(&layout.datadir, &name))
+        .with_context(|| format!("reading {name}"))?;
+    let mut w = stored(
+        set_dir,
+        &format!("{FILES_DIR}/ib_buffer_pool"),
+        level,
+        key,
+        None,
+    )?;
+    w.write_all(&data)?;
+    Ok(Some(w.finish()?))
 }
