@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod crypt;
 pub mod logical;
 pub mod manifest;
+pub mod physical;
 pub mod pitr;
 pub mod repo;
 pub mod restore;
@@ -74,6 +75,15 @@ pub struct Args {
     #[arg(long, value_name = "ID", help_heading = "Repository")]
     pub backup: Option<String>,
 
+    /// How to back up: logical (rows through SQL, any server) or physical (a hot copy of the data directory of a MariaDB 10.8+ server on this host, prepared at restore/verify by a throwaway server; restore it with --to-datadir)
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = physical::Method::Logical,
+        value_name = "METHOD",
+        help_heading = "Backup"
+    )]
+    pub method: physical::Method,
     /// Parallel connections for backup and restore
     #[arg(long, default_value_t = 4, value_name = "N", help_heading = "Backup")]
     pub threads: usize,
@@ -243,6 +253,7 @@ impl Config {
                 format!("{:?}", args.action).to_lowercase()
             )));
         }
+        physical::check_method(args.method, matches!(args.action, Action::Backup))?;
         if args.threads == 0 || args.threads > 256 {
             return Err(usage_error("--threads must be between 1 and 256"));
         }
@@ -400,6 +411,9 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
                 None => None,
             };
             let repo = repo::Repo::open(&cfg.repo, true)?;
+            if cfg.args.method == physical::Method::Physical {
+                return physical::run_backup(ctx, &cfg, &spec, &copts, &repo, key, format);
+            }
             let opts = logical::BackupOptions {
                 threads: cfg.args.threads,
                 chunk_rows: cfg.args.chunk_rows,
@@ -542,8 +556,13 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
         Action::Verify => {
             let repo = repo::Repo::open(&cfg.repo, false)?;
             let m = repo.manifest(cfg.args.backup.as_deref())?;
-            let ro = restore_options(&cfg, &m)?;
-            let r = verify::verify(ctx, &repo, &m, &ro, &cfg.args.verify_buffer_pool)?;
+            let r = if m.method == "physical" {
+                let key = physical::key_for(&m, cfg.args.encrypt_key_file.as_deref())?;
+                physical::verify(&repo, &m, key.as_ref())?
+            } else {
+                let ro = restore_options(&cfg, &m)?;
+                verify::verify(ctx, &repo, &m, &ro, &cfg.args.verify_buffer_pool)?
+            };
             print_verify(format, &r)?;
             if r.status != "passed" {
                 eprintln!("ox-backup: verify of {} FAILED: {}", r.backup, r.message);
@@ -555,6 +574,9 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             let dir = cfg.args.to_datadir.clone().unwrap_or_default();
             let repo = repo::Repo::open(&cfg.repo, false)?;
             let m = repo.manifest(cfg.args.backup.as_deref())?;
+            if m.method == "physical" {
+                return physical::run_restore(&cfg, &repo, &m, &dir, format);
+            }
             let ro = restore_options(&cfg, &m)?;
             let r = restore::to_datadir(ctx, &repo, &m, &ro, &dir)?;
             let now = manifest::now_unix();
@@ -587,6 +609,12 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             let spec = spec(&cfg)?;
             let repo = repo::Repo::open(&cfg.repo, false)?;
             let m = repo.manifest(cfg.args.backup.as_deref())?;
+            if m.method == "physical" {
+                anyhow::bail!(
+                    "backup {} is physical: it restores into a directory (--to-datadir DIR), not into a running server",
+                    m.id
+                );
+            }
             let ro = restore_options(&cfg, &m)?;
             let result = (|| -> Result<restore::RestoreReport> {
                 let mut r = restore::restore(ctx, &repo, &m, &spec, &copts, &ro)?;

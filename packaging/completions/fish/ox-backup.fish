@@ -19,6 +19,8 @@ complete -c ox-backup -l connect-timeout -d 'Seconds to wait for a connection to
 complete -c ox-backup -l set-vars -d 'Session variables to set after connecting: var=value,var2=value2' -r
 complete -c ox-backup -l repo -d 'Repository directory (created by the first backup)' -r -F
 complete -c ox-backup -l backup -d 'Backup to restore or verify (its id, as `list` shows it); default the newest' -r
+complete -c ox-backup -l method -d 'How to back up: logical (rows through SQL, any server) or physical (a hot copy of the data directory of a MariaDB 10.8+ server on this host, prepared at restore/verify by a throwaway server; restore it with --to-datadir)' -r -f -a "logical\t'Rows through SQL in a consistent snapshot (any MySQL or MariaDB)'
+physical\t'A hot copy of the InnoDB files of a local MariaDB 10.8+ server'"
 complete -c ox-backup -l threads -d 'Parallel connections for backup and restore' -r
 complete -c ox-backup -l chunk-rows -d 'Rows per data file of a big table (tables are cut into key ranges of this size)' -r
 complete -c ox-backup -l compress-level -d 'zstd compression level (1 fast .. 19 small)' -r

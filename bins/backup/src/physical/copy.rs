@@ -1,0 +1,854 @@
+//! Taking a physical backup: preflight, BACKUP STAGE orchestration, the
+//! redo copier thread and the parallel page-checked copy of the InnoDB files.
+//!
+//! Order (invariants in brackets):
+//! 1. preflight: MariaDB >= 10.8, unencrypted 10.8-format redo, full_crc32
+//!    pages, the files readable on this host;
+//! 2. `BACKUP STAGE START`, `BLOCK_DDL` [no file is created, dropped or
+//!    renamed while we copy; DML goes on];
+//! 3. the copier reads `ib_logfile0` from the checkpoint LSN onward, keeps
+//!    whole checked mini-transactions only, and after every read compares
+//!    the server's current LSN with what it has not read yet: once the
+//!    server is a whole log capacity ahead, the unread bytes may be
+//!    overwritten and the backup aborts [never a silently holey redo copy];
+//! 4. data files are copied in parallel, every page checksum-checked,
+//!    torn pages re-read a few times, a page that stays bad fails the backup;
+//! 5. the copier catches up with the current LSN, then under
+//!    `BLOCK_COMMIT` (timed): binlog position and GTID, the non-InnoDB
+//!    files, and the end LSN; then `BACKUP STAGE END` [always, on error and
+//!    on Ctrl-C too; a killed tool's connection drop ends the stages in the
+//!    server];
+//! 6. the copier stops exactly at the end LSN (a mini-transaction boundary;
+//!    later bytes may hold transactions that are not part of the backup);
+//! 7. the buffer pool page list is dumped and stored (best effort) so the
+//!    restored server warms up.
+
+use super::io::DirectFile;
+use super::pages;
+use super::redo::{self, Checkpoint};
+use crate::manifest::{self, FileEntry, Manifest, Options, Position, ServerInfo};
+use crate::repo::{self, Repo, StoredWriter};
+use anyhow::{bail, Context as _, Result};
+use oxkit::conn::{self, Conn, ConnectOptions};
+use oxkit::dsn::ConnSpec;
+use oxkit::entry::Context;
+use oxkit::server::{Flavor, Server, Version};
+use serde::{Deserialize, Serialize};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Name of the stored redo copy in a set.
+pub const REDO_FILE: &str = "redo.log";
+/// Name of the physical metadata file in a set.
+pub const META_FILE: &str = "physical.json";
+/// Prefix of the copied data directory files in a set.
+pub const FILES_DIR: &str = "files";
+
+/// What a physical set records beyond the common manifest.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PhysMeta {
+    /// The checkpoint the copied redo starts at.
+    pub start_lsn: u64,
+    /// Where that checkpoint's `FILE_CHECKPOINT` record is.
+    pub checkpoint_end_lsn: u64,
+    /// The backup point: the copied redo ends here.
+    pub end_lsn: u64,
+    /// The source log's first LSN and size (the copied termination bytes
+    /// carry its lap bits).
+    pub source_first_lsn: u64,
+    /// Size of the source `ib_logfile0`.
+    pub source_log_size: u64,
+    /// `@@innodb_page_size`.
+    pub page_size: u64,
+    /// Who wrote the source log.
+    pub creator: String,
+    /// Milliseconds `BACKUP STAGE BLOCK_COMMIT` was held.
+    pub block_commit_ms: u64,
+    /// Pages checked, and how many needed a re-read.
+    pub pages_checked: u64,
+    /// Pages re-read because the first read was torn.
+    pub pages_reread: u64,
+}
+
+/// Options of a physical backup.
+pub struct PhysOptions {
+    /// Parallel file copiers.
+    pub threads: usize,
+    /// zstd level.
+    pub compress_level: i32,
+    /// Encryption key and its description.
+    pub key: Option<(crate::crypt::Key, crate::crypt::Encryption)>,
+    /// `--max-rate`: bytes per second written for the data files (the
+    /// redo copier is never throttled: it races the server's writes).
+    pub max_rate: Option<u64>,
+}
+
+/// The server paths and settings a physical backup needs.
+#[derive(Debug)]
+struct Layout {
+    datadir: PathBuf,
+    log_file: PathBuf,
+    system_files: Vec<PathBuf>,
+    undo_dir: PathBuf,
+    page_size: u64,
+}
+
+fn var(c: &mut Conn, name: &str) -> Result<Option<String>> {
+    let v: Option<Option<String>> = c.row("reading a variable", &format!("SELECT @@{name}"))?;
+    Ok(v.flatten())
+}
+
+fn status(c: &mut Conn, name: &str) -> Result<u64> {
+    let row: Option<(String, String)> = c.row(
+        "reading status",
+        &format!("SHOW GLOBAL STATUS LIKE {}", oxkit::sql::quote_str(name)),
+    )?;
+    row.and_then(|(_, v)| v.parse().ok())
+        .with_context(|| format!("the server does not report {name}"))
+}
+
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// Refuses what v1 does not handle, before anything is locked.
+fn preflight(c: &mut Conn, server: &Server) -> Result<Layout> {
+    if server.flavor != Flavor::MariaDB {
+        bail!(
+            "--method physical supports MariaDB 10.8+ only; {} is not built yet (use --method logical)",
+            server.describe()
+        );
+    }
+    if server.version < Version::new(10, 8, 0) {
+        bail!(
+            "--method physical needs MariaDB 10.8 or later (the 10.8 redo format); this is {}",
+            server.describe()
+        );
+    }
+    if var(c, "innodb_encrypt_log")?.as_deref() == Some("1") {
+        bail!("the redo log is encrypted (innodb_encrypt_log=ON): --method physical does not handle encrypted redo yet");
+    }
+    let algo = var(c, "innodb_checksum_algorithm")?.unwrap_or_default();
+    if !algo.to_ascii_lowercase().contains("full_crc32") {
+        bail!("innodb_checksum_algorithm={algo}: --method physical handles full_crc32 tablespaces only");
+    }
+    let datadir = PathBuf::from(var(c, "datadir")?.context("@@datadir is empty")?);
+    let log_home = var(c, "innodb_log_group_home_dir")?.unwrap_or_else(|| "./".into());
+    let data_home = var(c, "innodb_data_home_dir")?.unwrap_or_default();
+    let undo = var(c, "innodb_undo_directory")?.unwrap_or_else(|| "./".into());
+    let file_path = var(c, "innodb_data_file_path")?.unwrap_or_else(|| "ibdata1".into());
+    let page_size: u64 = var(c, "innodb_page_size")?
+        .and_then(|v| v.parse().ok())
+        .context("reading @@innodb_page_size")?;
+    let data_home = if data_home.is_empty() {
+        datadir.clone()
+    } else {
+        resolve(&datadir, &data_home)
+    };
+    let system_files = file_path
+        .split(';')
+        .filter_map(|s| s.split(':').next())
+        .filter(|s| !s.is_empty())
+        .map(|s| resolve(&data_home, s))
+        .collect();
+    let layout = Layout {
+        log_file: resolve(&datadir, &log_home).join("ib_logfile0"),
+        undo_dir: resolve(&datadir, &undo),
+        datadir,
+        system_files,
+        page_size,
+    };
+    for p in layout.system_files.iter().chain([&layout.log_file]) {
+        std::fs::File::open(p).with_context(|| {
+            format!(
+                "cannot read {} (--method physical runs on the database host, as a user who can read the data directory)",
+                p.display()
+            )
+        })?;
+    }
+    Ok(layout)
+}
+
+/// Shared state between the control thread and the redo copier.
+struct Copier {
+    copied: AtomicU64,
+    target: AtomicU64,
+    stop: AtomicBool,
+    /// Asked to stop reading until it learns the end LSN (set before
+    /// `BLOCK_COMMIT`, so the copy never runs past a target it does not
+    /// know yet); `paused` acknowledges.
+    pause: AtomicBool,
+    paused: AtomicBool,
+    failed: Mutex<Option<String>>,
+}
+
+impl Copier {
+    fn error(&self) -> Option<String> {
+        self.failed.lock().ok().and_then(|g| g.clone())
+    }
+}
+
+const NO_TARGET: u64 = u64::MAX;
+
+#[allow(clippy::too_many_arguments)]
+fn copy_redo(
+    state: &Copier,
+    log_path: &Path,
+    st: &redo::LogState,
+    spec: &ConnSpec,
+    copts: &ConnectOptions,
+    set_dir: &Path,
+    level: i32,
+    key: Option<&crate::crypt::Key>,
+) -> Result<FileEntry> {
+    let mut f = DirectFile::open(log_path)?;
+    let mut c = conn::connect(spec, copts).context("redo copier: connecting")?;
+    // Spool raw (no compression on the copier's hot path: it races the
+    // server's writes around the circle); stored compressed at the end.
+    let spool_path = set_dir.join("redo.spool");
+    let mut spool = std::io::BufWriter::with_capacity(
+        1 << 20,
+        std::fs::File::create(&spool_path)
+            .with_context(|| format!("creating {}", spool_path.display()))?,
+    );
+    let geo = st.geometry;
+    let cap = geo.capacity();
+    let mut lsn = st.checkpoint.lsn;
+    let chunk = (cap / 4).clamp(64 << 10, 4 << 20) as usize;
+    loop {
+        let target = state.target.load(Ordering::SeqCst);
+        if lsn == target {
+            break;
+        }
+        if lsn > target {
+            bail!("redo copier passed the end LSN {target} (at {lsn}): not a mini-transaction boundary");
+        }
+        if state.stop.load(Ordering::SeqCst) {
+            bail!("redo copier stopped");
+        }
+        if target == NO_TARGET && state.pause.load(Ordering::SeqCst) {
+            state.paused.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(1));
+            continue;
+        }
+        let buf = redo::read_lsn_range(&geo, lsn, chunk, |o, b| f.read_at(o, b))?;
+        // Only after the read: had the server written a whole capacity
+        // past `lsn` before the read ended, the bytes read could be from a
+        // later lap.
+        let current = status(&mut c, "Innodb_lsn_current")?;
+        if current >= lsn + cap {
+            bail!(
+                "the redo log was overwritten before it was copied: the server is at LSN {current}, \
+                 the copier at {lsn}, and the log holds only {cap} bytes; enlarge innodb_log_file_size \
+                 (or back up when fewer writes run)"
+            );
+        }
+        let mut ends = Vec::new();
+        let w = redo::walk_with(&buf, lsn, &geo, |i| ends.push(i));
+        let mut take = w.len;
+        if target != NO_TARGET && lsn + take as u64 > target {
+            let want = (target - lsn) as usize;
+            if !ends.iter().any(|&i| i + 5 == want) {
+                bail!("the end LSN {target} is not a mini-transaction boundary in the redo log");
+            }
+            take = want;
+        }
+        if take > 0 {
+            spool
+                .write_all(&buf[..take])
+                .context("writing the redo copy")?;
+            lsn += take as u64;
+            state.copied.store(lsn, Ordering::SeqCst);
+        } else {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    drop(spool);
+    let mut out = stored(set_dir, REDO_FILE, level, key, None)?;
+    let mut f = std::fs::File::open(&spool_path)
+        .with_context(|| format!("reading {}", spool_path.display()))?;
+    std::io::copy(&mut f, &mut out).context("storing the redo copy")?;
+    let _ = std::fs::remove_file(&spool_path);
+    out.finish()
+}
+
+/// A small file read under `BLOCK_COMMIT`: its path in the set, its bytes.
+type Grabbed = (String, Vec<u8>);
+
+/// A file to copy: where it is, and its path in the set.
+struct Job {
+    src: PathBuf,
+    rel: String,
+}
+
+fn innodb_jobs(l: &Layout) -> Result<Vec<Job>> {
+    let mut jobs = Vec::new();
+    for p in &l.system_files {
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+        jobs.push(Job {
+            src: p.clone(),
+            rel: format!("{FILES_DIR}/{}", name.unwrap_or_default()),
+        });
+    }
+    if let Ok(rd) = std::fs::read_dir(&l.undo_dir) {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with("undo") && n[4..].chars().all(|c| c.is_ascii_digit()) && n.len() > 4 {
+                jobs.push(Job {
+                    src: e.path(),
+                    rel: format!("{FILES_DIR}/{n}"),
+                });
+            }
+        }
+    }
+    for (dir, sub) in db_dirs(&l.datadir)? {
+        for e in std::fs::read_dir(&dir)
+            .with_context(|| format!("listing {}", dir.display()))?
+            .flatten()
+        {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.ends_with(".ibd") {
+                jobs.push(Job {
+                    src: e.path(),
+                    rel: format!("{FILES_DIR}/{sub}/{n}"),
+                });
+            } else if n.ends_with(".isl") {
+                bail!(
+                    "{}: tablespaces outside the data directory (DATA DIRECTORY=) are not handled by --method physical yet",
+                    e.path().display()
+                );
+            }
+        }
+    }
+    Ok(jobs)
+}
+
+/// Schema directories of the data directory (not InnoDB's temporary ones).
+fn db_dirs(datadir: &Path) -> Result<Vec<(PathBuf, String)>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(datadir)
+        .with_context(|| format!("listing {}", datadir.display()))?
+        .flatten()
+    {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false)
+            && !n.starts_with('#')
+            && n != "lost+found"
+        {
+            out.push((e.path(), n));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Non-InnoDB files copied under `BLOCK_COMMIT`.
+fn other_jobs(l: &Layout) -> Result<Vec<Job>> {
+    const EXT: &[&str] = &[
+        "frm", "MYD", "MYI", "MAD", "MAI", "opt", "par", "TRG", "TRN", "ARZ", "ARM", "CSV", "CSM",
+        "MRG",
+    ];
+    let mut jobs = Vec::new();
+    for e in std::fs::read_dir(&l.datadir)
+        .with_context(|| format!("listing {}", l.datadir.display()))?
+        .flatten()
+    {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n == "aria_log_control" || n.starts_with("aria_log.") {
+            jobs.push(Job {
+                src: e.path(),
+                rel: format!("{FILES_DIR}/{n}"),
+            });
+        }
+    }
+    for (dir, sub) in db_dirs(&l.datadir)? {
+        for e in std::fs::read_dir(&dir)
+            .with_context(|| format!("listing {}", dir.display()))?
+            .flatten()
+        {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let ext = n.rsplit('.').next().unwrap_or("");
+            if n.contains('.') && EXT.contains(&ext) {
+                jobs.push(Job {
+                    src: e.path(),
+                    rel: format!("{FILES_DIR}/{sub}/{n}"),
+                });
+            }
+        }
+    }
+    Ok(jobs)
+}
+
+/// Copies one InnoDB file, checking every page.
+#[allow(clippy::too_many_arguments)]
+fn copy_pages(
+    job: &Job,
+    page_size: usize,
+    set_dir: &Path,
+    level: i32,
+    key: Option<&crate::crypt::Key>,
+    ctx: &Context,
+    counts: &(AtomicU64, AtomicU64),
+    limit: Option<std::sync::Arc<repo::RateLimit>>,
+) -> Result<FileEntry> {
+    let mut f = DirectFile::open(&job.src)?;
+    let size = f.len()?;
+    if size % page_size as u64 != 0 {
+        bail!(
+            "{}: size {size} is not a multiple of the page size {page_size}",
+            job.src.display()
+        );
+    }
+    let mut out = stored(set_dir, &job.rel, level, key, limit)?;
+    let per = (1 << 20) / page_size.max(1);
+    let per = per.max(1);
+    let mut buf = vec![0u8; per * page_size];
+    let mut off = 0u64;
+    while off < size {
+        ctx.cancel.check()?;
+        let n = (((size - off) / page_size as u64) as usize).min(per);
+        let b = &mut buf[..n * page_size];
+        f.read_at(off, b)?;
+        // An all-zero page 0 is a tablespace whose first page the server
+        // has not flushed yet (the redo from the checkpoint rebuilds it);
+        // its other pages are still checked.
+        if off == 0 && b[..page_size].iter().any(|x| *x != 0) {
+            match pages::format_of(&b[..page_size]) {
+                pages::Format::FullCrc32 => {}
+                pages::Format::FullCrc32Compressed => bail!(
+                    "{}: page-compressed tablespaces are not handled by --method physical yet",
+                    job.src.display()
+                ),
+                pages::Format::Legacy => bail!(
+                    "{}: tablespace in a pre-full_crc32 page format; --method physical handles full_crc32 only",
+                    job.src.display()
+                ),
+            }
+        }
+        for (i, page) in b.chunks_mut(page_size).enumerate() {
+            counts.0.fetch_add(1, Ordering::Relaxed);
+            if pages::page_ok(page) {
+                continue;
+            }
+            let at = off + (i * page_size) as u64;
+            let mut good = false;
+            for _ in 0..20 {
+                counts.1.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(5));
+                f.read_at(at, page)?;
+                if pages::page_ok(page) {
+                    good = true;
+                    break;
+                }
+            }
+            if !good {
+                bail!(
+                    "{}: page {} (offset {at}) fails its checksum on every read: the source is corrupted; no backup was made",
+                    job.src.display(),
+                    at / page_size as u64
+                );
+            }
+        }
+        out.write_all(b)
+            .with_context(|| format!("writing {}", job.rel))?;
+        off += (n * page_size) as u64;
+    }
+    out.finish()
+}
+
+/// Takes a physical backup of `spec` into `repo`; on failure the set's
+/// directory is removed and the backup stages are always ended.
+pub fn backup(
+    ctx: &Context,
+    spec: &ConnSpec,
+    copts: &ConnectOptions,
+    repo: &Repo,
+    opts: &PhysOptions,
+) -> Result<Manifest> {
+    let started = manifest::now_unix();
+    let t0 = Instant::now();
+    let mut id = manifest::id_for(started);
+    let mut n = 1;
+    while repo.set_dir(&id).exists() {
+        n += 1;
+        id = format!("{}-{n}", manifest::id_for(started));
+    }
+    let set_dir = repo.set_dir(&id);
+    let mut control = conn::connect(spec, copts)?;
+    let server = Server::detect(&mut control)?;
+    let layout = preflight(&mut control, &server)?;
+    repo::mkdir(&set_dir)?;
+    let r = take(
+        ctx,
+        spec,
+        copts,
+        opts,
+        &mut control,
+        &server,
+        &layout,
+        &set_dir,
+        &id,
+        started,
+        t0,
+    );
+    if r.is_err() {
+        let _ = std::fs::remove_dir_all(&set_dir);
+    }
+    let m = r?;
+    repo.write_manifest(&m)?;
+    Ok(m)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn take(
+    ctx: &Context,
+    spec: &ConnSpec,
+    copts: &ConnectOptions,
+    opts: &PhysOptions,
+    control: &mut Conn,
+    server: &Server,
+    layout: &Layout,
+    set_dir: &Path,
+    id: &str,
+    started: u64,
+    t0: Instant,
+) -> Result<Manifest> {
+    let key = opts.key.as_ref().map(|(k, _)| k);
+    let level = opts.compress_level;
+    control
+        .run(
+            "BACKUP STAGE START (needs the RELOAD privilege)",
+            "BACKUP STAGE START",
+        )
+        .context("starting the backup stages")?;
+    let staged = (|| -> Result<(Vec<FileEntry>, PhysMeta, Position)> {
+        control.run("BACKUP STAGE BLOCK_DDL", "BACKUP STAGE BLOCK_DDL")?;
+        let mut lf = DirectFile::open(&layout.log_file)?;
+        let st = redo::read_state(&mut lf)?;
+        if st.header.encrypted {
+            bail!(
+                "the redo log is encrypted: --method physical does not handle encrypted redo yet"
+            );
+        }
+        let state = Copier {
+            copied: AtomicU64::new(st.checkpoint.lsn),
+            target: AtomicU64::new(NO_TARGET),
+            stop: AtomicBool::new(false),
+            pause: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            failed: Mutex::new(None),
+        };
+        let counts = (AtomicU64::new(0), AtomicU64::new(0));
+        std::thread::scope(|s| -> Result<(Vec<FileEntry>, PhysMeta, Position)> {
+            let copier = s.spawn(|| {
+                let r = copy_redo(
+                    &state,
+                    &layout.log_file,
+                    &st,
+                    spec,
+                    copts,
+                    set_dir,
+                    level,
+                    key,
+                );
+                if let Err(e) = &r {
+                    if let Ok(mut g) = state.failed.lock() {
+                        *g = Some(format!("{e:#}"));
+                    }
+                }
+                r
+            });
+            let result = (|| -> Result<(Vec<FileEntry>, u64, u64, Position)> {
+                // Parallel page-checked copy of the InnoDB files.
+                let jobs = Mutex::new(innodb_jobs(layout)?);
+                let files = Mutex::new(Vec::new());
+                let threads = opts.threads.max(1);
+                let limit = opts
+                    .max_rate
+                    .map(|r| std::sync::Arc::new(repo::RateLimit::new(r)));
+                std::thread::scope(|s2| -> Result<()> {
+                    let mut hs = Vec::new();
+                    for _ in 0..threads {
+                        hs.push(s2.spawn(|| -> Result<()> {
+                            loop {
+                                if let Some(e) = state.error() {
+                                    bail!("redo copier failed: {e}");
+                                }
+                                let job = match jobs.lock() {
+                                    Ok(mut g) => g.pop(),
+                                    Err(_) => bail!("a copier thread panicked"),
+                                };
+                                let Some(job) = job else { return Ok(()) };
+                                let fe = copy_pages(
+                                    &job,
+                                    layout.page_size as usize,
+                                    set_dir,
+                                    level,
+                                    key,
+                                    ctx,
+                                    &counts,
+                                    limit.clone(),
+                                )?;
+                                if let Ok(mut g) = files.lock() {
+                                    g.push(fe);
+                                }
+                            }
+                        }));
+                    }
+                    let mut first = Ok(());
+                    for h in hs {
+                        let r = h
+                            .join()
+                            .unwrap_or_else(|_| Err(anyhow::anyhow!("copy thread panicked")));
+                        if first.is_ok() {
+                            first = r;
+                        }
+                    }
+                    first
+                })?;
+                // Catch the copier up before blocking commits.
+                let now = status(control, "Innodb_lsn_current")?;
+                wait_copied(&state, now, Duration::from_secs(600), ctx)?;
+                state.pause.store(true, Ordering::SeqCst);
+                let t = Instant::now();
+                while !state.paused.load(Ordering::SeqCst) {
+                    if let Some(e) = state.error() {
+                        bail!("redo copier failed: {e}");
+                    }
+                    if t.elapsed() > Duration::from_secs(60) {
+                        bail!("the redo copier did not pause within 60s");
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let lock_start = Instant::now();
+                control.run("BACKUP STAGE BLOCK_COMMIT", "BACKUP STAGE BLOCK_COMMIT")?;
+                let point = (|| -> Result<(Position, Vec<Grabbed>, u64)> {
+                    let mut pos = Position {
+                        lock: "BACKUP STAGE BLOCK_COMMIT".into(),
+                        ..Position::default()
+                    };
+                    if server.log_bin {
+                        let rows: Vec<mysql::Row> = control
+                            .rows("reading the binary log position", "SHOW MASTER STATUS")?;
+                        if let Some(row) = rows.first() {
+                            pos.binlog_file = oxkit::conn::cell_text(row, 0);
+                            pos.binlog_pos =
+                                oxkit::conn::cell_text(row, 1).and_then(|v| v.parse().ok());
+                        }
+                    }
+                    let gtid = server.gtid_position(control)?;
+                    pos.gtid = (!gtid.is_empty()).then_some(gtid);
+                    // Read into memory only: compressing and fsyncing
+                    // them waits until commits flow again.
+                    let mut others = Vec::new();
+                    for job in other_jobs(layout)? {
+                        let data = std::fs::read(&job.src)
+                            .with_context(|| format!("reading {}", job.src.display()))?;
+                        others.push((job.rel, data));
+                    }
+                    let end = status(control, "Innodb_lsn_current")?;
+                    Ok((pos, others, end))
+                })();
+                let unlock = control.run("BACKUP STAGE END", "BACKUP STAGE END");
+                let held = lock_start.elapsed().as_millis() as u64;
+                let (mut pos, others, end) = point?;
+                unlock?;
+                pos.lock_ms = held;
+                let mut all = files.into_inner().unwrap_or_default();
+                for (rel, data) in others {
+                    let mut w = stored(set_dir, &rel, level, key, None)?;
+                    w.write_all(&data)
+                        .with_context(|| format!("writing {rel}"))?;
+                    all.push(w.finish()?);
+                }
+                Ok((all, end, held, pos))
+            })();
+            match result {
+                Ok((files, end, held, pos)) => {
+                    state.target.store(end, Ordering::SeqCst);
+                    state.pause.store(false, Ordering::SeqCst);
+                    let redo_entry = copier
+                        .join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("redo copier panicked")))?;
+                    let mut files = files;
+                    files.push(redo_entry);
+                    let meta = PhysMeta {
+                        start_lsn: st.checkpoint.lsn,
+                        checkpoint_end_lsn: st.checkpoint.end_lsn,
+                        end_lsn: end,
+                        source_first_lsn: st.geometry.first_lsn,
+                        source_log_size: st.geometry.file_size,
+                        page_size: layout.page_size,
+                        creator: st.header.creator.clone(),
+                        block_commit_ms: held,
+                        pages_checked: counts.0.load(Ordering::Relaxed),
+                        pages_reread: counts.1.load(Ordering::Relaxed),
+                    };
+                    Ok((files, meta, pos))
+                }
+                Err(e) => {
+                    state.stop.store(true, Ordering::SeqCst);
+                    let _ = copier.join();
+                    Err(e)
+                }
+            }
+        })
+    })();
+    // Always end the stages (a no-op error when already ended).
+    if staged.is_err() {
+        let _ = control.run("BACKUP STAGE END", "BACKUP STAGE END");
+    }
+    let (mut files, meta, position) = staged?;
+    let mut warnings = Vec::new();
+    match dump_buffer_pool(control, layout, set_dir, level, key) {
+        Ok(Some(f)) => files.push(f),
+        Ok(None) => warnings.push(
+            "the buffer pool page list was not dumped in time; the restored server starts cold"
+                .into(),
+        ),
+        Err(e) => warnings.push(format!(
+            "the buffer pool page list was not saved ({e:#}); the restored server starts cold"
+        )),
+    }
+    let meta_json = serde_json::to_vec_pretty(&meta)?;
+    let mut w = stored(set_dir, META_FILE, level, key, None)?;
+    w.write_all(&meta_json)?;
+    files.push(w.finish()?);
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let finished = manifest::now_unix();
+    Ok(Manifest {
+        format: manifest::FORMAT,
+        id: id.to_string(),
+        method: "physical".into(),
+        tool: "ox-backup".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        server: ServerInfo {
+            label: control.label().to_string(),
+            hostname: server.hostname.clone(),
+            port: server.port,
+            server_id: server.server_id,
+            version: server.describe(),
+            flavor: format!("{:?}", server.flavor),
+        },
+        started_at: manifest::utc(started),
+        started_unix: started,
+        finished_at: manifest::utc(finished),
+        finished_unix: finished,
+        duration_secs: t0.elapsed().as_secs_f64(),
+        position,
+        options: Options {
+            threads: opts.threads,
+            chunk_rows: 0,
+            compression: "zstd".into(),
+            compress_level: level,
+            users: true,
+            filters: Vec::new(),
+        },
+        encryption: opts.key.as_ref().map(|(_, e)| e.clone()),
+        checksum_function: "none".into(),
+        tables: Vec::new(),
+        schema_file: String::new(),
+        stored_bytes: files.iter().map(|f| f.size).sum(),
+        raw_bytes: files.iter().map(|f| f.raw_size).sum(),
+        files,
+        warnings,
+        verification: None,
+        history: Vec::new(),
+    })
+}
+
+fn wait_copied(state: &Copier, lsn: u64, limit: Duration, ctx: &Context) -> Result<()> {
+    let t = Instant::now();
+    while state.copied.load(Ordering::SeqCst) < lsn {
+        if let Some(e) = state.error() {
+            bail!("redo copier failed: {e}");
+        }
+        ctx.cancel.check()?;
+        if t.elapsed() > limit {
+            bail!(
+                "the redo copier did not reach LSN {lsn} within {}s",
+                limit.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+/// The start checkpoint of a set, for the prepare step.
+pub fn checkpoint_of(m: &PhysMeta) -> Checkpoint {
+    Checkpoint {
+        lsn: m.start_lsn,
+        end_lsn: m.checkpoint_end_lsn,
+    }
+}
+
+/// A stored file in the set, its directory created first.
+fn stored(
+    set_dir: &Path,
+    rel: &str,
+    level: i32,
+    key: Option<&crate::crypt::Key>,
+    limit: Option<std::sync::Arc<repo::RateLimit>>,
+) -> Result<StoredWriter> {
+    if let Some(parent) = set_dir.join(rel).parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    StoredWriter::create(set_dir, rel, level, key, limit)
+}
+
+/// Asks the server to dump its buffer pool page list (`ib_buffer_pool`)
+/// and stores it, so the restored server loads the same pages at start-up.
+/// Best effort: `None` when the dump does not finish within 10 s.
+fn dump_buffer_pool(
+    c: &mut Conn,
+    layout: &Layout,
+    set_dir: &Path,
+    level: i32,
+    key: Option<&crate::crypt::Key>,
+) -> Result<Option<FileEntry>> {
+    let read_status = |c: &mut Conn| -> Result<String> {
+        let row: Option<(String, String)> = c.row(
+            "reading the buffer pool dump status",
+            "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_dump_status'",
+        )?;
+        Ok(row.map(|(_, v)| v).unwrap_or_default())
+    };
+    let before = read_status(c)?;
+    c.run(
+        "dumping the buffer pool page list",
+        "SET GLOBAL innodb_buffer_pool_dump_now = ON",
+    )?;
+    let t = Instant::now();
+    loop {
+        let now = read_status(c)?;
+        if now != before && now.contains("completed") {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(10) {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let name = var(c, "innodb_buffer_pool_filename")?.unwrap_or_else(|| "ib_buffer_pool".into());
+    let data = std::fs::read(resolve(&layout.datadir, &name))
+        .with_context(|| format!("reading {name}"))?;
+    let mut w = stored(
+        set_dir,
+        &format!("{FILES_DIR}/ib_buffer_pool"),
+        level,
+        key,
+        None,
+    )?;
+    w.write_all(&data)?;
+    Ok(Some(w.finish()?))
+}
