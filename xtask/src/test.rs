@@ -93,7 +93,11 @@ pub fn ensure_mariadb() -> Result<()> {
         && oxkit::sandbox::find_program(&["mariadb-install-db", "mysql_install_db"]).is_some();
     let have_openssl = oxkit::sandbox::find_program(&["openssl"]).is_some();
     let mut missing = Vec::new();
-    if !have_server {
+    // ox-backup's point-in-time tests run the mariadb and mariadb-binlog
+    // clients.
+    let have_clients = oxkit::sandbox::find_program(&["mariadb"]).is_some()
+        && oxkit::sandbox::find_program(&["mariadb-binlog"]).is_some();
+    if !have_server || !have_clients {
         missing.extend(["mariadb-server", "mariadb-client"]);
     }
     if !have_openssl {
