@@ -137,22 +137,27 @@ fn timed(what: &str, cmd: &mut Command) -> Result<(Duration, String)> {
     Ok((t, text))
 }
 
+/// Builds `tool` (package and binary of the same name) in release mode and
+/// returns the binary's path: every benchmark times the optimised build.
+pub fn release_tool(tool: &str) -> Result<std::path::PathBuf> {
+    crate::test::run(
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
+            "build",
+            "--release",
+            "-p",
+            tool,
+        ]),
+    )?;
+    Ok(crate::workspace_root()?.join("target/release").join(tool))
+}
+
 /// Runs the table-checksum benchmark.
 pub fn table_checksum(args: &Args) -> Result<()> {
     crate::test::ensure_mariadb()?;
     if oxkit::sandbox::find_program(&["pt-table-checksum"]).is_none() {
         crate::test::apt_install(&["percona-toolkit"])?;
     }
-    crate::test::run(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
-            "build",
-            "--release",
-            "-p",
-            "ox-table-checksum",
-        ]),
-    )?;
-    let root = crate::workspace_root()?;
-    let ox = root.join("target/release/ox-table-checksum");
+    let ox = crate::bench::release_tool("ox-table-checksum")?;
 
     let (primary, replica) = loaded_pair(args.rows)?;
     replicate(&primary, &replica)?;

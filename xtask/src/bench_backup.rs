@@ -94,15 +94,7 @@ pub fn run_bench(args: &Args) -> Result<()> {
     if oxkit::sandbox::find_program(&["mariadb-dump"]).is_none() {
         crate::test::apt_install(&["mariadb-client"])?;
     }
-    crate::test::run(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
-            "build",
-            "--release",
-            "-p",
-            "ox-backup",
-        ]),
-    )?;
-    let ox = crate::workspace_root()?.join("target/release/ox-backup");
+    let ox = crate::bench::release_tool("ox-backup")?;
     let threads = THREADS.to_string();
     let server = |id: u32, binlog: bool| {
         Sandbox::builder()

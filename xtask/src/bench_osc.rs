@@ -85,16 +85,7 @@ pub fn run(args: &Args) -> Result<()> {
     if oxkit::sandbox::find_program(&["pt-online-schema-change"]).is_none() {
         crate::test::apt_install(&["percona-toolkit"])?;
     }
-    crate::test::run(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
-            "build",
-            "--release",
-            "-p",
-            "ox-online-schema-change",
-        ]),
-    )?;
-    let root = crate::workspace_root()?;
-    let ox = root.join("target/release/ox-online-schema-change");
+    let ox = crate::bench::release_tool("ox-online-schema-change")?;
 
     let (primary, replica) = loaded_pair(args.rows)?;
     replicate(&primary, &replica)?;

@@ -134,15 +134,7 @@ pub fn run(args: &Args) -> Result<()> {
     if oxkit::sandbox::find_program(&["pt-table-sync"]).is_none() {
         crate::test::apt_install(&["percona-toolkit"])?;
     }
-    crate::test::run(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
-            "build",
-            "--release",
-            "-p",
-            "ox-table-sync",
-        ]),
-    )?;
-    let ox = crate::workspace_root()?.join("target/release/ox-table-sync");
+    let ox = crate::bench::release_tool("ox-table-sync")?;
 
     let (primary, replica) = loaded_pair(args.rows)?;
     let (upd, del, extra) = drift_ids(args.rows);

@@ -83,6 +83,20 @@ pub struct ServerInfo {
     pub flavor: String,
 }
 
+impl ServerInfo {
+    /// The identity of `server`, reached through `conn`.
+    pub fn of(conn: &oxkit::conn::Conn, server: &oxkit::server::Server) -> ServerInfo {
+        ServerInfo {
+            label: conn.label().to_string(),
+            hostname: server.hostname.clone(),
+            port: server.port,
+            server_id: server.server_id,
+            version: server.describe(),
+            flavor: format!("{:?}", server.flavor),
+        }
+    }
+}
+
 /// Binary log coordinates of the consistent point.
 #[derive(Clone, Debug, Serialize, Deserialize, Default)]
 pub struct Position {
