@@ -60,20 +60,6 @@ fn is_text(c: &Column) -> bool {
     )
 }
 
-fn is_spatial(c: &Column) -> bool {
-    matches!(
-        c.data_type.as_str(),
-        "geometry"
-            | "point"
-            | "linestring"
-            | "polygon"
-            | "multipoint"
-            | "multilinestring"
-            | "multipolygon"
-            | "geometrycollection"
-    )
-}
-
 /// The columns hashed for `table`: stored columns not ignored.
 pub fn hashed_columns<'a>(table: &'a Table, opts: &RowOptions) -> Vec<&'a Column> {
     table
@@ -100,7 +86,7 @@ fn column_parts(c: &Column, opts: &RowOptions, prefix: Option<u32>) -> Vec<Strin
             None => value,
         }];
     }
-    if is_spatial(c) {
+    if c.is_spatial() {
         let b = format!("ST_AsBinary({value})");
         return vec![format!("LENGTH({b})"), b];
     }

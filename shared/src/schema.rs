@@ -77,6 +77,21 @@ impl Column {
         )
     }
 
+    /// True for the spatial types (GEOMETRY and its kinds).
+    pub fn is_spatial(&self) -> bool {
+        matches!(
+            self.data_type.as_str(),
+            "geometry"
+                | "point"
+                | "linestring"
+                | "polygon"
+                | "multipoint"
+                | "multilinestring"
+                | "multipolygon"
+                | "geometrycollection"
+        )
+    }
+
     /// True for FLOAT and DOUBLE (approximate values).
     pub fn is_float(&self) -> bool {
         matches!(self.data_type.as_str(), "float" | "double" | "real")

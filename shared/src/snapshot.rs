@@ -44,6 +44,26 @@ pub fn covers(have: &str, want: &str) -> bool {
         .all(|(d, n)| h.get(d).is_some_and(|m| m >= n))
 }
 
+/// MariaDB: the binary log file and position of the consistent snapshot open
+/// in `conn`'s transaction (`Binlog_snapshot_file/position`; the file is
+/// empty when the binary log is off).
+pub fn binlog_snapshot_position(conn: &mut Conn) -> Result<(String, Option<u64>)> {
+    let rows: Vec<(String, String)> = conn.rows(
+        "reading the snapshot's binlog position",
+        "SHOW SESSION STATUS LIKE 'binlog_snapshot_%'",
+    )?;
+    let get = |k: &str| {
+        rows.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    Ok((
+        get("Binlog_snapshot_file"),
+        get("Binlog_snapshot_position").parse().ok(),
+    ))
+}
+
 /// Opens a consistent snapshot on `conn` (ending any open transaction) and
 /// returns its position as a GTID set.
 pub fn source_snapshot(conn: &mut Conn, server: &Server) -> Result<String> {
@@ -54,28 +74,15 @@ pub fn source_snapshot(conn: &mut Conn, server: &Server) -> Result<String> {
                 "opening a consistent snapshot",
                 "START TRANSACTION WITH CONSISTENT SNAPSHOT",
             )?;
-            let rows: Vec<(String, String)> = conn.rows(
-                "reading the snapshot's binlog position",
-                "SHOW SESSION STATUS LIKE 'binlog_snapshot_%'",
-            )?;
-            let get = |k: &str| {
-                rows.iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(k))
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default()
-            };
-            let (file, pos) = (get("Binlog_snapshot_file"), get("Binlog_snapshot_position"));
+            let (file, pos) = binlog_snapshot_position(conn)?;
+            let pos = pos.unwrap_or(0);
             if file.is_empty() {
                 bail!(
                     "{}: the binary log is off, so a replica cannot be brought to the snapshot's position",
                     conn.label()
                 );
             }
-            let sql = format!(
-                "SELECT BINLOG_GTID_POS({}, {})",
-                quote_str(&file),
-                pos.parse::<u64>().unwrap_or(0)
-            );
+            let sql = format!("SELECT BINLOG_GTID_POS({}, {pos})", quote_str(&file));
             let g: Option<Option<String>> = conn.row("converting the position to a GTID", &sql)?;
             g.flatten().with_context(|| {
                 format!("{}: no GTID for binlog position {file}:{pos}", conn.label())

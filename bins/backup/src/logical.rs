@@ -151,18 +151,8 @@ pub struct BackupOptions {
 /// True when a column's values are written as hex.
 pub fn hex_column(c: &Column) -> bool {
     c.is_binary()
-        || matches!(
-            c.data_type.as_str(),
-            "bit"
-                | "geometry"
-                | "point"
-                | "linestring"
-                | "polygon"
-                | "multipoint"
-                | "multilinestring"
-                | "multipolygon"
-                | "geometrycollection"
-        )
+        || c.data_type == "bit"
+        || c.is_spatial()
         || c.charset.as_deref().is_some_and(|cs| {
             !matches!(
                 cs,
@@ -586,12 +576,7 @@ pub fn backup(
 ) -> Result<Manifest> {
     let started = manifest::now_unix();
     let t0 = Instant::now();
-    let mut id = manifest::id_for(started);
-    let mut n = 1;
-    while repo.set_dir(&id).exists() {
-        n += 1;
-        id = format!("{}-{n}", manifest::id_for(started));
-    }
+    let id = repo.new_set_id(started);
     let set_dir = repo.set_dir(&id);
     let mut control = conn::connect(spec, copts)?;
     let server = Server::detect(&mut control)?;
@@ -811,23 +796,10 @@ fn take(
         );
     } else if server.caps.gtid_style == GtidStyle::MariaDB {
         for w in workers.iter_mut() {
-            let rows: Vec<(String, String)> = w.rows(
-                "reading the snapshot's position",
-                "SHOW SESSION STATUS LIKE 'binlog_snapshot_%'",
-            )?;
-            let get = |k: &str| {
-                rows.iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(k))
-                    .map(|(_, v)| v.clone())
-            };
-            let (f, p) = (get("Binlog_snapshot_file"), get("Binlog_snapshot_position"));
-            if f != position.binlog_file
-                || p.and_then(|p| p.parse::<u64>().ok()) != position.binlog_pos
-            {
+            let (f, p) = oxkit::snapshot::binlog_snapshot_position(w)?;
+            if Some(&f) != position.binlog_file.as_ref() || p != position.binlog_pos {
                 bail!(
-                    "a worker's snapshot is not at the backup's position ({:?}:{:?}, expected {:?}:{:?}); retry",
-                    get("Binlog_snapshot_file"),
-                    get("Binlog_snapshot_position"),
+                    "a worker's snapshot is not at the backup's position ({f}:{p:?}, expected {:?}:{:?}); retry",
                     position.binlog_file,
                     position.binlog_pos
                 );

@@ -132,6 +132,19 @@ impl Repo {
         self.root.join("backups").join(id)
     }
 
+    /// A fresh set id for a backup started at `started` (unix seconds):
+    /// the time, with `-2`, `-3`... when a set of that second exists.
+    pub fn new_set_id(&self, started: u64) -> String {
+        let base = crate::manifest::id_for(started);
+        let mut id = base.clone();
+        let mut n = 1;
+        while self.set_dir(&id).exists() {
+            n += 1;
+            id = format!("{base}-{n}");
+        }
+        id
+    }
+
     /// Every set, oldest first (ids sort by time).
     pub fn sets(&self) -> Result<Vec<SetInfo>> {
         let dir = self.root.join("backups");

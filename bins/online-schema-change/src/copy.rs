@@ -201,8 +201,7 @@ fn kind(c: &Column) -> (&'static str, Option<&str>) {
         "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" | "bit" => {
             ("binary", None)
         }
-        "geometry" | "point" | "linestring" | "polygon" | "multipoint" | "multilinestring"
-        | "multipolygon" | "geometrycollection" => ("spatial", None),
+        _ if c.is_spatial() => ("spatial", None),
         _ => ("other", None),
     }
 }

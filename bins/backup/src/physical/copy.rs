@@ -475,12 +475,7 @@ pub fn backup(
 ) -> Result<Manifest> {
     let started = manifest::now_unix();
     let t0 = Instant::now();
-    let mut id = manifest::id_for(started);
-    let mut n = 1;
-    while repo.set_dir(&id).exists() {
-        n += 1;
-        id = format!("{}-{n}", manifest::id_for(started));
-    }
+    let id = repo.new_set_id(started);
     let set_dir = repo.set_dir(&id);
     let mut control = conn::connect(spec, copts)?;
     let server = Server::detect(&mut control)?;
