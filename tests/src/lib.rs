@@ -307,6 +307,57 @@ pub struct Tool {
     env: Vec<(String, String)>,
     home: tempfile::TempDir,
     stdin: Option<String>,
+    timeout: Duration,
+}
+
+/// How long one tool run may take before the harness kills it: a hung
+/// tool fails its test with what it printed instead of stalling the suite.
+pub const TOOL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Waits for `child` (which must have been spawned with piped stdout and
+/// stderr) for at most `limit`; on timeout kills it (by its PID: a
+/// process this test started) and fails with what it printed so far.
+pub fn wait_child(mut child: std::process::Child, limit: Duration) -> Result<Output> {
+    use std::io::Read;
+    fn drain<R: Read + Send + 'static>(r: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        })
+    }
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait()? {
+            break Some(st);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    match status {
+        Some(status) => Ok(Output {
+            status,
+            stdout,
+            stderr,
+        }),
+        None => bail!(
+            "pid {} did not finish within {}s and was killed; stdout: {}; stderr: {}",
+            child.id(),
+            limit.as_secs(),
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        ),
+    }
 }
 
 impl Tool {
@@ -318,7 +369,14 @@ impl Tool {
             env: Vec::new(),
             home: tempfile::tempdir().unwrap_or_else(|e| panic!("temp HOME: {e}")),
             stdin: None,
+            timeout: TOOL_TIMEOUT,
         }
+    }
+
+    /// Overrides [`TOOL_TIMEOUT`] for this run.
+    pub fn timeout(mut self, limit: Duration) -> Tool {
+        self.timeout = limit;
+        self
     }
 
     /// The temp HOME (write `.my.cnf` here to test option files).
@@ -375,7 +433,8 @@ impl Tool {
             use std::io::Write;
             sin.write_all(text.as_bytes())?;
         }
-        let out: Output = child.wait_with_output()?;
+        let out =
+            wait_child(child, self.timeout).with_context(|| format!("running {}", self.name))?;
         Ok(RunResult {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -230,7 +230,12 @@ fn physical_backup_under_load_restores_and_replays_to_the_source() {
             }
         })
     };
+    let t = std::time::Instant::now();
     while writes.load(Ordering::SeqCst) < 20 {
+        assert!(
+            !writer.is_finished() && t.elapsed() < std::time::Duration::from_secs(120),
+            "the writer did not get going"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let repo = tempfile::Builder::new()
@@ -324,24 +329,28 @@ fn physical_backup_under_load_restores_and_replays_to_the_source() {
 fn heavy_writer(
     s: &Sandbox,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> std::thread::JoinHandle<()> {
+) -> std::thread::JoinHandle<Result<u64, String>> {
     let mut w = s.connect().expect("writer");
     std::thread::spawn(move || {
+        exec(
+            &mut w,
+            "SET SESSION lock_wait_timeout = 30, innodb_lock_wait_timeout = 30",
+        )
+        .map_err(|e| format!("{e:#}"))?;
         let mut i = 0u64;
         while !stop.load(std::sync::atomic::Ordering::SeqCst) {
             i += 1;
-            let r = exec(
+            exec(
                 &mut w,
                 &format!(
                     "UPDATE t.a SET v = LEFT(CONCAT('{i}', v), 150) WHERE id BETWEEN {} AND {}",
                     (i * 997) % 30000,
                     (i * 997) % 30000 + 2000
                 ),
-            );
-            if r.is_err() {
-                return;
-            }
+            )
+            .map_err(|e| format!("writer statement {i}: {e:#}"))?;
         }
+        Ok(i)
     })
 }
 
@@ -367,6 +376,24 @@ fn signal(pid: u32, sig: &str) {
         .status()
         .expect("kill");
     assert!(ok.success());
+}
+
+/// Sends a signal; false when the process is already gone.
+fn signal_quiet(pid: u32, sig: &str) -> bool {
+    std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// What the server's sessions are doing (for a failing test's message).
+fn processlist(c: &mut Conn) -> Vec<(u64, String, Option<String>, Option<String>)> {
+    c.rows(
+        "processlist",
+        "SELECT ID, COMMAND, STATE, LEFT(INFO, 120) FROM information_schema.PROCESSLIST",
+    )
+    .unwrap_or_default()
 }
 
 /// DDL goes through quickly: no backup stage is left held.
@@ -417,13 +444,27 @@ fn faults_overwrite_kill_corrupt_page_and_damaged_set_fail_cleanly() {
     std::thread::sleep(std::time::Duration::from_millis(1500));
     signal(child.id(), "-STOP");
     let lsn0 = status(&mut c, "Innodb_lsn_current");
+    let t = std::time::Instant::now();
     while status(&mut c, "Innodb_lsn_current") < lsn0 + (12 << 20) {
+        if w.is_finished() || t.elapsed() > std::time::Duration::from_secs(180) {
+            signal(child.id(), "-CONT");
+            let _ = signal_quiet(child.id(), "-9");
+            stop.store(true, Ordering::SeqCst);
+            let lsn = status(&mut c, "Innodb_lsn_current");
+            let ended = w.join();
+            panic!(
+                "the writer did not move the LSN 12 MiB in {:?} (from {lsn0} to {lsn}); writer: {ended:?}; \
+                 processlist: {:?}",
+                t.elapsed(),
+                processlist(&mut c)
+            );
+        }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     signal(child.id(), "-CONT");
-    let out = child.wait_with_output().expect("wait");
+    let out = oxkit_harness::wait_child(child, std::time::Duration::from_secs(300)).expect("wait");
     stop.store(true, Ordering::SeqCst);
-    w.join().expect("writer");
+    w.join().expect("writer").expect("writer statements");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(255), "{err}");
     assert!(err.contains("redo log was overwritten"), "{err}");
@@ -433,7 +474,7 @@ fn faults_overwrite_kill_corrupt_page_and_damaged_set_fail_cleanly() {
     let child = spawn_backup(&slow);
     std::thread::sleep(std::time::Duration::from_millis(1500));
     signal(child.id(), "-9");
-    let out = child.wait_with_output().expect("wait");
+    let out = oxkit_harness::wait_child(child, std::time::Duration::from_secs(60)).expect("wait");
     assert_eq!(
         out.status.code(),
         None,

@@ -420,7 +420,7 @@ fn resume_finishes_only_the_remaining_chunks() {
         .status()
         .expect("kill");
     assert!(sent.success());
-    let out = child.wait_with_output().expect("wait");
+    let out = oxkit_harness::wait_child(child, Duration::from_secs(120)).expect("wait");
     assert_eq!(
         out.status.code(),
         Some(4),

@@ -365,8 +365,10 @@ fn direct_mode_makes_an_unrelated_server_identical() {
             if let Some(mut i) = child.stdin.take() {
                 i.write_all(print.stdout.as_bytes())?;
             }
-            child.wait_with_output()
+            Ok(child)
         })
+        .map_err(anyhow::Error::from)
+        .and_then(|child| oxkit_harness::wait_child(child, std::time::Duration::from_secs(120)))
         .expect("mariadb client");
     assert!(
         out.status.success(),

@@ -57,13 +57,43 @@ fn count_in(rest: &str, word: &str) -> u64 {
 
 /// Runs `cargo test`, echoing its output, and adds up the `test result:`
 /// lines. Fails when the command fails.
-fn run_counting(cmd: &mut Command) -> Result<(u64, u64)> {
+fn run_counting(cmd: &mut Command, limit: std::time::Duration) -> Result<(u64, u64)> {
     use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt as _;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
     eprintln!("+ {cmd:?}");
+    // Its own process group, so a run past `limit` can be ended whole
+    // (cargo, the test binaries and the servers they started) and report
+    // which tests hung instead of stalling CI until its own hard limit.
     let mut child = cmd
         .stdout(std::process::Stdio::piped())
+        .process_group(0)
         .spawn()
         .with_context(|| format!("starting {cmd:?}"))?;
+    let done = Arc::new(AtomicBool::new(false));
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let (done, timed_out, pgid) = (done.clone(), timed_out.clone(), child.id());
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            while !done.load(Ordering::SeqCst) {
+                if start.elapsed() > limit {
+                    timed_out.store(true, Ordering::SeqCst);
+                    eprintln!(
+                        "xtask: the tests ran past {}s (OXKIT_TEST_TIMEOUT_SECS); ending process group {pgid}; \
+                         the tests cargo reported as running for over 60 seconds are the ones that hung",
+                        limit.as_secs()
+                    );
+                    let _ = Command::new("kill")
+                        .args(["-s", "KILL", "--", &format!("-{pgid}")])
+                        .status();
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        })
+    };
     let (mut passed, mut failed) = (0u64, 0u64);
     if let Some(out) = child.stdout.take() {
         for line in BufReader::new(out).lines() {
@@ -76,6 +106,12 @@ fn run_counting(cmd: &mut Command) -> Result<(u64, u64)> {
         }
     }
     let status = child.wait()?;
+    done.store(true, Ordering::SeqCst);
+    let _ = watchdog.join();
+    if timed_out.load(Ordering::SeqCst) {
+        println!("summary: {passed} passed, {failed} failed, then timed out");
+        bail!("{cmd:?} did not finish within {}s", limit.as_secs());
+    }
     if !status.success() {
         println!("summary: {passed} passed, {failed} failed");
         bail!("{cmd:?} failed: {status}");
@@ -141,7 +177,13 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
         .args(["test", "--workspace"])
         .args(extra)
         .env("OXKIT_SERVER_TEST_LOG", &log);
-    let (passed, failed) = run_counting(&mut cmd)?;
+    // The suite takes about 10 minutes on 2 cores; well past that means a
+    // hang, reported long before CI's own limit.
+    let limit = std::env::var("OXKIT_TEST_TIMEOUT_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(45 * 60);
+    let (passed, failed) = run_counting(&mut cmd, std::time::Duration::from_secs(limit))?;
     let started = std::fs::read_to_string(&log).unwrap_or_default();
     let n = started.lines().count();
     if n == 0 {

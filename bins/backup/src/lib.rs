@@ -112,7 +112,8 @@ pub struct Args {
     /// Do not save users and grants
     #[arg(long, help_heading = "Backup")]
     pub no_users: bool,
-    /// Write at most this many bytes per second (suffixes K, M, G)
+    /// At most this many bytes per second: written (logical) or read from
+    /// the data files (physical); suffixes K, M, G
     #[arg(long, value_name = "BYTES", help_heading = "Backup")]
     pub max_rate: Option<String>,
     /// Buffer pool of the throwaway server that verify restores into
@@ -762,7 +763,8 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      --databases, --tables and the other filters restore part of a backup. --until \
      'YYYY-MM-DD HH:MM:SS' (UTC) or --until-gtid GTID then replays the binary logs copied by \
      the binlog action (mariadb-binlog piped into the mariadb client) from the backup's \
-     position to that point. --max-rate limits bytes written per second during a backup; \
+     position to that point. --max-rate limits the bytes per second a backup writes (logical) or reads from the data \
+     files (physical); \
      progress with rate and ETA goes to stderr on a terminal.",
     "EXIT STATUS of the actions: backup and restore 0, or 255 on failure (the backup \
      directory is removed); backup --verify and verify 16 when the restored data differ or \

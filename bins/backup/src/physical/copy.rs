@@ -397,7 +397,8 @@ fn copy_pages(
     key: Option<&crate::crypt::Key>,
     ctx: &Context,
     counts: &(AtomicU64, AtomicU64),
-    limit: Option<std::sync::Arc<repo::RateLimit>>,
+    limit: Option<&repo::RateLimit>,
+    state: &Copier,
 ) -> Result<FileEntry> {
     let mut f = DirectFile::open(&job.src)?;
     let size = f.len()?;
@@ -407,15 +408,23 @@ fn copy_pages(
             job.src.display()
         );
     }
-    let mut out = stored(set_dir, &job.rel, level, key, limit)?;
+    let mut out = stored(set_dir, &job.rel, level, key, None)?;
     let per = (1 << 20) / page_size.max(1);
     let per = per.max(1);
     let mut buf = vec![0u8; per * page_size];
     let mut off = 0u64;
     while off < size {
         ctx.cancel.check()?;
+        if let Some(e) = state.error() {
+            bail!("redo copier failed: {e}");
+        }
         let n = (((size - off) / page_size as u64) as usize).min(per);
         let b = &mut buf[..n * page_size];
+        // --max-rate paces what is read from the server's disk: that is
+        // the I/O the backup adds to the database host.
+        if let Some(l) = limit {
+            l.take(b.len());
+        }
         f.read_at(off, b)?;
         // An all-zero page 0 is a tablespace whose first page the server
         // has not flushed yet (the redo from the checkpoint rebuilds it);
@@ -590,7 +599,8 @@ fn take(
                                     key,
                                     ctx,
                                     &counts,
-                                    limit.clone(),
+                                    limit.as_deref(),
+                                    &state,
                                 )?;
                                 if let Ok(mut g) = files.lock() {
                                     g.push(fe);
