@@ -109,7 +109,7 @@ fn leftovers(c: &mut Conn) -> Vec<String> {
     let mut v: Vec<String> = c
         .rows(
             "leftovers",
-            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME LIKE '\\_%'",
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND (TABLE_NAME LIKE '\\_%' OR TABLE_NAME LIKE '%\\_osc\\_%')",
         )
         .expect("tables");
     let t: Vec<String> = c
@@ -611,10 +611,22 @@ fn sigint_and_sigkill(method: &str) {
     assert!(rows_copied >= 1000, "{doc:#}");
     assert!(create_table(&mut c, "t").contains("`k` bigint(20) NOT NULL"));
     let expected = model_rows(&model.lock().expect("model"));
-    assert!(
-        rows(&mut c, "t") == expected,
-        "the resumed copy differs from the writer's record"
-    );
+    let got = rows(&mut c, "t");
+    if got != expected {
+        let e: BTreeMap<i64, Row> = expected.iter().map(|r| (r.0, r.clone())).collect();
+        let g: BTreeMap<i64, Row> = got.iter().map(|r| (r.0, r.clone())).collect();
+        let diff: Vec<String> = e
+            .keys()
+            .chain(g.keys())
+            .filter(|k| e.get(k) != g.get(k))
+            .take(10)
+            .map(|k| format!("{k}: expected {:?}, got {:?}", e.get(k), g.get(k)))
+            .collect();
+        panic!(
+            "the resumed copy differs from the writer's record: {diff:#?}\n{}",
+            r.stderr
+        );
+    }
     assert_eq!(leftovers(&mut c), Vec::<String>::new());
 }
 
@@ -905,7 +917,7 @@ fn binlog_capture_copies_under_a_writer_exactly_and_replicates() {
 }
 
 #[test]
-fn binlog_method_refused_without_row_format() {
+fn binlog_method_refused_without_row_format_and_default_falls_back() {
     let s = single().expect("server");
     let mut c = s.connect().expect("conn");
     exec(&mut c, SEED).expect("seed");
@@ -923,9 +935,99 @@ fn binlog_method_refused_without_row_format() {
         ])
         .run()
         .expect("run");
+    // Without --method: triggers, with a note saying why.
+    let fallback = Tool::new(TOOL)
+        .args([
+            &d,
+            "--alter",
+            "ADD INDEX k_idx (k)",
+            "--dry-run",
+            "--format",
+            "json",
+        ])
+        .run()
+        .expect("run");
     exec(&mut c, "SET GLOBAL binlog_format = 'ROW'").expect("row");
     r.expect_code(1);
     assert!(r.stderr.contains("not ROW"), "{}", r.stderr);
+    fallback.expect_code(0);
+    let doc = fallback.json();
+    assert_eq!(doc["method"], "triggers", "{doc:#}");
+    assert!(
+        doc["method_note"].to_string().contains("not ROW"),
+        "{doc:#}"
+    );
+    assert_eq!(
+        fallback
+            .stderr
+            .lines()
+            .filter(|l| l.contains("note:"))
+            .count(),
+        1,
+        "{}",
+        fallback.stderr
+    );
+    // With ROW format the default is the binary log.
+    let doc = Tool::new(TOOL)
+        .args([
+            &d,
+            "--alter",
+            "ADD INDEX k_idx (k)",
+            "--dry-run",
+            "--format",
+            "json",
+        ])
+        .run()
+        .expect("run")
+        .json();
+    assert_eq!(doc["method"], "binlog", "{doc:#}");
     assert_eq!(create_table(&mut c, "t"), before);
+    assert_eq!(leftovers(&mut c), Vec::<String>::new());
+}
+
+#[test]
+fn binlog_swaps_under_a_writer_lose_no_write() {
+    // The writer keeps writing through each swap: writes that queue while
+    // the table is locked must land in the new table, none in the old.
+    let s = single().expect("server");
+    let mut c = s.connect().expect("conn");
+    exec(&mut c, SEED).expect("seed");
+    let d = dsn(s.port(), "t");
+    let model = Arc::new(Mutex::new(model_of(&mut c, "t")));
+    let writers: Vec<Writer> = (0..2)
+        .map(|i| start_writer(s.connect().expect("writer"), model.clone(), 21 + i))
+        .collect();
+    for (i, alter) in ["ADD INDEX k_idx (k)", "DROP INDEX k_idx"]
+        .iter()
+        .cycle()
+        .take(4)
+        .enumerate()
+    {
+        let r = Tool::new(TOOL)
+            .args([
+                &d,
+                "--alter",
+                alter,
+                "--execute",
+                "--force-copy",
+                "--method",
+                "binlog",
+                "--format",
+                "json",
+                "--sleep-ratio",
+                "0",
+            ])
+            .run()
+            .expect("run");
+        r.expect_code(0);
+        assert_eq!(r.json()["method"], "binlog", "swap {i}: {}", r.stdout);
+    }
+    let mut acked = 0;
+    for w in writers {
+        acked += w.stop().0;
+    }
+    assert!(acked > 100, "the writers hardly wrote: {acked}");
+    let expected = model_rows(&model.lock().expect("model"));
+    assert!(rows(&mut c, "t") == expected, "a write was lost in a swap");
     assert_eq!(leftovers(&mut c), Vec::<String>::new());
 }

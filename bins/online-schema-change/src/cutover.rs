@@ -169,20 +169,28 @@ pub struct SwapCtx<'a> {
 /// that queued meanwhile landing in the new table. MariaDB rejects RENAME
 /// under LOCK TABLES, so two sessions do it:
 ///
-/// 1. a sentry table `_t_del` is created;
-/// 2. session A: `LOCK TABLES t WRITE, _t_new WRITE, _t_del WRITE` (waits at
-///    most `--cut-over-lock-wait`); writes to `t` stop;
-/// 3. session B: `RENAME TABLE t TO _t_del, _t_new TO t`: it queues for the
-///    metadata lock behind A, and ahead of the application's statements
-///    queued on `t` (a pending exclusive lock is served before them);
-///    A waits until B is seen waiting;
+/// 0. the shadow is renamed `t_osc_new`, and a sentry table `t_osc_del` is
+///    created. Both names start with the table's, so they sort after it:
+///    a RENAME takes its metadata locks in name order, and the rename of
+///    step 3 must queue on `t` *first*. With `_t_new` and `_t_del` it
+///    would wait on those (held by A) without having asked for `t`, and
+///    application statements already waiting for `t` would be let in
+///    before it when A unlocks, writing to the old table after the
+///    catch-up (seen in testing: an update lost);
+/// 1. (nothing else changes until then; the application keeps writing)
+/// 2. session A: `LOCK TABLES t WRITE, t_osc_new WRITE, t_osc_del WRITE`
+///    (waits at most `--cut-over-lock-wait`); writes to `t` stop;
+/// 3. session B: `RENAME TABLE t TO t_osc_del, t_osc_new TO t`: it queues
+///    for the metadata lock of `t` behind A, and is served before the
+///    application's statements waiting for `t` (a pending exclusive lock
+///    goes first); A waits until B is seen waiting;
 /// 4. A reads the binary log position and applies every change up to it
 ///    (at most `catch_up`);
 /// 5. A drops the sentry and unlocks: B's rename runs, and the queued
 ///    statements open the new table.
 ///
 /// If anything in 3-4 fails, A unlocks *without* dropping the sentry: B's
-/// rename then fails (`_t_del` exists) and the original stays in place;
+/// rename then fails (`t_osc_del` exists) and the original stays in place;
 /// if A's session dies its locks go with it and the same holds. Each
 /// attempt is retried until the deadline. Returns the attempts.
 pub fn binlog_swap(
@@ -191,11 +199,45 @@ pub fn binlog_swap(
     sw: &SwapCtx<'_>,
     capture: &mut Capture,
 ) -> Result<u32> {
-    let n = sw.n;
+    let orig = sw.n;
+    for t in [&orig.swap_shadow, &orig.del] {
+        let exists: Option<u64> = conn.row(
+            "looking for name clashes",
+            &format!(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
+                oxkit::sql::quote_str(&orig.db),
+                oxkit::sql::quote_str(t)
+            ),
+        )?;
+        if exists.unwrap_or(0) > 0 {
+            return Err(crate::plan::refuse(format!(
+                "{}.{t} exists; the binary log swap needs that name (drop it if an earlier run left it)",
+                orig.db
+            )));
+        }
+    }
+    bounded(
+        conn,
+        cancel,
+        sw.bound,
+        "renaming the shadow table for the swap",
+        &format!(
+            "RENAME TABLE {} TO {}",
+            orig.q(&orig.shadow),
+            orig.q(&orig.swap_shadow)
+        ),
+    )?;
+    let mut renamed = orig.clone();
+    renamed.shadow = orig.swap_shadow.clone();
+    let n = &renamed;
+    let sw = &SwapCtx { n, ..*sw };
     let mut attempts = 0;
     loop {
         attempts += 1;
         cancel.check()?;
+        if attempts > 1 {
+            capture.apply(conn, cancel, n, sw.plan, sw.allow_data_loss, false)?;
+        }
         match swap_attempt(conn, cancel, sw, capture) {
             Ok(true) => return Ok(attempts),
             Ok(false) => {}

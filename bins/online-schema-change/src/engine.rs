@@ -354,7 +354,7 @@ fn cleanup(
             &format!("DROP TRIGGER IF EXISTS {}", n.q(t)),
         )?;
     }
-    for t in [&n.shadow, &n.state, &n.del] {
+    for t in [&n.shadow, &n.state, &n.del, &n.swap_shadow] {
         c.run("cleaning up", &format!("DROP TABLE IF EXISTS {}", n.q(t)))?;
     }
     Ok(())
@@ -817,7 +817,6 @@ fn choose_method(
         (Some(Method::Triggers), _) => Ok((Method::Triggers, None)),
         (Some(Method::Binlog), None) => Ok((Method::Binlog, None)),
         (Some(Method::Binlog), Some(why)) => Err(refuse(format!("--method binlog: {why}"))),
-        (None, _) if !DEFAULT_BINLOG => Ok((Method::Triggers, None)),
         (None, None) => Ok((Method::Binlog, None)),
         (None, Some(why)) => Ok((
             Method::Triggers,
@@ -825,6 +824,3 @@ fn choose_method(
         )),
     }
 }
-
-/// Whether the binary log is the default method.
-const DEFAULT_BINLOG: bool = false;

@@ -8,7 +8,8 @@
 //! network; [`engine`] then connects, plans ([`plan`]: guards, then the
 //! ALTER tried on an empty clone to learn whether the server can make it
 //! instantly), and with `--execute` either runs the instant ALTER or copies
-//! the table into a shadow table kept in sync by triggers ([`copy`]),
+//! the table into a shadow table kept in sync by triggers ([`copy`]) or by
+//! the changes the binary log names ([`capture`]),
 //! checksums both, and swaps them ([`cutover`]). Progress is checkpointed
 //! in a small table next to the original ([`state`]) so `--resume` can
 //! continue after a crash.
@@ -327,15 +328,17 @@ pub const MAN_DESCRIPTION: &[&str] = &[
     "SWAP. With --postpone-cut-over FILE the tool keeps the shadow in sync (the triggers, \
      or the applied binary log changes every 200 ms) and waits while FILE exists, then \
      checksums again. With binary log capture the swap stops writes, catches up and \
-     swaps in two sessions (MariaDB rejects RENAME under LOCK TABLES): a sentry table \
-     _TABLE_del is created; session A takes LOCK TABLES t WRITE, _t_new WRITE, _t_del \
-     WRITE (waiting at most --cut-over-lock-wait); session B issues RENAME TABLE t TO \
-     _t_del, _t_new TO t, which queues behind A and ahead of the application's \
-     statements; once B is seen waiting, A reads the binary log position and applies \
+     swaps in two sessions (MariaDB rejects RENAME under LOCK TABLES): the shadow is \
+     renamed TABLE_osc_new and a sentry table TABLE_osc_del is created (names that sort \
+     after the table's: a RENAME takes its metadata locks in name order, and it must \
+     queue on the table first); session A takes LOCK TABLES t WRITE, t_osc_new WRITE, \
+     t_osc_del WRITE (waiting at most --cut-over-lock-wait); session B issues RENAME \
+     TABLE t TO t_osc_del, t_osc_new TO t, which queues behind A and is served before \
+     the application's statements waiting for the table; once B is seen waiting, A reads the binary log position and applies \
      every change up to it (at most --cut-over-lock-wait seconds, at least 2), drops \
      the sentry and unlocks, so B's rename runs and the queued statements open the new \
      table. On any failure A unlocks without dropping the sentry, B's rename fails \
-     because _t_del exists, and the original stays; each attempt is retried until \
+     because t_osc_del exists, and the original stays; each attempt is retried until \
      --cut-over-timeout. The original is then renamed _t_old. With triggers: The swap is one atomic \
      RENAME TABLE t TO _t_old, _t_new TO t, which waits at most --cut-over-lock-wait \
      seconds for the metadata lock (WAIT n on MariaDB, lock_wait_timeout on MySQL): \
@@ -399,7 +402,9 @@ mod tests {
             "--method",
             "binlog"
         ])
-        .is_err());
+        .is_ok_and(|c| c.args.method == Some(Method::Binlog)));
+        assert!(parse(&["--alter", "ADD INDEX (a)", "--execute"])
+            .is_ok_and(|c| c.args.method.is_none()));
         assert!(parse(&[
             "--alter",
             "ADD INDEX (a)",

@@ -28,9 +28,13 @@ pub struct Names {
     pub state: String,
     /// The empty clone the planner tries the ALTER on (`_t_osc_probe`).
     pub probe: String,
-    /// The cut-over sentry of binary log capture (`_t_del`); the original
-    /// is renamed to it by the swap.
+    /// The cut-over sentry of binary log capture (`t_osc_del`); the
+    /// original is renamed to it by the swap. Like [`Names::swap_shadow`]
+    /// its name starts with the table's, so it sorts after it: see
+    /// [`crate::cutover::binlog_swap`].
     pub del: String,
+    /// The shadow's name during a binary log cut-over (`t_osc_new`).
+    pub swap_shadow: String,
     /// The three triggers (insert, update, delete).
     pub triggers: [String; 3],
 }
@@ -45,7 +49,8 @@ impl Names {
             old: format!("_{table}_old"),
             state: format!("_{table}_osc"),
             probe: format!("_{table}_osc_probe"),
-            del: format!("_{table}_del"),
+            del: format!("{table}_osc_del"),
+            swap_shadow: format!("{table}_osc_new"),
             triggers: [
                 format!("osc_{table}_ins"),
                 format!("osc_{table}_upd"),
