@@ -331,7 +331,8 @@ fn swap_attempt(
     // Writes are stopped from here until UNLOCK TABLES.
     let stopped = Instant::now();
     let ready = (|| -> Result<()> {
-        let until = Instant::now() + Duration::from_secs(10);
+        // Writes are stopped while this waits: bounded like the catch-up.
+        let until = Instant::now() + sw.catch_up;
         loop {
             let state: Option<Option<String>> = conn.row(
                 "watching the swap",
