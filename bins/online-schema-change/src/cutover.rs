@@ -146,6 +146,10 @@ pub fn swap_sql(server: &Server, n: &Names, lock_wait: u32) -> String {
     )
 }
 
+/// The comment that marks the cut-over sentry table (the cleanup drops a
+/// table of that name only when it carries it).
+pub const SENTRY_COMMENT: &str = "ox-online-schema-change cut-over sentry";
+
 /// What the binary log swap needs besides the capture.
 pub struct SwapCtx<'a> {
     /// Where to connect the two cut-over sessions.
@@ -229,8 +233,29 @@ pub fn binlog_swap(
     )?;
     let mut renamed = orig.clone();
     renamed.shadow = orig.swap_shadow.clone();
-    let n = &renamed;
-    let sw = &SwapCtx { n, ..*sw };
+    let r = swap_loop(conn, cancel, &SwapCtx { n: &renamed, ..*sw }, capture);
+    if r.is_err() {
+        // The shadow gets its name back, so the cleanup finds it (the
+        // cleanup never drops t_osc_new: that name may be a user's table).
+        let _ = conn.run(
+            "renaming the shadow table back",
+            &format!(
+                "RENAME TABLE {} TO {}",
+                orig.q(&orig.swap_shadow),
+                orig.q(&orig.shadow)
+            ),
+        );
+    }
+    r
+}
+
+fn swap_loop(
+    conn: &mut Conn,
+    cancel: &Cancel,
+    sw: &SwapCtx<'_>,
+    capture: &mut Capture,
+) -> Result<u32> {
+    let n = sw.n;
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -283,8 +308,9 @@ fn swap_attempt(
     conn.run(
         "creating the cut-over sentry",
         &format!(
-            "CREATE TABLE IF NOT EXISTS {} (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB COMMENT='ox-online-schema-change cut-over sentry'",
-            n.q(&n.del)
+            "CREATE TABLE IF NOT EXISTS {} (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB COMMENT={}",
+            n.q(&n.del),
+            oxkit::sql::quote_str(SENTRY_COMMENT)
         ),
     )?;
     let mut a = conn::connect(sw.spec, sw.opts)?;

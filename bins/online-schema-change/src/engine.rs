@@ -354,8 +354,26 @@ fn cleanup(
             &format!("DROP TRIGGER IF EXISTS {}", n.q(t)),
         )?;
     }
-    for t in [&n.shadow, &n.state, &n.del, &n.swap_shadow] {
+    for t in [&n.shadow, &n.state] {
         c.run("cleaning up", &format!("DROP TABLE IF EXISTS {}", n.q(t)))?;
+    }
+    // The sentry only when it is one: after a swap whose run was killed
+    // before the old table got its final name, that name holds the
+    // original table.
+    let sentry: Option<u64> = c.row(
+        "cleaning up",
+        &format!(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {} AND TABLE_COMMENT = {}",
+            oxkit::sql::quote_str(&n.db),
+            oxkit::sql::quote_str(&n.del),
+            oxkit::sql::quote_str(crate::cutover::SENTRY_COMMENT)
+        ),
+    )?;
+    if sentry.unwrap_or(0) > 0 {
+        c.run(
+            "cleaning up",
+            &format!("DROP TABLE IF EXISTS {}", n.q(&n.del)),
+        )?;
     }
     Ok(())
 }
