@@ -360,7 +360,9 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      --resume, leftovers of an earlier run are refused. On any error or on Ctrl-C \
      (SIGINT, SIGTERM: exit 4) before the swap, the triggers, the shadow table and the \
      checkpoint table (and a cut-over sentry) are dropped and the original table is left \
-     as it was.",
+     as it was. A run killed during a binary log swap can leave the shadow under its swap \
+     name TABLE_osc_new (and the sentry TABLE_osc_del); --resume then starts over, and the \
+     next swap refuses until they are dropped by hand.",
     "OUTPUT. A summary (plan, rows copied, chunks, recopied chunks, times, swap attempts) \
      on stdout; with --format json one document with fields db, table, alter, method, \
      plan (instant, copy), nocopy_possible, executed, resumed, rows_estimate, \
