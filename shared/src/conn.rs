@@ -320,6 +320,12 @@ impl Conn {
         &self.label
     }
 
+    /// The client library's connection, for uses that consume it (a
+    /// binary log stream: [`crate::binlog`]).
+    pub fn into_inner(self) -> mysql::Conn {
+        self.inner
+    }
+
     /// Runs `sql` (one statement or several separated by `;`) and wraps any
     /// error with the statement's purpose and target. Every result set is
     /// read, so an error in the third statement of a script is reported:

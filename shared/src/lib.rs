@@ -10,6 +10,7 @@
 //! [`sandbox`] starts throwaway servers for tests, the demo and backup
 //! verification.
 
+pub mod binlog;
 pub mod checksum;
 pub mod cli;
 pub mod conn;

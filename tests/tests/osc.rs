@@ -77,7 +77,12 @@ fn wait_phase(c: &mut Conn, table: &str, want: &str, chunk: u32, child: &mut Chi
             }
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("the tool exited ({status}) before reaching phase {want}");
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("the tool exited ({status}) before reaching phase {want}: {err}");
         }
         assert!(
             start.elapsed() < Duration::from_secs(120),
@@ -104,7 +109,7 @@ fn leftovers(c: &mut Conn) -> Vec<String> {
     let mut v: Vec<String> = c
         .rows(
             "leftovers",
-            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME LIKE '\\_%'",
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND (TABLE_NAME LIKE '\\_%' OR TABLE_NAME LIKE '%\\_osc\\_%')",
         )
         .expect("tables");
     let t: Vec<String> = c
@@ -282,6 +287,9 @@ fn copy_change(
         &flag_s,
     ];
     args.extend_from_slice(extra);
+    if !extra.contains(&"--method") {
+        args.extend_from_slice(&["--method", "triggers"]);
+    }
     let mut child = spawn(&args);
     wait_phase(&mut c, "t", "postponed", 0, &mut child);
     std::thread::sleep(Duration::from_millis(300));
@@ -289,7 +297,13 @@ fn copy_change(
     assert!(acked > 50, "the writer hardly wrote: {acked}");
     // Quiesced: the original, the shadow and the writer's record agree.
     let orig = rows(&mut c, "t");
-    let shadow = rows(&mut c, "_t_new");
+    // Binary log capture applies the last writes a moment later.
+    let until = Instant::now() + Duration::from_secs(15);
+    let mut shadow = rows(&mut c, "_t_new");
+    while shadow != orig && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+        shadow = rows(&mut c, "_t_new");
+    }
     let expected = model_rows(&model.lock().expect("model"));
     assert_eq!(orig.len(), expected.len(), "{alter}: original vs record");
     assert!(
@@ -313,8 +327,8 @@ fn copy_change(
     );
     assert_eq!(leftovers(&mut c), Vec::<String>::new(), "{alter}");
     eprintln!(
-        "{alter}: {acked} writes acknowledged, {retried} retried, {} chunks copied again",
-        doc["chunks_recopied"]
+        "{alter}: {acked} writes acknowledged, {retried} retried, {} chunks copied again; copy {}s, checksum {}s, total {}s",
+        doc["chunks_recopied"], doc["copy_seconds"], doc["checksum_seconds"], doc["total_seconds"]
     );
     doc
 }
@@ -511,6 +525,15 @@ fn guards_refuse_with_reasons_and_change_nothing() {
 
 #[test]
 fn sigint_cleans_up_and_sigkill_resumes_exactly() {
+    sigint_and_sigkill("triggers");
+}
+
+#[test]
+fn binlog_sigint_cleans_up_and_sigkill_resumes_exactly() {
+    sigint_and_sigkill("binlog");
+}
+
+fn sigint_and_sigkill(method: &str) {
     let s = single().expect("server");
     let mut c = s.connect().expect("conn");
     exec(&mut c, SEED).expect("seed");
@@ -531,6 +554,8 @@ fn sigint_cleans_up_and_sigkill_resumes_exactly() {
         "0",
         "--sleep-ratio",
         "100",
+        "--method",
+        method,
     ];
 
     // SIGINT mid-copy: exit 4, original untouched, nothing left behind.
@@ -575,24 +600,47 @@ fn sigint_cleans_up_and_sigkill_resumes_exactly() {
         ])
         .run()
         .expect("resume");
+    assert!(r.stderr.is_empty() || !r.stderr.contains("panicked"));
     let (acked, _) = writer.stop();
     r.expect_code(0);
     let doc = r.json();
     assert_eq!(doc["resumed"], true, "{doc:#}");
+    assert_eq!(doc["method"], method, "{doc:#}");
     assert!(acked > 20);
     let rows_copied = doc["rows_copied"].as_u64().unwrap_or(0);
     assert!(rows_copied >= 1000, "{doc:#}");
     assert!(create_table(&mut c, "t").contains("`k` bigint(20) NOT NULL"));
     let expected = model_rows(&model.lock().expect("model"));
-    assert!(
-        rows(&mut c, "t") == expected,
-        "the resumed copy differs from the writer's record"
-    );
+    let got = rows(&mut c, "t");
+    if got != expected {
+        let e: BTreeMap<i64, Row> = expected.iter().map(|r| (r.0, r.clone())).collect();
+        let g: BTreeMap<i64, Row> = got.iter().map(|r| (r.0, r.clone())).collect();
+        let diff: Vec<String> = e
+            .keys()
+            .chain(g.keys())
+            .filter(|k| e.get(k) != g.get(k))
+            .take(10)
+            .map(|k| format!("{k}: expected {:?}, got {:?}", e.get(k), g.get(k)))
+            .collect();
+        panic!(
+            "the resumed copy differs from the writer's record: {diff:#?}\n{}",
+            r.stderr
+        );
+    }
     assert_eq!(leftovers(&mut c), Vec::<String>::new());
 }
 
 #[test]
 fn cut_over_waits_in_bounded_steps_behind_a_long_transaction() {
+    cut_over_behind_a_long_transaction("triggers");
+}
+
+#[test]
+fn binlog_cut_over_waits_in_bounded_steps_behind_a_long_transaction() {
+    cut_over_behind_a_long_transaction("binlog");
+}
+
+fn cut_over_behind_a_long_transaction(method: &str) {
     let s = single().expect("server");
     let mut c = s.connect().expect("conn");
     exec(&mut c, SEED).expect("seed");
@@ -615,6 +663,8 @@ fn cut_over_waits_in_bounded_steps_behind_a_long_transaction() {
             "1",
             "--postpone-cut-over",
             &flag_s,
+            "--method",
+            method,
         ];
         if give_up {
             args.extend_from_slice(&["--cut-over-timeout", "4"]);
@@ -666,11 +716,8 @@ fn cut_over_waits_in_bounded_steps_behind_a_long_transaction() {
                 "{doc:#}"
             );
             assert!(create_table(&mut c, "t").contains("KEY `k_idx`"));
-            assert!(
-                r.stderr.contains("metadata lock not granted"),
-                "{}",
-                r.stderr
-            );
+            assert!(r.stderr.contains("lock not granted"), "{}", r.stderr);
+            assert_eq!(doc["method"], method, "{doc:#}");
             exec(&mut c, "ALTER TABLE app.t DROP INDEX k_idx").expect("reset");
         }
     }
@@ -750,5 +797,237 @@ fn foreign_keys_in_both_directions_stay_enforced() {
         .is_err());
     exec(&mut c, "DELETE FROM app.p WHERE id = 2").expect("delete parent");
     assert_eq!(count(&mut c, "SELECT COUNT(*) FROM app.c"), 1992);
+    assert_eq!(leftovers(&mut c), Vec::<String>::new());
+}
+
+fn tcp_spec(port: u16) -> oxkit::dsn::ConnSpec {
+    oxkit::dsn::ConnSpec {
+        host: Some("127.0.0.1".into()),
+        port: Some(port),
+        user: Some("root".into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn binlog_reader_hands_out_one_tables_row_images() {
+    use oxkit::binlog::{master_position, usable, Change, Item, Reader};
+    use oxkit::server::Server;
+    let s = single().expect("server");
+    let mut c = s.connect().expect("conn");
+    exec(&mut c, SEED).expect("seed");
+    exec(&mut c, "CREATE TABLE app.other (id INT PRIMARY KEY)").expect("other");
+    assert_eq!(usable(&mut c).expect("usable"), None);
+    let server = Server::detect(&mut c).expect("server");
+    let from = master_position(&mut c).expect("position");
+    let opts = oxkit::conn::ConnectOptions::default();
+    let mut reader =
+        Reader::start(&tcp_spec(s.port()), &opts, &server, "app", "t", from).expect("reader");
+    exec(
+        &mut c,
+        "INSERT INTO app.t VALUES (5001, 1, 'x', 'b'); INSERT INTO app.other VALUES (1); \
+         UPDATE app.t SET id = 5002, s = NULL WHERE id = 5001; \
+         START TRANSACTION; DELETE FROM app.t WHERE id IN (5002, 1); COMMIT",
+    )
+    .expect("changes");
+    let target = master_position(&mut c).expect("position");
+    reader
+        .wait_received(&target, Instant::now() + Duration::from_secs(30))
+        .expect("caught up");
+    let mut changes = Vec::new();
+    let mut commits = 0;
+    while let Some(item) = reader.next(Duration::ZERO).expect("item") {
+        match item {
+            Item::Rows(v) => changes.extend(v),
+            Item::Commit(p) => {
+                assert!(p <= target, "{p} > {target}");
+                commits += 1;
+            }
+        }
+    }
+    use mysql::Value;
+    let ins = vec![
+        Value::Int(5001),
+        Value::Int(1),
+        Value::Bytes(b"x".to_vec()),
+        Value::Int(2),
+    ];
+    assert_eq!(changes.len(), 4, "{changes:?}");
+    assert_eq!(changes[0], Change::Insert(ins.clone()));
+    match &changes[1] {
+        Change::Update(b, a) => {
+            assert_eq!(b, &ins);
+            assert_eq!(a[0], Value::Int(5002));
+            assert_eq!(a[2], Value::NULL);
+        }
+        other => panic!("not an update: {other:?}"),
+    }
+    assert!(matches!(&changes[2], Change::Delete(r) if r[0] == Value::Int(1)));
+    assert!(commits >= 4, "{commits} commits");
+    reader.stop();
+
+    // A purged or unknown log is refused clearly.
+    let gone = oxkit::binlog::Position {
+        file: "mysql-bin.999999".into(),
+        pos: 4,
+    };
+    let e = Reader::start(&tcp_spec(s.port()), &opts, &server, "app", "t", gone)
+        .err()
+        .expect("refused");
+    assert!(
+        format!("{e:#}").contains("no longer on the server"),
+        "{e:#}"
+    );
+
+    // Statement format is refused with the reason.
+    exec(&mut c, "SET GLOBAL binlog_format = 'STATEMENT'").expect("statement");
+    let why = usable(&mut c).expect("usable");
+    exec(&mut c, "SET GLOBAL binlog_format = 'ROW'").expect("row");
+    assert!(why.unwrap_or_default().contains("not ROW"));
+}
+
+#[test]
+fn binlog_capture_copies_under_a_writer_exactly_and_replicates() {
+    let t = Topology::start(1).expect("topology");
+    let mut c = t.primary_conn().expect("conn");
+    exec(&mut c, SEED).expect("seed");
+    let model = Arc::new(Mutex::new(model_of(&mut c, "t")));
+    let binlog = ["--method", "binlog"];
+    let doc = copy_change(&t, &model, 11, "ADD INDEX k_idx (k)", &binlog);
+    assert_eq!(doc["method"], "binlog", "{doc:#}");
+    assert!(doc["binlog_changes"].as_u64().unwrap_or(0) > 0, "{doc:#}");
+    assert!(create_table(&mut c, "t").contains("KEY `k_idx` (`k`)"));
+    // ENUM members reordered and a charset converted: the captured rows go
+    // through the same conversion as the copy.
+    copy_change(
+        &t,
+        &model,
+        12,
+        "MODIFY e ENUM('c','b','a') NOT NULL DEFAULT 'a', CONVERT TO CHARACTER SET utf8mb4",
+        &binlog,
+    );
+    assert!(create_table(&mut c, "t").contains("enum('c','b','a')"));
+    assert!(!create_table(&mut c, "t").contains("latin1"));
+    t.sync().expect("sync");
+    let mut r = t.replica_conn(0).expect("replica");
+    assert_eq!(create_table(&mut r, "t"), create_table(&mut c, "t"));
+    assert!(rows(&mut r, "t") == rows(&mut c, "t"), "replica differs");
+    assert_eq!(leftovers(&mut r), Vec::<String>::new());
+    assert_eq!(leftovers(&mut c), Vec::<String>::new());
+}
+
+#[test]
+fn binlog_method_refused_without_row_format_and_default_falls_back() {
+    let s = single().expect("server");
+    let mut c = s.connect().expect("conn");
+    exec(&mut c, SEED).expect("seed");
+    let d = dsn(s.port(), "t");
+    let before = create_table(&mut c, "t");
+    exec(&mut c, "SET GLOBAL binlog_format = 'STATEMENT'").expect("statement");
+    let r = Tool::new(TOOL)
+        .args([
+            &d,
+            "--alter",
+            "ADD INDEX k_idx (k)",
+            "--execute",
+            "--method",
+            "binlog",
+        ])
+        .run()
+        .expect("run");
+    // Without --method: triggers, with a note saying why.
+    let fallback = Tool::new(TOOL)
+        .args([
+            &d,
+            "--alter",
+            "ADD INDEX k_idx (k)",
+            "--dry-run",
+            "--format",
+            "json",
+        ])
+        .run()
+        .expect("run");
+    exec(&mut c, "SET GLOBAL binlog_format = 'ROW'").expect("row");
+    r.expect_code(1);
+    assert!(r.stderr.contains("not ROW"), "{}", r.stderr);
+    fallback.expect_code(0);
+    let doc = fallback.json();
+    assert_eq!(doc["method"], "triggers", "{doc:#}");
+    assert!(
+        doc["method_note"].to_string().contains("not ROW"),
+        "{doc:#}"
+    );
+    assert_eq!(
+        fallback
+            .stderr
+            .lines()
+            .filter(|l| l.contains("note:"))
+            .count(),
+        1,
+        "{}",
+        fallback.stderr
+    );
+    // With ROW format the default is the binary log.
+    let doc = Tool::new(TOOL)
+        .args([
+            &d,
+            "--alter",
+            "ADD INDEX k_idx (k)",
+            "--dry-run",
+            "--format",
+            "json",
+        ])
+        .run()
+        .expect("run")
+        .json();
+    assert_eq!(doc["method"], "binlog", "{doc:#}");
+    assert_eq!(create_table(&mut c, "t"), before);
+    assert_eq!(leftovers(&mut c), Vec::<String>::new());
+}
+
+#[test]
+fn binlog_swaps_under_a_writer_lose_no_write() {
+    // The writer keeps writing through each swap: writes that queue while
+    // the table is locked must land in the new table, none in the old.
+    let s = single().expect("server");
+    let mut c = s.connect().expect("conn");
+    exec(&mut c, SEED).expect("seed");
+    let d = dsn(s.port(), "t");
+    let model = Arc::new(Mutex::new(model_of(&mut c, "t")));
+    let writers: Vec<Writer> = (0..2)
+        .map(|i| start_writer(s.connect().expect("writer"), model.clone(), 21 + i))
+        .collect();
+    for (i, alter) in ["ADD INDEX k_idx (k)", "DROP INDEX k_idx"]
+        .iter()
+        .cycle()
+        .take(4)
+        .enumerate()
+    {
+        let r = Tool::new(TOOL)
+            .args([
+                &d,
+                "--alter",
+                alter,
+                "--execute",
+                "--force-copy",
+                "--method",
+                "binlog",
+                "--format",
+                "json",
+                "--sleep-ratio",
+                "0",
+            ])
+            .run()
+            .expect("run");
+        r.expect_code(0);
+        assert_eq!(r.json()["method"], "binlog", "swap {i}: {}", r.stdout);
+    }
+    let mut acked = 0;
+    for w in writers {
+        acked += w.stop().0;
+    }
+    assert!(acked > 100, "the writers hardly wrote: {acked}");
+    let expected = model_rows(&model.lock().expect("model"));
+    assert!(rows(&mut c, "t") == expected, "a write was lost in a swap");
     assert_eq!(leftovers(&mut c), Vec::<String>::new());
 }

@@ -9,8 +9,9 @@
 //! ALTER in place, both tools by copying) three ways on an idle server:
 //! - native `ALTER TABLE ... ENGINE=InnoDB, ALGORITHM=INPLACE, LOCK=NONE`;
 //! - `pt-online-schema-change --alter ENGINE=InnoDB --execute` (defaults);
-//! - `ox-online-schema-change --alter ENGINE=InnoDB --execute` (defaults,
-//!   and with `--sleep-ratio 0`, unpaced).
+//! - `ox-online-schema-change --alter ENGINE=InnoDB --execute` (defaults:
+//!   binary log capture; and with `--sleep-ratio 0`, unpaced; under load
+//!   also with `--method triggers`).
 //!
 //! For each it prints the wall time on the primary and how much longer the
 //! replica needed to apply it (a native ALTER replicates as one statement
@@ -262,6 +263,23 @@ fn oltp(
                 timed(
                     "ox-online-schema-change (under load)",
                     Command::new(ox).args([dsn, "--alter", ALTER, "--execute"]),
+                )
+                .map(|_| ())
+            }),
+        ),
+        (
+            "ox-online-schema-change --method triggers",
+            Box::new(|| {
+                timed(
+                    "ox-online-schema-change --method triggers (under load)",
+                    Command::new(ox).args([
+                        dsn,
+                        "--alter",
+                        ALTER,
+                        "--execute",
+                        "--method",
+                        "triggers",
+                    ]),
                 )
                 .map(|_| ())
             }),

@@ -181,7 +181,8 @@ pub fn copy_chunk(
     Ok(rows)
 }
 
-fn check_warnings(conn: &mut Conn) -> Result<()> {
+/// Fails on a warning other than a duplicate key (data the new definition changes).
+pub fn check_warnings(conn: &mut Conn) -> Result<()> {
     let w: Vec<(String, u32, String)> = conn.rows("reading warnings", "SHOW WARNINGS LIMIT 10")?;
     if let Some((_, code, msg)) = w.iter().find(|(_, code, _)| *code != 1062) {
         bail!(
@@ -229,15 +230,8 @@ pub fn checksum_select(plan: &Plan, new: bool) -> String {
     aggregate(Function::Sha1, &row, true)
 }
 
-/// `(count, checksum)` of the rows of `cond` on both sides, read in one
-/// consistent snapshot.
-pub fn compare_chunk(
-    conn: &mut Conn,
-    cancel: &Cancel,
-    n: &Names,
-    plan: &Plan,
-    cond: &str,
-) -> Result<((u64, String), (u64, String))> {
+/// The checksum queries of the rows of `cond`: original, shadow.
+pub fn checksum_queries(n: &Names, plan: &Plan, cond: &str) -> (String, String) {
     let q_old = format!(
         "SELECT {} FROM {} FORCE INDEX ({}) WHERE {cond}",
         checksum_select(plan, false),
@@ -249,6 +243,19 @@ pub fn compare_chunk(
         checksum_select(plan, true),
         n.q(&n.shadow)
     );
+    (q_old, q_new)
+}
+
+/// `(count, checksum)` of the rows of `cond` on both sides, read in one
+/// consistent snapshot.
+pub fn compare_chunk(
+    conn: &mut Conn,
+    cancel: &Cancel,
+    n: &Names,
+    plan: &Plan,
+    cond: &str,
+) -> Result<((u64, String), (u64, String))> {
+    let (q_old, q_new) = checksum_queries(n, plan, cond);
     retrying(conn, cancel, |c| {
         let label = c.label().to_string();
         let err = |e: mysql::Error| db_error(format_args!("checksumming a chunk on {label}"), &e);

@@ -15,9 +15,12 @@
 //! so no write lock or catch-up phase is needed. Statements that queued on
 //! `t` during the rename open the new table when they get their turn.
 
+use crate::capture::Capture;
+use crate::plan::Plan;
 use crate::state::Names;
 use anyhow::Result;
-use oxkit::conn::{cell_text, Conn, ErrorKind};
+use oxkit::conn::{self, cell_text, Conn, ConnectOptions, ErrorKind};
+use oxkit::dsn::ConnSpec;
 use oxkit::entry::{Cancel, ExitError};
 use oxkit::schema::ForeignKey;
 use oxkit::server::{Flavor, Server};
@@ -141,6 +144,290 @@ pub fn swap_sql(server: &Server, n: &Names, lock_wait: u32) -> String {
         n.q(&n.shadow),
         n.q(&n.table)
     )
+}
+
+/// The comment that marks the cut-over sentry table (the cleanup drops a
+/// table of that name only when it carries it).
+pub const SENTRY_COMMENT: &str = "ox-online-schema-change cut-over sentry";
+
+/// What the binary log swap needs besides the capture.
+pub struct SwapCtx<'a> {
+    /// Where to connect the two cut-over sessions.
+    pub spec: &'a ConnSpec,
+    /// Connection options.
+    pub opts: &'a ConnectOptions,
+    /// Names.
+    pub n: &'a Names,
+    /// The plan.
+    pub plan: &'a Plan,
+    /// `--allow-data-loss`.
+    pub allow_data_loss: bool,
+    /// Lock waits and the deadline.
+    pub bound: Bound,
+    /// How long writes may stay stopped while the capture catches up.
+    pub catch_up: Duration,
+}
+
+/// The swap with binary log capture (MariaDB): writes stop, the capture
+/// catches up, and the tables are swapped, with the application's writes
+/// that queued meanwhile landing in the new table. MariaDB rejects RENAME
+/// under LOCK TABLES, so two sessions do it:
+///
+/// 0. the shadow is renamed `t_osc_new`, and a sentry table `t_osc_del` is
+///    created. Both names start with the table's, so they sort after it:
+///    a RENAME takes its metadata locks in name order, and the rename of
+///    step 3 must queue on `t` *first*. With `_t_new` and `_t_del` it
+///    would wait on those (held by A) without having asked for `t`, and
+///    application statements already waiting for `t` would be let in
+///    before it when A unlocks, writing to the old table after the
+///    catch-up (seen in testing: an update lost);
+/// 1. (nothing else changes until then; the application keeps writing)
+/// 2. session A: `LOCK TABLES t WRITE, t_osc_new WRITE, t_osc_del WRITE`
+///    (waits at most `--cut-over-lock-wait`); writes to `t` stop;
+/// 3. session B: `RENAME TABLE t TO t_osc_del, t_osc_new TO t`: it queues
+///    for the metadata lock of `t` behind A, and is served before the
+///    application's statements waiting for `t` (a pending exclusive lock
+///    goes first); A waits until B is seen waiting;
+/// 4. A reads the binary log position and applies every change up to it
+///    (at most `catch_up`);
+/// 5. A drops the sentry and unlocks: B's rename runs, and the queued
+///    statements open the new table.
+///
+/// If anything in 3-4 fails, A unlocks *without* dropping the sentry: B's
+/// rename then fails (`t_osc_del` exists) and the original stays in place;
+/// if A's session dies its locks go with it and the same holds. Each
+/// attempt is retried until the deadline. Returns the attempts.
+pub fn binlog_swap(
+    conn: &mut Conn,
+    cancel: &Cancel,
+    sw: &SwapCtx<'_>,
+    capture: &mut Capture,
+) -> Result<u32> {
+    let orig = sw.n;
+    for t in [&orig.swap_shadow, &orig.del] {
+        let exists: Option<u64> = conn.row(
+            "looking for name clashes",
+            &format!(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
+                oxkit::sql::quote_str(&orig.db),
+                oxkit::sql::quote_str(t)
+            ),
+        )?;
+        if exists.unwrap_or(0) > 0 {
+            return Err(crate::plan::refuse(format!(
+                "{}.{t} exists; the binary log swap needs that name (drop it if an earlier run left it)",
+                orig.db
+            )));
+        }
+    }
+    bounded(
+        conn,
+        cancel,
+        sw.bound,
+        "renaming the shadow table for the swap",
+        &format!(
+            "RENAME TABLE {} TO {}",
+            orig.q(&orig.shadow),
+            orig.q(&orig.swap_shadow)
+        ),
+    )?;
+    let mut renamed = orig.clone();
+    renamed.shadow = orig.swap_shadow.clone();
+    let r = swap_loop(conn, cancel, &SwapCtx { n: &renamed, ..*sw }, capture);
+    if r.is_err() {
+        // The shadow gets its name back, so the cleanup finds it (the
+        // cleanup never drops t_osc_new: that name may be a user's table).
+        let _ = conn.run(
+            "renaming the shadow table back",
+            &format!(
+                "RENAME TABLE {} TO {}",
+                orig.q(&orig.swap_shadow),
+                orig.q(&orig.shadow)
+            ),
+        );
+    }
+    r
+}
+
+fn swap_loop(
+    conn: &mut Conn,
+    cancel: &Cancel,
+    sw: &SwapCtx<'_>,
+    capture: &mut Capture,
+) -> Result<u32> {
+    let n = sw.n;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        cancel.check()?;
+        if attempts > 1 {
+            capture.apply(conn, cancel, n, sw.plan, sw.allow_data_loss, false)?;
+        }
+        match swap_attempt(conn, cancel, sw, capture) {
+            Ok(true) => return Ok(attempts),
+            Ok(false) => {}
+            Err(e) => {
+                let _ = conn.run(
+                    "dropping the cut-over sentry",
+                    &format!("DROP TABLE IF EXISTS {}", n.q(&n.del)),
+                );
+                return Err(e);
+            }
+        }
+        if Instant::now() >= sw.bound.deadline {
+            let who = blockers(conn);
+            let _ = conn.run(
+                "dropping the cut-over sentry",
+                &format!("DROP TABLE IF EXISTS {}", n.q(&n.del)),
+            );
+            return Err(ExitError {
+                exit: Exit::ERROR,
+                message: format!(
+                    "swapping the tables: gave up after {attempts} attempts (--cut-over-timeout); the table's metadata lock is held: {who}"
+                ),
+            }
+            .into());
+        }
+        let until = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < until {
+            cancel.check()?;
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// One attempt: `Ok(true)` swapped, `Ok(false)` not (retry).
+fn swap_attempt(
+    conn: &mut Conn,
+    cancel: &Cancel,
+    sw: &SwapCtx<'_>,
+    capture: &mut Capture,
+) -> Result<bool> {
+    let n = sw.n;
+    let lock_wait = sw.bound.lock_wait;
+    conn.run(
+        "creating the cut-over sentry",
+        &format!(
+            "CREATE TABLE IF NOT EXISTS {} (id INT NOT NULL PRIMARY KEY) ENGINE=InnoDB COMMENT={}",
+            n.q(&n.del),
+            oxkit::sql::quote_str(SENTRY_COMMENT)
+        ),
+    )?;
+    let mut a = conn::connect(sw.spec, sw.opts)?;
+    let mut b = conn::connect(sw.spec, sw.opts)?;
+    a.run(
+        "session setup",
+        &format!("SET SESSION lock_wait_timeout = {lock_wait}"),
+    )?;
+    let b_wait = u64::from(lock_wait) + sw.catch_up.as_secs() + 10;
+    b.run(
+        "session setup",
+        &format!("SET SESSION lock_wait_timeout = {b_wait}"),
+    )?;
+    let b_id = b.connection_id();
+    let lock = format!(
+        "LOCK TABLES {} WRITE, {} WRITE, {} WRITE",
+        n.q(&n.table),
+        n.q(&n.shadow),
+        n.q(&n.del)
+    );
+    match a.run("locking the table for the swap", &lock) {
+        Ok(()) => {}
+        Err(e) if matches!(e.kind, ErrorKind::LockWaitTimeout | ErrorKind::Deadlock) => {
+            log::warn!(
+                "swapping the tables: write lock not granted within {lock_wait}s; holders: {}; retrying",
+                blockers(conn)
+            );
+            return Ok(false);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let rename = format!(
+        "RENAME TABLE {} TO {}, {} TO {}",
+        n.q(&n.table),
+        n.q(&n.del),
+        n.q(&n.shadow),
+        n.q(&n.table)
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let renamer = std::thread::spawn(move || {
+        let r = b.run("swapping the tables", &rename);
+        let _ = tx.send(r);
+    });
+    // Writes are stopped from here until UNLOCK TABLES.
+    let stopped = Instant::now();
+    let ready = (|| -> Result<()> {
+        // Writes are stopped while this waits: bounded like the catch-up.
+        let until = Instant::now() + sw.catch_up;
+        loop {
+            let state: Option<Option<String>> = conn.row(
+                "watching the swap",
+                &format!("SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = {b_id}"),
+            )?;
+            if state.flatten().is_some_and(|s| s.contains("metadata lock")) {
+                break;
+            }
+            if Instant::now() >= until {
+                anyhow::bail!("the rename session was not seen waiting for the table");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        capture.catch_up(
+            &mut a,
+            cancel,
+            n,
+            sw.plan,
+            sw.allow_data_loss,
+            true,
+            Instant::now() + sw.catch_up,
+        )?;
+        Ok(())
+    })();
+    let released = match &ready {
+        Ok(()) => a
+            .run(
+                "releasing the swap",
+                &format!("DROP TABLE {}; UNLOCK TABLES", n.q(&n.del)),
+            )
+            .map_err(anyhow::Error::from),
+        Err(_) => Ok(()),
+    };
+    // On any failure the sentry stays: the rename fails and the original
+    // keeps its name.
+    let _ = a.run("unlocking", "UNLOCK TABLES");
+    let blocked = stopped.elapsed();
+    let renamed = match rx.recv_timeout(Duration::from_secs(b_wait + 5)) {
+        Ok(r) => r,
+        Err(_) => {
+            // The renamer is stuck: kill its statement (its session ends
+            // with the thread).
+            let _ = conn.run("stopping the rename", &format!("KILL {b_id}"));
+            let _ = rx.recv_timeout(Duration::from_secs(10));
+            let _ = renamer.join();
+            anyhow::bail!(
+                "swapping the tables: the rename did not finish; the original table is kept"
+            );
+        }
+    };
+    let _ = renamer.join();
+    drop(a);
+    match (ready, released, renamed) {
+        (Ok(()), Ok(()), Ok(())) => {
+            log::info!(
+                "swapped; writes were stopped for {:.2}s",
+                blocked.as_secs_f64()
+            );
+            Ok(true)
+        }
+        (Err(e), _, _) | (_, Err(e), _) => {
+            log::warn!("swapping the tables: {e:#}; the original is kept; retrying");
+            Ok(false)
+        }
+        (_, _, Err(e)) => {
+            log::warn!("swapping the tables: the rename failed ({e}); retrying");
+            Ok(false)
+        }
+    }
 }
 
 /// The instant ALTER on the real table.

@@ -6,12 +6,14 @@
 //! before the swap is cleaned up here, in one place ([`cleanup`]), with a
 //! fresh connection; a SIGKILL leaves everything for `--resume`.
 
+use crate::capture::Capture;
 use crate::copy::{compare_chunk, copy_chunk, recopy_chunk, trigger_sql};
-use crate::cutover::{bounded, instant_sql, rebuild_fk_sql, swap_sql, Bound};
+use crate::cutover::{binlog_swap, bounded, instant_sql, rebuild_fk_sql, swap_sql, Bound, SwapCtx};
 use crate::plan::{create_clone, plan, refuse, show_create, Plan};
 use crate::state::{self, Names};
-use crate::{Config, FkMethod};
+use crate::{Config, FkMethod, Method};
 use anyhow::{Context as _, Result};
+use oxkit::binlog::{master_position, Reader};
 use oxkit::conn::{self, Conn, ConnectOptions};
 use oxkit::dsn::ConnSpec;
 use oxkit::entry::{usage_error, Context, ExitError};
@@ -52,6 +54,9 @@ pub struct Report {
     cut_over_seconds: f64,
     total_seconds: f64,
     old_table: Option<String>,
+    binlog_changes: u64,
+    binlog_keys_applied: u64,
+    method_note: Option<String>,
     exit_status: u8,
 }
 
@@ -110,11 +115,21 @@ pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
             .iter()
             .all(|n| table.triggers.iter().any(|t| &t.name == n));
         match cp {
-            Some(cp) if cp.phase != "init" && shadow_exists && own_triggers => {
+            Some(cp)
+                if cp.phase != "init"
+                    && shadow_exists
+                    && (own_triggers || (cp.method == "binlog" && cp.binlog.is_some())) =>
+            {
                 if cp.alter != cfg.alter.text {
                     return Err(refuse(format!(
                         "the run to resume applied a different ALTER ({:?})",
                         cp.alter
+                    )));
+                }
+                if cfg.args.method.is_some_and(|m| m.name() != cp.method) {
+                    return Err(refuse(format!(
+                        "the run to resume used --method {}; resume it with that method",
+                        cp.method
                     )));
                 }
                 checkpoint = Some(cp);
@@ -147,11 +162,20 @@ pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
         &create,
         shadow_schema,
     )?;
+    let (method, method_note) = match &checkpoint {
+        Some(cp) if cp.method == "binlog" => (Method::Binlog, None),
+        Some(_) => (Method::Triggers, None),
+        None => choose_method(cfg, &mut conn, &server)?,
+    };
+    if let Some(note) = &method_note {
+        eprintln!("ox-online-schema-change: note: {note}");
+    }
     let mut report = Report {
         db: db.clone(),
         table: tname.clone(),
         alter: cfg.alter.text.clone(),
-        method: "triggers".into(),
+        method: method.name().into(),
+        method_note,
         plan: if plan.instant && !cfg.args.force_copy {
             "instant".into()
         } else {
@@ -204,6 +228,7 @@ pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
             &table,
             &plan,
             checkpoint,
+            method,
             &mut report,
             &mut swapped,
             &mut conn,
@@ -259,6 +284,9 @@ fn print_text(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     for g in &r.guards {
         t.row(["note", g]);
     }
+    if let Some(m) = &r.method_note {
+        t.row(["note", m]);
+    }
     if r.executed {
         if r.plan == "copy" {
             t.row(["rows copied", &r.rows_copied.to_string()]);
@@ -272,6 +300,15 @@ fn print_text(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             ]);
             t.row(["copy time", &format!("{:.1}s", r.copy_seconds)]);
             t.row(["checksum time", &format!("{:.1}s", r.checksum_seconds)]);
+            if r.method == "binlog" {
+                t.row([
+                    "binary log",
+                    &format!(
+                        "{} row changes read, {} keys applied",
+                        r.binlog_changes, r.binlog_keys_applied
+                    ),
+                ]);
+            }
         }
         t.row([
             "swap",
@@ -319,6 +356,24 @@ fn cleanup(
     }
     for t in [&n.shadow, &n.state] {
         c.run("cleaning up", &format!("DROP TABLE IF EXISTS {}", n.q(t)))?;
+    }
+    // The sentry only when it is one: after a swap whose run was killed
+    // before the old table got its final name, that name holds the
+    // original table.
+    let sentry: Option<u64> = c.row(
+        "cleaning up",
+        &format!(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {} AND TABLE_COMMENT = {}",
+            oxkit::sql::quote_str(&n.db),
+            oxkit::sql::quote_str(&n.del),
+            oxkit::sql::quote_str(crate::cutover::SENTRY_COMMENT)
+        ),
+    )?;
+    if sentry.unwrap_or(0) > 0 {
+        c.run(
+            "cleaning up",
+            &format!("DROP TABLE IF EXISTS {}", n.q(&n.del)),
+        )?;
     }
     Ok(())
 }
@@ -401,6 +456,7 @@ fn copy_and_swap(
     table: &Table,
     plan: &Plan,
     checkpoint: Option<state::Checkpoint>,
+    method: Method,
     report: &mut Report,
     swapped: &mut bool,
     conn: &mut Conn,
@@ -414,18 +470,37 @@ fn copy_and_swap(
     let throttle = throttle(cfg, spec, opts)?;
 
     let mut nib = nibbler(table, plan, cfg);
+    // Binary log capture starts before the shadow table exists: every
+    // change committed after `from` is read, and the copy (which starts
+    // later) sees everything committed before it.
+    let mut capture = None;
+    if method == Method::Binlog {
+        let from = match &checkpoint {
+            Some(cp) => cp
+                .binlog
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("the checkpoint holds no binary log position"))?,
+            None => master_position(conn)?,
+        };
+        let reader = Reader::start(spec, opts, server, &n.db, &n.table, from.clone())
+            .with_context(|| format!("reading the binary log from {from}"))?;
+        capture = Some(Capture::start(reader, table, plan, from)?);
+    }
     match &checkpoint {
         None => {
-            state::create(conn, n, &cfg.alter.text)?;
+            let from = capture.as_ref().map(|c| c.applied.clone());
+            state::create(conn, n, &cfg.alter.text, method.name(), from.as_ref())?;
             let create = show_create(conn, n, &n.table)?;
             create_clone(conn, n, &create, &n.shadow)?;
             conn.run(
                 "applying the ALTER to the shadow table",
                 &format!("ALTER TABLE {} {}", n.q(&n.shadow), cfg.alter.text),
             )?;
-            for sql in trigger_sql(n, plan) {
-                cancel.check()?;
-                bounded(conn, cancel, ddl_bound(), "creating a trigger", &sql)?;
+            if method == Method::Triggers {
+                for sql in trigger_sql(n, plan) {
+                    cancel.check()?;
+                    bounded(conn, cancel, ddl_bound(), "creating a trigger", &sql)?;
+                }
             }
             state::set_phase(conn, n, "copying")?;
         }
@@ -476,6 +551,11 @@ fn copy_and_swap(
             nibble::Bound::Incl(v) => (Some(v), false),
             nibble::Bound::Excl(v) => (Some(v), true),
         };
+        if let Some(cap) = capture.as_mut() {
+            // Everything read so far, after the chunk (see crate::capture).
+            cap.apply(&mut copy, cancel, n, plan, cfg.args.allow_data_loss, false)?;
+            state::save_binlog(&mut copy, n, &cap.applied)?;
+        }
         state::save_chunk(&mut copy, n, chunk.number, upper, excl, report.rows_copied)?;
         let rate = copied_now as f64 / copy_start.elapsed().as_secs_f64().max(0.001);
         progress.inc(rows);
@@ -499,7 +579,17 @@ fn copy_and_swap(
 
     // Checksum, and again after a postponement.
     state::set_phase(conn, n, "checksum")?;
-    checksum_pass(ctx, cfg, &mut copy, &throttle, n, table, plan, report)?;
+    checksum_pass(
+        ctx,
+        cfg,
+        &mut copy,
+        &throttle,
+        n,
+        table,
+        plan,
+        report,
+        capture.as_mut(),
+    )?;
     if let Some(f) = &cfg.args.postpone_cut_over {
         if f.exists() {
             state::set_phase(conn, n, "postponed")?;
@@ -509,9 +599,23 @@ fn copy_and_swap(
             );
             while f.exists() {
                 sleep_checking(ctx, Duration::from_millis(200))?;
+                if let Some(cap) = capture.as_mut() {
+                    cap.apply(&mut copy, cancel, n, plan, cfg.args.allow_data_loss, false)?;
+                    state::save_binlog(&mut copy, n, &cap.applied)?;
+                }
             }
             state::set_phase(conn, n, "checksum")?;
-            checksum_pass(ctx, cfg, &mut copy, &throttle, n, table, plan, report)?;
+            checksum_pass(
+                ctx,
+                cfg,
+                &mut copy,
+                &throttle,
+                n,
+                table,
+                plan,
+                report,
+                capture.as_mut(),
+            )?;
         }
     }
 
@@ -519,19 +623,55 @@ fn copy_and_swap(
     state::set_phase(conn, n, "cutover")?;
     let t = Instant::now();
     cancel.check()?;
-    report.cut_over_attempts = bounded(
-        conn,
-        cancel,
-        ddl_bound(),
-        "swapping the tables",
-        &swap_sql(server, n, cfg.lock_wait),
-    )?;
-    *swapped = true;
+    if let Some(cap) = capture.as_mut() {
+        // Catch up with the writes still running, so the time writes are
+        // stopped during the swap stays short.
+        cap.apply(&mut copy, cancel, n, plan, cfg.args.allow_data_loss, false)?;
+        let sw = SwapCtx {
+            spec,
+            opts,
+            n,
+            plan,
+            allow_data_loss: cfg.args.allow_data_loss,
+            bound: ddl_bound(),
+            catch_up: Duration::from_secs(u64::from(cfg.lock_wait).max(2)),
+        };
+        report.cut_over_attempts = binlog_swap(conn, cancel, &sw, cap)?;
+        *swapped = true;
+        report.binlog_changes = cap.changes;
+        report.binlog_keys_applied = cap.keys_applied;
+    } else {
+        report.cut_over_attempts = bounded(
+            conn,
+            cancel,
+            ddl_bound(),
+            "swapping the tables",
+            &swap_sql(server, n, cfg.lock_wait),
+        )?;
+        *swapped = true;
+    }
     report.cut_over_seconds = t.elapsed().as_secs_f64();
 
     // After the swap nothing may be undone; failures are reported with
     // what is left to do.
     let after = oxkit::entry::Cancel::new();
+    if let Some(cap) = capture.take() {
+        cap.stop();
+        // The binary log swap renamed the original to the sentry's name.
+        bounded(
+            conn,
+            &after,
+            ddl_bound(),
+            "renaming the old table",
+            &format!("RENAME TABLE {} TO {}", n.q(&n.del), n.q(&n.old)),
+        )
+        .with_context(|| {
+            format!(
+                "after the swap: the original table is {}.{}; rename or drop it by hand",
+                n.db, n.del
+            )
+        })?;
+    }
     for trg in &n.triggers {
         bounded(
             conn,
@@ -607,6 +747,7 @@ fn checksum_pass(
     table: &Table,
     plan: &Plan,
     report: &mut Report,
+    mut capture: Option<&mut Capture>,
 ) -> Result<()> {
     let start = Instant::now();
     let mut nib = nibbler(table, plan, cfg);
@@ -615,9 +756,22 @@ fn checksum_pass(
         throttle.wait(&ctx.cancel)?;
         let cond = nib.key.range_sql(&chunk.lower, &chunk.upper);
         let t = Instant::now();
+        if let Some(cap) = capture.as_deref_mut() {
+            cap.apply(copy, &ctx.cancel, n, plan, cfg.args.allow_data_loss, false)?;
+        }
         let (mut a, mut b) = compare_chunk(copy, &ctx.cancel, n, plan, &cond)?;
         nib.observe_chunk(&chunk, a.0, t.elapsed());
         report.checksum_chunks += 1;
+        // Binary log capture lags the original by the changes not applied
+        // yet: a difference may be one of those. Compare again exactly
+        // (the range locked, the capture caught up: Capture::compare_exact)
+        // before treating it as a real difference.
+        if a != b {
+            if let Some(cap) = capture.as_deref_mut() {
+                (a, b) =
+                    cap.compare_exact(copy, &ctx.cancel, n, plan, &cond, cfg.args.allow_data_loss)?;
+            }
+        }
         let mut tries = 0;
         let max_tries = if cfg.args.allow_data_loss { 1 } else { 3 };
         while a != b && tries < max_tries {
@@ -631,7 +785,12 @@ fn checksum_pass(
             );
             recopy_chunk(copy, &ctx.cancel, n, plan, &cond)?;
             report.chunks_recopied += 1;
-            (a, b) = compare_chunk(copy, &ctx.cancel, n, plan, &cond)?;
+            (a, b) = match capture.as_deref_mut() {
+                Some(cap) => {
+                    cap.compare_exact(copy, &ctx.cancel, n, plan, &cond, cfg.args.allow_data_loss)?
+                }
+                None => compare_chunk(copy, &ctx.cancel, n, plan, &cond)?,
+            };
         }
         if a != b {
             differing += 1;
@@ -655,4 +814,31 @@ fn checksum_pass(
         .into());
     }
     Ok(())
+}
+
+/// The change capture method: `--method`, or by default the binary log
+/// when the server's can be read, else triggers (with a note saying why).
+fn choose_method(
+    cfg: &Config,
+    conn: &mut Conn,
+    server: &Server,
+) -> Result<(Method, Option<String>)> {
+    let why_not = if server.flavor != oxkit::server::Flavor::MariaDB {
+        Some(format!(
+            "binary log capture's swap is built and tested for MariaDB only, and the server is {}",
+            server.describe()
+        ))
+    } else {
+        oxkit::binlog::usable(conn)?
+    };
+    match (cfg.args.method, why_not) {
+        (Some(Method::Triggers), _) => Ok((Method::Triggers, None)),
+        (Some(Method::Binlog), None) => Ok((Method::Binlog, None)),
+        (Some(Method::Binlog), Some(why)) => Err(refuse(format!("--method binlog: {why}"))),
+        (None, None) => Ok((Method::Binlog, None)),
+        (None, Some(why)) => Ok((
+            Method::Triggers,
+            Some(format!("using triggers, not the binary log: {why}")),
+        )),
+    }
 }

@@ -8,12 +8,14 @@
 //! network; [`engine`] then connects, plans ([`plan`]: guards, then the
 //! ALTER tried on an empty clone to learn whether the server can make it
 //! instantly), and with `--execute` either runs the instant ALTER or copies
-//! the table into a shadow table kept in sync by triggers ([`copy`]),
+//! the table into a shadow table kept in sync by triggers ([`copy`]) or by
+//! the changes the binary log names ([`capture`]),
 //! checksums both, and swaps them ([`cutover`]). Progress is checkpointed
 //! in a small table next to the original ([`state`]) so `--resume` can
 //! continue after a crash.
 
 mod alter;
+mod capture;
 mod copy;
 mod cutover;
 mod engine;
@@ -37,8 +39,18 @@ pub use alter::Alter;
 pub enum Method {
     /// AFTER INSERT/UPDATE/DELETE triggers on the table write every change to the shadow table in the same transaction
     Triggers,
-    /// Read changes from the binary log (not built yet: refused)
+    /// Read changed keys from the binary log (ROW format) and copy those rows again; no triggers
     Binlog,
+}
+
+impl Method {
+    /// The name on the command line and in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Triggers => "triggers",
+            Method::Binlog => "binlog",
+        }
+    }
 }
 
 /// What to do with foreign keys of other tables that point at this one.
@@ -73,9 +85,9 @@ pub struct Args {
     /// The ALTER TABLE clauses to apply, without "ALTER TABLE t": "ADD INDEX k (c), MODIFY v BIGINT"
     #[arg(long, value_name = "CLAUSES", help_heading = "Change")]
     pub alter: Option<String>,
-    /// How concurrent changes reach the shadow table
-    #[arg(long, value_enum, default_value_t = Method::Triggers, help_heading = "Change")]
-    pub method: Method,
+    /// How concurrent changes reach the shadow table [default: binlog when the server's binary log can be read (MariaDB, ROW, FULL images, privileges), else triggers with a note why]
+    #[arg(long, value_enum, help_heading = "Change")]
+    pub method: Option<Method>,
     /// Copy even when the server could make the change instantly
     #[arg(long, help_heading = "Change")]
     pub force_copy: bool,
@@ -196,11 +208,6 @@ impl Config {
             ));
         };
         let alter = Alter::parse(text).map_err(|e| usage_error(format!("--alter: {e:#}")))?;
-        if args.method == Method::Binlog {
-            return Err(usage_error(
-                "--method binlog is not built yet; use --method triggers (the default)",
-            ));
-        }
         if args.alter_foreign_keys_method == FkMethod::DropSwap {
             return Err(usage_error(
                 "--alter-foreign-keys-method drop_swap is not built; use rebuild_constraints",
@@ -291,8 +298,26 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      change data) stops the run unless --allow-data-loss. After each chunk the copy \
      sleeps --sleep-ratio times the chunk's time, and it pauses as the Throttling \
      options say (replica lag, --max-load, --pause-file; --critical-load aborts). \
-     Deadlocks and lock wait timeouts of a chunk are retried. Binary log capture \
-     (--method binlog) is not built.",
+     Deadlocks and lock wait timeouts of a chunk are retried.",
+    "BINARY LOG CAPTURE (--method binlog, MariaDB). Instead of triggers, a second session \
+     reads the binary log as a replica does (a random server id above 4000000000), from \
+     the position SHOW MASTER STATUS gave before the shadow table was created. It needs \
+     log_bin on, binlog_format=ROW, binlog_row_image=FULL, and the REPLICATION SLAVE and \
+     BINLOG MONITOR (REPLICATION CLIENT) privileges; without them --method binlog is \
+     refused with the reason. The row events of the table give the keys that changed; \
+     repeated changes of a key collapse into one, and an update that moves a row marks \
+     its old and its new key. Between copy chunks (on the copy's session, so the two \
+     cannot race) the changed keys are applied in batches of 500, each in one \
+     transaction: DELETE of the keys from the shadow, then INSERT IGNORE ... SELECT of \
+     the same keys from the original with LOCK IN SHARE MODE, which reads the newest \
+     committed rows (waiting for a writer whose commit is under way). The shadow's rows \
+     thus go through the same conversion as the copy's (no value is rebuilt from its \
+     binary log encoding), applying a key twice is harmless, and the application's \
+     transactions run no trigger. A change committed after a chunk read its rows is \
+     applied after that chunk wrote them, so the copy never leaves an older row behind. \
+     Before each checksum comparison the changes read so far are applied; a chunk that \
+     differs is compared again after catching up to a binary log position read after \
+     the comparison (up to three times) before it is copied again.",
     "CHECKSUM. Before the swap every chunk of the original and the same key range of the \
      shadow are checksummed (the row hash of ox-table-checksum over the common columns; \
      columns whose character set or kind of type changed are compared as utf8mb4 text) \
@@ -300,8 +325,21 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      neither and the comparison is exact while the application writes. A differing chunk \
      is copied again (DELETE of the range in the shadow, INSERT ... SELECT) and compared \
      again; if chunks still differ the tool refuses to swap, cleans up and exits 16.",
-    "SWAP. With --postpone-cut-over FILE the tool keeps the shadow in sync (the triggers \
-     do) and waits while FILE exists, then checksums again. The swap is one atomic \
+    "SWAP. With --postpone-cut-over FILE the tool keeps the shadow in sync (the triggers, \
+     or the applied binary log changes every 200 ms) and waits while FILE exists, then \
+     checksums again. With binary log capture the swap stops writes, catches up and \
+     swaps in two sessions (MariaDB rejects RENAME under LOCK TABLES): the shadow is \
+     renamed TABLE_osc_new and a sentry table TABLE_osc_del is created (names that sort \
+     after the table's: a RENAME takes its metadata locks in name order, and it must \
+     queue on the table first); session A takes LOCK TABLES t WRITE, t_osc_new WRITE, \
+     t_osc_del WRITE (waiting at most --cut-over-lock-wait); session B issues RENAME \
+     TABLE t TO t_osc_del, t_osc_new TO t, which queues behind A and is served before \
+     the application's statements waiting for the table; once B is seen waiting, A reads the binary log position and applies \
+     every change up to it (at most --cut-over-lock-wait seconds, at least 2), drops \
+     the sentry and unlocks, so B's rename runs and the queued statements open the new \
+     table. On any failure A unlocks without dropping the sentry, B's rename fails \
+     because t_osc_del exists, and the original stays; each attempt is retried until \
+     --cut-over-timeout. The original is then renamed _t_old. With triggers: The swap is one atomic \
      RENAME TABLE t TO _t_old, _t_new TO t, which waits at most --cut-over-lock-wait \
      seconds for the metadata lock (WAIT n on MariaDB, lock_wait_timeout on MySQL): \
      the application's statements queue behind a pending rename only that long. On a \
@@ -312,20 +350,27 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      foreign_key_checks off, an in-place change), and the old table is dropped unless \
      --no-drop-old-table.",
     "RESUME AND CLEANUP. Progress is checkpointed after every chunk in the table \
-     _TABLE_osc next to the original (the ALTER, the state, the last chunk's upper key). \
-     After a crash or SIGKILL the triggers keep the shadow in sync, and --resume \
-     continues the copy after the last checkpoint (the chunk in flight is copied again; \
+     _TABLE_osc next to the original (the ALTER, the method, the state, the last chunk's \
+     upper key, and with binary log capture the position up to which changes are \
+     applied). After a crash or SIGKILL the triggers keep the shadow in sync (binary \
+     log capture reads again from the saved position; if that log was purged the \
+     resume fails and says so), and --resume continues the copy after the last \
+     checkpoint (the chunk in flight is copied again; \
      INSERT IGNORE makes that harmless) and then checksums everything as usual. Without \
      --resume, leftovers of an earlier run are refused. On any error or on Ctrl-C \
      (SIGINT, SIGTERM: exit 4) before the swap, the triggers, the shadow table and the \
-     checkpoint table are dropped and the original table is left as it was.",
+     checkpoint table (and a cut-over sentry) are dropped and the original table is left \
+     as it was. A run killed during a binary log swap can leave the shadow under its swap \
+     name TABLE_osc_new (and the sentry TABLE_osc_del); --resume then starts over, and the \
+     next swap refuses until they are dropped by hand.",
     "OUTPUT. A summary (plan, rows copied, chunks, recopied chunks, times, swap attempts) \
      on stdout; with --format json one document with fields db, table, alter, method, \
      plan (instant, copy), nocopy_possible, executed, resumed, rows_estimate, \
      estimated_seconds, guards (warnings), changed_columns, children, rows_copied, \
      chunks, checksum_chunks, chunks_recopied, copy_seconds, checksum_seconds, \
      cut_over_attempts, cut_over_seconds, total_seconds, old_table (kept name or null), \
-     exit_status. \
+     binlog_changes (row changes read from the binary log), binlog_keys_applied, \
+     method_note (why the default method was not the binary log, or null), exit_status. \
      A progress bar with rows/s and ETA is drawn on stderr when it is a terminal. Exit \
      status: 0 done (or planned); 1 refused by a guard, bad options, or the swap gave up; \
      4 interrupted (cleaned up); 16 the checksum found differences that recopying did not \
@@ -359,7 +404,9 @@ mod tests {
             "--method",
             "binlog"
         ])
-        .is_err());
+        .is_ok_and(|c| c.args.method == Some(Method::Binlog)));
+        assert!(parse(&["--alter", "ADD INDEX (a)", "--execute"])
+            .is_ok_and(|c| c.args.method.is_none()));
         assert!(parse(&[
             "--alter",
             "ADD INDEX (a)",

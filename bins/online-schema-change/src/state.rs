@@ -8,6 +8,7 @@
 //! key part hex-encoded (so any key type round-trips), `null` for NULL.
 
 use anyhow::{Context as _, Result};
+use oxkit::binlog::Position;
 use oxkit::conn::Conn;
 use oxkit::nibble::KeyValue;
 use oxkit::sql::{quote_str, quote_table};
@@ -27,6 +28,13 @@ pub struct Names {
     pub state: String,
     /// The empty clone the planner tries the ALTER on (`_t_osc_probe`).
     pub probe: String,
+    /// The cut-over sentry of binary log capture (`t_osc_del`); the
+    /// original is renamed to it by the swap. Like [`Names::swap_shadow`]
+    /// its name starts with the table's, so it sorts after it: see
+    /// [`crate::cutover::binlog_swap`].
+    pub del: String,
+    /// The shadow's name during a binary log cut-over (`t_osc_new`).
+    pub swap_shadow: String,
     /// The three triggers (insert, update, delete).
     pub triggers: [String; 3],
 }
@@ -41,6 +49,8 @@ impl Names {
             old: format!("_{table}_old"),
             state: format!("_{table}_osc"),
             probe: format!("_{table}_osc_probe"),
+            del: format!("{table}_osc_del"),
+            swap_shadow: format!("{table}_osc_new"),
             triggers: [
                 format!("osc_{table}_ins"),
                 format!("osc_{table}_upd"),
@@ -81,6 +91,10 @@ pub struct Checkpoint {
     pub upper_excl: bool,
     /// Rows copied so far.
     pub rows: u64,
+    /// `triggers` or `binlog`.
+    pub method: String,
+    /// Binary log capture: the position up to which changes are applied.
+    pub binlog: Option<Position>,
 }
 
 fn hex(b: &[u8]) -> String {
@@ -123,7 +137,13 @@ pub fn decode_key(s: &str) -> Option<KeyValue> {
 }
 
 /// Creates the checkpoint table with its row (phase `init`).
-pub fn create(conn: &mut Conn, n: &Names, alter: &str) -> Result<()> {
+pub fn create(
+    conn: &mut Conn,
+    n: &Names,
+    alter: &str,
+    method: &str,
+    binlog: Option<&Position>,
+) -> Result<()> {
     let t = n.q(&n.state);
     conn.run(
         "creating the checkpoint table",
@@ -131,14 +151,17 @@ pub fn create(conn: &mut Conn, n: &Names, alter: &str) -> Result<()> {
             "CREATE TABLE {t} (id TINYINT UNSIGNED NOT NULL PRIMARY KEY, alter_text LONGTEXT NOT NULL, \
              phase VARCHAR(16) NOT NULL, chunk INT UNSIGNED NOT NULL DEFAULT 0, upper_key LONGTEXT NULL, \
              upper_excl TINYINT NOT NULL DEFAULT 0, rows_copied BIGINT UNSIGNED NOT NULL DEFAULT 0, \
+             method VARCHAR(16) NOT NULL DEFAULT 'triggers', binlog_file VARCHAR(512) NULL, binlog_pos BIGINT UNSIGNED NULL, \
              updated TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP) ENGINE=InnoDB"
         ),
     )?;
     conn.run(
         "writing the checkpoint",
         &format!(
-            "INSERT INTO {t} (id, alter_text, phase) VALUES (1, {}, 'init')",
-            quote_str(alter)
+            "INSERT INTO {t} (id, alter_text, phase, method, binlog_file, binlog_pos) VALUES (1, {}, 'init', {}, {})",
+            quote_str(alter),
+            quote_str(method),
+            binlog_sql(binlog)
         ),
     )?;
     Ok(())
@@ -152,6 +175,27 @@ pub fn set_phase(conn: &mut Conn, n: &Names, phase: &str) -> Result<()> {
             "UPDATE {} SET phase = {} WHERE id = 1",
             n.q(&n.state),
             quote_str(phase)
+        ),
+    )?;
+    Ok(())
+}
+
+fn binlog_sql(p: Option<&Position>) -> String {
+    match p {
+        Some(p) => format!("{}, {}", quote_str(&p.file), p.pos),
+        None => "NULL, NULL".to_string(),
+    }
+}
+
+/// Records the binary log position up to which changes are applied.
+pub fn save_binlog(conn: &mut Conn, n: &Names, p: &Position) -> Result<()> {
+    conn.run(
+        "writing the checkpoint",
+        &format!(
+            "UPDATE {} SET binlog_file = {}, binlog_pos = {} WHERE id = 1",
+            n.q(&n.state),
+            quote_str(&p.file),
+            p.pos
         ),
     )?;
     Ok(())
@@ -182,18 +226,28 @@ pub fn save_chunk(
 
 /// Reads the checkpoint; `None` when the table or its row is missing.
 pub fn load(conn: &mut Conn, n: &Names) -> Result<Option<Checkpoint>> {
-    type Row = (String, String, u32, Option<String>, u8, u64);
+    type Row = (
+        String,
+        String,
+        u32,
+        Option<String>,
+        u8,
+        u64,
+        String,
+        Option<String>,
+        Option<u64>,
+    );
     let row: Option<Row> = conn
         .row(
             "reading the checkpoint",
             &format!(
-                "SELECT alter_text, phase, chunk, upper_key, upper_excl, rows_copied FROM {} WHERE id = 1",
+                "SELECT alter_text, phase, chunk, upper_key, upper_excl, rows_copied, method, binlog_file, binlog_pos FROM {} WHERE id = 1",
                 n.q(&n.state)
             ),
         )
         .ok()
         .flatten();
-    let Some((alter, phase, chunk, upper, excl, rows)) = row else {
+    let Some((alter, phase, chunk, upper, excl, rows, method, file, pos)) = row else {
         return Ok(None);
     };
     let upper = match upper {
@@ -207,6 +261,11 @@ pub fn load(conn: &mut Conn, n: &Names) -> Result<Option<Checkpoint>> {
         upper,
         upper_excl: excl != 0,
         rows,
+        method,
+        binlog: match (file, pos) {
+            (Some(file), Some(pos)) => Some(Position { file, pos }),
+            _ => None,
+        },
     }))
 }
 

@@ -1,0 +1,371 @@
+//! Change capture from the binary log (`--method binlog`): no triggers on
+//! the table.
+//!
+//! The [`oxkit::binlog::Reader`] starts at the position read before the
+//! shadow table is created, so every change committed after that point is
+//! seen. The binary log is used as a list of changed keys, collapsed per
+//! key (a key changed a hundred times is applied once; an update that
+//! moves a row marks both its old and its new key). Applying a set of keys
+//! makes the shadow's rows for them equal to the original's *current*
+//! rows, in one transaction:
+//!
+//! ```sql
+//! DELETE FROM shadow WHERE key IN (...);
+//! INSERT IGNORE INTO shadow (...) SELECT ... FROM t WHERE key IN (...) LOCK IN SHARE MODE;
+//! ```
+//!
+//! rather than writing the logged row images: the shadow gets the rows
+//! through the same `INSERT ... SELECT` conversion as the copy (no value
+//! of any type is ever rebuilt from its binary log encoding, an ENUM whose
+//! members the ALTER reorders keeps its text), and applying a key is
+//! idempotent, so replaying a change twice (after `--resume`) is harmless.
+//! The share lock reads the newest committed row: a writer's binary log
+//! event can reach the reader before its InnoDB commit is visible, and the
+//! lock waits for that commit instead of reading the older row. The cost is
+//! one locking read per changed key and batch, on rows the application
+//! just wrote (in the buffer pool); no trigger runs inside the
+//! application's transactions.
+//!
+//! Ordering with the copy (the race the trigger method closes with share
+//! locks): the copy runs on the same session and thread as the applier,
+//! and they alternate: copy a chunk, then apply the keys read so far. A
+//! chunk's `INSERT IGNORE ... SELECT` reads the original at some instant
+//! t0. A change committed before t0 is in what the chunk reads. A change
+//! committed after t0 is applied after the chunk's insert: it cannot have
+//! been applied before the chunk started, because applying it takes a
+//! share lock on its row, which waits for its commit, which is after t0.
+//! So every key changed after t0 is re-read after the chunk wrote it, and
+//! the chunk's possibly older row (or a row deleted meanwhile) is replaced
+//! (or deleted). INSERT IGNORE in the copy keeps a newer applied row that
+//! is already there; the DELETE before the re-read makes the applied row
+//! win over an older copied one.
+
+use crate::copy::{check_warnings, retrying};
+use crate::plan::Plan;
+use crate::state::Names;
+use anyhow::{bail, Result};
+use mysql::prelude::Queryable;
+use mysql::Value;
+use oxkit::binlog::{master_position, Change, Item, Position, Reader};
+use oxkit::conn::{db_error, Conn};
+use oxkit::entry::Cancel;
+use oxkit::schema::{Column, Table};
+use oxkit::sql::{quote_binary, quote_ident, quote_value};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// Keys applied per statement.
+const BATCH: usize = 500;
+
+/// The binary log reader and the keys it has seen that are not applied yet.
+pub struct Capture {
+    reader: Reader,
+    /// 0-based positions of the key columns in the table, and the columns.
+    key: Vec<(usize, Column)>,
+    columns: usize,
+    pending: BTreeSet<Vec<String>>,
+    /// The end of the last transaction whose keys are all in `pending` or applied.
+    seen: Position,
+    /// The end of the last transaction whose keys are all applied: where a
+    /// resumed run restarts reading.
+    pub applied: Position,
+    /// Changes read (before collapsing), for the report.
+    pub changes: u64,
+    /// Keys applied.
+    pub keys_applied: u64,
+}
+
+/// The SQL literal of a key value of column `c`, as the binary log gives it.
+pub fn key_literal(c: &Column, v: &Value) -> String {
+    match v {
+        Value::Int(i) if *i < 0 && c.column_type.contains("unsigned") => {
+            // Row events carry integers without their sign; the column says.
+            let bits = match c.data_type.as_str() {
+                "tinyint" => 8,
+                "smallint" => 16,
+                "mediumint" => 24,
+                "int" | "integer" => 32,
+                _ => 64,
+            };
+            let u = if bits == 64 {
+                *i as u64
+            } else {
+                (*i as i128 + (1i128 << bits)) as u64
+            };
+            u.to_string()
+        }
+        Value::Bytes(b) if c.is_binary() => quote_binary(b),
+        Value::Bytes(b) => match c.charset.as_deref() {
+            Some(cs) if !b.is_empty() && cs.chars().all(|x| x.is_ascii_alphanumeric()) => {
+                let hex: String = b.iter().map(|x| format!("{x:02X}")).collect();
+                format!("_{cs} X'{hex}'")
+            }
+            _ => quote_value(v),
+        },
+        _ => quote_value(v),
+    }
+}
+
+impl Capture {
+    /// Starts reading `table`'s changes from `from`.
+    pub fn start(reader: Reader, table: &Table, plan: &Plan, from: Position) -> Result<Capture> {
+        let cols: Vec<&Column> = table.columns.iter().collect();
+        let key = plan
+            .key
+            .column_names()
+            .iter()
+            .map(|k| {
+                cols.iter()
+                    .position(|c| c.name.eq_ignore_ascii_case(k))
+                    .map(|i| (i, cols[i].clone()))
+                    .ok_or_else(|| anyhow::anyhow!("key column {k} not in the table"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Capture {
+            reader,
+            key,
+            columns: cols.len(),
+            pending: BTreeSet::new(),
+            seen: from.clone(),
+            applied: from,
+            changes: 0,
+            keys_applied: 0,
+        })
+    }
+
+    fn key_of(&self, row: &[Value]) -> Result<Vec<String>> {
+        if row.len() != self.columns {
+            bail!(
+                "a row event of the table has {} columns, the table {}: was the table altered during the run?",
+                row.len(),
+                self.columns
+            );
+        }
+        Ok(self
+            .key
+            .iter()
+            .map(|(i, c)| key_literal(c, &row[*i]))
+            .collect())
+    }
+
+    /// Takes what the reader has queued, waiting at most `wait` for the first.
+    fn collect(&mut self, wait: Duration) -> Result<()> {
+        let mut w = wait;
+        while let Some(item) = self.reader.next(w)? {
+            w = Duration::ZERO;
+            match item {
+                Item::Rows(changes) => {
+                    for ch in changes {
+                        self.changes += 1;
+                        match ch {
+                            Change::Insert(r) | Change::Delete(r) => {
+                                let k = self.key_of(&r)?;
+                                self.pending.insert(k);
+                            }
+                            Change::Update(b, a) => {
+                                let kb = self.key_of(&b)?;
+                                let ka = self.key_of(&a)?;
+                                self.pending.insert(kb);
+                                self.pending.insert(ka);
+                            }
+                        }
+                    }
+                }
+                Item::Commit(p) => self.seen = p,
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies every change read so far. `locked`: the session holds
+    /// `LOCK TABLES` (no transactions then: START TRANSACTION would release
+    /// the locks; nothing else can write the two tables anyway).
+    #[allow(clippy::too_many_arguments)]
+    pub fn apply(
+        &mut self,
+        conn: &mut Conn,
+        cancel: &Cancel,
+        n: &Names,
+        plan: &Plan,
+        allow_data_loss: bool,
+        locked: bool,
+    ) -> Result<u64> {
+        self.collect(Duration::ZERO)?;
+        let upto = self.seen.clone();
+        let keys: Vec<Vec<String>> = std::mem::take(&mut self.pending).into_iter().collect();
+        match self.apply_keys(conn, cancel, n, plan, allow_data_loss, locked, &keys) {
+            Ok(()) => {
+                self.applied = upto;
+                Ok(keys.len() as u64)
+            }
+            Err(e) => {
+                // Not applied: kept for the next time.
+                self.pending.extend(keys);
+                Err(e)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply_keys(
+        &mut self,
+        conn: &mut Conn,
+        cancel: &Cancel,
+        n: &Names,
+        plan: &Plan,
+        allow_data_loss: bool,
+        locked: bool,
+        keys: &[Vec<String>],
+    ) -> Result<()> {
+        let mut warned = false;
+        for batch in keys.chunks(BATCH) {
+            cancel.check()?;
+            let cond = self.key_cond(plan, batch);
+            let del = format!("DELETE FROM {} WHERE {cond}", n.q(&n.shadow));
+            let ins = crate::copy::copy_sql(n, plan, &cond, true);
+            let warnings = if locked {
+                conn.run("applying captured changes", &del)?;
+                conn.run("applying captured changes", &ins)?;
+                conn.warnings()
+            } else {
+                retrying(conn, cancel, |c| {
+                    let label = c.label().to_string();
+                    let err = |e: mysql::Error| {
+                        db_error(format_args!("applying captured changes on {label}"), &e)
+                    };
+                    c.query_drop("START TRANSACTION").map_err(err)?;
+                    c.query_drop(&del).map_err(err)?;
+                    c.query_drop(&ins).map_err(err)?;
+                    let w = c.warnings();
+                    c.query_drop("COMMIT").map_err(err)?;
+                    Ok(w)
+                })?
+            };
+            if warnings > 0 && !allow_data_loss && !warned {
+                warned = true;
+                check_warnings(conn)?;
+            }
+            self.keys_applied += batch.len() as u64;
+        }
+        Ok(())
+    }
+
+    fn key_cond(&self, plan: &Plan, batch: &[Vec<String>]) -> String {
+        let names = plan.key.column_names();
+        if names.len() == 1 {
+            let vals: Vec<&str> = batch.iter().map(|k| k[0].as_str()).collect();
+            format!("{} IN ({})", quote_ident(names[0]), vals.join(", "))
+        } else {
+            let cols: Vec<String> = names.iter().map(|c| quote_ident(c)).collect();
+            let tuples: Vec<String> = batch
+                .iter()
+                .map(|k| format!("({})", k.join(", ")))
+                .collect();
+            format!("({}) IN ({})", cols.join(", "), tuples.join(", "))
+        }
+    }
+
+    /// Reads the server's binary log position with `pos_conn` and applies
+    /// on `conn` everything up to it (bounded by `deadline`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn catch_up(
+        &mut self,
+        conn: &mut Conn,
+        cancel: &Cancel,
+        n: &Names,
+        plan: &Plan,
+        allow_data_loss: bool,
+        locked: bool,
+        deadline: Instant,
+    ) -> Result<Position> {
+        let target = master_position(conn)?;
+        self.reader.wait_received(&target, deadline)?;
+        self.apply(conn, cancel, n, plan, allow_data_loss, locked)?;
+        Ok(target)
+    }
+
+    /// `(count, checksum)` of the rows of `cond` in the original and the
+    /// shadow, exact although the capture lags: in one REPEATABLE READ
+    /// transaction the original's range is read with share (next-key)
+    /// locks, so no write to it can commit any more; every write that did
+    /// is in the binary log before the position read next; the capture
+    /// applies up to it inside the same transaction (no transaction
+    /// statements, which would release the locks), and only then is the
+    /// shadow's range read. Retried on deadlocks and lock wait timeouts.
+    #[allow(clippy::too_many_arguments)]
+    pub fn compare_exact(
+        &mut self,
+        conn: &mut Conn,
+        cancel: &Cancel,
+        n: &Names,
+        plan: &Plan,
+        cond: &str,
+        allow_data_loss: bool,
+    ) -> Result<((u64, String), (u64, String))> {
+        let (q_old, q_new) = crate::copy::checksum_queries(n, plan, cond);
+        let q_old = format!("{q_old} LOCK IN SHARE MODE");
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let r = (|| -> Result<((u64, String), (u64, String))> {
+                conn.run(
+                    "checksumming a chunk",
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+                )?;
+                conn.run("checksumming a chunk", "START TRANSACTION")?;
+                let a: Option<(u64, String)> = conn.row("checksumming a chunk", &q_old)?;
+                self.catch_up(
+                    conn,
+                    cancel,
+                    n,
+                    plan,
+                    allow_data_loss,
+                    true,
+                    Instant::now() + Duration::from_secs(60),
+                )?;
+                let b: Option<(u64, String)> = conn.row("checksumming a chunk", &q_new)?;
+                conn.run("checksumming a chunk", "COMMIT")?;
+                Ok((a.unwrap_or_default(), b.unwrap_or_default()))
+            })();
+            match r {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    let _ = conn.query_drop("ROLLBACK");
+                    let retry = oxkit::conn::error_kind(&e).is_some_and(|k| k.is_retryable());
+                    if !retry || attempt >= 10 {
+                        return Err(e);
+                    }
+                    log::info!("retrying after: {e:#}");
+                    cancel.check()?;
+                    std::thread::sleep(Duration::from_millis(50 * u64::from(attempt)));
+                }
+            }
+        }
+    }
+
+    /// Stops the reader.
+    pub fn stop(self) {
+        self.reader.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_literals() {
+        let mut u = Column::plain("id", "int", false);
+        u.column_type = "int(10) unsigned".into();
+        assert_eq!(key_literal(&u, &Value::Int(-1)), "4294967295");
+        assert_eq!(key_literal(&u, &Value::Int(7)), "7");
+        let mut s = Column::plain("s", "varchar", false);
+        s.charset = Some("latin1".into());
+        assert_eq!(
+            key_literal(&s, &Value::Bytes(vec![0x63, 0xe9])),
+            "_latin1 X'63E9'"
+        );
+        let b = Column::plain("b", "varbinary", false);
+        assert_eq!(key_literal(&b, &Value::Bytes(vec![0])), "_binary X'00'");
+    }
+}
