@@ -138,6 +138,9 @@ pub struct Args {
     /// Restore into a new data directory instead of a running server: a throwaway mariadbd is started on a fresh datadir, restored into, shut down cleanly, and its datadir moved to DIR (which must not exist)
     #[arg(long, value_name = "DIR", help_heading = "Restore")]
     pub to_datadir: Option<PathBuf>,
+    /// Owner (USER or USER:GROUP) of a physical restore's files when run as root; default the owner of the --to-datadir directory if it exists (empty), else of its parent
+    #[arg(long, value_name = "USER", help_heading = "Restore")]
+    pub owner: Option<String>,
     /// After the restore, read the indexes that were in the source's buffer pool at backup time (hottest first)
     #[arg(long, help_heading = "Restore")]
     pub warm_up: bool,
@@ -228,10 +231,17 @@ impl Config {
         if args.to_datadir.is_some() && args.action != Action::Restore {
             return Err(usage_error("--to-datadir goes with restore"));
         }
+        if args.owner.is_some() && args.to_datadir.is_none() {
+            return Err(usage_error("--owner goes with restore --to-datadir"));
+        }
         if let Some(d) = &args.to_datadir {
-            if d.exists() {
+            let empty_dir = d.is_dir()
+                && std::fs::read_dir(d)
+                    .map(|mut r| r.next().is_none())
+                    .unwrap_or(false);
+            if d.exists() && !empty_dir {
                 return Err(usage_error(format!(
-                    "--to-datadir {}: it exists; give a new directory",
+                    "--to-datadir {}: it exists and is not an empty directory; give a new or empty directory",
                     d.display()
                 )));
             }
@@ -578,6 +588,17 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             if m.method == "physical" {
                 return physical::run_restore(&cfg, &repo, &m, &dir, format);
             }
+            if cfg.args.owner.is_some() {
+                return Err(usage_error(
+                    "--owner applies to physical backups (a logical --to-datadir restore leaves the files to the user running it)",
+                ));
+            }
+            if dir.exists() {
+                return Err(usage_error(format!(
+                    "--to-datadir {}: a logical restore needs a directory that does not exist yet",
+                    dir.display()
+                )));
+            }
             let ro = restore_options(&cfg, &m)?;
             let r = restore::to_datadir(ctx, &repo, &m, &ro, &dir)?;
             let now = manifest::now_unix();
@@ -611,10 +632,17 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             let repo = repo::Repo::open(&cfg.repo, false)?;
             let m = repo.manifest(cfg.args.backup.as_deref())?;
             if m.method == "physical" {
-                anyhow::bail!(
-                    "backup {} is physical: it restores into a directory (--to-datadir DIR), not into a running server",
-                    m.id
-                );
+                let until = match (&cfg.args.until, &cfg.args.until_gtid) {
+                    (Some(t), _) => pitr::Until::Time(t.clone()),
+                    (_, Some(g)) => pitr::Until::Gtid(g.clone()),
+                    _ => anyhow::bail!(
+                        "backup {} is physical: it restores into a directory (restore --to-datadir DIR); \
+                         to roll it forward, start a server on that directory and run restore DSN --until \
+                         or --until-gtid against it (the binary logs are replayed from the backup's position)",
+                        m.id
+                    ),
+                };
+                return physical::run_replay(&cfg, &repo, &m, &spec, &until, format);
             }
             let ro = restore_options(&cfg, &m)?;
             let result = (|| -> Result<restore::RestoreReport> {

@@ -132,6 +132,9 @@ pub struct PhysRestore {
     pub end_lsn: u64,
     /// XA transactions left prepared at the backup point, rolled back.
     pub xa_rolled_back: usize,
+    /// Who owns the files (`--owner`, or the target's owner, as root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// Decodes a physical set into `target` (absent or empty), writes the
@@ -221,6 +224,7 @@ pub fn restore_to_dir(
         duration_secs: t0.elapsed().as_secs_f64(),
         end_lsn: meta.end_lsn,
         xa_rolled_back: xa,
+        owner: None,
     })
 }
 
