@@ -896,7 +896,21 @@ fn xa_prepared_across_the_backup_point_then_pitr_replay_to_a_gtid() {
     exec(&mut c, "INSERT INTO t.a (v) VALUES ('too late')").expect("later");
     tool(&["binlog", &dsn, "--repo", &rp]).expect_code(0);
 
+    // The restore goes into an existing empty directory owned by another
+    // user; run as root, the tool gives every restored file to that owner.
     let target = repo.path().join("restored");
+    std::fs::create_dir(&target).expect("mkdir");
+    let as_root = {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(&target).expect("stat").uid() == 0
+    };
+    if as_root {
+        std::os::unix::fs::chown(&target, Some(65534), Some(65534)).expect("chown");
+    } else {
+        eprintln!("not root: the restore keeps the running user as owner (not checked)");
+    }
+    let bad = tool(&["restore", "--repo", &rp, "--owner", "root"]);
+    assert_eq!(bad.code, 1, "{bad:?}");
     let r = tool(&[
         "restore",
         "--repo",
@@ -910,6 +924,25 @@ fn xa_prepared_across_the_backup_point_then_pitr_replay_to_a_gtid() {
     ]);
     r.expect_code(0);
     assert_eq!(r.json()["xa_rolled_back"], 2, "{}", r.stdout);
+    if as_root {
+        use std::os::unix::fs::MetadataExt as _;
+        let mut stack = vec![target.clone()];
+        let mut n = 0;
+        while let Some(p) = stack.pop() {
+            let md = std::fs::symlink_metadata(&p).expect("stat");
+            assert_eq!((md.uid(), md.gid()), (65534, 65534), "{}", p.display());
+            n += 1;
+            if md.is_dir() {
+                stack.extend(
+                    std::fs::read_dir(&p)
+                        .expect("ls")
+                        .flatten()
+                        .map(|e| e.path()),
+                );
+            }
+        }
+        assert!(n > 10, "{n} files");
+    }
     let restored = Sandbox::builder()
         .from_datadir(&target)
         .start()
