@@ -17,6 +17,16 @@
 //!   restored and prepared, then rolled forward with the source's binary
 //!   log from the recorded position, equals the source; verify passes;
 //!   `BLOCK_COMMIT` is held under a second.
+//! - DDL issued during a throttled backup waits, then succeeds, and is not
+//!   in the backup; a MyISAM table written throughout restores consistent
+//!   with the recorded position; the manifest's per-table checksum equals
+//!   the restored copy's and verify compares it; SIGINT mid-copy exits 4,
+//!   releases the stages and leaves no set;
+//! - XA transactions prepared across the backup point are rolled back by
+//!   the restore and re-prepared by the physical point-in-time replay
+//!   (`restore DSN --until-gtid`), which then lands on the source; the
+//!   restore into an empty directory owned by another user (as root)
+//!   gives every file to that user.
 
 use ox_backup::physical::io::DirectFile;
 use ox_backup::physical::{prepare, redo};

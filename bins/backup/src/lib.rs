@@ -135,7 +135,7 @@ pub struct Args {
     /// Restore users and grants too
     #[arg(long, help_heading = "Restore")]
     pub users: bool,
-    /// Restore into a new data directory instead of a running server: a throwaway mariadbd is started on a fresh datadir, restored into, shut down cleanly, and its datadir moved to DIR (which must not exist)
+    /// Restore into a new data directory instead of a running server: a throwaway mariadbd is started on a fresh datadir, restored into, shut down cleanly, and its datadir moved to DIR (which must not exist). A physical backup is decoded into DIR (new or empty) and prepared there by a throwaway server's crash recovery
     #[arg(long, value_name = "DIR", help_heading = "Restore")]
     pub to_datadir: Option<PathBuf>,
     /// Owner (USER or USER:GROUP) of a physical restore's files when run as root; default the owner of the --to-datadir directory if it exists (empty), else of its parent
@@ -794,14 +794,46 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      position to that point. --max-rate limits the bytes per second a backup writes (logical) or reads from the data \
      files (physical); \
      progress with rate and ETA goes to stderr on a terminal.",
+    "PHYSICAL. backup --method physical (MariaDB 10.8+, run on the database host as a user \
+     who can read the data directory) first checks the privileges (RELOAD, SELECT, BINLOG \
+     MONITOR when the binary log is on), that every file to copy can be read, that the \
+     repository's filesystem has room for half the data files, and samples the redo write \
+     rate for a second: a log the server laps within a second is refused (enlarge \
+     innodb_log_file_size), one holding under 10 s of writes is warned about; both messages \
+     give the sizes and rates. Then BACKUP STAGE START and BLOCK_DDL (DDL waits until the \
+     backup ends, then runs; DML goes on), a thread follows the redo log from the \
+     checkpoint and aborts cleanly if the server overwrites what it has not copied yet, \
+     the InnoDB files are copied with every page checksum checked (a page that stays bad \
+     fails the backup), and under BLOCK_COMMIT (held milliseconds, reported as lock_ms) \
+     the binary log position and GTID, the non-InnoDB files (Aria, MyISAM, .frm), the end \
+     LSN and the XA transactions prepared at that point are read and --threads \
+     consistent snapshots are opened; after BACKUP STAGE END every InnoDB table's row count \
+     and checksum are read in those snapshots, so they describe exactly the backup point \
+     (manifest tables, like the logical method's). restore --to-datadir DIR (new, or an \
+     empty directory) writes the files and a fresh ib_logfile0 from the copied redo, lets \
+     a throwaway stock mariadbd recover them, rolls back the XA transactions prepared at \
+     the backup point and shuts down cleanly; run as root, the files are given to --owner \
+     USER[:GROUP] or else to the owner of DIR (or of its parent). verify does the same in a \
+     throwaway directory, runs CHECK TABLE on every table and compares every InnoDB \
+     table's count and checksum with the manifest. Point-in-time recovery of a physical \
+     set: restore --to-datadir DIR, start a server on DIR, copy the source's binary logs \
+     with the binlog action, then restore DSN --backup ID --until TIME or --until-gtid GTID \
+     against that server: it replays the logs from the backup's position (the XA \
+     transactions prepared at the backup point are re-prepared first from their XA START \
+     .. XA PREPARE group in the log, so a later XA COMMIT or XA ROLLBACK applies as on \
+     the source). A physical restore DSN without --until is refused with these steps.",
     "EXIT STATUS of the actions: backup and restore 0, or 255 on failure (the backup \
-     directory is removed); backup --verify and verify 16 when the restored data differ or \
-     the backup cannot be restored; check 1 when no verified backup is recent enough.",
+     directory is removed); 4 when stopped by SIGINT/SIGTERM (the backup stages are \
+     released and no set is left); backup --verify and verify 16 when the restored data \
+     differ or the backup cannot be restored; check 1 when no verified backup is recent \
+     enough; 1 for bad options.",
     "JSON (--format json): backup prints {backup: manifest, verify}; list an array of \
      {id, state, method, finished_at, age_secs, stored_bytes, duration_secs, tables, \
      encrypted, verification, restore_secs, gtid, warnings}; check {newest_verified, \
      age_secs, max_age_secs, ok, message}; expire an array of {id, keep, reason}; verify \
      {backup, status, restore_secs, duration_secs, message, tables}; restore {backup, \
-     target, tables, rows, bytes, duration_secs, binlog_secs, warnings}; binlog {dir, \
-     copied, total}.",
+     target, tables, rows, bytes, duration_secs, binlog_secs, warnings}; a physical restore \
+     --to-datadir {backup, datadir, copy_secs, prepare_secs, duration_secs, end_lsn, \
+     xa_rolled_back, owner}; a physical restore DSN --until {backup, target, xa_reprepared, \
+     binlog_secs}; binlog {dir, copied, total}.",
 ];
