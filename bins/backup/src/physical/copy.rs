@@ -3,7 +3,9 @@
 //!
 //! Order (invariants in brackets):
 //! 1. preflight: MariaDB >= 10.8, unencrypted 10.8-format redo, full_crc32
-//!    pages, the files readable on this host;
+//!    pages, the privileges, every file readable on this host, room in the
+//!    repository, and the redo write rate sampled over a second against the
+//!    log's capacity (a log lapped within a second is refused);
 //! 2. `BACKUP STAGE START`, `BLOCK_DDL` [no file is created, dropped or
 //!    renamed while we copy; DML goes on];
 //! 3. the copier reads `ib_logfile0` from the checkpoint LSN onward, keeps
@@ -13,14 +15,20 @@
 //!    overwritten and the backup aborts [never a silently holey redo copy];
 //! 4. data files are copied in parallel, every page checksum-checked,
 //!    torn pages re-read a few times, a page that stays bad fails the backup;
-//! 5. the copier catches up with the current LSN, then under
-//!    `BLOCK_COMMIT` (timed): binlog position and GTID, the non-InnoDB
-//!    files, and the end LSN; then `BACKUP STAGE END` [always, on error and
-//!    on Ctrl-C too; a killed tool's connection drop ends the stages in the
-//!    server];
+//! 5. the InnoDB tables to checksum are listed and their definitions
+//!    loaded (still under `BLOCK_DDL`); the copier catches up with the
+//!    current LSN, then under `BLOCK_COMMIT` (timed): binlog position and
+//!    GTID, consistent snapshots opened on `--threads` connections, the
+//!    prepared XA xids, the non-InnoDB files, and the end LSN; then
+//!    `BACKUP STAGE END` [always, on error and on Ctrl-C too; a killed
+//!    tool's connection drop ends the stages in the server];
 //! 6. the copier stops exactly at the end LSN (a mini-transaction boundary;
 //!    later bytes may hold transactions that are not part of the backup);
-//! 7. the buffer pool page list is dumped and stored (best effort) so the
+//! 7. every InnoDB table's count and checksum is read in the snapshots
+//!    (they see exactly the backup point), and the prepared XA
+//!    transactions' `XA START .. XA PREPARE` groups are located in the
+//!    binary logs for a later point-in-time replay;
+//! 8. the buffer pool page list is dumped and stored (best effort) so the
 //!    restored server warms up.
 
 use super::io::DirectFile;
