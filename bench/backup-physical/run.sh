@@ -29,13 +29,16 @@
 # Not a test: the figures depend on the machine (say so when quoting them).
 # Installs Debian's mariadb-backup and sysbench when missing (as root). Set
 # OX_BACKUP to time another binary (default: a release build), OX_MAX_RATE
-# to throttle ox-backup's reads (a longer backup wraps the redo more often).
+# to throttle ox-backup's reads (a longer backup wraps the redo more often:
+# on a slow machine OX_MAX_RATE=3M makes the load wrap a 96 MiB log twice),
+# REDO_MB for another log size, LOAD_SECS, SB_THREADS.
 set -euo pipefail
 
 ROWS=${1:-250000}
 TABLES=${2:-4}
 LOAD_SECS=${LOAD_SECS:-20}
 SB_THREADS=${SB_THREADS:-4}
+REDO_MB=${REDO_MB:-96}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 for p in mariadb-backup sysbench; do
     command -v $p >/dev/null || {
@@ -64,7 +67,7 @@ start_server() { # datadir sockdir
     mkdir -p "$2"
     "$MARIADBD" --no-defaults --datadir="$1" --socket="$2/s.sock" --port=0 \
         --skip-networking --log-error="$2/err.log" --pid-file="$2/pid" \
-        --innodb-buffer-pool-size=512M --innodb-log-file-size=96M \
+        --innodb-buffer-pool-size=512M --innodb-log-file-size=${REDO_MB}M \
         --log-bin="$1/mysql-bin" --server-id=1 --user=root >/dev/null 2>&1 &
     PIDS+=($!)
     for _ in $(seq 1 1200); do
@@ -109,7 +112,7 @@ SQL="mariadb --no-defaults -uroot --socket=$W/srcrun/s.sock"
 $SQL -e "CREATE DATABASE sbtest"
 sysbench oltp_write_only "${SBOPTS[@]}" prepare >"$W/sb.prepare.log" 2>&1
 echo "data: $($SQL -N -e "SELECT ROUND(SUM(data_length+index_length)/1048576) FROM information_schema.tables WHERE table_schema='sbtest'") MB, $TABLES x $ROWS rows" >&2
-CAP=$((96 * 1048576 - 12288))
+CAP=$((REDO_MB * 1048576 - 12288))
 
 # 1. Load only.
 c0=$(status "$W/srcrun" Com_commit); t0=$(now)
@@ -124,7 +127,9 @@ RATE=()
 load_start ox
 l0=$(status "$W/srcrun" Innodb_lsn_current); c0=$(status "$W/srcrun" Com_commit); t0=$(now)
 "$OX_BACKUP" backup "$DSN" --repo "$W/repo" --method physical --compress-level 1 --threads 2 \
-    "${RATE[@]}" --format json >"$W/ox.json" 2>"$W/ox.err"
+    "${RATE[@]}" --format json >"$W/ox.json" 2>"$W/ox.err" || {
+    echo "ox-backup backup failed:" >&2; cat "$W/ox.err" >&2; exit 1
+}
 t1=$(now); c1=$(status "$W/srcrun" Com_commit); l1=$(status "$W/srcrun" Innodb_lsn_current)
 load_stop
 OX_B=$(echo "$t1 - $t0" | bc)
@@ -170,7 +175,7 @@ start_server "$W/mbr" "$W/mbrun"; t1=$(now)
 MB_R=$(echo "$t1 - $t0" | bc)
 stop_server "$W/mbrun"
 
-echo "sysbench oltp_write_only, $SB_THREADS threads, $TABLES x $ROWS rows; 96 MiB redo log"
+echo "sysbench oltp_write_only, $SB_THREADS threads, $TABLES x $ROWS rows; ${REDO_MB} MiB redo log; ox-backup ${RATE[*]:-unthrottled}"
 printf '%-26s %12s %16s %8s\n' phase ox-backup mariadb-backup ox/mb
 printf '%-26s %11.2fs %15.2fs %8.2f\n' "backup (under load)" "$OX_B" "$MB_B" "$(echo "$OX_B / $MB_B" | bc -l)"
 printf '%-26s %11.2fs %15.2fs %8.2f\n' "prepare+restore+start" "$OX_R" "$MB_R" "$(echo "$OX_R / $MB_R" | bc -l)"
@@ -180,6 +185,7 @@ printf 'tps load only: %.0f (ox-backup keeps %.0f%%, mariadb-backup %.0f%%)\n' "
 printf 'redo during the ox-backup run: %.1f MiB written = %.2f x the log capacity; %.1f MiB copied\n' \
     "$(echo "($l1 - $l0) / 1048576" | bc -l)" "$WRAPS" "$(echo "$REDO / 1048576" | bc -l)"
 echo "BLOCK_COMMIT held: ${LOCK_MS} ms"
+grep -h warning "$W/ox.err" || true
 echo "restore + binlog replay from $FILE:$POS vs source (COUNT + CHECKSUM TABLE EXTENDED, $TABLES tables): $EQUIV"
 echo "verify: $V_STATUS, restore ${V_RESTORE}s, $V_TABLES tables match the backup point's checksums"
 [ "$EQUIV" = EQUAL ] && [ "$V_STATUS" = passed ]

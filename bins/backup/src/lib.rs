@@ -116,7 +116,7 @@ pub struct Args {
     /// the data files (physical); suffixes K, M, G
     #[arg(long, value_name = "BYTES", help_heading = "Backup")]
     pub max_rate: Option<String>,
-    /// Buffer pool of the throwaway server that verify restores into
+    /// Buffer pool of the throwaway server that verify restores into (and that prepares a physical restore: its crash recovery holds the copied redo there)
     #[arg(
         long,
         default_value = "256M",
@@ -569,7 +569,7 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             let m = repo.manifest(cfg.args.backup.as_deref())?;
             let r = if m.method == "physical" {
                 let key = physical::key_for(&m, cfg.args.encrypt_key_file.as_deref())?;
-                physical::verify(&repo, &m, key.as_ref())?
+                physical::verify(&repo, &m, key.as_ref(), &cfg.args.verify_buffer_pool)?
             } else {
                 let ro = restore_options(&cfg, &m)?;
                 verify::verify(ctx, &repo, &m, &ro, &cfg.args.verify_buffer_pool)?

@@ -349,6 +349,9 @@ fn copy_redo(
     let cap = geo.capacity();
     let mut lsn = st.checkpoint.lsn;
     let chunk = (cap / 4).clamp(64 << 10, 4 << 20) as usize;
+    let mut advanced = Instant::now();
+    let mut last_stop = redo::Stop::NeedMore;
+    let mut logged = Instant::now();
     loop {
         let target = state.target.load(Ordering::SeqCst);
         if lsn == target {
@@ -365,6 +368,11 @@ fn copy_redo(
             std::thread::sleep(Duration::from_millis(1));
             continue;
         }
+        // Only bytes below the flushed LSN are final in the file: past it,
+        // the server's last block write carries stale log-buffer bytes
+        // (whole, CRC-valid mini-transactions of this lap among them) that
+        // are overwritten later; a copier taking them would be misaligned.
+        let flushed = status(&mut c, "Innodb_lsn_flushed")?;
         let buf = redo::read_lsn_range(&geo, lsn, chunk, |o, b| f.read_at(o, b))?;
         // Only after the read: had the server written a whole capacity
         // past `lsn` before the read ended, the bytes read could be from a
@@ -374,12 +382,31 @@ fn copy_redo(
             bail!(
                 "the redo log was overwritten before it was copied: the server is at LSN {current}, \
                  the copier at {lsn}, and the log holds only {cap} bytes; enlarge innodb_log_file_size \
-                 (or back up when fewer writes run)"
+                 (or back up when fewer writes run) [the copier last advanced {:.1}s ago; its last read \
+                 stopped: {last_stop:?}]",
+                advanced.elapsed().as_secs_f64()
             );
         }
         let mut ends = Vec::new();
         let w = redo::walk_with(&buf, lsn, &geo, |i| ends.push(i));
-        let mut take = w.len;
+        last_stop = w.stop;
+
+        if logged.elapsed() > Duration::from_secs(1) {
+            log::debug!(
+                "redo copier at LSN {lsn}, server at {current} ({} behind), read {} whole bytes, stopped: {:?}",
+                current.saturating_sub(lsn),
+                w.len,
+                w.stop
+            );
+            logged = Instant::now();
+        }
+        let mut take = ends
+            .iter()
+            .map(|&i| i + 5)
+            .filter(|&e| lsn + e as u64 <= flushed)
+            .max()
+            .unwrap_or(0)
+            .min(w.len);
         if target != NO_TARGET && lsn + take as u64 > target {
             let want = (target - lsn) as usize;
             if !ends.iter().any(|&i| i + 5 == want) {
@@ -393,6 +420,7 @@ fn copy_redo(
                 .context("writing the redo copy")?;
             lsn += take as u64;
             state.copied.store(lsn, Ordering::SeqCst);
+            advanced = Instant::now();
         } else {
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -762,6 +790,7 @@ fn take(
                 let mut snaps = super::snapshot::plan(control, spec, copts, opts.threads)?;
                 // Catch the copier up before blocking commits.
                 let now = status(control, "Innodb_lsn_current")?;
+                flush_log(control);
                 wait_copied(&state, now, Duration::from_secs(600), ctx)?;
                 state.pause.store(true, Ordering::SeqCst);
                 let t = Instant::now();
@@ -813,6 +842,8 @@ fn take(
                 })();
                 let unlock = control.run("BACKUP STAGE END", "BACKUP STAGE END");
                 let held = lock_start.elapsed().as_millis() as u64;
+                // The copier stops at the end LSN once it is flushed.
+                flush_log(control);
                 let (mut pos, others, end) = point?;
                 unlock?;
                 pos.lock_ms = held;
@@ -932,6 +963,15 @@ fn take(
         verification: None,
         history: Vec::new(),
     })
+}
+
+/// Asks the server to write and flush its redo buffer (`FLUSH ENGINE
+/// LOGS`), so the copier, which reads only flushed bytes, need not wait for
+/// the next once-a-second flush. Best effort.
+fn flush_log(c: &mut Conn) {
+    if let Err(e) = c.run("flushing the redo log", "FLUSH ENGINE LOGS") {
+        log::debug!("FLUSH ENGINE LOGS: {e}");
+    }
 }
 
 fn wait_copied(state: &Copier, lsn: u64, limit: Duration, ctx: &Context) -> Result<()> {

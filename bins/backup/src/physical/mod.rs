@@ -58,6 +58,7 @@ pub fn verify(
     repo: &crate::repo::Repo,
     m: &Manifest,
     key: Option<&crate::crypt::Key>,
+    buffer_pool: &str,
 ) -> Result<crate::verify::VerifyReport> {
     let t0 = std::time::Instant::now();
     let mut report = crate::verify::VerifyReport {
@@ -74,10 +75,11 @@ pub fn verify(
             .tempdir_in(std::env::temp_dir())
             .context("creating the verify directory")?;
         let dir = tmp.path().join("data");
-        let r = prepare::restore_to_dir(repo, m, key, &dir)?;
+        let r = prepare::restore_to_dir(repo, m, key, &dir, buffer_pool)?;
         report.restore_secs = r.duration_secs;
         let sb = oxkit::sandbox::Sandbox::builder()
             .from_datadir(&dir)
+            .arg(format!("--innodb-buffer-pool-size={buffer_pool}"))
             .start()?;
         let mut c = sb.connect()?;
         let tables: Vec<(String, String)> = c.rows(
@@ -193,7 +195,7 @@ pub fn run_backup(
     let m = copy::backup(ctx, spec, copts, repo, &opts)?;
     let vr = if cfg.args.verify {
         let k = key_for(&m, cfg.args.encrypt_key_file.as_deref())?;
-        Some(verify(repo, &m, k.as_ref())?)
+        Some(verify(repo, &m, k.as_ref(), &cfg.args.verify_buffer_pool)?)
     } else {
         None
     };
@@ -241,13 +243,14 @@ pub fn run_restore(
 ) -> Result<oxkit::Exit> {
     let key = key_for(m, cfg.args.encrypt_key_file.as_deref())?;
     let owner = owner::wanted(cfg.args.owner.as_deref(), dir)?;
-    let result = prepare::restore_to_dir(repo, m, key.as_ref(), dir).and_then(|mut r| {
-        if let Some(o) = &owner {
-            owner::chown_tree(dir, o)?;
-            r.owner = Some(o.describe());
-        }
-        Ok(r)
-    });
+    let result = prepare::restore_to_dir(repo, m, key.as_ref(), dir, &cfg.args.verify_buffer_pool)
+        .and_then(|mut r| {
+            if let Some(o) = &owner {
+                owner::chown_tree(dir, o)?;
+                r.owner = Some(o.describe());
+            }
+            Ok(r)
+        });
     let now = crate::manifest::now_unix();
     let _ = repo.update_manifest(&m.id, |mm| {
         mm.history.push(crate::manifest::HistoryEntry {
