@@ -373,7 +373,14 @@ fn copy_redo(
         // (whole, CRC-valid mini-transactions of this lap among them) that
         // are overwritten later; a copier taking them would be misaligned.
         let flushed = status(&mut c, "Innodb_lsn_flushed")?;
-        let buf = redo::read_lsn_range(&geo, lsn, chunk, |o, b| f.read_at(o, b))?;
+        if flushed <= lsn {
+            // Caught up: nothing final to read yet. Poll gently (every
+            // poll is a status query on the server and, otherwise, a read).
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        let want = ((flushed - lsn) as usize).next_multiple_of(4096).min(chunk);
+        let buf = redo::read_lsn_range(&geo, lsn, want, |o, b| f.read_at(o, b))?;
         // Only after the read: had the server written a whole capacity
         // past `lsn` before the read ended, the bytes read could be from a
         // later lap.
