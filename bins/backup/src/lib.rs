@@ -116,7 +116,7 @@ pub struct Args {
     /// the data files (physical); suffixes K, M, G
     #[arg(long, value_name = "BYTES", help_heading = "Backup")]
     pub max_rate: Option<String>,
-    /// Buffer pool of the throwaway server that verify restores into
+    /// Buffer pool of the throwaway server that verify restores into (and that prepares a physical restore: its crash recovery holds the copied redo there)
     #[arg(
         long,
         default_value = "256M",
@@ -135,9 +135,12 @@ pub struct Args {
     /// Restore users and grants too
     #[arg(long, help_heading = "Restore")]
     pub users: bool,
-    /// Restore into a new data directory instead of a running server: a throwaway mariadbd is started on a fresh datadir, restored into, shut down cleanly, and its datadir moved to DIR (which must not exist)
+    /// Restore into a new data directory instead of a running server: a throwaway mariadbd is started on a fresh datadir, restored into, shut down cleanly, and its datadir moved to DIR (which must not exist). A physical backup is decoded into DIR (new or empty) and prepared there by a throwaway server's crash recovery
     #[arg(long, value_name = "DIR", help_heading = "Restore")]
     pub to_datadir: Option<PathBuf>,
+    /// Owner (USER or USER:GROUP) of a physical restore's files when run as root; default the owner of the --to-datadir directory if it exists (empty), else of its parent
+    #[arg(long, value_name = "USER", help_heading = "Restore")]
+    pub owner: Option<String>,
     /// After the restore, read the indexes that were in the source's buffer pool at backup time (hottest first)
     #[arg(long, help_heading = "Restore")]
     pub warm_up: bool,
@@ -228,10 +231,17 @@ impl Config {
         if args.to_datadir.is_some() && args.action != Action::Restore {
             return Err(usage_error("--to-datadir goes with restore"));
         }
+        if args.owner.is_some() && args.to_datadir.is_none() {
+            return Err(usage_error("--owner goes with restore --to-datadir"));
+        }
         if let Some(d) = &args.to_datadir {
-            if d.exists() {
+            let empty_dir = d.is_dir()
+                && std::fs::read_dir(d)
+                    .map(|mut r| r.next().is_none())
+                    .unwrap_or(false);
+            if d.exists() && !empty_dir {
                 return Err(usage_error(format!(
-                    "--to-datadir {}: it exists; give a new directory",
+                    "--to-datadir {}: it exists and is not an empty directory; give a new or empty directory",
                     d.display()
                 )));
             }
@@ -559,7 +569,7 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             let m = repo.manifest(cfg.args.backup.as_deref())?;
             let r = if m.method == "physical" {
                 let key = physical::key_for(&m, cfg.args.encrypt_key_file.as_deref())?;
-                physical::verify(&repo, &m, key.as_ref())?
+                physical::verify(&repo, &m, key.as_ref(), &cfg.args.verify_buffer_pool)?
             } else {
                 let ro = restore_options(&cfg, &m)?;
                 verify::verify(ctx, &repo, &m, &ro, &cfg.args.verify_buffer_pool)?
@@ -577,6 +587,17 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             let m = repo.manifest(cfg.args.backup.as_deref())?;
             if m.method == "physical" {
                 return physical::run_restore(&cfg, &repo, &m, &dir, format);
+            }
+            if cfg.args.owner.is_some() {
+                return Err(usage_error(
+                    "--owner applies to physical backups (a logical --to-datadir restore leaves the files to the user running it)",
+                ));
+            }
+            if dir.exists() {
+                return Err(usage_error(format!(
+                    "--to-datadir {}: a logical restore needs a directory that does not exist yet",
+                    dir.display()
+                )));
             }
             let ro = restore_options(&cfg, &m)?;
             let r = restore::to_datadir(ctx, &repo, &m, &ro, &dir)?;
@@ -611,10 +632,17 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             let repo = repo::Repo::open(&cfg.repo, false)?;
             let m = repo.manifest(cfg.args.backup.as_deref())?;
             if m.method == "physical" {
-                anyhow::bail!(
-                    "backup {} is physical: it restores into a directory (--to-datadir DIR), not into a running server",
-                    m.id
-                );
+                let until = match (&cfg.args.until, &cfg.args.until_gtid) {
+                    (Some(t), _) => pitr::Until::Time(t.clone()),
+                    (_, Some(g)) => pitr::Until::Gtid(g.clone()),
+                    _ => anyhow::bail!(
+                        "backup {} is physical: it restores into a directory (restore --to-datadir DIR); \
+                         to roll it forward, start a server on that directory and run restore DSN --until \
+                         or --until-gtid against it (the binary logs are replayed from the backup's position)",
+                        m.id
+                    ),
+                };
+                return physical::run_replay(&cfg, &repo, &m, &spec, &until, format);
             }
             let ro = restore_options(&cfg, &m)?;
             let result = (|| -> Result<restore::RestoreReport> {
@@ -766,14 +794,46 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      position to that point. --max-rate limits the bytes per second a backup writes (logical) or reads from the data \
      files (physical); \
      progress with rate and ETA goes to stderr on a terminal.",
+    "PHYSICAL. backup --method physical (MariaDB 10.8+, run on the database host as a user \
+     who can read the data directory) first checks the privileges (RELOAD, SELECT, BINLOG \
+     MONITOR when the binary log is on), that every file to copy can be read, that the \
+     repository's filesystem has room for half the data files, and samples the redo write \
+     rate for a second: a log the server laps within a second is refused (enlarge \
+     innodb_log_file_size), one holding under 10 s of writes is warned about; both messages \
+     give the sizes and rates. Then BACKUP STAGE START and BLOCK_DDL (DDL waits until the \
+     backup ends, then runs; DML goes on), a thread follows the redo log from the \
+     checkpoint and aborts cleanly if the server overwrites what it has not copied yet, \
+     the InnoDB files are copied with every page checksum checked (a page that stays bad \
+     fails the backup), and under BLOCK_COMMIT (held milliseconds, reported as lock_ms) \
+     the binary log position and GTID, the non-InnoDB files (Aria, MyISAM, .frm), the end \
+     LSN and the XA transactions prepared at that point are read and --threads \
+     consistent snapshots are opened; after BACKUP STAGE END every InnoDB table's row count \
+     and checksum are read in those snapshots, so they describe exactly the backup point \
+     (manifest tables, like the logical method's). restore --to-datadir DIR (new, or an \
+     empty directory) writes the files and a fresh ib_logfile0 from the copied redo, lets \
+     a throwaway stock mariadbd recover them, rolls back the XA transactions prepared at \
+     the backup point and shuts down cleanly; run as root, the files are given to --owner \
+     USER[:GROUP] or else to the owner of DIR (or of its parent). verify does the same in a \
+     throwaway directory, runs CHECK TABLE on every table and compares every InnoDB \
+     table's count and checksum with the manifest. Point-in-time recovery of a physical \
+     set: restore --to-datadir DIR, start a server on DIR, copy the source's binary logs \
+     with the binlog action, then restore DSN --backup ID --until TIME or --until-gtid GTID \
+     against that server: it replays the logs from the backup's position (the XA \
+     transactions prepared at the backup point are re-prepared first from their XA START \
+     .. XA PREPARE group in the log, so a later XA COMMIT or XA ROLLBACK applies as on \
+     the source). A physical restore DSN without --until is refused with these steps.",
     "EXIT STATUS of the actions: backup and restore 0, or 255 on failure (the backup \
-     directory is removed); backup --verify and verify 16 when the restored data differ or \
-     the backup cannot be restored; check 1 when no verified backup is recent enough.",
+     directory is removed); 4 when stopped by SIGINT/SIGTERM (the backup stages are \
+     released and no set is left); backup --verify and verify 16 when the restored data \
+     differ or the backup cannot be restored; check 1 when no verified backup is recent \
+     enough; 1 for bad options.",
     "JSON (--format json): backup prints {backup: manifest, verify}; list an array of \
      {id, state, method, finished_at, age_secs, stored_bytes, duration_secs, tables, \
      encrypted, verification, restore_secs, gtid, warnings}; check {newest_verified, \
      age_secs, max_age_secs, ok, message}; expire an array of {id, keep, reason}; verify \
      {backup, status, restore_secs, duration_secs, message, tables}; restore {backup, \
-     target, tables, rows, bytes, duration_secs, binlog_secs, warnings}; binlog {dir, \
-     copied, total}.",
+     target, tables, rows, bytes, duration_secs, binlog_secs, warnings}; a physical restore \
+     --to-datadir {backup, datadir, copy_secs, prepare_secs, duration_secs, end_lsn, \
+     xa_rolled_back, owner}; a physical restore DSN --until {backup, target, xa_reprepared, \
+     binlog_secs}; binlog {dir, copied, total}.",
 ];

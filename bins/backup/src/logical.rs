@@ -516,7 +516,7 @@ pub fn fold(unique: bool, a: &str, b: &str) -> Result<String> {
     })
 }
 
-fn check_privileges(conn: &mut Conn, server: &Server) -> Result<()> {
+pub(crate) fn check_privileges(conn: &mut Conn, server: &Server) -> Result<()> {
     let grants: Vec<String> = conn.rows("reading the backup user's grants", "SHOW GRANTS")?;
     let all = grants.join("\n").to_ascii_uppercase();
     let global: Vec<&String> = grants
@@ -550,7 +550,7 @@ fn check_privileges(conn: &mut Conn, server: &Server) -> Result<()> {
     Ok(())
 }
 
-fn check_space(dir: &Path, estimate: u64) -> Result<()> {
+pub(crate) fn check_space(dir: &Path, estimate: u64) -> Result<()> {
     if let Ok(st) = nix::sys::statvfs::statvfs(dir) {
         let free = st.blocks_available() * st.fragment_size();
         if free < estimate {

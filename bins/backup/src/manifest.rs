@@ -110,6 +110,26 @@ pub struct Position {
     pub lock: String,
     /// Milliseconds the lock was held.
     pub lock_ms: u64,
+    /// XA transactions left prepared at the consistent point (physical
+    /// backups: the restore rolls them back; a point-in-time replay first
+    /// re-prepares them from their binary log group, so a later
+    /// `XA COMMIT`/`XA ROLLBACK` in the log applies).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub xa_prepared: Vec<XaPrepared>,
+}
+
+/// An XA transaction prepared at the consistent point, and where its
+/// `XA START .. XA PREPARE` group is in the binary log.
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct XaPrepared {
+    /// The xid as the binary log writes it: `X'..',X'..',formatID`.
+    pub xid: String,
+    /// Binary log holding its prepare group (None: not found).
+    pub binlog_file: Option<String>,
+    /// Offset of the group's GTID event.
+    pub start: Option<u64>,
+    /// Offset just after its `XA PREPARE` event.
+    pub end: Option<u64>,
 }
 
 /// Options of the backup.

@@ -235,8 +235,40 @@ pub fn replay(
         Some(e) => Some(Key::for_existing(key_file, e, "the binary log copy")?),
         None => None,
     };
-    let files: Vec<&BinlogFile> = index.files.iter().filter(|f| f.name >= *file).collect();
-    if files.first().is_none_or(|f| f.name != *file) {
+    let xa: Vec<(&str, u64, u64)> = m
+        .position
+        .xa_prepared
+        .iter()
+        .filter_map(|x| Some((x.binlog_file.as_deref()?, x.start?, x.end?)))
+        .collect();
+    if xa.len() < m.position.xa_prepared.len() {
+        bail!(
+            "backup {} recorded XA transactions prepared at its point whose XA PREPARE is not in the binary logs \
+             ({}): a replay could not apply their XA COMMIT or XA ROLLBACK",
+            m.id,
+            m.position
+                .xa_prepared
+                .iter()
+                .filter(|x| x.start.is_none())
+                .map(|x| x.xid.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let files: Vec<&BinlogFile> = index
+        .files
+        .iter()
+        .filter(|f| f.name >= *file || xa.iter().any(|x| x.0 == f.name))
+        .collect();
+    for (name, _, _) in &xa {
+        if !files.iter().any(|f| f.name == *name) {
+            bail!(
+                "binary log {name} (holding an XA transaction prepared at the backup point) is not in {}",
+                dir(repo, m.server.server_id).display()
+            );
+        }
+    }
+    if !files.iter().any(|f| f.name == *file) {
         bail!(
             "binary log {file} (the backup's position) is not in {}: run `ox-backup binlog` against the server first",
             dir(repo, m.server.server_id).display()
@@ -248,16 +280,36 @@ pub fn replay(
         .tempdir()
         .context("creating a temp directory")?;
     let mut paths = Vec::new();
+    let mut by_name = std::collections::HashMap::new();
     for f in &files {
         let data = repo::read_verified(&d, &f.stored)?;
         let mut r = repo::decoder(data, key.as_ref(), &f.stored.path)?;
         let p = tmp.path().join(&f.name);
         let mut out = repo::create_file(&p)?;
         std::io::copy(&mut r, &mut out).with_context(|| format!("decoding {}", f.name))?;
-        paths.push(p);
+        by_name.insert(f.name.clone(), p.clone());
+        if f.name >= *file {
+            paths.push(p);
+        }
     }
     let binlog = program(&["mariadb-binlog", "mysqlbinlog"])?;
     let client = program(&["mariadb", "mysql"])?;
+    // XA transactions prepared at the backup point were rolled back by the
+    // restore: their XA START .. XA PREPARE groups are replayed first, so
+    // the XA COMMIT or XA ROLLBACK after the position finds them prepared,
+    // as on the source.
+    for (name, start, end) in &xa {
+        let mut dec = Command::new(&binlog);
+        dec.arg("--no-defaults")
+            .arg(format!("--start-position={start}"))
+            .arg(format!("--stop-position={end}"));
+        if no_binlog {
+            dec.arg("--disable-log-bin");
+        }
+        dec.arg(&by_name[*name]);
+        pipe(dec, &client, spec, &binlog)
+            .with_context(|| format!("re-preparing the XA transaction of {name}:{start}"))?;
+    }
     let mut dec = Command::new(&binlog);
     dec.arg("--no-defaults");
     match until {
@@ -276,16 +328,22 @@ pub fn replay(
     }
     // The session time zone of the dump is UTC; --stop-datetime is read in
     // the local zone of the decoder, so pin it.
-    dec.env("TZ", "UTC")
-        .args(&paths)
-        .stdin(Stdio::null())
+    dec.env("TZ", "UTC").args(&paths);
+    pipe(dec, &client, spec, &binlog)?;
+    Ok(t0.elapsed().as_secs_f64())
+}
+
+/// Runs the decoder `dec` piped into the `mariadb` client connected to
+/// `spec`; fails with either side's stderr.
+fn pipe(mut dec: Command, client: &Path, spec: &ConnSpec, binlog: &Path) -> Result<()> {
+    dec.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut dchild = dec
         .spawn()
         .with_context(|| format!("running {}", binlog.display()))?;
     let dout = dchild.stdout.take().context("no decoder output")?;
-    let mut cl = Command::new(&client);
+    let mut cl = Command::new(client);
     cl.args(client_args(spec))
         .arg("--binary-mode")
         .stdin(dout)
@@ -314,5 +372,5 @@ pub fn replay(
             String::from_utf8_lossy(&cout.stderr).trim()
         );
     }
-    Ok(t0.elapsed().as_secs_f64())
+    Ok(())
 }

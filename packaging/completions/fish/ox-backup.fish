@@ -25,9 +25,10 @@ complete -c ox-backup -l threads -d 'Parallel connections for backup and restore
 complete -c ox-backup -l chunk-rows -d 'Rows per data file of a big table (tables are cut into key ranges of this size)' -r
 complete -c ox-backup -l compress-level -d 'zstd compression level (1 fast .. 19 small)' -r
 complete -c ox-backup -l max-rate -d 'At most this many bytes per second: written (logical) or read from the data files (physical); suffixes K, M, G' -r
-complete -c ox-backup -l verify-buffer-pool -d 'Buffer pool of the throwaway server that verify restores into' -r
+complete -c ox-backup -l verify-buffer-pool -d 'Buffer pool of the throwaway server that verify restores into (and that prepares a physical restore: its crash recovery holds the copied redo there)' -r
 complete -c ox-backup -l encrypt-key-file -d 'Key file: 32 raw bytes or 64 hex digits (a key), or a passphrase (stretched with Argon2id). Encrypts a backup; needed to restore or verify an encrypted one. Never stored in the repository' -r -F
-complete -c ox-backup -l to-datadir -d 'Restore into a new data directory instead of a running server: a throwaway mariadbd is started on a fresh datadir, restored into, shut down cleanly, and its datadir moved to DIR (which must not exist)' -r -F
+complete -c ox-backup -l to-datadir -d 'Restore into a new data directory instead of a running server: a throwaway mariadbd is started on a fresh datadir, restored into, shut down cleanly, and its datadir moved to DIR (which must not exist). A physical backup is decoded into DIR (new or empty) and prepared there by a throwaway server\'s crash recovery' -r -F
+complete -c ox-backup -l owner -d 'Owner (USER or USER:GROUP) of a physical restore\'s files when run as root; default the owner of the --to-datadir directory if it exists (empty), else of its parent' -r
 complete -c ox-backup -l until -d 'After the restore, replay copied binary logs up to this UTC time (YYYY-MM-DD HH:MM:SS; events at or after it are not applied)' -r
 complete -c ox-backup -l until-gtid -d 'After the restore, replay copied binary logs up to and including this GTID' -r
 complete -c ox-backup -l max-age -d 'check: the newest verified backup may be this old (26h, 90m, 2d)' -r

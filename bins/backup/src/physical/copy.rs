@@ -3,7 +3,9 @@
 //!
 //! Order (invariants in brackets):
 //! 1. preflight: MariaDB >= 10.8, unencrypted 10.8-format redo, full_crc32
-//!    pages, the files readable on this host;
+//!    pages, the privileges, every file readable on this host, room in the
+//!    repository, and the redo write rate sampled over a second against the
+//!    log's capacity (a log lapped within a second is refused);
 //! 2. `BACKUP STAGE START`, `BLOCK_DDL` [no file is created, dropped or
 //!    renamed while we copy; DML goes on];
 //! 3. the copier reads `ib_logfile0` from the checkpoint LSN onward, keeps
@@ -13,14 +15,20 @@
 //!    overwritten and the backup aborts [never a silently holey redo copy];
 //! 4. data files are copied in parallel, every page checksum-checked,
 //!    torn pages re-read a few times, a page that stays bad fails the backup;
-//! 5. the copier catches up with the current LSN, then under
-//!    `BLOCK_COMMIT` (timed): binlog position and GTID, the non-InnoDB
-//!    files, and the end LSN; then `BACKUP STAGE END` [always, on error and
-//!    on Ctrl-C too; a killed tool's connection drop ends the stages in the
-//!    server];
+//! 5. the InnoDB tables to checksum are listed and their definitions
+//!    loaded (still under `BLOCK_DDL`); the copier catches up with the
+//!    current LSN, then under `BLOCK_COMMIT` (timed): binlog position and
+//!    GTID, consistent snapshots opened on `--threads` connections, the
+//!    prepared XA xids, the non-InnoDB files, and the end LSN; then
+//!    `BACKUP STAGE END` [always, on error and on Ctrl-C too; a killed
+//!    tool's connection drop ends the stages in the server];
 //! 6. the copier stops exactly at the end LSN (a mini-transaction boundary;
 //!    later bytes may hold transactions that are not part of the backup);
-//! 7. the buffer pool page list is dumped and stored (best effort) so the
+//! 7. every InnoDB table's count and checksum is read in the snapshots
+//!    (they see exactly the backup point), and the prepared XA
+//!    transactions' `XA START .. XA PREPARE` groups are located in the
+//!    binary logs for a later point-in-time replay;
+//! 8. the buffer pool page list is dumped and stored (best effort) so the
 //!    restored server warms up.
 
 use super::io::DirectFile;
@@ -177,6 +185,124 @@ fn preflight(c: &mut Conn, server: &Server) -> Result<Layout> {
     Ok(layout)
 }
 
+/// Copy rate assumed for the estimate when `--max-rate` is not given.
+const ASSUMED_COPY_RATE: u64 = 200 << 20;
+
+/// Checks, before anything is locked, that every file to copy can be read,
+/// that the repository's filesystem has room, and that the redo log is big
+/// enough for the server's write rate (sampled over a second). Returns
+/// warnings.
+fn preflight_load(
+    ctx: &Context,
+    c: &mut Conn,
+    layout: &Layout,
+    repo_root: &Path,
+    opts: &PhysOptions,
+) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
+    let mut total = 0u64;
+    for job in innodb_jobs(layout)?
+        .iter()
+        .chain(other_jobs(layout)?.iter())
+    {
+        let f = std::fs::File::open(&job.src).with_context(|| {
+            format!(
+                "cannot read {} (--method physical runs on the database host, as a user who can read \
+                 every file of the data directory: root or the server's user)",
+                job.src.display()
+            )
+        })?;
+        total += f.metadata().map(|m| m.len()).unwrap_or(0);
+    }
+    // The redo copy grows with the writes during the copy; half the data
+    // size is the estimate the logical method uses too (zstd halves InnoDB
+    // pages at least).
+    let need = total / 2;
+    let probe = if repo_root.exists() {
+        repo_root.to_path_buf()
+    } else {
+        repo_root
+            .ancestors()
+            .find(|p| p.exists())
+            .unwrap_or(Path::new("/"))
+            .to_path_buf()
+    };
+    if let Ok(st) = nix::sys::statvfs::statvfs(&probe) {
+        let free = st.blocks_available() * st.fragment_size();
+        if free < need {
+            bail!(
+                "not enough space for the backup in {}: {} free, the data files to copy are {} \
+                 (about {} compressed, plus the redo written during the copy)",
+                probe.display(),
+                oxkit::report::human_bytes(free),
+                oxkit::report::human_bytes(total),
+                oxkit::report::human_bytes(need)
+            );
+        }
+    }
+    let mut lf = DirectFile::open(&layout.log_file)?;
+    let cap = redo::read_state(&mut lf)?.geometry.capacity();
+    let t = Instant::now();
+    let a = status(c, "Innodb_lsn_current")?;
+    std::thread::sleep(Duration::from_secs(1));
+    ctx.cancel.check()?;
+    let b = status(c, "Innodb_lsn_current")?;
+    let rate = ((b.saturating_sub(a)) as f64 / t.elapsed().as_secs_f64().max(0.001)) as u64;
+    let copy_rate = opts.max_rate.unwrap_or(ASSUMED_COPY_RATE);
+    if let Some(w) = redo_verdict(cap, rate, total, copy_rate, opts.max_rate.is_some())? {
+        warnings.push(w);
+    }
+    Ok(warnings)
+}
+
+/// Refuses when the redo log holds less than a second of the server's
+/// writes (the copier, which must never fall a whole log behind, would have
+/// no slack), warns when it holds less than 10 s; wrapping during the copy
+/// is normal (the copier follows the log), so it is only reported.
+fn redo_verdict(
+    cap: u64,
+    rate: u64,
+    total: u64,
+    copy_rate: u64,
+    rate_given: bool,
+) -> Result<Option<String>> {
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    if rate == 0 {
+        return Ok(None);
+    }
+    let slack = cap as f64 / rate as f64;
+    let copy_secs = total as f64 / copy_rate.max(1) as f64;
+    let laps = copy_secs / slack;
+    let how = if rate_given {
+        "at --max-rate"
+    } else {
+        "at an assumed 200 MiB/s"
+    };
+    if slack < 1.0 {
+        bail!(
+            "the redo log is too small for the server's write rate: it holds {:.0} MiB and the server \
+             writes {:.1} MiB/s of redo, so it is overwritten every {slack:.2}s; the copy of {:.0} MiB \
+             would take about {copy_secs:.0}s {how} (the log would wrap {laps:.0} times) and the redo \
+             copier could not keep up safely; enlarge innodb_log_file_size (SET GLOBAL \
+             innodb_log_file_size works online on 10.11) or back up when fewer writes run",
+            mib(cap),
+            mib(rate),
+            mib(total)
+        );
+    }
+    if slack < 10.0 {
+        return Ok(Some(format!(
+            "the redo log holds only {slack:.1}s of the server's writes ({:.0} MiB at {:.1} MiB/s); \
+             the copy of {:.0} MiB takes about {copy_secs:.0}s {how} (about {laps:.0} wraps); a copier \
+             stalled that long aborts the backup; a bigger innodb_log_file_size is safer",
+            mib(cap),
+            mib(rate),
+            mib(total)
+        )));
+    }
+    Ok(None)
+}
+
 /// Shared state between the control thread and the redo copier.
 struct Copier {
     copied: AtomicU64,
@@ -223,6 +349,9 @@ fn copy_redo(
     let cap = geo.capacity();
     let mut lsn = st.checkpoint.lsn;
     let chunk = (cap / 4).clamp(64 << 10, 4 << 20) as usize;
+    let mut advanced = Instant::now();
+    let mut last_stop = redo::Stop::NeedMore;
+    let mut logged = Instant::now();
     loop {
         let target = state.target.load(Ordering::SeqCst);
         if lsn == target {
@@ -239,7 +368,19 @@ fn copy_redo(
             std::thread::sleep(Duration::from_millis(1));
             continue;
         }
-        let buf = redo::read_lsn_range(&geo, lsn, chunk, |o, b| f.read_at(o, b))?;
+        // Only bytes below the flushed LSN are final in the file: past it,
+        // the server's last block write carries stale log-buffer bytes
+        // (whole, CRC-valid mini-transactions of this lap among them) that
+        // are overwritten later; a copier taking them would be misaligned.
+        let flushed = status(&mut c, "Innodb_lsn_flushed")?;
+        if flushed <= lsn {
+            // Caught up: nothing final to read yet. Poll gently (every
+            // poll is a status query on the server and, otherwise, a read).
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        let want = ((flushed - lsn) as usize).next_multiple_of(4096).min(chunk);
+        let buf = redo::read_lsn_range(&geo, lsn, want, |o, b| f.read_at(o, b))?;
         // Only after the read: had the server written a whole capacity
         // past `lsn` before the read ended, the bytes read could be from a
         // later lap.
@@ -248,12 +389,31 @@ fn copy_redo(
             bail!(
                 "the redo log was overwritten before it was copied: the server is at LSN {current}, \
                  the copier at {lsn}, and the log holds only {cap} bytes; enlarge innodb_log_file_size \
-                 (or back up when fewer writes run)"
+                 (or back up when fewer writes run) [the copier last advanced {:.1}s ago; its last read \
+                 stopped: {last_stop:?}]",
+                advanced.elapsed().as_secs_f64()
             );
         }
         let mut ends = Vec::new();
         let w = redo::walk_with(&buf, lsn, &geo, |i| ends.push(i));
-        let mut take = w.len;
+        last_stop = w.stop;
+
+        if logged.elapsed() > Duration::from_secs(1) {
+            log::debug!(
+                "redo copier at LSN {lsn}, server at {current} ({} behind), read {} whole bytes, stopped: {:?}",
+                current.saturating_sub(lsn),
+                w.len,
+                w.stop
+            );
+            logged = Instant::now();
+        }
+        let mut take = ends
+            .iter()
+            .map(|&i| i + 5)
+            .filter(|&e| lsn + e as u64 <= flushed)
+            .max()
+            .unwrap_or(0)
+            .min(w.len);
         if target != NO_TARGET && lsn + take as u64 > target {
             let want = (target - lsn) as usize;
             if !ends.iter().any(|&i| i + 5 == want) {
@@ -267,6 +427,7 @@ fn copy_redo(
                 .context("writing the redo copy")?;
             lsn += take as u64;
             state.copied.store(lsn, Ordering::SeqCst);
+            advanced = Instant::now();
         } else {
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -489,6 +650,11 @@ pub fn backup(
     let mut control = conn::connect(spec, copts)?;
     let server = Server::detect(&mut control)?;
     let layout = preflight(&mut control, &server)?;
+    crate::logical::check_privileges(&mut control, &server)?;
+    let pre_warnings = preflight_load(ctx, &mut control, &layout, &repo.root, opts)?;
+    for w in &pre_warnings {
+        eprintln!("ox-backup: warning: {w}");
+    }
     repo::mkdir(&set_dir)?;
     let r = take(
         ctx,
@@ -506,7 +672,8 @@ pub fn backup(
     if r.is_err() {
         let _ = std::fs::remove_dir_all(&set_dir);
     }
-    let m = r?;
+    let mut m = r?;
+    m.warnings.splice(0..0, pre_warnings);
     repo.write_manifest(&m)?;
     Ok(m)
 }
@@ -533,7 +700,13 @@ fn take(
             "BACKUP STAGE START",
         )
         .context("starting the backup stages")?;
-    let staged = (|| -> Result<(Vec<FileEntry>, PhysMeta, Position)> {
+    type Staged = (
+        Vec<FileEntry>,
+        PhysMeta,
+        Position,
+        super::snapshot::Snapshots,
+    );
+    let staged = (|| -> Result<Staged> {
         control.run("BACKUP STAGE BLOCK_DDL", "BACKUP STAGE BLOCK_DDL")?;
         let mut lf = DirectFile::open(&layout.log_file)?;
         let st = redo::read_state(&mut lf)?;
@@ -551,7 +724,7 @@ fn take(
             failed: Mutex::new(None),
         };
         let counts = (AtomicU64::new(0), AtomicU64::new(0));
-        std::thread::scope(|s| -> Result<(Vec<FileEntry>, PhysMeta, Position)> {
+        std::thread::scope(|s| -> Result<Staged> {
             let copier = s.spawn(|| {
                 let r = copy_redo(
                     &state,
@@ -570,7 +743,7 @@ fn take(
                 }
                 r
             });
-            let result = (|| -> Result<(Vec<FileEntry>, u64, u64, Position)> {
+            let result = (|| -> Result<(Vec<FileEntry>, u64, u64, Position, super::snapshot::Snapshots)> {
                 // Parallel page-checked copy of the InnoDB files.
                 let jobs = Mutex::new(innodb_jobs(layout)?);
                 let files = Mutex::new(Vec::new());
@@ -619,8 +792,12 @@ fn take(
                     }
                     first
                 })?;
+                // The tables to checksum at the backup point (their
+                // definitions cannot change under BLOCK_DDL).
+                let mut snaps = super::snapshot::plan(control, spec, copts, opts.threads)?;
                 // Catch the copier up before blocking commits.
                 let now = status(control, "Innodb_lsn_current")?;
+                flush_log(control);
                 wait_copied(&state, now, Duration::from_secs(600), ctx)?;
                 state.pause.store(true, Ordering::SeqCst);
                 let t = Instant::now();
@@ -651,6 +828,14 @@ fn take(
                     }
                     let gtid = server.gtid_position(control)?;
                     pos.gtid = (!gtid.is_empty()).then_some(gtid);
+                    snaps.open()?;
+                    pos.xa_prepared = super::snapshot::prepared_xids(control)?
+                        .into_iter()
+                        .map(|xid| crate::manifest::XaPrepared {
+                            xid,
+                            ..Default::default()
+                        })
+                        .collect();
                     // Read into memory only: compressing and fsyncing
                     // them waits until commits flow again.
                     let mut others = Vec::new();
@@ -664,6 +849,8 @@ fn take(
                 })();
                 let unlock = control.run("BACKUP STAGE END", "BACKUP STAGE END");
                 let held = lock_start.elapsed().as_millis() as u64;
+                // The copier stops at the end LSN once it is flushed.
+                flush_log(control);
                 let (mut pos, others, end) = point?;
                 unlock?;
                 pos.lock_ms = held;
@@ -674,10 +861,10 @@ fn take(
                         .with_context(|| format!("writing {rel}"))?;
                     all.push(w.finish()?);
                 }
-                Ok((all, end, held, pos))
+                Ok((all, end, held, pos, snaps))
             })();
             match result {
-                Ok((files, end, held, pos)) => {
+                Ok((files, end, held, pos, snaps)) => {
                     state.target.store(end, Ordering::SeqCst);
                     state.pause.store(false, Ordering::SeqCst);
                     let redo_entry = copier
@@ -697,7 +884,7 @@ fn take(
                         pages_checked: counts.0.load(Ordering::Relaxed),
                         pages_reread: counts.1.load(Ordering::Relaxed),
                     };
-                    Ok((files, meta, pos))
+                    Ok((files, meta, pos, snaps))
                 }
                 Err(e) => {
                     state.stop.store(true, Ordering::SeqCst);
@@ -711,8 +898,30 @@ fn take(
     if staged.is_err() {
         let _ = control.run("BACKUP STAGE END", "BACKUP STAGE END");
     }
-    let (mut files, meta, position) = staged?;
+    let (mut files, meta, mut position, snaps) = staged?;
     let mut warnings = Vec::new();
+    let tables = snaps.checksum(&ctx.cancel)?;
+    if !position.xa_prepared.is_empty() {
+        let xids: Vec<String> = position.xa_prepared.iter().map(|x| x.xid.clone()).collect();
+        if let (Some(f), Some(p)) = (&position.binlog_file, position.binlog_pos) {
+            position.xa_prepared = super::snapshot::locate_xa(control, f, p, &xids)?;
+        }
+        for x in &position.xa_prepared {
+            warnings.push(match &x.binlog_file {
+                Some(f) => format!(
+                    "XA transaction {} was prepared at the backup point: a restore rolls it back; \
+                     a point-in-time replay re-prepares it from {f}:{} first",
+                    x.xid,
+                    x.start.unwrap_or(0)
+                ),
+                None => format!(
+                    "XA transaction {} was prepared at the backup point: a restore rolls it back, and its \
+                     XA PREPARE is not in the binary logs, so a point-in-time replay cannot apply its XA COMMIT",
+                    x.xid
+                ),
+            });
+        }
+    }
     match dump_buffer_pool(control, layout, set_dir, level, key) {
         Ok(Some(f)) => files.push(f),
         Ok(None) => warnings.push(
@@ -751,8 +960,8 @@ fn take(
             filters: Vec::new(),
         },
         encryption: opts.key.as_ref().map(|(_, e)| e.clone()),
-        checksum_function: "none".into(),
-        tables: Vec::new(),
+        checksum_function: "sha1".into(),
+        tables,
         schema_file: String::new(),
         stored_bytes: files.iter().map(|f| f.size).sum(),
         raw_bytes: files.iter().map(|f| f.raw_size).sum(),
@@ -761,6 +970,15 @@ fn take(
         verification: None,
         history: Vec::new(),
     })
+}
+
+/// Asks the server to write and flush its redo buffer (`FLUSH ENGINE
+/// LOGS`), so the copier, which reads only flushed bytes, need not wait for
+/// the next once-a-second flush. Best effort.
+fn flush_log(c: &mut Conn) {
+    if let Err(e) = c.run("flushing the redo log", "FLUSH ENGINE LOGS") {
+        log::debug!("FLUSH ENGINE LOGS: {e}");
+    }
 }
 
 fn wait_copied(state: &Copier, lsn: u64, limit: Duration, ctx: &Context) -> Result<()> {
@@ -849,4 +1067,31 @@ fn dump_buffer_pool(
     )?;
     w.write_all(&data)?;
     Ok(Some(w.finish()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redo_verdict;
+
+    #[test]
+    fn redo_verdict_refuses_only_a_log_lapped_within_a_second() {
+        let mib = 1u64 << 20;
+        // Idle server: nothing to say.
+        assert!(redo_verdict(96 * mib, 0, 1 << 30, 200 * mib, false)
+            .expect("verdict")
+            .is_none());
+        // 96 MiB at 5 MiB/s: 19 s of slack; wrapping during the copy is fine.
+        assert!(redo_verdict(96 * mib, 5 * mib, 10 << 30, 200 * mib, false)
+            .expect("verdict")
+            .is_none());
+        // 4 MiB at 1 MiB/s: a warning with the numbers.
+        let w = redo_verdict(4 * mib, mib, 100 * mib, mib, true)
+            .expect("verdict")
+            .expect("warning");
+        assert!(w.contains("4 MiB at 1.0 MiB/s"), "{w}");
+        // 4 MiB at 8 MiB/s: refused, with the numbers.
+        let e = redo_verdict(4 * mib, 8 * mib, 100 * mib, mib, true).expect_err("refused");
+        let e = e.to_string();
+        assert!(e.contains("too small") && e.contains("8.0 MiB/s"), "{e}");
+    }
 }

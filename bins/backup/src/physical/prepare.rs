@@ -132,6 +132,9 @@ pub struct PhysRestore {
     pub end_lsn: u64,
     /// XA transactions left prepared at the backup point, rolled back.
     pub xa_rolled_back: usize,
+    /// Who owns the files (`--owner`, or the target's owner, as root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// Decodes a physical set into `target` (absent or empty), writes the
@@ -143,6 +146,7 @@ pub fn restore_to_dir(
     m: &crate::manifest::Manifest,
     key: Option<&crate::crypt::Key>,
     target: &std::path::Path,
+    buffer_pool: &str,
 ) -> Result<PhysRestore> {
     use super::copy::{PhysMeta, FILES_DIR, META_FILE, REDO_FILE};
     use anyhow::Context as _;
@@ -212,7 +216,7 @@ pub fn restore_to_dir(
     std::fs::write(target.join("ib_logfile0"), &img).context("writing ib_logfile0")?;
     let copy_secs = t0.elapsed().as_secs_f64();
     let t1 = std::time::Instant::now();
-    let xa = prepare_dir(target, &meta)?;
+    let xa = prepare_dir(target, &meta, buffer_pool)?;
     Ok(PhysRestore {
         backup: m.id.clone(),
         datadir: target.display().to_string(),
@@ -221,15 +225,23 @@ pub fn restore_to_dir(
         duration_secs: t0.elapsed().as_secs_f64(),
         end_lsn: meta.end_lsn,
         xa_rolled_back: xa,
+        owner: None,
     })
 }
 
 /// Starts a throwaway server on `dir` (crash recovery applies the redo),
 /// checks it recovered to the backup point, rolls back XA transactions left
 /// prepared, and shuts it down cleanly.
-fn prepare_dir(dir: &std::path::Path, meta: &super::copy::PhysMeta) -> Result<usize> {
+fn prepare_dir(
+    dir: &std::path::Path,
+    meta: &super::copy::PhysMeta,
+    buffer_pool: &str,
+) -> Result<usize> {
+    // Crash recovery parses the redo into the buffer pool: one too small
+    // for the copied redo recovers in several slow batches.
     let mut sb = oxkit::sandbox::Sandbox::builder()
         .from_datadir(dir)
+        .arg(format!("--innodb-buffer-pool-size={buffer_pool}"))
         .start()
         .map_err(|e| e.context("prepare: the server's crash recovery of the backup failed"))?;
     let log = sb.error_log_tail(400);
