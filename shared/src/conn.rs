@@ -214,11 +214,27 @@ fn describe(kind: ErrorKind) -> &'static str {
     }
 }
 
+/// The words of a client-library error without the library's wrapper
+/// (`ERROR 1146 (42S02): Table 't.x' doesn't exist`, not
+/// `MySqlError { ERROR 1146 ... }`), secrets redacted.
+pub fn error_detail(e: &mysql::Error) -> String {
+    use mysql::Error;
+    let text = match e {
+        Error::MySqlError(m) => m.to_string(),
+        Error::DriverError(d) => d.to_string(),
+        Error::IoError(io) => io.to_string(),
+        other => other.to_string(),
+    };
+    crate::secret::redact(&text)
+        .trim()
+        .trim_end_matches('.')
+        .to_string()
+}
+
 /// Wraps a client-library error with what was being done, classified.
 pub fn db_error(what: impl std::fmt::Display, e: &mysql::Error) -> DbError {
     let (kind, code) = classify(e);
-    let detail = crate::secret::redact(&e.to_string());
-    let detail = detail.trim().trim_end_matches('.').to_string();
+    let detail = error_detail(e);
     DbError {
         kind,
         code,

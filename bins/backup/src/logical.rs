@@ -480,14 +480,28 @@ fn dump_schema(
             match conn.query::<String, _>(format!("SHOW CREATE USER {who}")) {
                 Ok(v) => sql.extend(v),
                 Err(e) => {
-                    // Roles and the mariadb.sys pseudo-user have no CREATE USER form.
-                    warn.push(format!("user {u}@{h} skipped: {e}"));
+                    // Roles and the mariadb.sys pseudo-user have no CREATE USER
+                    // form; an account the server does not load (a host-name
+                    // account under skip-name-resolve) is ERROR 1133.
+                    let why = match &e {
+                        mysql::Error::MySqlError(m) if m.code == 1133 => {
+                            " (the server does not load this account: a host-name account while skip-name-resolve is on?)"
+                        }
+                        _ => "",
+                    };
+                    warn.push(format!(
+                        "user {u}@{h} not saved: {}{why}",
+                        oxkit::conn::error_detail(&e)
+                    ));
                     continue;
                 }
             }
             match conn.query::<String, _>(format!("SHOW GRANTS FOR {who}")) {
                 Ok(v) => sql.extend(v),
-                Err(e) => warn.push(format!("grants of {u}@{h} not saved: {e}")),
+                Err(e) => warn.push(format!(
+                    "grants of {u}@{h} not saved: {}",
+                    oxkit::conn::error_detail(&e)
+                )),
             }
             objs.push(SchemaObject {
                 kind: "user".into(),
