@@ -255,10 +255,13 @@ fn preflight_load(
     Ok(warnings)
 }
 
-/// Refuses when the redo log holds less than a second of the server's
-/// writes (the copier, which must never fall a whole log behind, would have
-/// no slack), warns when it holds less than 10 s; wrapping during the copy
-/// is normal (the copier follows the log), so it is only reported.
+/// Refuses when the redo log holds less than a quarter of a second of the
+/// server's writes: the copier polls every 20 ms and must never fall a whole
+/// log behind, so below about a dozen polls one stall (a busy disk, a
+/// descheduled thread) loses the backup. Warns when the log holds less than
+/// 10 s; wrapping during the copy is normal (the copier follows the log), so
+/// it is only reported. The copier also detects an overwrite at run time
+/// and fails the backup, so this check saves time, not data.
 fn redo_verdict(
     cap: u64,
     rate: u64,
@@ -278,11 +281,11 @@ fn redo_verdict(
     } else {
         "at an assumed 200 MiB/s"
     };
-    if slack < 1.0 {
+    if slack < MIN_REDO_SLACK_SECS {
         bail!(
             "the redo log is too small for the server's write rate: it holds {:.0} MiB and the server \
              writes {:.1} MiB/s of redo, so it is overwritten every {slack:.2}s; the copy of {:.0} MiB \
-             would take about {copy_secs:.0}s {how} (the log would wrap {laps:.0} times) and the redo \
+             would take about {copy_secs:.1}s {how} (the log would wrap {laps:.1} times) and the redo \
              copier could not keep up safely; enlarge innodb_log_file_size (SET GLOBAL \
              innodb_log_file_size works online on 10.11) or back up when fewer writes run",
             mib(cap),
@@ -293,7 +296,7 @@ fn redo_verdict(
     if slack < 10.0 {
         return Ok(Some(format!(
             "the redo log holds only {slack:.1}s of the server's writes ({:.0} MiB at {:.1} MiB/s); \
-             the copy of {:.0} MiB takes about {copy_secs:.0}s {how} (about {laps:.0} wraps); a copier \
+             the copy of {:.0} MiB takes about {copy_secs:.1}s {how} (about {laps:.1} wraps); a copier \
              stalled that long aborts the backup; a bigger innodb_log_file_size is safer",
             mib(cap),
             mib(rate),
@@ -302,6 +305,10 @@ fn redo_verdict(
     }
     Ok(None)
 }
+
+/// The least redo-log slack, in seconds of the server's writes, that the
+/// backup accepts (see `redo_verdict`).
+const MIN_REDO_SLACK_SECS: f64 = 0.25;
 
 /// Shared state between the control thread and the redo copier.
 struct Copier {
@@ -1074,7 +1081,7 @@ mod tests {
     use super::redo_verdict;
 
     #[test]
-    fn redo_verdict_refuses_only_a_log_lapped_within_a_second() {
+    fn redo_verdict_refuses_only_a_log_lapped_within_a_quarter_second() {
         let mib = 1u64 << 20;
         // Idle server: nothing to say.
         assert!(redo_verdict(96 * mib, 0, 1 << 30, 200 * mib, false)
@@ -1089,9 +1096,15 @@ mod tests {
             .expect("verdict")
             .expect("warning");
         assert!(w.contains("4 MiB at 1.0 MiB/s"), "{w}");
-        // 4 MiB at 8 MiB/s: refused, with the numbers.
-        let e = redo_verdict(4 * mib, 8 * mib, 100 * mib, mib, true).expect_err("refused");
+        // 16 MiB at 21 MiB/s (a CI machine's single writer): 0.75 s of
+        // slack is three dozen polls, a warning, not a refusal.
+        let w = redo_verdict(16 * mib, 21 * mib, 96 * mib, 200 * mib, false)
+            .expect("verdict")
+            .expect("warning");
+        assert!(w.contains("0.8s") && w.contains("0.5s"), "{w}");
+        // 4 MiB at 32 MiB/s: refused, with the numbers.
+        let e = redo_verdict(4 * mib, 32 * mib, 100 * mib, mib, true).expect_err("refused");
         let e = e.to_string();
-        assert!(e.contains("too small") && e.contains("8.0 MiB/s"), "{e}");
+        assert!(e.contains("too small") && e.contains("32.0 MiB/s"), "{e}");
     }
 }
