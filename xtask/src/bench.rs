@@ -84,6 +84,9 @@ pub fn loaded_pair(rows: u64) -> Result<(Sandbox, Sandbox)> {
             .binlog(true)
             .arg("--innodb-buffer-pool-size=2G")
             .arg("--innodb-log-file-size=512M")
+            // Every deadlock in the error log, so a bench can say which
+            // statements a client error came from.
+            .arg("--innodb-print-all-deadlocks=ON")
             .start()
     };
     let primary = server(1)?;
@@ -281,4 +284,35 @@ pub fn run(args: &Args) -> Result<()> {
             "unknown benchmark {other:?} (known: table-checksum, table-sync, online-schema-change, backup, oltp)"
         ),
     }
+}
+
+/// Size of `s`'s error log now: where [`deadlocks_since`] starts reading.
+pub fn error_log_len(s: &Sandbox) -> u64 {
+    std::fs::metadata(s.dir().join("error.log"))
+        .map(|m| m.len())
+        .unwrap_or(0)
+}
+
+/// The deadlocks InnoDB logged (`innodb_print_all_deadlocks`) after byte
+/// `from` of `s`'s error log, one line each: the two statements (cut to 90
+/// characters) and which one InnoDB rolled back.
+pub fn deadlocks_since(s: &Sandbox, from: u64) -> Vec<String> {
+    let text = std::fs::read(s.dir().join("error.log")).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text[(from as usize).min(text.len())..]).into_owned();
+    let mut out = Vec::new();
+    for dump in text.split("Transactions deadlock detected").skip(1) {
+        let lines: Vec<&str> = dump.lines().collect();
+        // The statement is the line after each "MySQL thread id" line.
+        let stmts: Vec<String> = lines
+            .windows(2)
+            .filter(|w| w[0].starts_with("MySQL thread id"))
+            .map(|w| w[1].chars().take(90).collect())
+            .collect();
+        let victim = lines
+            .iter()
+            .find_map(|l| l.strip_prefix("*** WE ROLL BACK TRANSACTION "))
+            .unwrap_or("?");
+        out.push(format!("{} | rolled back {victim}", stmts.join(" | vs | ")));
+    }
+    out
 }

@@ -73,6 +73,44 @@ fn timed(what: &str, cmd: &mut Command) -> Result<Duration> {
     Ok(t)
 }
 
+/// Runs ox-online-schema-change with `--format json` and prints where its
+/// time went (copy, checksum, swap), which the wall time alone hides.
+fn ox_timed(what: &str, ox: &std::path::Path, args: &[&str]) -> Result<Duration> {
+    eprintln!("+ {what}");
+    let start = Instant::now();
+    let out = Command::new(ox)
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .with_context(|| format!("running {what}"))?;
+    let t = start.elapsed();
+    if !out.status.success() {
+        bail!(
+            "{what} failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let f = |k: &str| j[k].as_f64().unwrap_or(f64::NAN);
+    eprintln!(
+        "    method {}, copy {:.1}s ({} chunks), checksum {:.1}s ({} chunks, {} copied again), \
+         swap {:.2}s ({} attempts), {} binlog changes, {} keys applied",
+        j["method"].as_str().unwrap_or("?"),
+        f("copy_seconds"),
+        j["chunks"],
+        f("checksum_seconds"),
+        j["checksum_chunks"],
+        j["chunks_recopied"],
+        f("cut_over_seconds"),
+        j["cut_over_attempts"],
+        j["binlog_changes"],
+        j["binlog_keys_applied"]
+    );
+    Ok(t)
+}
+
 /// One measured method: name, primary wall time, replica catch-up after it.
 struct Measured {
     name: String,
@@ -134,15 +172,17 @@ pub fn run(args: &Args) -> Result<()> {
         )
     })?;
     measure("ox-online-schema-change", &mut || {
-        timed(
+        ox_timed(
             "ox-online-schema-change",
-            Command::new(&ox).args([&dsn, "--alter", ALTER, "--execute"]),
+            &ox,
+            &[&dsn, "--alter", ALTER, "--execute"],
         )
     })?;
     measure("ox-online-schema-change --sleep-ratio 0", &mut || {
-        timed(
+        ox_timed(
             "ox-online-schema-change --sleep-ratio 0",
-            Command::new(&ox).args([&dsn, "--alter", ALTER, "--execute", "--sleep-ratio", "0"]),
+            &ox,
+            &[&dsn, "--alter", ALTER, "--execute", "--sleep-ratio", "0"],
         )
     })?;
 
@@ -260,9 +300,10 @@ fn oltp(
         (
             "ox-online-schema-change",
             Box::new(|| {
-                timed(
+                ox_timed(
                     "ox-online-schema-change (under load)",
-                    Command::new(ox).args([dsn, "--alter", ALTER, "--execute"]),
+                    ox,
+                    &[dsn, "--alter", ALTER, "--execute"],
                 )
                 .map(|_| ())
             }),
@@ -270,22 +311,16 @@ fn oltp(
         (
             "ox-online-schema-change --method triggers",
             Box::new(|| {
-                timed(
+                ox_timed(
                     "ox-online-schema-change --method triggers (under load)",
-                    Command::new(ox).args([
-                        dsn,
-                        "--alter",
-                        ALTER,
-                        "--execute",
-                        "--method",
-                        "triggers",
-                    ]),
+                    ox,
+                    &[dsn, "--alter", ALTER, "--execute", "--method", "triggers"],
                 )
                 .map(|_| ())
             }),
         ),
     ];
-    let mut rows: Vec<(String, f64, Stats)> = Vec::new();
+    let mut rows: Vec<(String, f64, Stats, String)> = Vec::new();
     for (name, op) in &ops {
         let idle_secs = idle
             .iter()
@@ -298,18 +333,28 @@ fn oltp(
         let load = Load::start(primary, "sbtest", &o)?;
         let load_start = Instant::now();
         std::thread::sleep(Duration::from_secs(5));
+        let log_from = crate::bench::error_log_len(primary);
         let t0 = Instant::now();
         op()?;
         let t1 = Instant::now();
+        for d in crate::bench::deadlocks_since(primary, log_from) {
+            eprintln!("    deadlock: {d}");
+        }
         let fin = load.finish()?;
         let end = t1.min(load_start + Duration::from_secs(u64::from(o.seconds)));
         let during = fin.window(t0, end);
+        let kinds = fin.error_kinds(t0, end);
         eprintln!(
-            "  {name} under load: {:.1}s; {}",
+            "  {name} under load: {:.1}s; {}{}",
             (t1 - t0).as_secs_f64(),
-            during.line()
+            during.line(),
+            if kinds.is_empty() {
+                String::new()
+            } else {
+                format!("; errors: {kinds}")
+            }
         );
-        rows.push((name.to_string(), (t1 - t0).as_secs_f64(), during));
+        rows.push((name.to_string(), (t1 - t0).as_secs_f64(), during, kinds));
         catch_up(primary, replica)?;
     }
 
@@ -335,8 +380,11 @@ fn oltp(
         );
     };
     line("load only", None, &alone);
-    for (name, t, s) in &rows {
+    for (name, t, s, _) in &rows {
         line(name, Some(*t), s);
+    }
+    for (name, _, _, kinds) in rows.iter().filter(|r| !r.3.is_empty()) {
+        println!("client errors during {name}: {kinds}");
     }
     println!("target: ox tps during the change >= 80% of load only, no errors, time <= pt-online-schema-change");
     Ok(())

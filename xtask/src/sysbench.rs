@@ -125,11 +125,34 @@ impl Stats {
     }
 }
 
+/// A client error sysbench ignored (`--verbosity=5` logs each one).
+#[derive(Clone, Debug)]
+pub struct ClientError {
+    /// Seconds since the load started, when the line was read.
+    pub at: f64,
+    /// The server's (or client library's) error number.
+    pub code: u32,
+    /// Its message.
+    pub message: String,
+}
+
+/// Parses sysbench's debug line `DEBUG: Ignoring error 1213 Deadlock found ..., `.
+fn parse_ignored(line: &str, at: f64) -> Option<ClientError> {
+    let rest = &line[line.find("Ignoring error ")? + "Ignoring error ".len()..];
+    let (code, msg) = rest.split_once(' ').unwrap_or((rest, ""));
+    Some(ClientError {
+        at,
+        code: code.trim().parse().ok()?,
+        message: msg.trim().trim_end_matches(',').trim().to_string(),
+    })
+}
+
 /// A sysbench run in the background.
 pub struct Load {
     child: Child,
     started: Instant,
     seconds: Arc<Mutex<Vec<Second>>>,
+    errors: Arc<Mutex<Vec<ClientError>>>,
     reader: Option<JoinHandle<String>>,
     stderr: Option<JoinHandle<String>>,
 }
@@ -141,6 +164,8 @@ pub struct Finished {
     pub seconds: Vec<Second>,
     /// sysbench's final summary text.
     pub summary: String,
+    /// Every ignored client error, with its time.
+    pub errors: Vec<ClientError>,
 }
 
 impl Load {
@@ -162,6 +187,9 @@ impl Load {
             .arg("--report-interval=1")
             .arg("--percentile=99")
             .arg("--mysql-ignore-errors=all")
+            // Debug level: each ignored error is logged with its number,
+            // so a bench can say which errors a tool caused.
+            .arg("--verbosity=5")
             .arg("--db-ps-mode=disable")
             .arg("run")
             .stdin(Stdio::null())
@@ -172,25 +200,33 @@ impl Load {
         let seconds = Arc::new(Mutex::new(Vec::new()));
         let out = child.stdout.take().context("sysbench stdout")?;
         let err = child.stderr.take().context("sysbench stderr")?;
+        let errors = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&seconds);
+        let esink = Arc::clone(&errors);
         let reader = std::thread::spawn(move || {
             let mut rest = String::new();
             for line in BufReader::new(out).lines().map_while(Result::ok) {
-                match parse_second(&line) {
-                    Some(sec) => sink.lock().map(|mut v| v.push(sec)).unwrap_or(()),
-                    None => {
-                        rest.push_str(&line);
-                        rest.push('\n');
-                    }
+                if let Some(sec) = parse_second(&line) {
+                    sink.lock().map(|mut v| v.push(sec)).unwrap_or(());
+                } else if let Some(e) = parse_ignored(&line, started.elapsed().as_secs_f64()) {
+                    esink.lock().map(|mut v| v.push(e)).unwrap_or(());
+                } else if !line.starts_with("DEBUG:") {
+                    rest.push_str(&line);
+                    rest.push('\n');
                 }
             }
             rest
         });
+        let esink = Arc::clone(&errors);
         let stderr = std::thread::spawn(move || {
             let mut text = String::new();
             for line in BufReader::new(err).lines().map_while(Result::ok) {
-                text.push_str(&line);
-                text.push('\n');
+                if let Some(e) = parse_ignored(&line, started.elapsed().as_secs_f64()) {
+                    esink.lock().map(|mut v| v.push(e)).unwrap_or(());
+                } else if !line.starts_with("DEBUG:") {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
             }
             text
         });
@@ -198,6 +234,7 @@ impl Load {
             child,
             started,
             seconds,
+            errors,
             reader: Some(reader),
             stderr: Some(stderr),
         })
@@ -220,10 +257,12 @@ impl Load {
             bail!("sysbench failed ({status}):\n{summary}\n{stderr}");
         }
         let seconds = self.seconds.lock().map(|v| v.clone()).unwrap_or_default();
+        let errors = self.errors.lock().map(|v| v.clone()).unwrap_or_default();
         Ok(Finished {
             started: self.started,
             seconds,
             summary,
+            errors,
         })
     }
 }
@@ -257,6 +296,24 @@ impl Finished {
             .filter(|s| s.at - 0.5 >= a && s.at - 0.5 <= b)
             .collect();
         Stats::of(&inside)
+    }
+}
+
+impl Finished {
+    /// The client errors logged inside `[from, to]`, by error number:
+    /// `1213 x3 (Deadlock found when trying to get lock; ...)`; empty when none.
+    pub fn error_kinds(&self, from: Instant, to: Instant) -> String {
+        let a = from.saturating_duration_since(self.started).as_secs_f64();
+        let b = to.saturating_duration_since(self.started).as_secs_f64();
+        let mut by: std::collections::BTreeMap<u32, (usize, &str)> = Default::default();
+        for e in self.errors.iter().filter(|e| e.at >= a && e.at <= b + 1.0) {
+            let slot = by.entry(e.code).or_insert((0, e.message.as_str()));
+            slot.0 += 1;
+        }
+        by.iter()
+            .map(|(code, (n, msg))| format!("{code} x{n} ({msg})"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
@@ -365,8 +422,21 @@ mod tests {
                 })
                 .collect(),
             summary: String::new(),
+            errors: vec![
+                parse_ignored(
+                    "DEBUG: Ignoring error 1213 Deadlock found when trying to get lock; try restarting transaction, ",
+                    4.5,
+                )
+                .expect("ignored"),
+                parse_ignored("DEBUG: Ignoring error 1205 Lock wait timeout exceeded, ", 9.0)
+                    .expect("ignored"),
+            ],
         };
         let from = f.started + Duration::from_millis(3000);
+        assert_eq!(
+            f.error_kinds(from, f.started + Duration::from_millis(6000)),
+            "1213 x1 (Deadlock found when trying to get lock; try restarting transaction)"
+        );
         let to = f.started + Duration::from_millis(6000);
         let w = f.window(from, to);
         assert_eq!(w.seconds, 3.0);
