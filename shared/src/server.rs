@@ -122,6 +122,8 @@ pub struct Capabilities {
     pub all_slaves_status: bool,
     /// The 10.8+ redo log format (`ib_logfile0` only, no fixed-size files).
     pub mariadb_108_redo: bool,
+    /// Locking reads can `SKIP LOCKED` (MariaDB 10.6, MySQL 8.0.1).
+    pub skip_locked: bool,
 }
 
 /// Oldest versions the tools are written for.
@@ -189,6 +191,11 @@ impl Capabilities {
             gtid_wait: true,
             all_slaves_status: maria,
             mariadb_108_redo: maria && at_least(10, 8, 1),
+            skip_locked: if maria {
+                at_least(10, 6, 0)
+            } else {
+                at_least(8, 0, 1)
+            },
         }
     }
 }

@@ -5,7 +5,8 @@
 //! --postpone-cut-over and against the writer's record of acknowledged
 //! writes, with the replica identical at the end; guards; SIGINT cleanup;
 //! SIGKILL then --resume; a long transaction at cut-over; foreign keys in
-//! both directions.
+//! both directions; the binary log applier waiting alone for a row a
+//! prepared XA transaction holds.
 
 use oxkit::conn::Conn;
 use oxkit_harness::{exec, single, tool_path, RunResult, Tool, Topology};
@@ -1030,4 +1031,65 @@ fn binlog_swaps_under_a_writer_lose_no_write() {
     let expected = model_rows(&model.lock().expect("model"));
     assert!(rows(&mut c, "t") == expected, "a write was lost in a swap");
     assert_eq!(leftovers(&mut c), Vec::<String>::new());
+}
+
+/// The binary log applier takes the share locks it can get without waiting
+/// (`SKIP LOCKED`) and applies a key whose row another transaction holds on
+/// its own, waiting for that one row only: an XA transaction prepared on a
+/// row (its change already in the binary log, its lock still held) makes the
+/// applier wait for it alone, and the row it then reads is the committed one.
+#[test]
+fn binlog_apply_waits_alone_for_a_row_held_by_a_prepared_xa() {
+    let s = single().expect("server");
+    let mut c = s.connect().expect("conn");
+    exec(&mut c, SEED).expect("seed");
+    exec(&mut c, "DROP TABLE IF EXISTS app.xa_t; CREATE TABLE app.xa_t LIKE app.t; INSERT INTO app.xa_t SELECT * FROM app.t")
+        .expect("table");
+    let d = dsn(s.port(), "xa_t");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flag = dir.path().join("postpone");
+    std::fs::write(&flag, "").expect("flag");
+    let flag_s = flag.to_string_lossy().to_string();
+    let mut child = spawn(&[
+        &d,
+        "--alter",
+        "ADD INDEX k_idx (k)",
+        "--execute",
+        "--format",
+        "json",
+        "--method",
+        "binlog",
+        "--postpone-cut-over",
+        &flag_s,
+    ]);
+    wait_phase(&mut c, "xa_t", "postponed", 0, &mut child);
+    let mut x = s.connect().expect("xa session");
+    exec(
+        &mut x,
+        "XA START 'osc1'; UPDATE app.xa_t SET k = k + 1000 WHERE id = 5; \
+         DELETE FROM app.xa_t WHERE id = 6; XA END 'osc1'; XA PREPARE 'osc1'",
+    )
+    .expect("xa prepare");
+    // Another writer's rows are applied meanwhile (they share no row).
+    exec(
+        &mut c,
+        "UPDATE app.xa_t SET k = k + 1 WHERE id BETWEEN 100 AND 120",
+    )
+    .expect("update");
+    std::thread::sleep(Duration::from_millis(1500));
+    exec(&mut x, "XA COMMIT 'osc1'").expect("xa commit");
+    let want = rows(&mut c, "xa_t");
+    std::fs::remove_file(&flag).expect("release");
+    let r = finish(child);
+    r.expect_code(0);
+    let doc = r.json();
+    assert_eq!(doc["method"], "binlog", "{doc:#}");
+    assert!(
+        doc["binlog_keys_waited"].as_u64().unwrap_or(0) >= 2,
+        "the prepared rows were not applied one by one: {doc:#}"
+    );
+    assert!(create_table(&mut c, "xa_t").contains("KEY `k_idx`"));
+    assert!(rows(&mut c, "xa_t") == want, "the changed table differs");
+    assert_eq!(leftovers(&mut c), Vec::<String>::new());
+    exec(&mut c, "DROP TABLE app.xa_t").expect("drop");
 }

@@ -302,15 +302,19 @@ pub fn deadlocks_since(s: &Sandbox, from: u64) -> Vec<String> {
     let mut out = Vec::new();
     for dump in text.split("Transactions deadlock detected").skip(1) {
         let lines: Vec<&str> = dump.lines().collect();
-        // The statement is the line after each "MySQL thread id" line.
+        // The statement is the line after each "... thread id N, ... query id"
+        // line (MariaDB writes "MariaDB thread id", MySQL "MySQL thread id").
         let stmts: Vec<String> = lines
             .windows(2)
-            .filter(|w| w[0].starts_with("MySQL thread id"))
+            .filter(|w| w[0].contains(" thread id ") && w[0].contains("query id"))
             .map(|w| w[1].chars().take(90).collect())
             .collect();
         let victim = lines
             .iter()
-            .find_map(|l| l.strip_prefix("*** WE ROLL BACK TRANSACTION "))
+            .find_map(|l| {
+                l.find("WE ROLL BACK TRANSACTION ")
+                    .map(|i| &l[i + "WE ROLL BACK TRANSACTION ".len()..])
+            })
             .unwrap_or("?");
         out.push(format!("{} | rolled back {victim}", stmts.join(" | vs | ")));
     }

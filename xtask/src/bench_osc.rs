@@ -95,18 +95,21 @@ fn ox_timed(what: &str, ox: &std::path::Path, args: &[&str]) -> Result<Duration>
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     let f = |k: &str| j[k].as_f64().unwrap_or(f64::NAN);
     eprintln!(
-        "    method {}, copy {:.1}s ({} chunks), checksum {:.1}s ({} chunks, {} copied again), \
-         swap {:.2}s ({} attempts), {} binlog changes, {} keys applied",
+        "    method {}, copy {:.1}s ({} chunks), checksum {:.1}s ({} chunks, {} compared under \
+         locks, {} copied again), swap {:.2}s ({} attempts), {} binlog changes, {} keys applied \
+         ({} one by one)",
         j["method"].as_str().unwrap_or("?"),
         f("copy_seconds"),
         j["chunks"],
         f("checksum_seconds"),
         j["checksum_chunks"],
+        j["exact_compares"],
         j["chunks_recopied"],
         f("cut_over_seconds"),
         j["cut_over_attempts"],
         j["binlog_changes"],
-        j["binlog_keys_applied"]
+        j["binlog_keys_applied"],
+        j["binlog_keys_waited"]
     );
     Ok(t)
 }

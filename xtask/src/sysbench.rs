@@ -128,7 +128,8 @@ impl Stats {
 /// A client error sysbench ignored (`--verbosity=5` logs each one).
 #[derive(Clone, Debug)]
 pub struct ClientError {
-    /// Seconds since the load started, when the line was read.
+    /// Seconds since the load started: the middle of the reported second
+    /// it was logged in.
     pub at: f64,
     /// The server's (or client library's) error number.
     pub code: u32,
@@ -205,10 +206,16 @@ impl Load {
         let esink = Arc::clone(&errors);
         let reader = std::thread::spawn(move || {
             let mut rest = String::new();
+            // sysbench block-buffers its output into the pipe, so the time a
+            // line is read says little; its place in the stream does: an
+            // error logged after the interval line for second N happened in
+            // second N+1.
+            let mut last_at = 0.0;
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 if let Some(sec) = parse_second(&line) {
+                    last_at = sec.at;
                     sink.lock().map(|mut v| v.push(sec)).unwrap_or(());
-                } else if let Some(e) = parse_ignored(&line, started.elapsed().as_secs_f64()) {
+                } else if let Some(e) = parse_ignored(&line, last_at + 0.5) {
                     esink.lock().map(|mut v| v.push(e)).unwrap_or(());
                 } else if !line.starts_with("DEBUG:") {
                     rest.push_str(&line);
@@ -221,6 +228,7 @@ impl Load {
         let stderr = std::thread::spawn(move || {
             let mut text = String::new();
             for line in BufReader::new(err).lines().map_while(Result::ok) {
+                // Not expected here (sysbench logs to stdout); timed on arrival.
                 if let Some(e) = parse_ignored(&line, started.elapsed().as_secs_f64()) {
                     esink.lock().map(|mut v| v.push(e)).unwrap_or(());
                 } else if !line.starts_with("DEBUG:") {
@@ -306,7 +314,8 @@ impl Finished {
         let a = from.saturating_duration_since(self.started).as_secs_f64();
         let b = to.saturating_duration_since(self.started).as_secs_f64();
         let mut by: std::collections::BTreeMap<u32, (usize, &str)> = Default::default();
-        for e in self.errors.iter().filter(|e| e.at >= a && e.at <= b + 1.0) {
+        // The same rule as `window`: an error belongs to its second.
+        for e in self.errors.iter().filter(|e| e.at >= a && e.at <= b) {
             let slot = by.entry(e.code).or_insert((0, e.message.as_str()));
             slot.0 += 1;
         }

@@ -48,6 +48,7 @@ pub struct Report {
     chunks: u32,
     checksum_chunks: u32,
     chunks_recopied: u32,
+    exact_compares: u32,
     copy_seconds: f64,
     checksum_seconds: f64,
     cut_over_attempts: u32,
@@ -56,6 +57,7 @@ pub struct Report {
     old_table: Option<String>,
     binlog_changes: u64,
     binlog_keys_applied: u64,
+    binlog_keys_waited: u64,
     method_note: Option<String>,
     exit_status: u8,
 }
@@ -304,8 +306,8 @@ fn print_text(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
                 t.row([
                     "binary log",
                     &format!(
-                        "{} row changes read, {} keys applied",
-                        r.binlog_changes, r.binlog_keys_applied
+                        "{} row changes read, {} keys applied ({} one by one: locked or gone)",
+                        r.binlog_changes, r.binlog_keys_applied, r.binlog_keys_waited
                     ),
                 ]);
             }
@@ -484,7 +486,9 @@ fn copy_and_swap(
         };
         let reader = Reader::start(spec, opts, server, &n.db, &n.table, from.clone())
             .with_context(|| format!("reading the binary log from {from}"))?;
-        capture = Some(Capture::start(reader, table, plan, from)?);
+        let mut cap = Capture::start(reader, table, plan, from)?;
+        cap.skip_locked = server.caps.skip_locked;
+        capture = Some(cap);
     }
     match &checkpoint {
         None => {
@@ -640,6 +644,7 @@ fn copy_and_swap(
         *swapped = true;
         report.binlog_changes = cap.changes;
         report.binlog_keys_applied = cap.keys_applied;
+        report.binlog_keys_waited = cap.keys_waited;
     } else {
         report.cut_over_attempts = bounded(
             conn,
@@ -737,6 +742,10 @@ fn copy_and_swap(
     })
 }
 
+/// Lock-free compares of a differing chunk, each after catching up with the
+/// binary log, before the locking exact compare.
+const LAG_RETRIES: u32 = 5;
+
 #[allow(clippy::too_many_arguments)]
 fn checksum_pass(
     ctx: &Context,
@@ -763,13 +772,41 @@ fn checksum_pass(
         nib.observe_chunk(&chunk, a.0, t.elapsed());
         report.checksum_chunks += 1;
         // Binary log capture lags the original by the changes not applied
-        // yet: a difference may be one of those. Compare again exactly
-        // (the range locked, the capture caught up: Capture::compare_exact)
-        // before treating it as a real difference.
+        // yet: a difference is most likely one of those. Catch up with the
+        // server's position and compare again, still without locks, a few
+        // times; only a chunk that keeps differing is compared exactly (the
+        // range share-locked, the capture caught up: Capture::compare_exact).
+        // The share locks can deadlock with the application's writes, and
+        // InnoDB then rolls back the application's transaction, so they
+        // are the last resort, not the first.
         if a != b {
             if let Some(cap) = capture.as_deref_mut() {
-                (a, b) =
-                    cap.compare_exact(copy, &ctx.cancel, n, plan, &cond, cfg.args.allow_data_loss)?;
+                for _ in 0..LAG_RETRIES {
+                    cap.catch_up(
+                        copy,
+                        &ctx.cancel,
+                        n,
+                        plan,
+                        cfg.args.allow_data_loss,
+                        false,
+                        Instant::now() + Duration::from_secs(60),
+                    )?;
+                    (a, b) = compare_chunk(copy, &ctx.cancel, n, plan, &cond)?;
+                    if a == b {
+                        break;
+                    }
+                }
+                if a != b {
+                    report.exact_compares += 1;
+                    (a, b) = cap.compare_exact(
+                        copy,
+                        &ctx.cancel,
+                        n,
+                        plan,
+                        &cond,
+                        cfg.args.allow_data_loss,
+                    )?;
+                }
             }
         }
         let mut tries = 0;

@@ -367,9 +367,13 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      on stdout; with --format json one document with fields db, table, alter, method, \
      plan (instant, copy), nocopy_possible, executed, resumed, rows_estimate, \
      estimated_seconds, guards (warnings), changed_columns, children, rows_copied, \
-     chunks, checksum_chunks, chunks_recopied, copy_seconds, checksum_seconds, \
+     chunks, checksum_chunks, chunks_recopied, exact_compares (chunks the binary log \
+     method compared under share locks because lock-free compares kept differing), \
+     copy_seconds, checksum_seconds, \
      cut_over_attempts, cut_over_seconds, total_seconds, old_table (kept name or null), \
      binlog_changes (row changes read from the binary log), binlog_keys_applied, \
+     binlog_keys_waited (of those, keys applied one by one because another transaction \
+     held the row or it was gone), \
      method_note (why the default method was not the binary log, or null), exit_status. \
      A progress bar with rows/s and ETA is drawn on stderr when it is a terminal. Exit \
      status: 0 done (or planned); 1 refused by a guard, bad options, or the swap gave up; \
