@@ -798,8 +798,9 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      who can read the data directory) first checks the privileges (RELOAD, SELECT, BINLOG \
      MONITOR when the binary log is on), that every file to copy can be read, that the \
      repository's filesystem has room for half the data files, and samples the redo write \
-     rate for a second: a log the server laps within a second is refused (enlarge \
-     innodb_log_file_size), one holding under 10 s of writes is warned about; both messages \
+     rate for a second: a log the server laps within a quarter of a second is refused \
+     (the redo copier polls every 20 ms; enlarge innodb_log_file_size), one holding under \
+     10 s of writes is warned about; both messages \
      give the sizes and rates. Then BACKUP STAGE START and BLOCK_DDL (DDL waits until the \
      backup ends, then runs; DML goes on), a thread follows the redo log from the \
      checkpoint and aborts cleanly if the server overwrites what it has not copied yet, \

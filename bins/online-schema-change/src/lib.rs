@@ -310,14 +310,21 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      cannot race) the changed keys are applied in batches of 500, each in one \
      transaction: DELETE of the keys from the shadow, then INSERT IGNORE ... SELECT of \
      the same keys from the original with LOCK IN SHARE MODE, which reads the newest \
-     committed rows (waiting for a writer whose commit is under way). The shadow's rows \
+     committed rows (waiting for a writer whose commit is under way). On MariaDB 10.6+ \
+     (and MySQL 8.0.1+) a batch first share-locks only the rows it can get without \
+     waiting (SKIP LOCKED) and applies those; each key it skipped (a row another \
+     transaction holds, or one that is gone) is then applied in a transaction of its \
+     own, which may wait for that one row but holds nothing the application waits for, \
+     so the applier can never deadlock with the application. The shadow's rows \
      thus go through the same conversion as the copy's (no value is rebuilt from its \
      binary log encoding), applying a key twice is harmless, and the application's \
      transactions run no trigger. A change committed after a chunk read its rows is \
      applied after that chunk wrote them, so the copy never leaves an older row behind. \
      Before each checksum comparison the changes read so far are applied; a chunk that \
-     differs is compared again after catching up to a binary log position read after \
-     the comparison (up to three times) before it is copied again.",
+     differs is compared again in a new snapshot after catching up to the server's \
+     binary log position, up to five times without locks; only a chunk that still \
+     differs is compared with its range share-locked (the capture caught up inside that \
+     transaction), and copied again if it still differs (up to three times).",
     "CHECKSUM. Before the swap every chunk of the original and the same key range of the \
      shadow are checksummed (the row hash of ox-table-checksum over the common columns; \
      columns whose character set or kind of type changed are compared as utf8mb4 text) \
