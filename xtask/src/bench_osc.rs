@@ -387,7 +387,7 @@ fn oltp(
         line(name, Some(*t), s);
     }
     for (name, _, _, kinds) in rows.iter().filter(|r| !r.3.is_empty()) {
-        println!("client errors during {name}: {kinds}");
+        println!("error numbers sysbench logged during {name} (its debug log names fewer errors than its err/s counts): {kinds}");
     }
     println!("target: ox tps during the change >= 80% of load only, no errors, time <= pt-online-schema-change");
     Ok(())

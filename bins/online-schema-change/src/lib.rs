@@ -322,7 +322,8 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      applied after that chunk wrote them, so the copy never leaves an older row behind. \
      Before each checksum comparison the changes read so far are applied; a chunk that \
      differs is compared again in a new snapshot after catching up to the server's \
-     binary log position, up to five times without locks; only a chunk that still \
+     binary log position, up to ten times without locks (the checksum then walks \
+     chunks of a fifth of --chunk-time, which makes such lag differences rarer); only a chunk that still \
      differs is compared with its range share-locked (the capture caught up inside that \
      transaction), and copied again if it still differs (up to three times).",
     "CHECKSUM. Before the swap every chunk of the original and the same key range of the \
