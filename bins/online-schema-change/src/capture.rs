@@ -91,6 +91,23 @@ pub struct Capture {
     pub skip_locked: bool,
 }
 
+/// Runs `del` then `ins` (the shadow's rows deleted and read again from
+/// the original) in one transaction, retried on deadlocks and lock wait
+/// timeouts; returns the warnings count of `ins`.
+fn delete_and_reread(conn: &mut Conn, cancel: &Cancel, del: &str, ins: &str) -> Result<u16> {
+    retrying(conn, cancel, |c| {
+        let label = c.label().to_string();
+        let err =
+            |e: mysql::Error| db_error(format_args!("applying captured changes on {label}"), &e);
+        c.query_drop("START TRANSACTION").map_err(err)?;
+        c.query_drop(del).map_err(err)?;
+        c.query_drop(ins).map_err(err)?;
+        let w = c.warnings();
+        c.query_drop("COMMIT").map_err(err)?;
+        Ok(w)
+    })
+}
+
 fn is_integer(c: &Column) -> bool {
     matches!(
         c.data_type.as_str(),
@@ -255,18 +272,7 @@ impl Capture {
             } else if self.skip_locked {
                 self.apply_without_waiting(conn, cancel, n, plan, batch)?
             } else {
-                retrying(conn, cancel, |c| {
-                    let label = c.label().to_string();
-                    let err = |e: mysql::Error| {
-                        db_error(format_args!("applying captured changes on {label}"), &e)
-                    };
-                    c.query_drop("START TRANSACTION").map_err(err)?;
-                    c.query_drop(&del).map_err(err)?;
-                    c.query_drop(&ins).map_err(err)?;
-                    let w = c.warnings();
-                    c.query_drop("COMMIT").map_err(err)?;
-                    Ok(w)
-                })?
+                delete_and_reread(conn, cancel, &del, &ins)?
             };
             if warnings > 0 && !allow_data_loss && !warned {
                 warned = true;
@@ -320,18 +326,7 @@ impl Capture {
             let cond = self.key_cond(plan, one);
             let del = format!("DELETE FROM {} WHERE {cond}", n.q(&n.shadow));
             let ins = crate::copy::copy_sql(n, plan, &cond, true);
-            warnings += retrying(conn, cancel, |c| {
-                let label = c.label().to_string();
-                let err = |e: mysql::Error| {
-                    db_error(format_args!("applying captured changes on {label}"), &e)
-                };
-                c.query_drop("START TRANSACTION").map_err(err)?;
-                c.query_drop(&del).map_err(err)?;
-                c.query_drop(&ins).map_err(err)?;
-                let w = c.warnings();
-                c.query_drop("COMMIT").map_err(err)?;
-                Ok(w)
-            })?;
+            warnings += delete_and_reread(conn, cancel, &del, &ins)?;
             self.keys_waited += 1;
         }
         Ok(warnings)
