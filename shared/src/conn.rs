@@ -379,6 +379,19 @@ impl Conn {
             .query_first(sql)
             .map_err(|e| db_error(format_args!("{} on {}", what, self.label), &e))
     }
+
+    /// A numeric global status variable (`SHOW GLOBAL STATUS LIKE name`);
+    /// fails when the server does not report it as a number.
+    pub fn global_status(&mut self, name: &str) -> anyhow::Result<u64> {
+        let sql = format!("SHOW GLOBAL STATUS LIKE {}", quote_str(name));
+        let row: Option<(String, String)> = self.row("reading status", &sql)?;
+        row.and_then(|(_, v)| v.trim().parse().ok()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} does not report the status variable {name} as a number",
+                self.label
+            )
+        })
+    }
 }
 
 fn tls_opts(spec: &ConnSpec, mode: SslMode, host: &str) -> SslOpts {

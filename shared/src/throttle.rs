@@ -202,7 +202,7 @@ impl Throttle {
                 (&self.opts.max_load, false),
             ] {
                 for t in list {
-                    let v = status_value(p, &t.variable)?;
+                    let v = p.global_status(&t.variable)?;
                     if v > t.limit {
                         if critical {
                             return Err(ExitError {
@@ -267,15 +267,6 @@ impl Throttle {
         }
         Ok(None)
     }
-}
-
-fn status_value(conn: &mut Conn, var: &str) -> Result<u64> {
-    let sql = format!("SHOW GLOBAL STATUS LIKE {}", crate::sql::quote_str(var));
-    let row: Option<(String, String)> = conn.row("reading status", &sql)?;
-    let Some((_, v)) = row else {
-        bail!("status variable {var} does not exist on {}", conn.label());
-    };
-    Ok(v.trim().parse().unwrap_or(0))
 }
 
 #[cfg(test)]

@@ -77,6 +77,17 @@ fn busy_server() -> Sandbox {
     s
 }
 
+/// A scratch directory under /tmp (short paths for the sandboxes' sockets)
+/// and the repository path inside it.
+fn repo_dir(prefix: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in("/tmp")
+        .expect("tmp");
+    let rp = dir.path().join("r").display().to_string();
+    (dir, rp)
+}
+
 fn read_log(path: &Path) -> (redo::LogState, Vec<u8>) {
     let mut f = DirectFile::open(path).expect("open log");
     let st = redo::read_state(&mut f).expect("state");
@@ -251,11 +262,7 @@ fn physical_backup_under_load_restores_and_replays_to_the_source() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let repo = tempfile::Builder::new()
-        .prefix("oxk-phys-repo")
-        .tempdir_in("/tmp")
-        .expect("tmp");
-    let rp = repo.path().join("r").display().to_string();
+    let (repo, rp) = repo_dir("oxk-phys-repo");
     let dsn = src.dsn();
     let r = tool(&[
         "backup", &dsn, "--repo", &rp, "--method", "physical", "--format", "json",
@@ -430,11 +437,7 @@ fn faults_overwrite_kill_corrupt_page_and_damaged_set_fail_cleanly() {
         "INSERT INTO t.a (v) SELECT REPEAT('y', 150) FROM t.seq_1_to_30000",
     )
     .expect("more rows");
-    let repo = tempfile::Builder::new()
-        .prefix("oxk-phys-faults")
-        .tempdir_in("/tmp")
-        .expect("tmp");
-    let rp = repo.path().join("r").display().to_string();
+    let (repo, rp) = repo_dir("oxk-phys-faults");
     let dsn = src.dsn();
     let slow = [
         "backup",
@@ -679,11 +682,7 @@ fn ddl_myisam_writes_and_sigint_during_a_throttled_backup() {
             Ok(i)
         })
     };
-    let repo = tempfile::Builder::new()
-        .prefix("oxk-phys-ddl")
-        .tempdir_in("/tmp")
-        .expect("tmp");
-    let rp = repo.path().join("r").display().to_string();
+    let (repo, rp) = repo_dir("oxk-phys-ddl");
     let dsn = src.dsn();
     let slow = [
         "backup",
@@ -876,11 +875,7 @@ fn xa_prepared_across_the_backup_point_then_pitr_replay_to_a_gtid() {
     )
     .expect("x2");
     exec(&mut c, "UPDATE t.a SET v = 'plain' WHERE id = 20").expect("plain");
-    let repo = tempfile::Builder::new()
-        .prefix("oxk-phys-xa")
-        .tempdir_in("/tmp")
-        .expect("tmp");
-    let rp = repo.path().join("r").display().to_string();
+    let (repo, rp) = repo_dir("oxk-phys-xa");
     let dsn = src.dsn();
     let r = tool(&[
         "backup", &dsn, "--repo", &rp, "--method", "physical", "--format", "json",

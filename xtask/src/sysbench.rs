@@ -224,17 +224,11 @@ impl Load {
             }
             rest
         });
-        let esink = Arc::clone(&errors);
         let stderr = std::thread::spawn(move || {
             let mut text = String::new();
             for line in BufReader::new(err).lines().map_while(Result::ok) {
-                // Not expected here (sysbench logs to stdout); timed on arrival.
-                if let Some(e) = parse_ignored(&line, started.elapsed().as_secs_f64()) {
-                    esink.lock().map(|mut v| v.push(e)).unwrap_or(());
-                } else if !line.starts_with("DEBUG:") {
-                    text.push_str(&line);
-                    text.push('\n');
-                }
+                text.push_str(&line);
+                text.push('\n');
             }
             text
         });

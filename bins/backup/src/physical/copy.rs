@@ -5,7 +5,7 @@
 //! 1. preflight: MariaDB >= 10.8, unencrypted 10.8-format redo, full_crc32
 //!    pages, the privileges, every file readable on this host, room in the
 //!    repository, and the redo write rate sampled over a second against the
-//!    log's capacity (a log lapped within a second is refused);
+//!    log's capacity (a log lapped within a quarter second is refused);
 //! 2. `BACKUP STAGE START`, `BLOCK_DDL` [no file is created, dropped or
 //!    renamed while we copy; DML goes on];
 //! 3. the copier reads `ib_logfile0` from the checkpoint LSN onward, keeps
@@ -107,15 +107,6 @@ struct Layout {
 fn var(c: &mut Conn, name: &str) -> Result<Option<String>> {
     let v: Option<Option<String>> = c.row("reading a variable", &format!("SELECT @@{name}"))?;
     Ok(v.flatten())
-}
-
-fn status(c: &mut Conn, name: &str) -> Result<u64> {
-    let row: Option<(String, String)> = c.row(
-        "reading status",
-        &format!("SHOW GLOBAL STATUS LIKE {}", oxkit::sql::quote_str(name)),
-    )?;
-    row.and_then(|(_, v)| v.parse().ok())
-        .with_context(|| format!("the server does not report {name}"))
 }
 
 fn resolve(base: &Path, p: &str) -> PathBuf {
@@ -243,10 +234,10 @@ fn preflight_load(
     let mut lf = DirectFile::open(&layout.log_file)?;
     let cap = redo::read_state(&mut lf)?.geometry.capacity();
     let t = Instant::now();
-    let a = status(c, "Innodb_lsn_current")?;
+    let a = c.global_status("Innodb_lsn_current")?;
     std::thread::sleep(Duration::from_secs(1));
     ctx.cancel.check()?;
-    let b = status(c, "Innodb_lsn_current")?;
+    let b = c.global_status("Innodb_lsn_current")?;
     let rate = ((b.saturating_sub(a)) as f64 / t.elapsed().as_secs_f64().max(0.001)) as u64;
     let copy_rate = opts.max_rate.unwrap_or(ASSUMED_COPY_RATE);
     if let Some(w) = redo_verdict(cap, rate, total, copy_rate, opts.max_rate.is_some())? {
@@ -379,7 +370,7 @@ fn copy_redo(
         // the server's last block write carries stale log-buffer bytes
         // (whole, CRC-valid mini-transactions of this lap among them) that
         // are overwritten later; a copier taking them would be misaligned.
-        let flushed = status(&mut c, "Innodb_lsn_flushed")?;
+        let flushed = c.global_status("Innodb_lsn_flushed")?;
         if flushed <= lsn {
             // Caught up: nothing final to read yet. Poll gently (every
             // poll is a status query on the server and, otherwise, a read).
@@ -391,7 +382,7 @@ fn copy_redo(
         // Only after the read: had the server written a whole capacity
         // past `lsn` before the read ended, the bytes read could be from a
         // later lap.
-        let current = status(&mut c, "Innodb_lsn_current")?;
+        let current = c.global_status("Innodb_lsn_current")?;
         if current >= lsn + cap {
             bail!(
                 "the redo log was overwritten before it was copied: the server is at LSN {current}, \
@@ -803,7 +794,7 @@ fn take(
                 // definitions cannot change under BLOCK_DDL).
                 let mut snaps = super::snapshot::plan(control, spec, copts, opts.threads)?;
                 // Catch the copier up before blocking commits.
-                let now = status(control, "Innodb_lsn_current")?;
+                let now = control.global_status("Innodb_lsn_current")?;
                 flush_log(control);
                 wait_copied(&state, now, Duration::from_secs(600), ctx)?;
                 state.pause.store(true, Ordering::SeqCst);
@@ -851,7 +842,7 @@ fn take(
                             .with_context(|| format!("reading {}", job.src.display()))?;
                         others.push((job.rel, data));
                     }
-                    let end = status(control, "Innodb_lsn_current")?;
+                    let end = control.global_status("Innodb_lsn_current")?;
                     Ok((pos, others, end))
                 })();
                 let unlock = control.run("BACKUP STAGE END", "BACKUP STAGE END");

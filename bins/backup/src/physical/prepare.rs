@@ -256,11 +256,7 @@ fn prepare_dir(
         );
     }
     let mut c = sb.connect()?;
-    let row: Option<(String, String)> = c.row(
-        "reading the LSN",
-        "SHOW GLOBAL STATUS LIKE 'Innodb_lsn_current'",
-    )?;
-    let lsn: u64 = row.and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let lsn = c.global_status("Innodb_lsn_current")?;
     if lsn < meta.end_lsn {
         bail!(
             "prepare: recovery ended at LSN {lsn}, before the backup point {}",
