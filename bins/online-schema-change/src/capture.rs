@@ -398,6 +398,30 @@ impl Capture {
         Ok(target)
     }
 
+    /// Catches up with the server's binary log position until a pass
+    /// applies few keys (at most 5 passes): a change can then land
+    /// unapplied before the next snapshot only during one short pass, not
+    /// during a long one (under load the first pass applies what came in
+    /// during the previous compare).
+    pub fn settle(
+        &mut self,
+        conn: &mut Conn,
+        cancel: &Cancel,
+        n: &Names,
+        plan: &Plan,
+        allow_data_loss: bool,
+    ) -> Result<()> {
+        for _ in 0..5 {
+            let before = self.keys_applied;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            self.catch_up(conn, cancel, n, plan, allow_data_loss, false, deadline)?;
+            if self.keys_applied - before < 50 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// `(count, checksum)` of the rows of `cond` in the original and the
     /// shadow, exact although the capture lags: in one REPEATABLE READ
     /// transaction the original's range is read with share (next-key)

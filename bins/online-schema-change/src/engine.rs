@@ -796,25 +796,7 @@ fn checksum_pass(
         if a != b {
             if let Some(cap) = capture.as_deref_mut() {
                 for _ in 0..LAG_RETRIES {
-                    // Catch up until a pass applies few keys: a change can
-                    // then land unapplied before the snapshot only during
-                    // one short pass, not during a long one (under load the
-                    // first pass applies what came in during the compare).
-                    for _ in 0..5 {
-                        let before = cap.keys_applied;
-                        cap.catch_up(
-                            copy,
-                            &ctx.cancel,
-                            n,
-                            plan,
-                            cfg.args.allow_data_loss,
-                            false,
-                            Instant::now() + Duration::from_secs(60),
-                        )?;
-                        if cap.keys_applied - before < 50 {
-                            break;
-                        }
-                    }
+                    cap.settle(copy, &ctx.cancel, n, plan, cfg.args.allow_data_loss)?;
                     (a, b) = compare_chunk(copy, &ctx.cancel, n, plan, &cond)?;
                     if a == b {
                         break;
