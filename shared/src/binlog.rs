@@ -144,16 +144,14 @@ fn reader_server_id(avoid: u32) -> u32 {
 /// A rotate event's file name. The server sends the first (fake) rotate
 /// event before the format description that says whether events carry a
 /// checksum, so its name can end in the 4 checksum bytes: the name is cut
-/// after the digits of its extension (`mysql-bin.000042`).
+/// after the last `.` followed by at least 6 digits (`mysql-bin.000042`).
+/// Searching for that, not for the last `.`, matters: a checksum byte can
+/// be a `.` itself (it was, once in CI).
 fn log_name(raw: &str) -> String {
-    match raw.rfind('.') {
-        Some(dot) => {
-            let digits = raw[dot + 1..]
-                .chars()
-                .take_while(|c| c.is_ascii_digit())
-                .count();
-            raw[..dot + 1 + digits].to_string()
-        }
+    let b = raw.as_bytes();
+    let ext = |i: usize| b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+    match (0..b.len()).rev().find(|&i| b[i] == b'.' && ext(i) >= 6) {
+        Some(dot) => raw[..dot + 1 + ext(dot)].to_string(),
         None => raw.to_string(),
     }
 }
@@ -445,5 +443,11 @@ mod tests {
         assert_ne!(reader_server_id(id), id);
         assert_eq!(log_name("mysql-bin.000001Y`\u{fffd}s"), "mysql-bin.000001");
         assert_eq!(log_name("binlog.000012"), "binlog.000012");
+        // A checksum byte that is a dot.
+        assert_eq!(
+            log_name("mysql-bin.000002\u{fffd}.\u{fffd}"),
+            "mysql-bin.000002"
+        );
+        assert_eq!(log_name("my.host-bin.000003."), "my.host-bin.000003");
     }
 }
