@@ -502,17 +502,22 @@ fn sync_pair(
         Some(r) => r.keys().cloned().collect(),
         None => list_tables(&mut c.src_read, &cfg.args.filter.databases)?,
     };
-    if cfg.args.print && p.through && c.statement_ok {
-        println!(
-            "-- ox-table-sync: run on the source {}; the fix replicates to {tl}",
-            dsn::label(&p.source)
-        );
-        println!("SET SESSION binlog_format = 'STATEMENT';");
-        println!("SET NAMES utf8mb4;");
-        println!("SET SESSION foreign_key_checks = 0;");
-    } else if cfg.args.print {
-        println!("-- ox-table-sync: run on the target {tl}");
-        println!("SET NAMES utf8mb4;");
+    if cfg.args.print {
+        if p.through && c.statement_ok {
+            println!(
+                "-- ox-table-sync: run on the source {}; the fix replicates to {tl}",
+                dsn::label(&p.source)
+            );
+            println!("SET SESSION binlog_format = 'STATEMENT';");
+        } else {
+            println!("-- ox-table-sync: run on the target {tl}");
+        }
+        // The values below were read in this tool's session: the script
+        // carries that session's settings (time_zone, sql_mode, names).
+        let charset = p.source.charset.as_deref().unwrap_or("utf8mb4");
+        for line in opts.session.script_preamble(charset) {
+            println!("{line}");
+        }
         println!("SET SESSION foreign_key_checks = 0;");
     }
     for (db, name) in tables {
