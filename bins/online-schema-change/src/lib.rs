@@ -268,7 +268,16 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
 pub const MAN_DESCRIPTION: &[&str] = &[
     "USE. ox-online-schema-change h=HOST,D=DB,t=TABLE --alter \"CLAUSES\" --dry-run prints \
      the plan and changes nothing; the same with --execute makes the change. Exactly one of \
-     the two is required.",
+     the two is required. --alter is one ALTER TABLE clause list: a ';' or a comment \
+     ('#', '-- ', '/* */') outside quotes, an unclosed quote or unbalanced parentheses are \
+     refused (exit 1) before anything runs, and every statement that carries the text is \
+     sent alone through the prepared-statement protocol, which the server never splits \
+     into several statements.",
+    "ONE RUN PER TABLE. A run holds the server's named lock oxkit-osc:DB.TABLE (GET_LOCK, \
+     on a connection of its own) from start to end, dry runs included. A second run on the \
+     same table, or a --resume while the first run is still alive, exits 2 and names the \
+     connection holding the lock; the server frees the lock when the run ends or is killed, \
+     so --resume after a kill -9 works.",
     "PLAN. The tool creates an empty clone of the table (SHOW CREATE TABLE under another \
      name, not binary-logged when the session may turn sql_log_bin off), applies the ALTER \
      to it with ALGORITHM=INSTANT, and when the server accepts that, runs the same ALTER \
