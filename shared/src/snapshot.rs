@@ -334,7 +334,7 @@ pub fn run_to(
 
 /// Opens snapshots at the same position on `source` (a read connection)
 /// and `replica_read`, using `replica_control` to stop and restart
-/// replication. Fails, without touching replication, when the replica's
+/// replication. Fails (exit 128, replication stopped), without touching replication, when the replica's
 /// threads are not running. Returns the position.
 #[allow(clippy::too_many_arguments)]
 pub fn open_pair(
@@ -348,10 +348,14 @@ pub fn open_pair(
 ) -> Result<String> {
     let st = replica_status(replica_control, replica_server)?;
     if st.first().is_none_or(|s| s.is_stopped()) {
-        bail!(
-            "replication is not running on {}; start it first",
-            replica_control.label()
-        );
+        return Err(crate::entry::ExitError {
+            exit: crate::Exit::REPLICATION_STOPPED,
+            message: format!(
+                "replication is not running on {}; start it first",
+                replica_control.label()
+            ),
+        }
+        .into());
     }
     replica_control.run("stopping replication", &stop_sql(replica_server))?;
     let result = (|| -> Result<String> {

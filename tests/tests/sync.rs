@@ -549,3 +549,106 @@ fn replica_already_at_the_source_position_is_synced_in_seconds() {
     stop.store(true, Ordering::SeqCst);
     writer.join().expect("writer");
 }
+
+/// Issue 21's ox-table-sync bugs on one primary + replica: an interrupted
+/// `--execute` reports only what it committed (the replica's own row count
+/// is the judge) and exits 4 in its JSON too; a stopped replica is exit
+/// 128; `--sync-to-master` takes the replica from `--host/--port/--user`;
+/// a filter that matches nothing says so.
+#[test]
+fn interrupted_fix_reports_what_it_did_and_stopped_replica_is_128() {
+    use std::time::{Duration, Instant};
+    let t = Topology::start(1).expect("topology");
+    let mut p = t.primary_conn().expect("primary");
+    exec(
+        &mut p,
+        "CREATE DATABASE x; USE x; CREATE TABLE x.t (id INT PRIMARY KEY, v VARCHAR(20)); \
+         INSERT INTO x.t SELECT seq, CONCAT('v', seq) FROM seq_1_to_20000",
+    )
+    .expect("setup");
+    t.sync().expect("sync");
+    t.drift(0, "DELETE FROM x.t").expect("drift");
+    let port = t.replicas[0].port().to_string();
+    oxkit_harness::tool_path("ox-table-sync").expect("build");
+
+    // A filter that matches nothing is not a silent success.
+    let r = Tool::new("ox-table-sync")
+        .args(["--sync-to-master", "--host", "127.0.0.1", "--port", &port])
+        .args(["--user", "root", "--databases", "typo", "--dry-run"])
+        .run()
+        .expect("typo");
+    r.expect_code(0);
+    assert!(
+        r.stderr.contains("no table matches --databases typo"),
+        "{}",
+        r.stderr
+    );
+
+    // The replica from the connection options alone: 20000 rows missing.
+    let r = Tool::new("ox-table-sync")
+        .args(["--sync-to-master", "--host", "127.0.0.1", "--port", &port])
+        .args(["--user", "root", "--databases", "x", "--dry-run"])
+        .args(["--format", "json"])
+        .run()
+        .expect("dry run");
+    r.expect_code(16);
+    assert_eq!(r.json()["tables"][0]["insert"], 20000, "{}", r.stdout);
+
+    // Ctrl-C while fixing, one small batch at a time.
+    let bin = oxkit_harness::tool_path("ox-table-sync").expect("bin");
+    let home = tempfile::tempdir().expect("home");
+    let child = Command::new(bin)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .args(["--sync-to-master", &dsn(t.replicas[0].port())])
+        .args(["--databases", "x", "--execute", "--batch-size", "5"])
+        .args(["--format", "json", "--max-lag", "60"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut rc = t.replica_conn(0).expect("replica");
+    let start = Instant::now();
+    loop {
+        let n = count(&mut rc, "SELECT COUNT(*) FROM x.t");
+        if n >= 500 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "no fix seen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill")
+        .success());
+    let out = oxkit_harness::wait_child(child, Duration::from_secs(120)).expect("stopped");
+    assert_eq!(out.status.code(), Some(4));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["exit_status"], 4, "{doc:#}");
+    let tr = &doc["tables"][0];
+    assert_eq!(tr["interrupted"], true, "{doc:#}");
+    assert_eq!(tr["insert"], 20000, "{doc:#}");
+    let fixed = tr["fixed"].as_u64().expect("fixed");
+    t.sync().expect("sync");
+    let have = count(&mut rc, "SELECT COUNT(*) FROM x.t");
+    assert_eq!(fixed, have, "the report says what reached the replica");
+    assert!(have < 20000, "the run was interrupted part-way: {have}");
+
+    // A replica whose replication is stopped: exit 128.
+    exec(&mut rc, "STOP SLAVE").expect("stop");
+    let r = Tool::new("ox-table-sync")
+        .args(["--sync-to-master", &dsn(t.replicas[0].port())])
+        .args(["--databases", "x", "--dry-run"])
+        .run()
+        .expect("stopped replica");
+    r.expect_code(128);
+    assert!(
+        r.stderr.contains("replication is not running"),
+        "{}",
+        r.stderr
+    );
+    exec(&mut rc, "START SLAVE").expect("start");
+}

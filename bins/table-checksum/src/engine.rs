@@ -188,6 +188,9 @@ pub fn run(
     }
 
     let plans = plan_tables(&mut main_conn, cfg)?;
+    if plans.is_empty() {
+        log::warn!("{}", cfg.filter.nothing_matched());
+    }
     let total_rows: u64 = plans.iter().map(|p| p.table.row_estimate).sum();
     let mut threads = cfg
         .args

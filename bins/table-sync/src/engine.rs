@@ -41,6 +41,11 @@ pub struct TableReport {
     insert: u64,
     update: u64,
     delete: u64,
+    /// Differences fixed and committed (`--execute`); fewer than found
+    /// when the run was interrupted or failed part-way.
+    fixed: Option<u64>,
+    /// The run stopped (signal or error) while this table was worked on.
+    interrupted: bool,
     left: Option<u64>,
     time: f64,
     skip_reason: Option<String>,
@@ -175,6 +180,21 @@ pub fn run(ctx: &Context, cfg: &Config, specs: Vec<ConnSpec>) -> Result<Exit> {
             }
         }
     }
+    // The report states how the run ends: a signal or a failure part-way
+    // is not a success, whatever the tables finished before it.
+    let final_exit = match &fatal {
+        Some(e) if e.downcast_ref::<oxkit::entry::Cancelled>().is_some() => {
+            exit | Exit::CAUGHT_SIGNAL
+        }
+        Some(e) => match e.downcast_ref::<oxkit::entry::ExitError>() {
+            Some(x) => exit | x.exit,
+            None => Exit::FATAL,
+        },
+        None => exit,
+    };
+    if fatal.is_none() && reports.is_empty() {
+        warn(&cfg.filter.nothing_matched());
+    }
     let out_report = Report {
         source: pairs
             .iter()
@@ -188,7 +208,7 @@ pub fn run(ctx: &Context, cfg: &Config, specs: Vec<ConnSpec>) -> Result<Exit> {
             "direct"
         },
         execute: cfg.args.execute,
-        exit_status: exit.code(),
+        exit_status: final_exit.code(),
         tables: &reports,
     };
     print_report(cfg, &out_report)?;
@@ -205,6 +225,7 @@ fn print_report(cfg: &Config, r: &Report) -> Result<()> {
         "UPDATE",
         "DELETE",
         "ROWS_READ",
+        "FIXED",
         "LEFT",
         "TIME",
         "FIXED_ON",
@@ -217,10 +238,16 @@ fn print_report(cfg: &Config, r: &Report) -> Result<()> {
             x.update.to_string(),
             x.delete.to_string(),
             x.rows_read.to_string(),
-            x.left.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
+            x.fixed.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
+            match (x.left, x.interrupted) {
+                (Some(l), _) => l.to_string(),
+                (None, true) => "?".into(),
+                (None, false) => "-".into(),
+            },
             format!("{:.3}", x.time),
             match (&x.skip_reason, &x.fixed_on) {
                 (Some(_), _) => "skipped".to_string(),
+                (None, _) if x.interrupted => "interrupted".to_string(),
                 (None, Some(f)) => f.clone(),
                 (None, None) => "-".to_string(),
             },
@@ -545,6 +572,7 @@ fn sync_pair(
         match sync_table(ctx, cfg, p, &mut c, &table, recorded.as_ref(), &mut rep) {
             Ok(e) => exit |= e,
             Err(e) => {
+                rep.interrupted = true;
                 if e.downcast_ref::<oxkit::entry::Cancelled>().is_some() {
                     let _ = close_snapshots(&mut c);
                     rep.time = start.elapsed().as_secs_f64();
@@ -701,7 +729,16 @@ fn sync_table(
         return Ok(Exit::DIFFERENCES);
     }
     rep.fixed_on = Some(if on_source { "source" } else { "target" }.into());
-    apply(ctx, c, &shape, &diffs, on_source, cfg.args.batch_size)?;
+    let fixed = rep.fixed.insert(0);
+    apply(
+        ctx,
+        c,
+        &shape,
+        &diffs,
+        on_source,
+        cfg.args.batch_size,
+        fixed,
+    )?;
 
     // Re-verify what was touched, once the target has everything.
     if p.through {
@@ -743,7 +780,8 @@ fn sync_table(
     Ok(Exit::OK)
 }
 
-/// Applies `diffs` in batches, each one transaction.
+/// Applies `diffs` in batches, each one transaction, counting in `fixed`
+/// the differences of every committed batch (and only those).
 fn apply(
     ctx: &Context,
     c: &mut Conns,
@@ -751,6 +789,7 @@ fn apply(
     diffs: &[Diff],
     on_source: bool,
     batch: usize,
+    fixed: &mut u64,
 ) -> Result<()> {
     for part in diffs.chunks(batch) {
         c.throttle.wait(&ctx.cancel)?;
@@ -793,6 +832,7 @@ fn apply(
                 let _ = w.run("rolling back a fix batch", "ROLLBACK");
             }
             r?;
+            *fixed += part.iter().map(Diff::rows).sum::<u64>();
         } else {
             let w = c.tgt_write.as_mut().context("no target write connection")?;
             for d in part {
@@ -806,6 +846,7 @@ fn apply(
                 let _ = w.run("rolling back a fix batch", "ROLLBACK");
             }
             r?;
+            *fixed += part.iter().map(Diff::rows).sum::<u64>();
         }
     }
     Ok(())
