@@ -399,7 +399,7 @@ fn connect_copy(spec: &ConnSpec, opts: &ConnectOptions) -> Result<(Conn, bool)> 
 
 fn throttle(cfg: &Config, spec: &ConnSpec, opts: &ConnectOptions) -> Result<Throttle> {
     let mut watched = Vec::new();
-    match oxkit::topology::discover(spec, &oxkit::topology::default_methods(), 1, opts) {
+    match oxkit::topology::discover(spec, &cfg.recursion, 1, opts) {
         Ok(found) => {
             for r in found {
                 let mut c = conn::connect(&r.spec, opts)

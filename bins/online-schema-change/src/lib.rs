@@ -81,6 +81,8 @@ pub struct Args {
     pub targets: Vec<String>,
     #[command(flatten)]
     pub conn: ConnArgs,
+    #[command(flatten)]
+    pub recursion: oxkit::cli::RecursionArgs,
 
     /// The ALTER TABLE clauses to apply, without "ALTER TABLE t": "ADD INDEX k (c), MODIFY v BIGINT"
     #[arg(long, value_name = "CLAUSES", help_heading = "Change")]
@@ -177,6 +179,8 @@ pub struct Config {
     pub lock_wait: u32,
     /// `--cut-over-timeout`.
     pub cut_over_timeout: Duration,
+    /// How replicas are found for the lag throttle (`--recursion-method`).
+    pub recursion: Vec<oxkit::topology::Method>,
 }
 
 fn secs(what: &str, v: f64) -> Result<Duration> {
@@ -229,7 +233,12 @@ impl Config {
         if args.resume && args.dry_run {
             return Err(usage_error("--resume needs --execute"));
         }
+        let recursion = args
+            .recursion
+            .methods()
+            .map_err(|e| usage_error(format!("{e:#}")))?;
         Ok(Config {
+            recursion,
             lock_wait: (lw.as_secs_f64().ceil() as u32).clamp(1, 31_536_000),
             alter,
             throttle,

@@ -157,7 +157,7 @@ pub fn run(
         log::warn!(
             "no replicas found for {} (--recursion-method {}): checksumming the primary only",
             dsn::label(&primary_spec),
-            cfg.args.recursion_method
+            cfg.args.recursion.recursion_method
         );
     }
 

@@ -109,7 +109,7 @@ fn int_span(
 }
 
 fn warn(msg: &str) {
-    eprintln!("ox-table-sync: warning: {msg}");
+    log::warn!("{msg}");
 }
 
 fn pairs(cfg: &Config, specs: &[ConnSpec], opts: &ConnectOptions) -> Result<Vec<Pair>> {
