@@ -487,12 +487,11 @@ fn copy_and_swap(
                 .binlog
                 .clone()
                 .ok_or_else(|| anyhow::anyhow!("the checkpoint holds no binary log position"))?,
-            None => master_position(conn)?,
+            None => master_position(conn, server)?,
         };
         let reader = Reader::start(spec, opts, server, &n.db, &n.table, from.clone())
             .with_context(|| format!("reading the binary log from {from}"))?;
-        let mut cap = Capture::start(reader, table, plan, from)?;
-        cap.skip_locked = server.caps.skip_locked;
+        let cap = Capture::start(reader, server, table, plan, from)?;
         capture = Some(cap);
     }
     match &checkpoint {
@@ -873,7 +872,7 @@ fn choose_method(
             server.describe()
         ))
     } else {
-        oxkit::binlog::usable(conn)?
+        oxkit::binlog::usable(conn, server)?
     };
     match (cfg.args.method, why_not) {
         (Some(Method::Triggers), _) => Ok((Method::Triggers, None)),
