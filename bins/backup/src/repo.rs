@@ -233,10 +233,16 @@ impl Repo {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
             }
+            // Locked under a temporary name and then renamed (the lock is
+            // on the inode): whoever finds `.lock` finds it held, never in
+            // the instant between its creation and its locking.
             let path = dir.join(LOCK);
-            let file = create_file(&path)?;
+            let tmp = dir.join(format!("{LOCK}.tmp-{}", std::process::id()));
+            let file = create_file(&tmp)?;
             file.lock()
-                .with_context(|| format!("locking {}", path.display()))?;
+                .with_context(|| format!("locking {}", tmp.display()))?;
+            std::fs::rename(&tmp, &path)
+                .with_context(|| format!("renaming {} to {LOCK}", tmp.display()))?;
             return Ok((id, SetLock { file, path }));
         }
         bail!("no free set id for {base} in {}", self.root.display())
