@@ -29,7 +29,8 @@
 //!   gives every file to that user.
 //! - issue 21: a killed backup's set is `abandoned` and expired; the
 //!   repository's folders and files and a restored datadir are private
-//!   (0700/0600); a physical backup refuses table filters.
+//!   (0700/0600); a physical verify stopped by SIGINT exits 4 and keeps
+//!   the previous verdict.
 
 use ox_backup::physical::io::DirectFile;
 use ox_backup::physical::{prepare, redo};
@@ -1071,4 +1072,64 @@ fn physical_sets_and_restored_datadirs_are_private() {
     let mut rc = restored.connect().expect("connect restored");
     let n: Option<u64> = rc.row("count", "SELECT COUNT(*) FROM p.t").expect("count");
     assert_eq!(n, Some(2));
+}
+
+/// Issue 21: Ctrl-C during the verify of a physical set recorded it as
+/// `failed`. Stopped by SIGINT, verify exits 4 and the set keeps its
+/// previous verdict.
+#[test]
+fn physical_verify_interrupted_records_no_verdict() {
+    let _slot = server_slot().expect("slot");
+    let src = Sandbox::builder().start().expect("start");
+    let mut c = src.connect().expect("connect");
+    exec(
+        &mut c,
+        "CREATE DATABASE p; USE p; CREATE TABLE p.t (id INT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB; \
+         INSERT INTO p.t SELECT seq, REPEAT('v', 150) FROM seq_1_to_20000",
+    )
+    .expect("setup");
+    let (repo, rp) = repo_dir("oxk-phys-verify-int");
+    let r = tool(&[
+        "backup",
+        &src.dsn(),
+        "--repo",
+        &rp,
+        "--method",
+        "physical",
+        "--verify",
+        "--format",
+        "json",
+    ]);
+    r.expect_code(0);
+    let id = r.json()["backup"]["id"].as_str().expect("id").to_string();
+    let manifest = repo
+        .path()
+        .join("r")
+        .join("backups")
+        .join(&id)
+        .join("manifest.json");
+    let read = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(&manifest).expect("manifest")).expect("json")
+    };
+    let before = read()["verification"].clone();
+    assert_eq!(before["status"], "passed", "{before}");
+    let mut child = spawn_backup(&["verify", "--repo", &rp]);
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "verify ended before the signal"
+    );
+    signal(child.id(), "-INT");
+    let out = oxkit_harness::wait_child(child, std::time::Duration::from_secs(300)).expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    let m = read();
+    assert_eq!(m["verification"], before, "{err}");
+    assert_eq!(
+        m["history"]
+            .as_array()
+            .and_then(|h| h.last())
+            .expect("history")["action"],
+        "verify-interrupted"
+    );
 }
