@@ -856,14 +856,9 @@ fn take(
             ..Position::default()
         };
         if server.log_bin {
-            let rows = row_sql(
-                control,
-                "reading the binary log position",
-                "SHOW MASTER STATUS",
-            )?;
-            if let Some(r) = rows.first() {
-                pos.binlog_file = Some(text(r, 0));
-                pos.binlog_pos = text(r, 1).parse().ok();
+            if let Some((file, at)) = oxkit::topology::binlog_file_position(control, server)? {
+                pos.binlog_file = Some(file);
+                pos.binlog_pos = Some(at);
             }
         }
         let gtid = server.gtid_position(control)?;

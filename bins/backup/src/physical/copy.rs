@@ -816,12 +816,11 @@ fn take(
                         ..Position::default()
                     };
                     if server.log_bin {
-                        let rows: Vec<mysql::Row> = control
-                            .rows("reading the binary log position", "SHOW MASTER STATUS")?;
-                        if let Some(row) = rows.first() {
-                            pos.binlog_file = oxkit::conn::cell_text(row, 0);
-                            pos.binlog_pos =
-                                oxkit::conn::cell_text(row, 1).and_then(|v| v.parse().ok());
+                        if let Some((file, at)) =
+                            oxkit::topology::binlog_file_position(control, server)?
+                        {
+                            pos.binlog_file = Some(file);
+                            pos.binlog_pos = Some(at);
                         }
                     }
                     let gtid = server.gtid_position(control)?;
