@@ -339,10 +339,12 @@ fn cleanup(
     ctx: &Context,
     cfg: &Config,
 ) -> Result<()> {
+    // Neither cut nor exited by the signal handling while it runs: triggers
+    // left writing into a dropped shadow would break the application.
+    let _cleaning = ctx.cancel.cleanup_guard();
     let mut c = conn::connect(spec, opts).context("connecting to clean up")?;
     // Cleanup must finish even after Ctrl-C.
     let cancel = oxkit::entry::Cancel::new();
-    let _ = ctx;
     let bound = Bound {
         lock_wait: cfg.lock_wait,
         deadline: Instant::now() + cfg.cut_over_timeout.max(Duration::from_secs(60)),
