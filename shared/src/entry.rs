@@ -35,13 +35,17 @@
 //!
 //! Why this order is the safe one for tools that write: a statement cut by
 //! a closed connection is either finished by the server (autocommit) or
-//! rolled back with its transaction, never half-applied, and the copy,
-//! sync and backup steps are all restartable; what must not be cut is the
-//! cleanup itself, which is why a tool holds a [`CleanupGuard`] while it
-//! cleans up (ox-online-schema-change dropping its triggers before its
-//! shadow table): while one is held neither the connection cut nor the exit
-//! happens, and both timers restart when it is released. A second signal
-//! always exits 4 at once, without cleanup: the operator's explicit choice.
+//! rolled back with its transaction, never half-applied; locks die with
+//! the connection; the copy, sync and backup steps are all restartable; and
+//! cleanups that only need the server (ox-online-schema-change dropping its
+//! triggers and shadow table) connect anew. What must not be cut is a span
+//! whose undo needs a connection that is already open: replication stopped
+//! by a snapshot (ox-table-checksum, ox-table-sync) until it is restarted,
+//! or a cleanup under way when the signal came. Such a span holds a
+//! [`CriticalSection`]; while one is held neither the connection cut nor
+//! the exit happens, and both timers restart when the last is released. A
+//! second signal always exits 4 at once, without cleanup: the operator's
+//! explicit choice.
 
 use crate::exit::Exit;
 use crate::secret::redact;
@@ -62,7 +66,7 @@ pub type RunFn = fn(&ArgMatches, &Context) -> Result<Exit>;
 pub const SIGNAL_GRACE: Duration = Duration::from_secs(2);
 
 /// After the connections were cut, how long the tool has to finish before
-/// the process exits anyway (unless a [`CleanupGuard`] is held).
+/// the process exits anyway (unless a [`CriticalSection`] is held).
 pub const SIGNAL_BACKSTOP: Duration = Duration::from_secs(2);
 
 /// A cancellation flag set by the signal handler and checked by tools between
@@ -73,18 +77,20 @@ pub struct Cancel(Arc<CancelState>);
 #[derive(Debug, Default)]
 struct CancelState {
     cancelled: AtomicBool,
-    cleanups: AtomicUsize,
+    critical: AtomicUsize,
 }
 
-/// Held while a tool cleans up after itself: the signal handling neither
-/// cuts connections nor exits while one is alive (see [`Cancel::cleanup_guard`]).
+/// Held while cutting the run's connections would leave the server in a
+/// state only an already-open connection can undo: the signal handling
+/// neither cuts connections nor exits while one is alive (see
+/// [`Cancel::critical_section`]).
 #[derive(Debug)]
-#[must_use = "the guard protects the cleanup only while it is alive"]
-pub struct CleanupGuard(Cancel);
+#[must_use = "the section is protected only while the guard is alive"]
+pub struct CriticalSection(Cancel);
 
-impl Drop for CleanupGuard {
+impl Drop for CriticalSection {
     fn drop(&mut self) {
-        (self.0).0.cleanups.fetch_sub(1, Ordering::SeqCst);
+        (self.0).0.critical.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -106,17 +112,18 @@ impl Cancel {
     pub fn is_cancelled(&self) -> bool {
         self.0.cancelled.load(Ordering::SeqCst)
     }
-    /// Marks a cleanup that must not be cut short by the signal handling
-    /// (dropping triggers before the table they write to): until the guard
-    /// is dropped, blocked connections are not cut and the process does not
-    /// exit on the first signal. A second signal still exits at once.
-    pub fn cleanup_guard(&self) -> CleanupGuard {
-        self.0.cleanups.fetch_add(1, Ordering::SeqCst);
-        CleanupGuard(self.clone())
+    /// Marks a span the signal handling must not cut short: replication
+    /// stopped until this run restarts it, a cleanup under way. Until the
+    /// guard is dropped, connections are not cut and the process does not
+    /// exit on the first signal (a tool blocked inside the span then needs
+    /// a second signal, which exits at once). Keep spans short.
+    pub fn critical_section(&self) -> CriticalSection {
+        self.0.critical.fetch_add(1, Ordering::SeqCst);
+        CriticalSection(self.clone())
     }
-    /// True while a [`CleanupGuard`] is held.
-    pub fn cleaning_up(&self) -> bool {
-        self.0.cleanups.load(Ordering::SeqCst) > 0
+    /// True while a [`CriticalSection`] is held.
+    pub fn in_critical_section(&self) -> bool {
+        self.0.critical.load(Ordering::SeqCst) > 0
     }
     /// `Err(Cancelled)` once a signal arrived: `cancel.check()?` between chunks.
     pub fn check(&self) -> std::result::Result<(), Cancelled> {
@@ -628,7 +635,7 @@ fn install_signal_handler(tool: &str, cancel: Cancel) {
 /// What happens after the first signal when the run does not end by itself
 /// (it only returns by the process exiting): cut blocked I/O after
 /// [`SIGNAL_GRACE`], exit after [`SIGNAL_BACKSTOP`] more, never while a
-/// [`CleanupGuard`] is held.
+/// [`CriticalSection`] is held.
 fn escalate(tool: &str, cancel: &Cancel) {
     settle(cancel, SIGNAL_GRACE);
     crate::conn::interrupt_io();
@@ -641,16 +648,16 @@ fn escalate(tool: &str, cancel: &Cancel) {
     std::process::exit(Exit::CAUGHT_SIGNAL.code().into());
 }
 
-/// Sleeps `period`, then for as long as a cleanup is under way, and again
-/// `period` after each one ends: a cleanup that just finished is followed
-/// by the tool's own exit, which deserves its moment.
+/// Sleeps `period`, then for as long as a critical section is held, and
+/// again `period` after each one ends: a cleanup that just finished is
+/// followed by the tool's own exit, which deserves its moment.
 fn settle(cancel: &Cancel, period: Duration) {
     loop {
         std::thread::sleep(period);
-        if !cancel.cleaning_up() {
+        if !cancel.in_critical_section() {
             return;
         }
-        while cancel.cleaning_up() {
+        while cancel.in_critical_section() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -738,16 +745,16 @@ mod tests {
     }
 
     #[test]
-    fn cleanup_guard_counts() {
+    fn critical_sections_count() {
         let c = Cancel::new();
-        assert!(!c.cleaning_up());
-        let g = c.cleanup_guard();
-        let g2 = c.clone().cleanup_guard();
-        assert!(c.cleaning_up());
+        assert!(!c.in_critical_section());
+        let g = c.critical_section();
+        let g2 = c.clone().critical_section();
+        assert!(c.in_critical_section());
         drop(g);
-        assert!(c.cleaning_up());
+        assert!(c.in_critical_section());
         drop(g2);
-        assert!(!c.cleaning_up());
+        assert!(!c.in_critical_section());
     }
 
     #[test]

@@ -186,9 +186,10 @@ fn common_sections(tool: &str, replaces: &[&str]) -> String {
          connections are closed, which ends the wait: a statement cut this way is completed \
          or rolled back by the server, never half-applied, and the cleanup goes on over new \
          connections. If it is still running {backstop} seconds after that, it exits {caught} \
-         at once, unless it is in a cleanup that must not be cut short \
-         (ox-online-schema-change removing its triggers and shadow table), which is \
-         allowed to finish. A second signal exits {caught} at once, without cleanup.",
+         at once. Neither happens during a step that only an open connection can undo \
+         (replication stopped for a snapshot until it is restarted) or during a cleanup \
+         under way: those are allowed to finish. A second signal exits {caught} at once, \
+         without cleanup.",
         caught = Exit::CAUGHT_SIGNAL.code(),
         grace = oxkit::entry::SIGNAL_GRACE.as_secs(),
         backstop = oxkit::entry::SIGNAL_BACKSTOP.as_secs(),

@@ -339,9 +339,9 @@ fn cleanup(
     ctx: &Context,
     cfg: &Config,
 ) -> Result<()> {
-    // Neither cut nor exited by the signal handling while it runs: triggers
-    // left writing into a dropped shadow would break the application.
-    let _cleaning = ctx.cancel.cleanup_guard();
+    // Not cut short by the signal handling (it may have begun before the
+    // signal): triggers left behind would keep writing into the shadow.
+    let _critical = ctx.cancel.critical_section();
     let mut c = conn::connect(spec, opts).context("connecting to clean up")?;
     // Cleanup must finish even after Ctrl-C.
     let cancel = oxkit::entry::Cancel::new();

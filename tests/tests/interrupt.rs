@@ -1,0 +1,84 @@
+//! `oxkit::conn::interrupt_io` against a real MariaDB: what the first
+//! Ctrl-C does to a tool blocked reading from a server (issue 21). Its own
+//! test binary, because cutting every open connection is process-wide and
+//! would break tests running beside it.
+
+use oxkit::conn::{connect, interrupt_io, ConnectOptions, ErrorKind};
+use oxkit_harness::single;
+use std::time::{Duration, Instant};
+
+/// Resumes a stopped server process on drop, also when an assertion fails.
+struct Resume(String);
+
+impl Drop for Resume {
+    fn drop(&mut self) {
+        signal("-CONT", &self.0);
+    }
+}
+
+/// Sends `sig` to `pid`, a server this test started.
+fn signal(sig: &str, pid: &str) {
+    let st = std::process::Command::new("kill")
+        .args([sig, pid])
+        .status()
+        .expect("kill");
+    assert!(st.success(), "kill {sig} {pid}");
+}
+
+#[test]
+fn interrupt_io_cuts_reads_blocked_on_a_hung_or_busy_server() {
+    let s = single().expect("sandbox");
+    let opts = ConnectOptions::default();
+
+    // A server that stops answering (its process frozen: the kernel still
+    // acknowledges, so TCP keepalive cannot tell) holds a read until the
+    // 15-minute read timeout; interrupt_io ends it at once.
+    let mut c = connect(&s.tcp_spec(), &opts).expect("connect");
+    let pid_file: Option<String> = c.row("pid file", "SELECT @@pid_file").expect("pid_file");
+    let pid = std::fs::read_to_string(pid_file.expect("a pid file"))
+        .expect("read pid")
+        .trim()
+        .to_string();
+    signal("-STOP", &pid);
+    let resume = Resume(pid);
+    let reader = std::thread::spawn(move || {
+        let r = c.row::<i64>("reading", "SELECT 1");
+        (r.map(|_| ()), Instant::now())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let cut = Instant::now();
+    interrupt_io();
+    let (r, ended) = reader.join().expect("reader");
+    let e = r.expect_err("the read was cut");
+    assert!(
+        ended.saturating_duration_since(cut) < Duration::from_secs(1),
+        "ended {:?} after the cut",
+        ended.saturating_duration_since(cut)
+    );
+    assert_eq!(e.kind, ErrorKind::LostConnection, "{}", e.message);
+    assert!(
+        e.message.contains("reading on root@127.0.0.1:") && !e.message.contains('{'),
+        "{}",
+        e.message
+    );
+    drop(resume);
+
+    // A long statement on a live server is cut the same way; connections
+    // opened afterwards (a tool's cleanup) work.
+    let mut c = connect(&s.tcp_spec(), &opts).expect("connect after the cut");
+    let sleeper = std::thread::spawn(move || {
+        let r = c.row::<i64>("sleeping", "SELECT SLEEP(30)");
+        (r.map(|_| ()), Instant::now())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let cut = Instant::now();
+    interrupt_io();
+    let (r, ended) = sleeper.join().expect("sleeper");
+    assert!(r.is_err());
+    assert!(ended.saturating_duration_since(cut) < Duration::from_secs(1));
+    let mut c = connect(&s.tcp_spec(), &opts).expect("connect after the second cut");
+    let one: Option<i64> = c
+        .row("check", "SELECT 1")
+        .expect("a fresh connection works");
+    assert_eq!(one, Some(1));
+}
