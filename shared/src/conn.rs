@@ -728,7 +728,8 @@ fn connect_now(
     };
     if let Transport::Tcp(host, port) = &transport {
         // Resolved here first so that a name server that does not answer
-        // is named as such (the library resolves again: from the cache).
+        // is named as such; the library then resolves again, under the
+        // same deadline.
         if host.parse::<std::net::IpAddr>().is_err() {
             use std::net::ToSocketAddrs;
             if let Err(e) = (host.as_str(), *port).to_socket_addrs() {

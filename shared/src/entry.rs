@@ -621,10 +621,10 @@ fn install_signal_handler(tool: &str, cancel: Cancel) {
             eprintln!("{tool}: caught signal: finishing the current step and cleaning up (again to abort at once)");
             // The handler runs on ctrlc's own thread, which must stay free
             // to take the second signal: the timers run on another.
-            let (tool, cancel) = (tool.clone(), cancel.clone());
+            let (tool, cancel, at) = (tool.clone(), cancel.clone(), std::time::Instant::now());
             let _ = std::thread::Builder::new()
                 .name("ox-signal".into())
-                .spawn(move || escalate(&tool, &cancel));
+                .spawn(move || escalate(&tool, &cancel, at));
         } else {
             eprintln!("{tool}: caught second signal: exiting without cleanup");
             std::process::exit(Exit::CAUGHT_SIGNAL.code().into());
@@ -636,14 +636,13 @@ fn install_signal_handler(tool: &str, cancel: Cancel) {
 /// (it only returns by the process exiting): cut blocked I/O after
 /// [`SIGNAL_GRACE`], exit after [`SIGNAL_BACKSTOP`] more, never while a
 /// [`CriticalSection`] is held.
-fn escalate(tool: &str, cancel: &Cancel) {
+fn escalate(tool: &str, cancel: &Cancel, signalled: std::time::Instant) {
     settle(cancel, SIGNAL_GRACE);
     crate::conn::interrupt_io();
     settle(cancel, SIGNAL_BACKSTOP);
-    let waited = SIGNAL_GRACE + SIGNAL_BACKSTOP;
     eprintln!(
-        "{tool}: stopped: still blocked {}s after the signal; exiting without waiting for it",
-        waited.as_secs()
+        "{tool}: stopped: still running {:.0}s after the signal; exiting without waiting for it",
+        signalled.elapsed().as_secs_f64()
     );
     std::process::exit(Exit::CAUGHT_SIGNAL.code().into());
 }
