@@ -34,6 +34,15 @@ fn interrupt_io_cuts_reads_blocked_on_a_hung_or_busy_server() {
     // acknowledges, so TCP keepalive cannot tell) holds a read until the
     // 15-minute read timeout; interrupt_io ends it at once.
     let mut c = connect(&s.tcp_spec(), &opts).expect("connect");
+    // A peer that vanished is found by TCP keepalive, armed on every TCP
+    // connection (the kernel shows its timer).
+    let ss = std::process::Command::new("ss")
+        .args(["-tnoH", "state", "established"])
+        .arg(format!("( dport = :{} )", s.port()))
+        .output()
+        .expect("ss (iproute2)");
+    let ss = String::from_utf8_lossy(&ss.stdout);
+    assert!(ss.contains("timer:(keepalive,"), "{ss}");
     let pid_file: Option<String> = c.row("pid file", "SELECT @@pid_file").expect("pid_file");
     let pid = std::fs::read_to_string(pid_file.expect("a pid file"))
         .expect("read pid")
