@@ -18,8 +18,9 @@
 //! (hung, swapping, a proxy in front of a dead backend) therefore held a
 //! tool for the whole read timeout, 15 minutes. [`connect`] runs all of
 //! connecting (name resolution, TCP, greeting, TLS, authentication, session
-//! setup) on a helper thread and waits for it at most `connect_timeout`,
-//! with one deadline shared by every step and every attempt (the
+//! setup) on a helper thread and waits for it at most `connect_timeout`
+//! (and a 0.3 s margin), with one deadline shared by every step and every
+//! attempt (the
 //! TLS-then-plain retry of `PREFERRED` included), so retries never multiply
 //! the limit. The library's own TCP timeout is given the remaining budget
 //! and reports a moment before the overall limit, which is how the message
@@ -38,8 +39,9 @@
 //! is found much sooner by TCP keepalive (first probe after
 //! [`KEEPALIVE_IDLE`] of silence, then every [`KEEPALIVE_INTERVAL`],
 //! [`KEEPALIVE_PROBES`] tries) and `TCP_USER_TIMEOUT` (sent data left
-//! unacknowledged for [`USER_TIMEOUT`]): both fire only when the peer's
-//! kernel stops answering, never because a query is slow.
+//! unacknowledged for [`USER_TIMEOUT`]), about a minute either way: both
+//! fire only when the peer's kernel stops answering, never because a query
+//! is slow. (A Unix socket needs neither: its peer cannot vanish.)
 //!
 //! Ctrl-C: every open connection's socket is registered, and
 //! [`interrupt_io`] (called by [`crate::entry`] when a tool has not stopped
