@@ -41,7 +41,8 @@
 //! [`KEEPALIVE_PROBES`] tries) and `TCP_USER_TIMEOUT` (sent data left
 //! unacknowledged for [`USER_TIMEOUT`]), about a minute either way: both
 //! fire only when the peer's kernel stops answering, never because a query
-//! is slow. (A Unix socket needs neither: its peer cannot vanish.)
+//! is slow. (A Unix socket needs neither: when its peer dies, the kernel
+//! closes it.)
 //!
 //! Ctrl-C: every open connection's socket is registered, and
 //! [`interrupt_io`] (called by [`crate::entry`] when a tool has not stopped
