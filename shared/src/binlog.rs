@@ -231,7 +231,10 @@ impl Reader {
                 let ev = match ev {
                     Ok(ev) => ev,
                     Err(e) => {
-                        let _ = tx.send(Err(format!("reading the binary log: {e}")));
+                        let _ = tx.send(Err(format!(
+                            "reading the binary log: {}",
+                            conn::error_detail(&e)
+                        )));
                         return;
                     }
                 };

@@ -192,6 +192,24 @@ fn common_sections(tool: &str, replaces: &[&str]) -> String {
          client does.",
     );
 
+    p.heading("SIGNALS");
+    p.para(&format!(
+        "The first SIGINT (Ctrl-C), SIGTERM or SIGHUP asks the tool to stop: it finishes the \
+         current step (a chunk, a table, a file), removes what it created (triggers, shadow \
+         table, partial backup) and exits {caught}. If it is still running {grace} seconds \
+         later, because it is waiting for a server that does not answer, its open database \
+         connections are closed, which ends the wait: a statement cut this way is completed \
+         or rolled back by the server, never half-applied, and the cleanup goes on over new \
+         connections. If it is still running {backstop} seconds after that, it exits {caught} \
+         at once. Neither happens during a step that only an open connection can undo \
+         (replication stopped for a snapshot until it is restarted) or during a cleanup \
+         under way: those are allowed to finish. A second signal exits {caught} at once, \
+         without cleanup.",
+        caught = Exit::CAUGHT_SIGNAL.code(),
+        grace = oxkit::entry::SIGNAL_GRACE.as_secs(),
+        backstop = oxkit::entry::SIGNAL_BACKSTOP.as_secs(),
+    ));
+
     p.heading("ENVIRONMENT");
     p.item(
         &["`MYSQL_PWD`"],
@@ -200,7 +218,9 @@ fn common_sections(tool: &str, replaces: &[&str]) -> String {
     );
     p.item(
         &["`HOME`"],
-        "Locates `~/.my.cnf`, and `~/.config/oxkit` when `XDG_CONFIG_HOME` is not set.",
+        "Locates `~/.my.cnf`, and `~/.config/oxkit` when `XDG_CONFIG_HOME` is not set. A \
+         `HOME` the user may not read (as after `sudo -u` without `-H`) is not an error: the \
+         files in it are skipped.",
     );
     p.item(
         &["`XDG_CONFIG_HOME`"],

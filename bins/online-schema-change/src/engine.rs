@@ -340,10 +340,12 @@ fn cleanup(
     ctx: &Context,
     cfg: &Config,
 ) -> Result<()> {
+    // Not cut short by the signal handling (it may have begun before the
+    // signal): triggers left behind would keep writing into the shadow.
+    let _critical = ctx.cancel.critical_section();
     let mut c = conn::connect(spec, opts).context("connecting to clean up")?;
     // Cleanup must finish even after Ctrl-C.
     let cancel = oxkit::entry::Cancel::new();
-    let _ = ctx;
     let bound = Bound {
         lock_wait: cfg.lock_wait,
         deadline: Instant::now() + cfg.cut_over_timeout.max(Duration::from_secs(60)),
