@@ -660,6 +660,7 @@ pub fn main(cmd: Command, run: RunFn) -> ! {
         stderr_is_terminal: std::io::stderr().is_terminal(),
     };
     install_signal_handler(&tool, ctx.cancel.clone());
+    quiet_on_broken_pipe();
     let status = match run(&matches, &ctx) {
         Ok(status) if ctx.cancel.is_cancelled() => status | Exit::CAUGHT_SIGNAL,
         Ok(status) => status,
@@ -690,7 +691,39 @@ pub fn usage_error(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
 }
 
+/// True when `e` comes from writing to a pipe whose reader went away
+/// (`ox-table-sync --print | head -1`).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// A reader that stopped reading (`| head -1`) ends the tool quietly with
+/// status 0, as grep and ripgrep do: `print!` panics on a closed stdout
+/// (Rust ignores SIGPIPE), and that panic is turned into a plain exit here
+/// instead of a panic message; every other panic keeps the default report.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn exit_for_error(tool: &str, e: &anyhow::Error, ctx: &Context) -> Exit {
+    if is_broken_pipe(e) {
+        return Exit::OK;
+    }
     // After a signal, an error from a connection the signal handling cut
     // (or any interrupted query) is the signal's doing: exit 4.
     if e.downcast_ref::<Cancelled>().is_some()

@@ -139,3 +139,35 @@ fn percona_toolkit_spellings() {
         .expect("run")
         .expect_code(0);
 }
+
+/// Issue 19: a reader that stops reading (`| head -1`) ends a tool quietly
+/// with status 0, never with a panic message: every tool's `--help`, and a
+/// report printed with `print!` (ox-summary's host section), into a pipe
+/// whose reader is already gone.
+#[test]
+fn a_closed_stdout_ends_the_tool_quietly() {
+    let run = |tool: &str, args: &[&str]| {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let home = tempfile::tempdir().expect("home");
+        let child = std::process::Command::new(oxkit_harness::tool_path(tool).expect("tool"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let out =
+            oxkit_harness::wait_child(child, std::time::Duration::from_secs(60)).expect("finished");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{tool} {args:?}: {err}");
+        assert!(!err.contains("panicked"), "{tool} {args:?}: {err}");
+    };
+    for tool in TOOLS {
+        run(tool, &["--help"]);
+    }
+    run("ox-summary", &["--no-server", "--sleep", "0"]);
+}
