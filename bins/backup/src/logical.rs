@@ -217,13 +217,11 @@ fn next_job(sources: &Mutex<VecDeque<Source>>, conn: &mut Conn) -> Result<Option
                 let (t, force) = (*t, force.clone());
                 match nib.next(conn)? {
                     Some(c) => {
-                        if std::env::var_os("OXK_DEBUG").is_some() {
-                            eprintln!(
-                                "chunk {t} {} {}",
-                                c.number,
-                                nib.key.range_sql(&c.lower, &c.upper)
-                            );
-                        }
+                        log::trace!(
+                            "chunk {t} {} {}",
+                            c.number,
+                            nib.key.range_sql(&c.lower, &c.upper)
+                        );
                         return Ok(Some(Job {
                             table: t,
                             chunk: c.number as usize - 1,
