@@ -90,6 +90,7 @@ fn tls_modes() {
     let p = |f: &str| d.join(f).display().to_string();
 
     let tls = Sandbox::builder()
+        .tcp(true)
         .arg(format!("--ssl-cert={}", p("server.pem")))
         .arg(format!("--ssl-key={}", p("server.key")))
         .arg(format!("--ssl-ca={}", p("ca.pem")))
@@ -149,7 +150,7 @@ fn tls_modes() {
     drop(tls);
 
     // A server without TLS: PREFERRED falls back, REQUIRED fails clearly.
-    let plain = Sandbox::start().expect("plain sandbox");
+    let plain = Sandbox::builder().tcp(true).start().expect("plain sandbox");
     let target = format!("h=127.0.0.1,P={},u=root", plain.port());
     let r = probe(&[&target]);
     r.expect_code(0);
