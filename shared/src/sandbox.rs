@@ -26,7 +26,8 @@
 //!   `setpriv`, on files lent to that user for the server's lifetime (the
 //!   sandbox directory, and a caller's datadir). When the server stops, a
 //!   caller's datadir is given back, as one tree, to the owner its top
-//!   directory had, and a kept sandbox directory to the tool's user.
+//!   directory had, and the contents of a kept sandbox directory to the
+//!   tool's user (the directory itself stays the sandbox user's, 0700).
 //! - The server dies with the tool: `setpriv --pdeathsig=KILL` sets the
 //!   parent-death signal *after* dropping privileges (Linux clears it on a
 //!   credential change, so `mariadbd --user=` would lose it), and the server
@@ -1000,9 +1001,9 @@ impl Sandbox {
     }
 
     /// Once the server is down: a caller's datadir goes back to its owner,
-    /// and a directory that outlives the sandbox to the tool's user, so
-    /// what the tool reads or hands on afterwards is as it would be without
-    /// the privilege drop.
+    /// and the contents of a directory that outlives the sandbox to the
+    /// tool's user, so what the tool reads or hands on afterwards is as it
+    /// would be without the privilege drop.
     fn give_back(&mut self) -> Result<()> {
         if self.child.is_some() {
             return Ok(());
@@ -1010,13 +1011,18 @@ impl Sandbox {
         if let Some((dir, uid, gid)) = self.lent.take() {
             chown_tree(&dir, uid, gid)?;
         }
-        if self.keep && self.user.take().is_some() {
-            if let Some(d) = &self.dir {
+        if self.keep {
+            if let (Some(u), Some(d)) = (self.user.take(), &self.dir) {
                 chown_tree(
                     d.path(),
                     nix::unistd::geteuid().as_raw(),
                     nix::unistd::getegid().as_raw(),
                 )?;
+                // The directory itself stays the sandbox user's (still 0700,
+                // as give_dir_to_server leaves one), so a later sandbox can
+                // be started on the datadir kept inside it.
+                std::os::unix::fs::chown(d.path(), Some(u.uid), Some(u.gid))
+                    .with_context(|| format!("giving {} to {}", d.path().display(), u.name))?;
             }
         }
         Ok(())
@@ -1056,5 +1062,27 @@ impl Drop for Sandbox {
                 eprintln!("sandbox kept: {} (port {})", path.display(), self.port);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_record_tells_a_live_owner_from_a_reused_pid() {
+        let mine = owner_record();
+        assert!(owner_alive(&mine), "{mine}");
+        // Same PID, another start time: the PID was reused.
+        let pid = std::process::id();
+        assert!(!owner_alive(&format!("{pid} 1")));
+        // Unreadable records are taken as alive: never kill on doubt.
+        assert!(owner_alive("garbage"));
+    }
+
+    #[test]
+    fn start_time_is_read_past_a_command_name_with_spaces() {
+        assert!(process_start_time(std::process::id()).is_some());
+        assert!(process_start_time(u32::MAX).is_none());
     }
 }

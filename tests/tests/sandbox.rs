@@ -395,3 +395,48 @@ fn verify_sandbox_is_private_and_dies_with_the_tool() {
         "the verify's server (pid {server}) outlived kill -9 of ox-backup"
     );
 }
+
+/// The check at start: a server whose owner died (here a stand-in process
+/// whose command line names the sandbox's pid file, as mariadbd's does) is
+/// killed by the next sandbox start; one whose owner lives is not.
+#[test]
+fn a_dead_owners_server_is_reaped() {
+    let dir = tempfile::Builder::new()
+        .prefix("oxk")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in("/tmp")
+        .expect("tmp");
+    let pid_file = dir.path().join("mariadbd.pid");
+    let start = |owner: &str| {
+        std::fs::write(dir.path().join("owner"), owner).expect("owner");
+        let child = Command::new("sh")
+            .args(["-c", "while :; do sleep 1; done"])
+            .arg(format!("--pid-file={}", pid_file.display()))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("stand-in");
+        std::fs::write(&pid_file, format!("{}\n", child.id())).expect("pid file");
+        child
+    };
+    // A live owner (this process): left alone.
+    let me = std::process::id();
+    let my_start = std::fs::read_to_string(format!("/proc/{me}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = s[s.rfind(')')? + 1..].to_string();
+            rest.split_whitespace().nth(19).map(str::to_string)
+        })
+        .expect("start time");
+    let mut live = start(&format!("{me} {my_start}\n"));
+    let reaped = oxkit::sandbox::reap_orphans();
+    assert!(!reaped.contains(&live.id()), "{reaped:?}");
+    let _ = live.kill();
+    let _ = live.wait();
+    // The same PID with another start time: its owner is gone.
+    let mut orphan = start(&format!("{me} 1\n"));
+    let reaped = oxkit::sandbox::reap_orphans();
+    let killed = reaped.contains(&orphan.id());
+    let _ = orphan.kill();
+    let _ = orphan.wait();
+    assert!(killed, "{reaped:?}");
+}

@@ -88,6 +88,14 @@ fn tls_modes() {
         ],
     );
     let p = |f: &str| d.join(f).display().to_string();
+    // Run as root, the sandbox runs as the sandbox user, which must read
+    // its key and certificates.
+    if let Some(u) = oxkit::sandbox::server_user().expect("sandbox user") {
+        oxkit::sandbox::give_dir_to_server(d).expect("give dir");
+        for e in std::fs::read_dir(d).expect("ls").flatten() {
+            std::os::unix::fs::chown(e.path(), Some(u.uid), Some(u.gid)).expect("chown");
+        }
+    }
 
     let tls = Sandbox::builder()
         .tcp(true)
