@@ -36,7 +36,8 @@
 //!   a second line, every start reaps stale sandboxes: a directory of ours
 //!   records its owner's PID and start time, and a server whose owner is
 //!   gone is killed (only a process of the directory's owner whose command
-//!   line names that directory's pid file).
+//!   line names that directory's pid file) and its directory removed,
+//!   unless it was kept on purpose.
 //!
 //! A freshly bootstrapped datadir (`mariadb-install-db`, users added) is made
 //! once per server version and cached in a private directory: `/var/cache/
@@ -77,6 +78,9 @@ const SANDBOX_PREFIX: &str = "oxk";
 const OWNER_FILE: &str = "owner";
 /// The server's pid file, inside the sandbox directory.
 const PID_FILE: &str = "mariadbd.pid";
+/// Marks a sandbox directory kept on purpose (`keep`, a failing test), which
+/// the reaper leaves in place after its owner is gone.
+const KEPT_FILE: &str = "kept";
 
 const BIN_DIRS: &[&str] = &[
     "/usr/sbin",
@@ -528,13 +532,19 @@ fn owner_alive(record: &str) -> bool {
         // Unreadable: assume alive rather than kill a server in use.
         return true;
     };
+    if start == 0 {
+        // Written without a readable start time: the PID alone decides.
+        return Path::new(&format!("/proc/{pid}")).exists();
+    }
     process_start_time(pid).is_some_and(|s| s == start)
 }
 
 /// Kills servers left behind by sandboxes whose owning process is gone (a
 /// `kill -9` before the parent-death signal was armed, a host without
-/// setpriv). Only directories owned by us or by the sandbox user are read,
-/// and only a process of the directory's owner whose command line names the
+/// setpriv), and removes those sandboxes' directories (copies of restored
+/// data) unless they were kept on purpose. Only directories owned by us or
+/// by the sandbox user and holding an owner record are touched, and only a
+/// process of the directory's owner whose command line names the
 /// directory's own pid file is killed, so a forged pid file cannot aim this
 /// at anything else. Returns the PIDs killed.
 pub fn reap_orphans() -> Vec<u32> {
@@ -561,34 +571,38 @@ pub fn reap_orphans() -> Vec<u32> {
         if owner_alive(&record) {
             continue;
         }
-        let pid_file = dir.join(PID_FILE);
-        let Some(pid) = std::fs::read_to_string(&pid_file)
-            .ok()
-            .and_then(|s| s.trim().parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(pmd) = std::fs::metadata(format!("/proc/{pid}")) else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let want = format!("--pid-file={}", pid_file.display());
-        let names_it = cmdline.split(|b| *b == 0).any(|a| a == want.as_bytes());
-        if pmd.uid() != md.uid() || !names_it {
-            continue;
+        if let Some(pid) = orphan_server(&dir, md.uid()) {
+            let ok = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                killed.push(pid);
+            }
         }
-        let ok = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            killed.push(pid);
+        if !dir.join(KEPT_FILE).exists() {
+            let _ = std::fs::remove_dir_all(&dir);
         }
     }
     killed
+}
+
+/// The PID of the server still running in sandbox directory `dir` (owned
+/// by `uid`): named by the pid file inside, run by `uid`, with that very
+/// pid file on its command line.
+fn orphan_server(dir: &Path, uid: u32) -> Option<u32> {
+    let pid_file = dir.join(PID_FILE);
+    let pid = std::fs::read_to_string(&pid_file)
+        .ok()?
+        .trim()
+        .parse::<u32>()
+        .ok()?;
+    let pmd = std::fs::metadata(format!("/proc/{pid}")).ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let want = format!("--pid-file={}", pid_file.display());
+    let names_it = cmdline.split(|b| *b == 0).any(|a| a == want.as_bytes());
+    (pmd.uid() == uid && names_it).then_some(pid)
 }
 
 /// Configures a sandbox before it starts.
@@ -1058,6 +1072,7 @@ impl Drop for Sandbox {
         // copy; a caller's datadir lives elsewhere and is never touched).
         if let Some(dir) = self.dir.take() {
             if self.keep {
+                let _ = std::fs::write(dir.path().join(KEPT_FILE), "");
                 let path = dir.keep();
                 eprintln!("sandbox kept: {} (port {})", path.display(), self.port);
             }

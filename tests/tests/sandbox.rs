@@ -407,8 +407,9 @@ fn a_dead_owners_server_is_reaped() {
         .tempdir_in("/tmp")
         .expect("tmp");
     let pid_file = dir.path().join("mariadbd.pid");
+    // The owner record goes last: once it names a dead owner, any reaper
+    // (other tests here start sandboxes too) may act on the directory.
     let start = |owner: &str| {
-        std::fs::write(dir.path().join("owner"), owner).expect("owner");
         let child = Command::new("sh")
             .args(["-c", "while :; do sleep 1; done"])
             .arg(format!("--pid-file={}", pid_file.display()))
@@ -416,6 +417,7 @@ fn a_dead_owners_server_is_reaped() {
             .spawn()
             .expect("stand-in");
         std::fs::write(&pid_file, format!("{}\n", child.id())).expect("pid file");
+        std::fs::write(dir.path().join("owner"), owner).expect("owner");
         child
     };
     // A live owner (this process): left alone.
@@ -427,16 +429,66 @@ fn a_dead_owners_server_is_reaped() {
             rest.split_whitespace().nth(19).map(str::to_string)
         })
         .expect("start time");
+    // Other tests of this process start sandboxes (and so reap) at the same
+    // time: what counts is whether the stand-in dies, not who killed it.
+    let killed_within = |child: &mut std::process::Child| {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(5) {
+            if child.try_wait().expect("try_wait").is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    };
     let mut live = start(&format!("{me} {my_start}\n"));
-    let reaped = oxkit::sandbox::reap_orphans();
-    assert!(!reaped.contains(&live.id()), "{reaped:?}");
+    oxkit::sandbox::reap_orphans();
+    let survived = live.try_wait().expect("try_wait").is_none();
     let _ = live.kill();
     let _ = live.wait();
-    // The same PID with another start time: its owner is gone.
+    assert!(survived, "a live owner's server was killed");
+    // The same PID with another start time: its owner is gone. Kept on
+    // purpose: the server is killed, the directory stays.
+    std::fs::write(dir.path().join("kept"), "").expect("kept");
     let mut orphan = start(&format!("{me} 1\n"));
-    let reaped = oxkit::sandbox::reap_orphans();
-    let killed = reaped.contains(&orphan.id());
+    oxkit::sandbox::reap_orphans();
+    let killed = killed_within(&mut orphan);
     let _ = orphan.kill();
     let _ = orphan.wait();
-    assert!(killed, "{reaped:?}");
+    assert!(killed, "a dead owner's server was not killed");
+    assert!(dir.path().exists(), "a kept sandbox directory was removed");
+    // Not kept: the directory (a copy of restored data) goes too.
+    std::fs::write(dir.path().join("owner"), format!("{me} {my_start}\n")).expect("owner");
+    std::fs::remove_file(dir.path().join("kept")).expect("unkeep");
+    let mut orphan = start(&format!("{me} 1\n"));
+    oxkit::sandbox::reap_orphans();
+    let killed = killed_within(&mut orphan);
+    let _ = orphan.kill();
+    let _ = orphan.wait();
+    assert!(killed, "a dead owner's server was not killed");
+    assert!(
+        !dir.path().exists(),
+        "a dead owner's sandbox directory was left"
+    );
+}
+
+/// Run as root, a datadir the sandbox user cannot reach is refused before
+/// anything is written (a physical restore checks this before copying).
+#[test]
+fn an_unreachable_datadir_is_refused_up_front() {
+    assert!(oxkit::sandbox::check_reachable(Path::new("/tmp/oxk-not-yet/data")).is_ok());
+    if !oxkit::sandbox::is_root() {
+        eprintln!("not root: the sandbox runs as this user (not checked)");
+        return;
+    }
+    let private = tempfile::Builder::new()
+        .prefix("oxk-private")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in("/tmp")
+        .expect("tmp");
+    let e = oxkit::sandbox::check_reachable(&private.path().join("restored"))
+        .expect_err("a root-only parent");
+    assert!(format!("{e:#}").contains("cannot reach"), "{e:#}");
+    oxkit::sandbox::give_dir_to_server(private.path()).expect("give");
+    oxkit::sandbox::check_reachable(&private.path().join("restored")).expect("now reachable");
 }
