@@ -354,8 +354,9 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<()> {
     Ok(())
 }
 
-/// The cache directory and whether the tool picked it (then it may create
-/// the parents) rather than the user (`$OXKIT_SANDBOX_CACHE`).
+/// Where the template cache lives: `$OXKIT_SANDBOX_CACHE`, else a per-user
+/// place that no other user shares (never a fixed path in `/tmp`, which
+/// anyone can create first).
 fn cache_root() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os(CACHE_ENV).filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
