@@ -122,6 +122,9 @@ fn awkward_tables_round_trip_and_verify() {
     let mut c = s.connect().expect("connect");
     exec(&mut c, AWKWARD).expect("setup");
     let repo = tempfile::tempdir().expect("tmp");
+    // The datadir restored in here is served by a sandbox, which runs as
+    // the sandbox user when the tests run as root.
+    oxkit::sandbox::give_dir_to_server(repo.path()).expect("give to the sandbox user");
     let repo_path = repo.path().join("repo");
     let r = backup(&[
         "backup",

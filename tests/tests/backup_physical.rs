@@ -88,6 +88,9 @@ fn repo_dir(prefix: &str) -> (tempfile::TempDir, String) {
         .prefix(prefix)
         .tempdir_in("/tmp")
         .expect("tmp");
+    // Run as root, the restores' and tests' servers run as the sandbox
+    // user: it must reach the datadirs restored in here.
+    oxkit::sandbox::give_dir_to_server(dir.path()).expect("give to the sandbox user");
     let rp = dir.path().join("r").display().to_string();
     (dir, rp)
 }
@@ -146,6 +149,7 @@ fn relaid_redo_is_recovered_by_a_stock_server_and_damage_fails() {
         .prefix("oxk-phys")
         .tempdir_in("/tmp")
         .expect("tmp");
+    oxkit::sandbox::give_dir_to_server(copy.path()).expect("give to the sandbox user");
     let data = copy.path().join("data");
     let st = std::process::Command::new("cp")
         .args([
@@ -214,6 +218,7 @@ fn physical_backup_under_load_restores_and_replays_to_the_source() {
     use std::sync::Arc;
     let _slot = server_slot().expect("slot");
     let src = Sandbox::builder()
+        .tcp(true)
         .binlog(true)
         // Small enough to wrap during the copy on a slow machine, big
         // enough that a fast one's writer (21 MiB/s of redo seen in CI)
@@ -666,7 +671,11 @@ fn ddl_myisam_writes_and_sigint_during_a_throttled_backup() {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
     let _slot = server_slot().expect("slot");
-    let src = Sandbox::builder().binlog(true).start().expect("start");
+    let src = Sandbox::builder()
+        .tcp(true)
+        .binlog(true)
+        .start()
+        .expect("start");
     let mut c = src.connect().expect("connect");
     exec(
         &mut c,
@@ -870,7 +879,11 @@ fn ddl_myisam_writes_and_sigint_during_a_throttled_backup() {
 #[test]
 fn xa_prepared_across_the_backup_point_then_pitr_replay_to_a_gtid() {
     let _slot = server_slot().expect("slot");
-    let src = Sandbox::builder().binlog(true).start().expect("start");
+    let src = Sandbox::builder()
+        .tcp(true)
+        .binlog(true)
+        .start()
+        .expect("start");
     let mut c = src.connect().expect("connect");
     exec(
         &mut c,

@@ -129,6 +129,7 @@ fn load_small_schemas(s: &Sandbox) -> Result<()> {
 pub fn loaded_pair(rows: u64) -> Result<(Sandbox, Sandbox)> {
     let server = |id: u32| {
         Sandbox::builder()
+            .tcp(true)
             .server_id(id)
             .binlog(true)
             .arg("--innodb-buffer-pool-size=2G")

@@ -228,6 +228,26 @@ fn common_sections(tool: &str, replaces: &[&str]) -> String {
          instead of `~/.config/oxkit`.",
     );
 
+    if tool == "ox-backup" {
+        p.item(
+            &["`OXKIT_SANDBOX_USER`"],
+            "The unprivileged user the throwaway server of verify and of a physical restore \
+             runs as when ox-backup runs as root (default `mysql`).",
+        );
+        p.item(
+            &["`OXKIT_SANDBOX_CACHE`"],
+            "Where the throwaway server's bootstrapped template datadir is cached (default \
+             `/var/cache/oxkit/sandbox` for root, `$XDG_CACHE_HOME/oxkit/sandbox` or \
+             `~/.cache/oxkit/sandbox` otherwise). It must be owned by the running user and \
+             writable by no one else, or it is refused.",
+        );
+        p.item(
+            &["`OXKIT_MARIADBD`"],
+            "The `mariadbd` binary the throwaway server runs (default: `mariadbd` or \
+             `mysqld` from `PATH` or `/usr/sbin`).",
+        );
+    }
+
     p.heading("FILES");
     p.item(
         &["`/etc/my.cnf`", "`/etc/mysql/my.cnf`", "`~/.my.cnf`"],
@@ -316,6 +336,21 @@ fn common_sections(tool: &str, replaces: &[&str]) -> String {
          without checking the server's certificate. Use VERIFY_IDENTITY with `--ssl-ca` to \
          make sure you reach the right server.",
     );
+
+    if tool == "ox-backup" {
+        p.para(
+            "The throwaway server that verify (and `backup --verify`) restores into, and that \
+             prepares a physical restore, has a `root` account without a password, so it is \
+             kept out of reach instead: it listens on no TCP port, only on a Unix socket in a \
+             directory of mode 0700 under `/tmp`; run as root, ox-backup starts it as an \
+             unprivileged user (`mysql`, see `OXKIT_SANDBOX_USER`) through util-linux's \
+             `setpriv`, lends it the files it serves for its lifetime and gives them back \
+             afterwards (a restored datadir then goes to `--owner`). It is killed when \
+             ox-backup dies, even by `kill -9` (parent-death signal), and a server left by a \
+             dead ox-backup is killed by the next one. Run as root, `restore --to-datadir DIR` \
+             needs DIR's parent to be reachable by that user.",
+        );
+    }
 
     p.heading("SEE ALSO");
     let refs: Vec<String> = TOOLS

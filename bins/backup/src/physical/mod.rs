@@ -75,6 +75,9 @@ pub fn verify(
             .prefix("oxk-phys-verify")
             .tempdir_in(std::env::temp_dir())
             .context("creating the verify directory")?;
+        // Private (0700) and the sandbox user's, so the unprivileged server
+        // can reach the restored datadir inside and no one else can.
+        oxkit::sandbox::give_dir_to_server(tmp.path())?;
         let dir = tmp.path().join("data");
         ctx.cancel.check()?;
         let r = prepare::restore_to_dir(repo, m, key, &dir, buffer_pool)?;

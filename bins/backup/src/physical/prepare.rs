@@ -159,6 +159,9 @@ pub fn restore_to_dir(
             m.method
         );
     }
+    // The prepare step's server runs unprivileged when we are root: find
+    // out now, not after copying every file, that it cannot reach target.
+    oxkit::sandbox::check_reachable(target)?;
     if target.exists()
         && std::fs::read_dir(target)
             .with_context(|| format!("reading {}", target.display()))?
