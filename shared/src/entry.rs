@@ -664,7 +664,18 @@ pub fn main(cmd: Command, run: RunFn) -> ! {
     let status = match run(&matches, &ctx) {
         Ok(status) if ctx.cancel.is_cancelled() => status | Exit::CAUGHT_SIGNAL,
         Ok(status) => status,
-        Err(e) => exit_for_error(&tool, &e, &ctx),
+        Err(e) => {
+            let status = exit_for_error(&tool, &e, &ctx);
+            let json = matches
+                .try_get_one::<crate::report::Format>("format")
+                .ok()
+                .flatten()
+                .is_some_and(|f| *f == crate::report::Format::Json);
+            if json && status != Exit::OK && !crate::report::stdout_used() {
+                json_error(&e, status);
+            }
+            status
+        }
     };
     std::process::exit(status.code().into())
 }
@@ -689,6 +700,17 @@ pub struct UsageError(pub String);
 /// A [`UsageError`] as an `anyhow::Error`.
 pub fn usage_error(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
+}
+
+/// With `--format json`, a run that fails before printing its document
+/// prints this one instead, so a script always reads one JSON object:
+/// `{"error": "...", "exit_status": N}` (secrets scrubbed as on stderr).
+fn json_error(e: &anyhow::Error, status: Exit) {
+    let doc = serde_json::json!({
+        "error": render_error(e),
+        "exit_status": status.code(),
+    });
+    let _ = crate::report::write_json(std::io::stdout().lock(), &doc);
 }
 
 /// True when `e` comes from writing to a pipe whose reader went away

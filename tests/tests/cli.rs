@@ -171,3 +171,62 @@ fn a_closed_stdout_ends_the_tool_quietly() {
     }
     run("ox-summary", &["--no-server", "--sleep", "0"]);
 }
+
+/// Issue 21: with `--format json` every failure is also one JSON object on
+/// stdout (`error`, `exit_status`), so a script never reads nothing
+/// (ox-summary reports an unreachable server in its own document).
+#[test]
+fn json_error_object_on_failure() {
+    let repo = tempfile::tempdir().expect("repo");
+    let repo = repo.path().to_string_lossy().to_string();
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("ox-summary", vec!["h=127.0.0.1,P=1", "--no-system"]),
+        ("ox-table-checksum", vec!["h=127.0.0.1,P=1"]),
+        (
+            "ox-table-sync",
+            vec!["h=127.0.0.1,P=1", "h=127.0.0.1,P=2", "--dry-run"],
+        ),
+        (
+            "ox-online-schema-change",
+            vec![
+                "h=127.0.0.1,P=1,D=d,t=t",
+                "--alter",
+                "ADD INDEX (a)",
+                "--dry-run",
+            ],
+        ),
+        (
+            "ox-backup",
+            vec!["backup", "h=127.0.0.1,P=1", "--repo", &repo],
+        ),
+    ];
+    for (tool, args) in cases {
+        let r = Tool::new(tool)
+            .args(
+                args.iter()
+                    .copied()
+                    .chain(["--format", "json", "--connect-timeout", "2"]),
+            )
+            .run()
+            .expect("run");
+        assert_ne!(r.code, 0, "{tool}: {}", r.stderr);
+        let doc = r.json();
+        if tool == "ox-summary" {
+            // Its own report, with the host part and the reason.
+            assert!(
+                doc["errors"][0]
+                    .as_str()
+                    .is_some_and(|e| e.contains("127.0.0.1")),
+                "{doc}"
+            );
+            continue;
+        }
+        assert_eq!(doc["exit_status"], r.code, "{tool}: {doc}");
+        assert!(
+            doc["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("127.0.0.1")),
+            "{tool}: {doc}"
+        );
+    }
+}

@@ -288,6 +288,7 @@ pub fn run(
             .collect();
         let text = cfg.args.output.format == oxkit::report::Format::Text;
         let mut out = std::io::stdout().lock();
+        oxkit::report::mark_stdout_used();
         // One handling for every result, whether it arrives while workers
         // run or is drained after they finished: its line, then its warnings.
         let mut take = |r: TableResult, results: &mut Vec<TableResult>| {
@@ -368,6 +369,7 @@ pub fn run(
             "tables": results,
             "exit_status": exit.code(),
         });
+        oxkit::report::mark_stdout_used();
         oxkit::report::write_json(&mut std::io::stdout().lock(), &doc)?;
     }
     Ok(exit)
