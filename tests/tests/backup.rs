@@ -1142,7 +1142,7 @@ fn connection_options_work_without_a_dsn() {
     args.extend(conn);
     backup(&args).expect_code(0);
 
-    let target = Sandbox::start().expect("target");
+    let target = Sandbox::builder().tcp(true).start().expect("target");
     let tport = target.port().to_string();
     let r = backup(&["restore", "--repo", &rp]);
     assert_eq!(r.code, 1, "{}", r.stderr);
