@@ -455,3 +455,43 @@ impl Tool {
         })
     }
 }
+
+/// The PIDs of the running child processes of `pid` (from `/proc/*/stat`).
+pub fn child_pids(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        let child: u32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        // pid (comm) state ppid ...: comm may hold spaces and parentheses.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+        (ppid == pid).then_some(child)
+    })
+    .collect()
+}
+
+/// Waits, at most `limit`, until process `pid` has a child process (the
+/// throwaway server a verify starts), so a signal can be sent while that
+/// step runs instead of after a guessed sleep. Fails when `pid` ends first.
+pub fn wait_for_child_process(child: &mut std::process::Child, limit: Duration) -> Result<u32> {
+    let start = Instant::now();
+    loop {
+        if let Some(c) = child_pids(child.id()).first() {
+            return Ok(*c);
+        }
+        if let Some(st) = child.try_wait()? {
+            bail!("pid {} ended ({st}) before starting a child", child.id());
+        }
+        if start.elapsed() > limit {
+            bail!(
+                "pid {} started no child within {}s",
+                child.id(),
+                limit.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

@@ -971,11 +971,9 @@ fn interrupted_verify_records_no_verdict() {
 
     // verify, interrupted once its run is under way.
     let mut child = spawn_backup(&["verify", "--repo", &rp, "--threads", "1"]);
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    assert!(
-        child.try_wait().expect("wait").is_none(),
-        "verify ended before the signal"
-    );
+    // While its throwaway server runs: the verify is under way, no verdict yet.
+    oxkit_harness::wait_for_child_process(&mut child, std::time::Duration::from_secs(60))
+        .expect("verify started its server");
     signal(child.id(), "-INT");
     let out = oxkit_harness::wait_child(child, std::time::Duration::from_secs(120)).expect("wait");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -1023,7 +1021,8 @@ fn interrupted_verify_records_no_verdict() {
             .iter()
             .any(|d| *d != first && d.join("manifest.json").exists())
     });
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    oxkit_harness::wait_for_child_process(&mut child, std::time::Duration::from_secs(60))
+        .expect("the verify step started its server");
     signal(child.id(), "-INT");
     let out = oxkit_harness::wait_child(child, std::time::Duration::from_secs(120)).expect("wait");
     let err = String::from_utf8_lossy(&out.stderr);
