@@ -212,11 +212,19 @@ struct Run {
 }
 
 fn tool(name: &str, args: &[String]) -> Result<Run> {
+    let t0 = Instant::now();
     let r = Tool::new(name)
         .args(args)
         .timeout(TOOL_DEADLINE)
         .run()
         .with_context(|| format!("{name} {}", args.join(" ")))?;
+    if t0.elapsed() > Duration::from_secs(10) {
+        println!(
+            "fuzz: slow: {name} {} took {:.1}s",
+            args.join(" "),
+            t0.elapsed().as_secs_f64()
+        );
+    }
     Ok(Run {
         code: r.code,
         stdout: r.stdout,
@@ -247,8 +255,6 @@ fn pt_checksum(t: &Topology, db: &str, table: &str) -> Result<()> {
             db,
             "--recursion-method",
             "hosts",
-            "--chunk-size",
-            "100",
         ])
         .env("HOME", home.path())
         .stdin(Stdio::null())
