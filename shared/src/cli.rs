@@ -141,6 +141,32 @@ impl ConnArgs {
     }
 }
 
+/// How a tool finds the replicas it watches or checks (Percona's
+/// `--recursion-method`), for every tool that looks for them.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Replicas")]
+pub struct RecursionArgs {
+    /// How to find replicas: hosts, processlist, dsn=DSN, none (comma-separated, tried in order)
+    #[arg(long, default_value = DEFAULT_RECURSION, value_name = "METHODS")]
+    pub recursion_method: String,
+}
+
+/// `--recursion-method`'s default.
+pub const DEFAULT_RECURSION: &str = "hosts,processlist";
+
+impl RecursionArgs {
+    /// The parsed methods.
+    pub fn methods(&self) -> Result<Vec<crate::topology::Method>> {
+        crate::topology::parse_methods(&self.recursion_method)
+            .map_err(|e| anyhow::anyhow!("--recursion-method: {e:#}"))
+    }
+
+    /// True when the option was left at its default.
+    pub fn is_default(&self) -> bool {
+        self.recursion_method == DEFAULT_RECURSION
+    }
+}
+
 /// How to print results.
 #[derive(Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Output")]

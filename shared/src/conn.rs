@@ -358,6 +358,21 @@ impl Conn {
         Ok(())
     }
 
+    /// Runs exactly one statement, through the prepared-statement protocol,
+    /// which the server refuses to split into several: for statements that
+    /// embed text the tool did not write (an `--alter` clause list), so a
+    /// `; DROP …` hidden in it can never run as a statement of its own,
+    /// whatever the text checks before missed. `sql` must have no `?`
+    /// placeholders.
+    pub fn run_one(&mut self, what: &str, sql: &str) -> Result<(), DbError> {
+        let label = self.label.clone();
+        let wrap = |e: mysql::Error| db_error(format_args!("{what} on {label}"), &e);
+        let stmt = self.inner.prep(sql).map_err(wrap)?;
+        let result = self.inner.exec_drop(&stmt, ()).map_err(wrap);
+        let _ = self.inner.close(stmt);
+        result
+    }
+
     /// Runs a query returning rows of `T`, errors wrapped as in [`Conn::run`].
     pub fn rows<T: mysql::prelude::FromRow>(
         &mut self,
@@ -474,18 +489,42 @@ fn setup_session(conn: &mut Conn, spec: &ConnSpec, s: &SessionOptions) -> Result
             message: format!("charset {charset:?} is not a character set name"),
         });
     }
-    let mut sets = vec![
-        format!("sql_mode={}", quote_str(&s.sql_mode)),
-        "time_zone='+00:00'".to_string(),
+    let mut sets = s.value_settings();
+    sets.extend([
         format!("innodb_lock_wait_timeout={}", s.innodb_lock_wait_timeout),
         format!("lock_wait_timeout={}", s.lock_wait_timeout),
         format!("wait_timeout={}", s.wait_timeout),
-    ];
+    ]);
     for (k, v) in &s.extra_vars {
         sets.push(format!("{k}={}", var_literal(v)));
     }
     conn.run("session setup", &format!("SET NAMES {charset}"))?;
     conn.run("session setup", &format!("SET SESSION {}", sets.join(", ")))
+}
+
+impl SessionOptions {
+    /// The session settings the meaning of a value depends on: `sql_mode`
+    /// (how string literals are escaped, zero dates, auto-increment of 0)
+    /// and `time_zone` (TIMESTAMP values are read and written in UTC).
+    fn value_settings(&self) -> Vec<String> {
+        vec![
+            format!("sql_mode={}", quote_str(&self.sql_mode)),
+            "time_zone='+00:00'".to_string(),
+        ]
+    }
+
+    /// The statements that open a SQL script written from values this
+    /// session read (`ox-table-sync --print`): the character set, then
+    /// every setting the values' meaning depends on, so replaying the
+    /// script with the mysql client gives the same rows whatever the
+    /// replaying server's defaults (its `time_zone`, a
+    /// `NO_BACKSLASH_ESCAPES` in its `sql_mode`). One statement a line.
+    pub fn script_preamble(&self, charset: &str) -> Vec<String> {
+        vec![
+            format!("SET NAMES {charset};"),
+            format!("SET SESSION {};", self.value_settings().join(", ")),
+        ]
+    }
 }
 
 #[cfg(test)]

@@ -134,7 +134,63 @@ pub fn full_command(cmd: Command) -> Command {
                 .help("More messages on stderr (repeat for more); passwords are never shown")
                 .help_heading("General"),
         )
+        .arg(
+            Arg::new("quiet")
+                .long("quiet")
+                .action(ArgAction::SetTrue)
+                .help("Only errors on stderr: no warnings or notes (Percona Toolkit's --quiet)")
+                .help_heading("General"),
+        )
+        // Percona Toolkit options with nothing to do here, accepted so pt
+        // users' scripts and config files keep working: oxkit never phones
+        // home, and draws progress on stderr whenever it is a terminal.
+        .arg(
+            Arg::new("version-check")
+                .long("version-check")
+                .action(ArgAction::SetTrue)
+                .hide(true),
+        )
+        .arg(
+            Arg::new("no-version-check")
+                .long("no-version-check")
+                .action(ArgAction::SetTrue)
+                .hide(true),
+        )
+        .arg(
+            Arg::new("check-replication-filters")
+                .long("check-replication-filters")
+                .alias("nocheck-replication-filters")
+                .alias("no-check-replication-filters")
+                .action(ArgAction::SetTrue)
+                .hide(true),
+        )
+        .arg(
+            Arg::new("progress")
+                .long("progress")
+                .num_args(0..=1)
+                .require_equals(true)
+                .value_name("SPEC")
+                .hide(true),
+        )
 }
+
+/// The Percona Toolkit options every tool accepts and ignores, with why
+/// (rendered into the man pages).
+pub const PT_NO_OPS: &[(&str, &str)] = &[
+    (
+        "--version-check, --no-version-check",
+        "oxkit never contacts a version server",
+    ),
+    (
+        "--progress[=SPEC]",
+        "progress is drawn on stderr whenever it is a terminal",
+    ),
+    (
+        "--[no]check-replication-filters",
+        "oxkit does not inspect replicas' replication filters; the snapshot method of \
+         ox-table-checksum does not depend on them",
+    ),
+];
 
 /// Parses a config file into command-line words: `opt=value` → `--opt=value`,
 /// `opt` → `--opt`. Blank lines and `#` comments are skipped; a line `--`
@@ -263,6 +319,11 @@ pub fn init_logging(tool: &str, verbosity: u8) {
         2 => log::LevelFilter::Debug,
         _ => log::LevelFilter::Trace,
     };
+    init_logging_level(tool, level);
+}
+
+/// Installs the stderr logger at `level`. Safe to call once.
+pub fn init_logging_level(tool: &str, level: log::LevelFilter) {
     let logger = Box::new(StderrLogger {
         tool: tool.to_string(),
         level,
@@ -414,11 +475,45 @@ fn attached_short_password(cmd: &Command, args: Vec<OsString>) -> Vec<OsString> 
     out
 }
 
+/// `--password VALUE`, as Percona Toolkit writes it, is refused with how to
+/// write it here: clap would read VALUE as a DSN (a password shown in
+/// messages as a host name) and prompt, as the mysql client does for a bare
+/// `--password`. The value is never repeated in the message.
+fn separate_password_value(args: &[OsString]) -> Result<(), String> {
+    let mut it = args.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(a) = it.next() {
+        if a == "--" {
+            break;
+        }
+        if a == "--password" {
+            if let Some(next) = it.next() {
+                if !next.starts_with('-') {
+                    return Err(
+                        "--password takes its value attached: write --password=VALUE \
+                                (or -pVALUE, or p=VALUE in the DSN), or --password / --ask-pass \
+                                alone to be prompted; the word after --password was not used"
+                            .to_string(),
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Parses arguments, runs the tool and exits the process with its status.
 pub fn main(cmd: Command, run: RunFn) -> ! {
     let cmd = full_command(cmd);
     let tool = cmd.get_name().to_string();
     let args = attached_short_password(&cmd, hide_passwords(std::env::args_os().collect()));
+    let has_password = cmd.get_arguments().any(|a| a.get_id() == "password");
+    if has_password {
+        if let Err(msg) = separate_password_value(&args) {
+            eprintln!("{tool}: error: {msg}");
+            eprintln!("For more information, try '--help'.");
+            std::process::exit(Exit::ERROR.code().into());
+        }
+    }
     let args = match layered_args(&tool, args) {
         Ok(a) => a,
         Err(e) => {
@@ -439,7 +534,11 @@ pub fn main(cmd: Command, run: RunFn) -> ! {
         }
     };
     let verbosity = matches.get_count("verbose");
-    init_logging(&tool, verbosity);
+    if matches.get_flag("quiet") {
+        init_logging_level(&tool, log::LevelFilter::Error);
+    } else {
+        init_logging(&tool, verbosity);
+    }
     let ctx = Context {
         tool: tool.clone(),
         cancel: Cancel::new(),

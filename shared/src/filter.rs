@@ -57,6 +57,47 @@ impl TableFilter {
         })
     }
 
+    /// The selection options in effect as they are written on the command
+    /// line (`--databases shop --ignore-tables shop.log`), for the message
+    /// that says a selection matched no table; empty when nothing is
+    /// filtered.
+    pub fn describe(&self) -> String {
+        let mut out: Vec<String> = Vec::new();
+        let mut list = |opt: &str, v: &[String]| {
+            if !v.is_empty() {
+                out.push(format!("{opt} {}", v.join(",")));
+            }
+        };
+        list("--databases", &self.databases);
+        list("--tables", &self.tables);
+        list("--ignore-databases", &self.ignore_databases);
+        list("--ignore-tables", &self.ignore_tables);
+        list("--engines", &self.engines);
+        list("--ignore-engines", &self.ignore_engines);
+        for (opt, r) in [
+            ("--databases-regex", &self.databases_regex),
+            ("--tables-regex", &self.tables_regex),
+            ("--ignore-databases-regex", &self.ignore_databases_regex),
+            ("--ignore-tables-regex", &self.ignore_tables_regex),
+        ] {
+            if let Some(r) = r {
+                out.push(format!("{opt} {}", r.as_str()));
+            }
+        }
+        out.join(" ")
+    }
+
+    /// The line for a run whose selection matched no table: what was
+    /// asked for, so a typo shows.
+    pub fn nothing_matched(&self) -> String {
+        let d = self.describe();
+        if d.is_empty() {
+            "the server has no table to work on".to_string()
+        } else {
+            format!("no table matches {d}")
+        }
+    }
+
     /// True when `db`.`table` (stored in `engine`) is selected.
     pub fn selects(&self, db: &str, table: &str, engine: Option<&str>) -> bool {
         let engine = engine.unwrap_or("").to_ascii_lowercase();
@@ -101,6 +142,15 @@ mod tests {
         assert!(!f.selects("app", "tmp", Some("InnoDB")));
         assert!(!f.selects("app", "Users", Some("InnoDB")));
         assert!(!f.selects("app", "users", Some("MyISAM")));
+        assert_eq!(
+            f.nothing_matched(),
+            "no table matches --databases app,shop --ignore-tables shop.log,tmp \
+             --ignore-engines myisam --tables-regex ^[a-z]"
+        );
+        assert_eq!(
+            TableFilter::default().nothing_matched(),
+            "the server has no table to work on"
+        );
         assert!(TableFilter::new(&FilterArgs {
             tables_regex: Some("(".into()),
             ..Default::default()

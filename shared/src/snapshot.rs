@@ -11,6 +11,13 @@
 //! always, also on error and cancellation. Replication pauses only while
 //! the replica catches up to the snapshot position.
 //!
+//! A replica already at the position (an idle one) is not sent an UNTIL:
+//! MariaDB keeps the SQL thread running after `START SLAVE UNTIL` a
+//! position it has already reached, and a wait for the stop would never
+//! end. Every wait here is bounded by the caller's limit, says on stderr
+//! what it waits for once it takes more than two seconds, and its timeout
+//! names the position and the replica's state.
+//!
 //! ox-table-checksum's snapshot method does the same for many replicas at
 //! once with these same pieces.
 
@@ -34,14 +41,6 @@ fn gtid_map(s: &str) -> BTreeMap<u32, u64> {
             Some((d, n))
         })
         .collect()
-}
-
-/// True when MariaDB GTID position `have` includes everything in `want`.
-pub fn covers(have: &str, want: &str) -> bool {
-    let h = gtid_map(have);
-    gtid_map(want)
-        .iter()
-        .all(|(d, n)| h.get(d).is_some_and(|m| m >= n))
 }
 
 /// MariaDB: the binary log file and position of the consistent snapshot open
@@ -134,7 +133,118 @@ pub fn restart_sql(server: &Server) -> String {
     format!("{}; {}", stop_sql(server), server.start_replica_sql())
 }
 
-/// Waits until the replica behind `conn` stopped at `gtid`.
+/// Where a replica's applied position stands against a source position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// It still has to apply part of the position.
+    Behind,
+    /// It has applied exactly the position (in every domain the position
+    /// names, MariaDB; the whole set, MySQL).
+    At,
+    /// It has applied more than the position in a domain the position
+    /// names: it holds transactions the source's snapshot does not.
+    Past,
+}
+
+/// Compares MariaDB GTID position `have` (a replica's `gtid_slave_pos`)
+/// with `want`, domain by domain over the domains of `want`.
+pub fn standing(have: &str, want: &str) -> Standing {
+    let h = gtid_map(have);
+    let mut behind = false;
+    for (d, n) in gtid_map(want) {
+        match h.get(&d) {
+            Some(m) if *m > n => return Standing::Past,
+            Some(m) if *m == n => {}
+            _ => behind = true,
+        }
+    }
+    if behind {
+        Standing::Behind
+    } else {
+        Standing::At
+    }
+}
+
+/// The replica's applied position and where it stands against `gtid`.
+fn applied(conn: &mut Conn, server: &Server, gtid: &str) -> Result<(String, Standing)> {
+    match server.caps.gtid_style {
+        GtidStyle::MariaDB => {
+            let pos: Option<Option<String>> =
+                conn.row("reading gtid_slave_pos", "SELECT @@GLOBAL.gtid_slave_pos")?;
+            let pos: String = pos
+                .flatten()
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect();
+            let st = standing(&pos, gtid);
+            Ok((pos, st))
+        }
+        GtidStyle::MySQL => {
+            let pos = server.gtid_position(conn)?;
+            let sql = format!(
+                "SELECT GTID_SUBSET({}, {})",
+                quote_str(gtid),
+                quote_str(&pos)
+            );
+            let sub: Option<Option<i64>> = conn.row("comparing GTID sets", &sql)?;
+            // A MySQL replica cannot have applied more of its source's
+            // transactions than the source had when replication stopped,
+            // which is before the snapshot: covered means at.
+            let st = if sub.flatten() == Some(1) {
+                Standing::At
+            } else {
+                Standing::Behind
+            };
+            Ok((pos, st))
+        }
+    }
+}
+
+/// What [`start_until`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Until {
+    /// The replica had already applied exactly the position: replication
+    /// stays stopped and nothing needs waiting for.
+    AlreadyThere,
+    /// Replication runs towards the position; [`wait_stopped_at`] next.
+    Started,
+}
+
+/// With replication stopped on the replica behind `conn`, lets it run to
+/// the source position `gtid` and stop there. A replica already at `gtid`
+/// is left stopped: `START SLAVE UNTIL` a position already reached keeps
+/// MariaDB's SQL thread running with no stop to wait for. A replica past
+/// `gtid` is an error naming both positions (it holds transactions the
+/// source's snapshot does not, so no snapshot pair can be equal).
+pub fn start_until(conn: &mut Conn, server: &Server, gtid: &str) -> Result<Until> {
+    let (pos, st) = applied(conn, server, gtid)?;
+    match st {
+        Standing::At => Ok(Until::AlreadyThere),
+        Standing::Past => bail!(
+            "{} has applied {pos}, past the source's snapshot position {gtid}: \
+             it holds transactions the source does not have",
+            conn.label()
+        ),
+        Standing::Behind => {
+            conn.run(
+                "running replication to the snapshot position",
+                &until_sql(server, gtid),
+            )?;
+            Ok(Until::Started)
+        }
+    }
+}
+
+/// Seconds between the "waiting for" lines a long wait prints on stderr.
+const WAIT_NOTICE_EVERY: Duration = Duration::from_secs(10);
+
+/// Waits until the replica behind `conn`, started towards `gtid` by
+/// [`start_until`], stopped there. Bounded by `limit`; past two seconds it
+/// says on stderr what it waits for, every ten seconds, and a timeout names
+/// the position and the replica's threads and applied position. A replica
+/// found exactly at `gtid` with its SQL thread still running (an UNTIL that
+/// was reached without stopping) is stopped here: UNTIL keeps it from
+/// applying anything past the position.
 pub fn wait_stopped_at(
     conn: &mut Conn,
     server: &Server,
@@ -143,6 +253,7 @@ pub fn wait_stopped_at(
     cancel: &Cancel,
 ) -> Result<()> {
     let start = Instant::now();
+    let mut next_notice = Duration::from_secs(2);
     loop {
         cancel.check()?;
         let st = replica_status(conn, server)?;
@@ -156,38 +267,74 @@ pub fn wait_stopped_at(
                 s.last_sql_error
             );
         }
+        let (pos, standing) = applied(conn, server, gtid)?;
+        if s.sql_running && standing == Standing::At {
+            conn.run(
+                "stopping replication at the snapshot position",
+                &stop_sql(server),
+            )?;
+            continue;
+        }
         if !s.sql_running {
-            let reached = match server.caps.gtid_style {
-                GtidStyle::MariaDB => {
-                    let slave: Option<Option<String>> =
-                        conn.row("reading gtid_slave_pos", "SELECT @@GLOBAL.gtid_slave_pos")?;
-                    covers(&slave.flatten().unwrap_or_default(), gtid)
-                }
-                GtidStyle::MySQL => true,
-            };
-            if !reached {
-                let pos = server.gtid_position(conn)?;
-                bail!(
+            return match standing {
+                Standing::At => Ok(()),
+                Standing::Behind => bail!(
                     "{} stopped at {pos} before reaching the snapshot position {gtid}",
                     conn.label()
-                );
-            }
-            return Ok(());
+                ),
+                Standing::Past => bail!(
+                    "{} stopped at {pos}, past the snapshot position {gtid}",
+                    conn.label()
+                ),
+            };
         }
-        if start.elapsed() > limit {
+        let waited = start.elapsed();
+        if waited > limit {
             bail!(
-                "{} did not reach the source's position {gtid} within {}s",
+                "{} did not reach the source's position {gtid} within {}s \
+                 (--replica-timeout): it has applied {pos}; I/O thread {}, SQL thread running{}",
                 conn.label(),
+                limit.as_secs(),
+                s.io_running,
+                if s.last_io_error.is_empty() {
+                    String::new()
+                } else {
+                    format!("; last I/O error: {}", s.last_io_error)
+                }
+            );
+        }
+        if waited >= next_notice {
+            log::warn!(
+                "waiting for {} to reach GTID {gtid} (applied {pos}; {}s of {}s)",
+                conn.label(),
+                waited.as_secs(),
                 limit.as_secs()
             );
+            next_notice = waited + WAIT_NOTICE_EVERY;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
 }
 
+/// Runs the stopped replica behind `conn` to `gtid` and waits until it
+/// stopped there ([`start_until`], then [`wait_stopped_at`] unless it was
+/// already there).
+pub fn run_to(
+    conn: &mut Conn,
+    server: &Server,
+    gtid: &str,
+    limit: Duration,
+    cancel: &Cancel,
+) -> Result<()> {
+    if start_until(conn, server, gtid)? == Until::Started {
+        wait_stopped_at(conn, server, gtid, limit, cancel)?;
+    }
+    Ok(())
+}
+
 /// Opens snapshots at the same position on `source` (a read connection)
 /// and `replica_read`, using `replica_control` to stop and restart
-/// replication. Fails, without touching replication, when the replica's
+/// replication. Fails (exit 128, replication stopped), without touching replication, when the replica's
 /// threads are not running. Returns the position.
 #[allow(clippy::too_many_arguments)]
 pub fn open_pair(
@@ -201,19 +348,19 @@ pub fn open_pair(
 ) -> Result<String> {
     let st = replica_status(replica_control, replica_server)?;
     if st.first().is_none_or(|s| s.is_stopped()) {
-        bail!(
-            "replication is not running on {}; start it first",
-            replica_control.label()
-        );
+        return Err(crate::entry::ExitError {
+            exit: crate::Exit::REPLICATION_STOPPED,
+            message: format!(
+                "replication is not running on {}; start it first",
+                replica_control.label()
+            ),
+        }
+        .into());
     }
     replica_control.run("stopping replication", &stop_sql(replica_server))?;
     let result = (|| -> Result<String> {
         let gtid = source_snapshot(source, source_server)?;
-        replica_control.run(
-            "running replication to the snapshot position",
-            &until_sql(replica_server, &gtid),
-        )?;
-        wait_stopped_at(replica_control, replica_server, &gtid, limit, cancel)?;
+        run_to(replica_control, replica_server, &gtid, limit, cancel)?;
         replica_read.run("ending the previous snapshot", "COMMIT")?;
         replica_read.run(
             "opening a consistent snapshot",
@@ -235,12 +382,17 @@ pub fn open_pair(
 mod tests {
     use super::*;
 
+    /// A replica exactly at the position is `At` (no UNTIL is started for
+    /// it: MariaDB would never stop); other domains of the replica don't
+    /// matter; a higher sequence number is `Past`.
     #[test]
-    fn gtid_coverage() {
-        assert!(covers("0-1-10", "0-1-10"));
-        assert!(covers("0-1-11,1-5-3", "0-1-10"));
-        assert!(!covers("0-1-9", "0-1-10"));
-        assert!(!covers("0-1-10", "0-1-10,2-1-1"));
-        assert!(covers("", ""));
+    fn standing_against_a_position() {
+        assert_eq!(standing("0-1-10", "0-1-10"), Standing::At);
+        assert_eq!(standing("0-1-10,5-9-3", "0-1-10"), Standing::At);
+        assert_eq!(standing("0-1-9", "0-1-10"), Standing::Behind);
+        assert_eq!(standing("", "0-1-10"), Standing::Behind);
+        assert_eq!(standing("0-1-10", "0-1-10,1-2-4"), Standing::Behind);
+        assert_eq!(standing("0-1-11", "0-1-10"), Standing::Past);
+        assert_eq!(standing("0-1-11,1-2-1", "0-1-10,1-2-4"), Standing::Past);
     }
 }

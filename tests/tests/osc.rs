@@ -509,6 +509,29 @@ fn guards_refuse_with_reasons_and_change_nothing() {
         .expect("run")
         .expect_code(0);
     assert_eq!(count(&mut c, "SELECT COUNT(*) FROM app.dup"), 2);
+    // Issue 21: --alter text that would run a second statement, even under
+    // --dry-run, is refused before anything runs.
+    for mode in ["--dry-run", "--execute"] {
+        let r = Tool::new(TOOL)
+            .args([
+                &dsn(port, "t"),
+                "--alter",
+                "ADD COLUMN x INT; CREATE TABLE app.injected (i int) #",
+                mode,
+            ])
+            .run()
+            .expect("run");
+        r.expect_code(1);
+        assert!(r.stderr.contains("';'"), "{}", r.stderr);
+        assert_eq!(
+            count(
+                &mut c,
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_NAME = 'injected'"
+            ),
+            0,
+            "{mode}: the injected statement ran"
+        );
+    }
     // Usage errors: neither or both of --dry-run/--execute, no table.
     for args in [
         vec![dsn(port, "t"), "--alter".into(), "ADD INDEX (k)".into()],
@@ -1092,4 +1115,54 @@ fn binlog_apply_waits_alone_for_a_row_held_by_a_prepared_xa() {
     assert!(rows(&mut c, "xa_t") == want, "the changed table differs");
     assert_eq!(leftovers(&mut c), Vec::<String>::new());
     exec(&mut c, "DROP TABLE app.xa_t").expect("drop");
+}
+
+/// Issue 21: a second run on a table whose run is alive (here postponed
+/// before its swap) is refused with exit 2, also as `--resume` (which
+/// attached to the live run, and its Ctrl-C dropped the live run's
+/// shadow) and as a dry run; the live run is untouched and finishes.
+#[test]
+fn a_second_run_on_a_live_table_is_refused_with_exit_2() {
+    let s = single().expect("server");
+    let mut c = s.connect().expect("conn");
+    exec(&mut c, SEED).expect("seed");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flag = dir.path().join("postpone");
+    std::fs::write(&flag, "").expect("flag");
+    let d = dsn(s.port(), "t");
+    let flag_s = flag.to_string_lossy().to_string();
+    let alter = "MODIFY k BIGINT NOT NULL";
+    let mut live = spawn(&[
+        &d,
+        "--alter",
+        alter,
+        "--execute",
+        "--postpone-cut-over",
+        &flag_s,
+    ]);
+    wait_phase(&mut c, "t", "postponed", 0, &mut live);
+    for extra in [
+        vec!["--execute"],
+        vec!["--execute", "--resume"],
+        vec!["--dry-run"],
+    ] {
+        let mut args = vec![d.as_str(), "--alter", alter];
+        args.extend(extra.iter().copied());
+        let r = Tool::new(TOOL).args(&args).run().expect("second run");
+        r.expect_code(2);
+        assert!(
+            r.stderr.contains("another ox-online-schema-change"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(
+        phase(&mut c, "t").map(|p| p.0).as_deref(),
+        Some("postponed")
+    );
+    assert_eq!(count(&mut c, "SELECT COUNT(*) FROM app._t_new"), 3000);
+    std::fs::remove_file(&flag).expect("release");
+    finish(live).expect_code(0);
+    assert_eq!(leftovers(&mut c), Vec::<String>::new());
+    assert!(create_table(&mut c, "t").contains("bigint"));
 }

@@ -305,11 +305,17 @@ fn direct_mode_makes_an_unrelated_server_identical() {
     let mut cb = b.connect().expect("b");
     let nokey = "CREATE TABLE app.nokey (a INT, s VARCHAR(10)); \
                  INSERT INTO app.nokey SELECT seq % 10, 'dup' FROM seq_1_to_300;";
+    // TIMESTAMP values and strings with a backslash and a quote: their
+    // meaning depends on the session's time_zone and sql_mode (issue 21).
+    let ts = "CREATE TABLE app.ts (id INT PRIMARY KEY, created TIMESTAMP(6) NULL, s VARCHAR(20)); \
+              INSERT INTO app.ts SELECT seq, '2024-03-31 01:30:00.5' + INTERVAL seq HOUR, \
+                'a\\\\b''c' FROM seq_1_to_50;";
     for c in [&mut ca, &mut cb] {
         exec(c, setup_sql()).expect("setup");
         exec(c, nokey).expect("nokey");
+        exec(c, ts).expect("ts");
     }
-    let all: Vec<&str> = TABLES.iter().copied().chain(["nokey"]).collect();
+    let all: Vec<&str> = TABLES.iter().copied().chain(["nokey", "ts"]).collect();
     let want = sums(&mut ca, &all);
     let drift = |c: &mut oxkit::conn::Conn| {
         exec(c, "SET SESSION foreign_key_checks = 1").expect("fk");
@@ -320,6 +326,12 @@ fn direct_mode_makes_an_unrelated_server_identical() {
              INSERT INTO app.nokey VALUES (11, 'x'), (11, 'x'), (1, 'dup')",
         )
         .expect("drift nokey");
+        exec(
+            c,
+            "UPDATE app.ts SET created = created + INTERVAL 1 SECOND, s = 'x' WHERE id = 7; \
+             DELETE FROM app.ts WHERE id = 9",
+        )
+        .expect("drift ts");
     };
     drift(&mut cb);
     assert_ne!(sums(&mut cb, &all), want);
@@ -341,7 +353,16 @@ fn direct_mode_makes_an_unrelated_server_identical() {
     );
     assert_eq!(kinds(&doc, "main"), (1, 3, 3), "{doc:#}");
 
-    // --print, replayed with the mariadb client, makes the target identical.
+    // --print, replayed with the mariadb client, makes the target
+    // identical, also when the server replaying it runs in another time
+    // zone and with NO_BACKSLASH_ESCAPES: the script carries the settings
+    // its values were read with.
+    exec(
+        &mut cb,
+        "SET GLOBAL time_zone = '+03:00'; \
+         SET GLOBAL sql_mode = CONCAT(@@GLOBAL.sql_mode, ',NO_BACKSLASH_ESCAPES')",
+    )
+    .expect("non-UTC target");
     let print = Tool::new("ox-table-sync")
         .args([&a.dsn(), &b.dsn(), "--print", "--allow-no-key"])
         .run()
@@ -374,6 +395,11 @@ fn direct_mode_makes_an_unrelated_server_identical() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        print.stdout.contains("time_zone='+00:00'"),
+        "{}",
+        print.stdout
     );
     assert_eq!(sums(&mut cb, &all), want);
     assert_eq!(count(&mut cb, "SELECT COUNT(*) FROM app.child"), 1000);
@@ -420,4 +446,209 @@ fn usage_errors() {
         .expect("run");
     r.expect_code(1);
     assert!(r.stderr.contains("two DSNs"), "{}", r.stderr);
+}
+
+/// Issue 14: on an idle replica already at its source's position,
+/// `--sync-to-master` waited for a `START SLAVE UNTIL` that never stopped
+/// (for --replica-timeout, 600 s). It must finish in seconds and repair the
+/// row, idle and with a writer on the primary, and so must the checksum's
+/// snapshot method, which opens snapshots the same way.
+#[test]
+fn replica_already_at_the_source_position_is_synced_in_seconds() {
+    use std::time::{Duration, Instant};
+    let t = Topology::start(1).expect("topology");
+    let mut p = t.primary_conn().expect("primary");
+    exec(
+        &mut p,
+        "CREATE DATABASE x; USE x; CREATE TABLE x.t (id INT PRIMARY KEY, v VARCHAR(20)); \
+         INSERT INTO x.t SELECT seq, CONCAT('v', seq) FROM seq_1_to_1000; \
+         CREATE TABLE x.w (id INT AUTO_INCREMENT PRIMARY KEY, v INT)",
+    )
+    .expect("setup");
+    t.sync().expect("sync");
+    let replica = dsn(t.replicas[0].port());
+    // Build the tools first: the time limits below are the tools' own.
+    oxkit_harness::tool_path("ox-table-sync").expect("build");
+    let mut sync_to_master = |what: &str| {
+        t.drift(0, "INSERT INTO x.t VALUES (999999001, 'extra')")
+            .expect("drift");
+        let start = Instant::now();
+        let r = Tool::new("ox-table-sync")
+            .args([
+                "--sync-to-master",
+                &replica,
+                "--databases",
+                "x",
+                "--tables",
+                "t",
+                "--execute",
+                "--replica-timeout",
+                "60",
+            ])
+            .timeout(Duration::from_secs(120))
+            .run()
+            .expect("sync");
+        r.expect_code(0);
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{what}: took {:?}\n{}",
+            start.elapsed(),
+            r.stderr
+        );
+        t.sync().expect("sync");
+        let mut rc = t.replica_conn(0).expect("replica");
+        let n: Option<u64> = rc
+            .row("count", "SELECT COUNT(*) FROM x.t WHERE id = 999999001")
+            .expect("count");
+        assert_eq!(n, Some(0), "{what}: the extra row is gone");
+        let a: Vec<(String, Option<u64>)> =
+            p.rows("sum", "CHECKSUM TABLE x.t EXTENDED").expect("sum");
+        let b: Vec<(String, Option<u64>)> =
+            rc.rows("sum", "CHECKSUM TABLE x.t EXTENDED").expect("sum");
+        assert_eq!(a, b, "{what}");
+    };
+    sync_to_master("idle");
+
+    let start = Instant::now();
+    let r = Tool::new("ox-table-checksum")
+        .args([
+            &dsn(t.primary.port()),
+            "--method",
+            "snapshot",
+            "--databases",
+            "x",
+            "--replica-timeout",
+            "60",
+        ])
+        .timeout(Duration::from_secs(120))
+        .run()
+        .expect("checksum");
+    r.expect_code(0);
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "checksum --method snapshot on an idle replica took {:?}\n{}",
+        start.elapsed(),
+        r.stderr
+    );
+
+    // The same with a writer on the primary (another table).
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let port = t.primary.port();
+        std::thread::spawn(move || {
+            let spec = oxkit::dsn::parse_dsn(&dsn(port)).expect("dsn");
+            let mut c = oxkit::conn::connect(&spec, &Default::default()).expect("writer");
+            while !stop.load(Ordering::SeqCst) {
+                let _ = c.run("write", "INSERT INTO x.w (v) VALUES (1)");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    sync_to_master("busy");
+    stop.store(true, Ordering::SeqCst);
+    writer.join().expect("writer");
+}
+
+/// Issue 21's ox-table-sync bugs on one primary + replica: an interrupted
+/// `--execute` reports only what it committed (the replica's own row count
+/// is the judge) and exits 4 in its JSON too; a stopped replica is exit
+/// 128; `--sync-to-master` takes the replica from `--host/--port/--user`;
+/// a filter that matches nothing says so.
+#[test]
+fn interrupted_fix_reports_what_it_did_and_stopped_replica_is_128() {
+    use std::time::{Duration, Instant};
+    let t = Topology::start(1).expect("topology");
+    let mut p = t.primary_conn().expect("primary");
+    exec(
+        &mut p,
+        "CREATE DATABASE x; USE x; CREATE TABLE x.t (id INT PRIMARY KEY, v VARCHAR(20)); \
+         INSERT INTO x.t SELECT seq, CONCAT('v', seq) FROM seq_1_to_20000",
+    )
+    .expect("setup");
+    t.sync().expect("sync");
+    t.drift(0, "DELETE FROM x.t").expect("drift");
+    let port = t.replicas[0].port().to_string();
+    oxkit_harness::tool_path("ox-table-sync").expect("build");
+
+    // A filter that matches nothing is not a silent success.
+    let r = Tool::new("ox-table-sync")
+        .args(["--sync-to-master", "--host", "127.0.0.1", "--port", &port])
+        .args(["--user", "root", "--databases", "typo", "--dry-run"])
+        .run()
+        .expect("typo");
+    r.expect_code(0);
+    assert!(
+        r.stderr.contains("no table matches --databases typo"),
+        "{}",
+        r.stderr
+    );
+
+    // The replica from the connection options alone: 20000 rows missing.
+    let r = Tool::new("ox-table-sync")
+        .args(["--sync-to-master", "--host", "127.0.0.1", "--port", &port])
+        .args(["--user", "root", "--databases", "x", "--dry-run"])
+        .args(["--format", "json"])
+        .run()
+        .expect("dry run");
+    r.expect_code(16);
+    assert_eq!(r.json()["tables"][0]["insert"], 20000, "{}", r.stdout);
+
+    // Ctrl-C while fixing, one small batch at a time.
+    let bin = oxkit_harness::tool_path("ox-table-sync").expect("bin");
+    let home = tempfile::tempdir().expect("home");
+    let child = Command::new(bin)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .args(["--sync-to-master", &dsn(t.replicas[0].port())])
+        .args(["--databases", "x", "--execute", "--batch-size", "5"])
+        .args(["--format", "json", "--max-lag", "60"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut rc = t.replica_conn(0).expect("replica");
+    let start = Instant::now();
+    loop {
+        let n = count(&mut rc, "SELECT COUNT(*) FROM x.t");
+        if n >= 500 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "no fix seen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill")
+        .success());
+    let out = oxkit_harness::wait_child(child, Duration::from_secs(120)).expect("stopped");
+    assert_eq!(out.status.code(), Some(4));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["exit_status"], 4, "{doc:#}");
+    let tr = &doc["tables"][0];
+    assert_eq!(tr["interrupted"], true, "{doc:#}");
+    assert_eq!(tr["insert"], 20000, "{doc:#}");
+    let fixed = tr["fixed"].as_u64().expect("fixed");
+    t.sync().expect("sync");
+    let have = count(&mut rc, "SELECT COUNT(*) FROM x.t");
+    assert_eq!(fixed, have, "the report says what reached the replica");
+    assert!(have < 20000, "the run was interrupted part-way: {have}");
+
+    // A replica whose replication is stopped: exit 128.
+    exec(&mut rc, "STOP SLAVE").expect("stop");
+    let r = Tool::new("ox-table-sync")
+        .args(["--sync-to-master", &dsn(t.replicas[0].port())])
+        .args(["--databases", "x", "--dry-run"])
+        .run()
+        .expect("stopped replica");
+    r.expect_code(128);
+    assert!(
+        r.stderr.contains("replication is not running"),
+        "{}",
+        r.stderr
+    );
+    exec(&mut rc, "START SLAVE").expect("start");
 }

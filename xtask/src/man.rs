@@ -177,6 +177,21 @@ fn common_sections(tool: &str, replaces: &[&str]) -> String {
         p.item(&[&format!("`{}`", exit.code())], &sentence(meaning));
     }
 
+    p.heading("PERCONA TOOLKIT OPTIONS");
+    p.para(
+        "Scripts and config files written for pt-* tools keep working: options with the same \
+         meaning have the same names, and these are accepted and ignored:",
+    );
+    for (opt, why) in oxkit::entry::PT_NO_OPS {
+        p.item(&[&format!("`{opt}`")], &sentence(why));
+    }
+    p.para(
+        "`--quiet` prints only errors on stderr. `--password VALUE` with a space, as pt-* tools \
+         take it, is refused (exit 1) with how to write it here: `--password=VALUE`, `-pVALUE` \
+         or `p=VALUE` in the DSN; `--password` or `--ask-pass` alone prompts, as the mysql \
+         client does.",
+    );
+
     p.heading("ENVIRONMENT");
     p.item(
         &["`MYSQL_PWD`"],

@@ -27,8 +27,14 @@ pub struct Alter {
     pub unique_adds: Vec<Vec<String>>,
 }
 
-/// Splits on top-level commas, respecting quotes, backticks and parentheses.
-fn split_top(s: &str) -> Vec<String> {
+/// Splits on top-level commas, respecting quotes, backticks and
+/// parentheses. Refuses what would end the tool's statement or hide its
+/// rest outside a quoted string: a `;` (a second statement), comments (`#`,
+/// `-- `, `/* */`, including `/*! */` which the server executes), an
+/// unclosed quote and unbalanced parentheses. The tool appends its own
+/// clauses (`, ALGORITHM=INSTANT`) to the text, so each of these could turn
+/// `--alter` into SQL the tool did not mean to run.
+fn split_top(s: &str) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut depth = 0i32;
@@ -62,18 +68,42 @@ fn split_top(s: &str) -> Vec<String> {
                 }
                 ')' => {
                     depth -= 1;
+                    if depth < 0 {
+                        bail!("--alter has a ')' without its '('");
+                    }
                     cur.push(c);
+                }
+                ';' => bail!(
+                    "--alter holds a ';': it takes one ALTER TABLE clause list, not several statements"
+                ),
+                '#' => bail!("--alter holds a comment ('#'): leave comments out"),
+                '-' if chars.peek() == Some(&'-') => {
+                    chars.next();
+                    if chars.peek().is_none_or(|n| n.is_whitespace() || n.is_control()) {
+                        bail!("--alter holds a comment ('-- '): leave comments out");
+                    }
+                    cur.push_str("--");
+                }
+                '/' if chars.peek() == Some(&'*') => {
+                    bail!("--alter holds a comment ('/*'): leave comments out")
                 }
                 ',' if depth == 0 => out.push(std::mem::take(&mut cur)),
                 _ => cur.push(c),
             },
         }
     }
+    if let Some(q) = quote {
+        bail!("--alter has an unclosed {q} quote");
+    }
+    if depth != 0 {
+        bail!("--alter has a '(' without its ')'");
+    }
     out.push(cur);
-    out.into_iter()
+    Ok(out
+        .into_iter()
         .map(|c| c.trim().to_string())
         .filter(|c| !c.is_empty())
-        .collect()
+        .collect())
 }
 
 /// Splits a clause into words: identifiers (backticks removed), quoted
@@ -173,7 +203,9 @@ fn column_list(w: &[String], at: usize) -> Vec<String> {
 impl Alter {
     /// Parses `text`; errors name the clause the tool cannot apply.
     pub fn parse(text: &str) -> Result<Alter> {
-        let text = text.trim().trim_end_matches(';').trim().to_string();
+        // One trailing ';' is how people end a statement; any other is refused below.
+        let text = text.trim();
+        let text = text.strip_suffix(';').unwrap_or(text).trim().to_string();
         if text.is_empty() {
             bail!("--alter is empty");
         }
@@ -181,7 +213,7 @@ impl Alter {
         if lower.starts_with("alter ") {
             bail!("--alter takes the clauses only (\"ADD INDEX k (c)\"), not a whole ALTER TABLE statement");
         }
-        let clauses = split_top(&text);
+        let clauses = split_top(&text)?;
         let mut a = Alter {
             text: text.clone(),
             clauses: clauses.clone(),
@@ -314,5 +346,37 @@ mod tests {
             assert!(Alter::parse(bad).is_err(), "{bad}");
         }
         assert!(Alter::parse("RENAME INDEX a TO b").is_ok());
+    }
+
+    /// Issue 21: `--alter` text must stay one clause list. A `;` or a
+    /// comment outside quotes could run a second statement or cut off the
+    /// clauses the tool appends; inside quotes they are data.
+    #[test]
+    fn refuses_separators_and_comments_outside_quotes() {
+        for bad in [
+            "ADD COLUMN x INT; CREATE TABLE shop.injected (i int) #",
+            "ADD COLUMN x INT; DROP TABLE t",
+            "ADD COLUMN x INT #",
+            "ADD COLUMN x INT -- rest",
+            "ADD COLUMN x INT --",
+            "ADD COLUMN x INT /*! , DROP COLUMN y */",
+            "ADD COLUMN x INT /* c */",
+            "ADD COLUMN x VARCHAR(3) DEFAULT 'a",
+            "ADD COLUMN x INT DEFAULT (1",
+            "ADD COLUMN x INT DEFAULT 1)",
+            "ADD COLUMN `x INT",
+        ] {
+            let e = Alter::parse(bad).expect_err(bad);
+            assert!(e.to_string().contains("--alter"), "{bad}: {e}");
+        }
+        for good in [
+            "ADD COLUMN x VARCHAR(9) DEFAULT 'a;b#c-- d/*e'",
+            "ADD COLUMN `we;ird#` INT",
+            "ADD COLUMN x INT DEFAULT (2--1)",
+            "MODIFY v TEXT COMMENT 'it''s \\' ok'",
+            "ADD INDEX k (a);",
+        ] {
+            assert!(Alter::parse(good).is_ok(), "{good}");
+        }
     }
 }

@@ -97,6 +97,7 @@ pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
     let names = Names::new(&db, &tname).map_err(|e| usage_error(format!("{e:#}")))?;
     let mut conn = conn::connect(&spec, &opts)?;
     let server = Server::detect(&mut conn)?;
+    let _run_lock = state::RunLock::take(conn::connect(&spec, &opts)?, &names)?;
     let table = load_table(&mut conn, &db, &tname)?;
     let create = show_create(&mut conn, &names, &tname)?;
 
@@ -398,7 +399,7 @@ fn connect_copy(spec: &ConnSpec, opts: &ConnectOptions) -> Result<(Conn, bool)> 
 
 fn throttle(cfg: &Config, spec: &ConnSpec, opts: &ConnectOptions) -> Result<Throttle> {
     let mut watched = Vec::new();
-    match oxkit::topology::discover(spec, &oxkit::topology::default_methods(), 1, opts) {
+    match oxkit::topology::discover(spec, &cfg.recursion, 1, opts) {
         Ok(found) => {
             for r in found {
                 let mut c = conn::connect(&r.spec, opts)
@@ -500,7 +501,7 @@ fn copy_and_swap(
             state::create(conn, n, &cfg.alter.text, method.name(), from.as_ref())?;
             let create = show_create(conn, n, &n.table)?;
             create_clone(conn, n, &create, &n.shadow)?;
-            conn.run(
+            conn.run_one(
                 "applying the ALTER to the shadow table",
                 &format!("ALTER TABLE {} {}", n.q(&n.shadow), cfg.alter.text),
             )?;

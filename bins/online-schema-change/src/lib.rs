@@ -81,6 +81,8 @@ pub struct Args {
     pub targets: Vec<String>,
     #[command(flatten)]
     pub conn: ConnArgs,
+    #[command(flatten)]
+    pub recursion: oxkit::cli::RecursionArgs,
 
     /// The ALTER TABLE clauses to apply, without "ALTER TABLE t": "ADD INDEX k (c), MODIFY v BIGINT"
     #[arg(long, value_name = "CLAUSES", help_heading = "Change")]
@@ -177,6 +179,8 @@ pub struct Config {
     pub lock_wait: u32,
     /// `--cut-over-timeout`.
     pub cut_over_timeout: Duration,
+    /// How replicas are found for the lag throttle (`--recursion-method`).
+    pub recursion: Vec<oxkit::topology::Method>,
 }
 
 fn secs(what: &str, v: f64) -> Result<Duration> {
@@ -229,7 +233,12 @@ impl Config {
         if args.resume && args.dry_run {
             return Err(usage_error("--resume needs --execute"));
         }
+        let recursion = args
+            .recursion
+            .methods()
+            .map_err(|e| usage_error(format!("{e:#}")))?;
         Ok(Config {
+            recursion,
             lock_wait: (lw.as_secs_f64().ceil() as u32).clamp(1, 31_536_000),
             alter,
             throttle,
@@ -268,7 +277,16 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
 pub const MAN_DESCRIPTION: &[&str] = &[
     "USE. ox-online-schema-change h=HOST,D=DB,t=TABLE --alter \"CLAUSES\" --dry-run prints \
      the plan and changes nothing; the same with --execute makes the change. Exactly one of \
-     the two is required.",
+     the two is required. --alter is one ALTER TABLE clause list: a ';' or a comment \
+     ('#', '-- ', '/* */') outside quotes, an unclosed quote or unbalanced parentheses are \
+     refused (exit 1) before anything runs, and every statement that carries the text is \
+     sent alone through the prepared-statement protocol, which the server never splits \
+     into several statements.",
+    "ONE RUN PER TABLE. A run holds the server's named lock oxkit-osc:DB.TABLE (GET_LOCK, \
+     on a connection of its own) from start to end, dry runs included. A second run on the \
+     same table, or a --resume while the first run is still alive, exits 2 and names the \
+     connection holding the lock; the server frees the lock when the run ends or is killed, \
+     so --resume after a kill -9 works.",
     "PLAN. The tool creates an empty clone of the table (SHOW CREATE TABLE under another \
      name, not binary-logged when the session may turn sql_log_bin off), applies the ALTER \
      to it with ALGORITHM=INSTANT, and when the server accepts that, runs the same ALTER \

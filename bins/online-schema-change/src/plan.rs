@@ -157,7 +157,7 @@ fn probe(
         )?;
         create_clone(conn, names, create, &names.probe)?;
         let instant = conn
-            .run(
+            .run_one(
                 "probe",
                 &format!("ALTER TABLE {p} {}, ALGORITHM=INSTANT", alter.text),
             )
@@ -165,13 +165,13 @@ fn probe(
         let mut nocopy = instant;
         if !instant {
             nocopy = conn
-                .run(
+                .run_one(
                     "probe",
                     &format!("ALTER TABLE {p} {}, {}", alter.text, algo_clause(server)),
                 )
                 .is_ok();
             if !nocopy {
-                conn.run(
+                conn.run_one(
                     "trying the ALTER on an empty copy of the table",
                     &format!("ALTER TABLE {p} {}", alter.text),
                 )

@@ -13,6 +13,75 @@ use oxkit::conn::Conn;
 use oxkit::nibble::KeyValue;
 use oxkit::sql::{quote_str, quote_table};
 
+/// The server-side lock that makes one run per table: a named lock
+/// (`GET_LOCK`) held by a connection of its own for the whole run, so a
+/// second run on the table, a `--resume` of a run that is still alive, or
+/// a dry run that would reuse the probe table's name is refused (exit 2)
+/// instead of attaching to the live run and, on its Ctrl-C, dropping the
+/// live run's shadow table. The server frees the lock when the holder's
+/// connection ends, also when the run is killed, so a `--resume` after a
+/// kill -9 finds it free.
+pub struct RunLock {
+    _conn: Conn,
+}
+
+impl RunLock {
+    /// The lock's name: `oxkit-osc:db.table`, or a hash of it past the
+    /// 64 characters MySQL allows.
+    pub fn name(db: &str, table: &str) -> String {
+        let full = format!("oxkit-osc:{db}.{table}");
+        if full.chars().count() <= 64 {
+            return full;
+        }
+        // FNV-1a: stable across versions and platforms, no dependency.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in full.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        let head: String = table.chars().take(36).collect();
+        format!("oxkit-osc:{h:016x}:{head}")
+    }
+
+    /// Takes the lock for `names` on `conn` (which then belongs to the
+    /// lock), without waiting. Another holder is an
+    /// [`ExitError`](oxkit::entry::ExitError) with exit 2 naming the
+    /// connection that holds it.
+    pub fn take(mut conn: Conn, names: &Names) -> Result<RunLock> {
+        let name = RunLock::name(&names.db, &names.table);
+        // The holder sits idle for the whole run: keep the server from
+        // ending it (and freeing the lock) after wait_timeout.
+        conn.run(
+            "keeping the run lock's session alive",
+            "SET SESSION wait_timeout = 31536000",
+        )?;
+        let got: Option<Option<i64>> = conn.row(
+            "taking the run lock",
+            &format!("SELECT GET_LOCK({}, 0)", quote_str(&name)),
+        )?;
+        if got.flatten() == Some(1) {
+            return Ok(RunLock { _conn: conn });
+        }
+        let holder: Option<Option<u64>> = conn.row(
+            "reading the run lock's holder",
+            &format!("SELECT IS_USED_LOCK({})", quote_str(&name)),
+        )?;
+        let holder = holder
+            .flatten()
+            .map(|id| format!("server connection {id}"))
+            .unwrap_or_else(|| "another session".into());
+        Err(oxkit::entry::ExitError {
+            exit: oxkit::Exit::ALREADY_RUNNING,
+            message: format!(
+                "another ox-online-schema-change is working on {}.{} ({holder} holds the lock {name:?}); \
+                 wait for it to finish or stop it first (a --resume is for a run that is no longer alive)",
+                names.db, names.table
+            ),
+        }
+        .into())
+    }
+}
+
 /// Names of everything the tool creates for one table.
 #[derive(Clone, Debug)]
 pub struct Names {

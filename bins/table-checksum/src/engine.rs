@@ -157,7 +157,7 @@ pub fn run(
         log::warn!(
             "no replicas found for {} (--recursion-method {}): checksumming the primary only",
             dsn::label(&primary_spec),
-            cfg.args.recursion_method
+            cfg.args.recursion.recursion_method
         );
     }
 
@@ -188,6 +188,9 @@ pub fn run(
     }
 
     let plans = plan_tables(&mut main_conn, cfg)?;
+    if plans.is_empty() {
+        log::warn!("{}", cfg.filter.nothing_matched());
+    }
     let total_rows: u64 = plans.iter().map(|p| p.table.row_estimate).sum();
     let mut threads = cfg
         .args

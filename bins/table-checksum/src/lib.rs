@@ -125,14 +125,8 @@ pub struct Args {
     #[arg(long, value_name = "N", help_heading = "Chunking")]
     pub threads: Option<usize>,
 
-    /// How to find replicas: hosts, processlist, dsn=DSN, none (comma-separated, tried in order)
-    #[arg(
-        long,
-        default_value = "hosts,processlist",
-        value_name = "METHODS",
-        help_heading = "Replicas"
-    )]
-    pub recursion_method: String,
+    #[command(flatten)]
+    pub recursion: oxkit::cli::RecursionArgs,
     /// How many levels of replicas to follow
     #[arg(
         long,
@@ -239,8 +233,10 @@ impl Config {
                 return Err(usage_error("--where is empty"));
             }
         }
-        let recursion = oxkit::topology::parse_methods(&args.recursion_method)
-            .map_err(|e| usage_error(format!("--recursion-method: {e:#}")))?;
+        let recursion = args
+            .recursion
+            .methods()
+            .map_err(|e| usage_error(format!("{e:#}")))?;
         let chunk_time = secs("--chunk-time", args.chunk_time)?;
         Ok(Config {
             filter,
@@ -270,7 +266,7 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
     let cfg = Config::new(args)?;
     let targets =
         oxkit::dsn::parse_targets(&cfg.args.targets).map_err(|e| usage_error(format!("{e:#}")))?;
-    if targets.len() > 1 && cfg.args.recursion_method != "hosts,processlist" {
+    if targets.len() > 1 && !cfg.args.recursion.is_default() {
         bail!(usage_error(
             "give replicas either as extra DSNs or through --recursion-method, not both"
         ));

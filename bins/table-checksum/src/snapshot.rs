@@ -10,7 +10,9 @@
 //!    turned into a GTID with `BINLOG_GTID_POS`, no lock; MySQL: a brief
 //!    `FLUSH TABLES WITH READ LOCK` around the snapshot);
 //! 3. let each replica run exactly to that position (`START SLAVE UNTIL
-//!    master_gtid_pos`, MySQL `SQL_AFTER_GTIDS`) and check it stopped there;
+//!    master_gtid_pos`, MySQL `SQL_AFTER_GTIDS`) and check it stopped there
+//!    (a replica already there is left stopped: an UNTIL it has reached
+//!    would never stop);
 //! 4. open a consistent snapshot on each replica;
 //! 5. restart replication, always, also on error and cancellation.
 //!
@@ -20,7 +22,9 @@
 use crate::engine::Shared;
 use anyhow::Result;
 use oxkit::conn::Conn;
-use oxkit::snapshot::{restart_sql, source_snapshot, stop_sql, until_sql, wait_stopped_at};
+use oxkit::snapshot::{
+    restart_sql, source_snapshot, start_until, stop_sql, wait_stopped_at, Until,
+};
 use oxkit::topology::replica_status;
 
 /// Brings `primary` and `replicas` (one worker's connections, in order of
@@ -49,13 +53,18 @@ pub fn open(shared: &Shared, primary: &mut Conn, replicas: &mut [Conn]) -> Resul
             stopped.push(i);
         }
         let gtid = source_snapshot(primary, &shared.primary_server)?;
+        // All replicas run towards the position at once; a replica already
+        // there stays stopped (an UNTIL it has reached would never stop).
+        let mut started = Vec::new();
         for (c, r) in controls.iter_mut().zip(&shared.replicas) {
-            c.run(
-                "running replication to the snapshot position",
-                &until_sql(&r.server, &gtid),
-            )?;
+            started.push(start_until(c, &r.server, &gtid)? == Until::Started);
         }
-        for (c, r) in controls.iter_mut().zip(&shared.replicas) {
+        for ((c, r), _) in controls
+            .iter_mut()
+            .zip(&shared.replicas)
+            .zip(&started)
+            .filter(|(_, s)| **s)
+        {
             wait_stopped_at(
                 c,
                 &r.server,

@@ -41,6 +41,11 @@ pub struct TableReport {
     insert: u64,
     update: u64,
     delete: u64,
+    /// Differences fixed and committed (`--execute`); fewer than found
+    /// when the run was interrupted or failed part-way.
+    fixed: Option<u64>,
+    /// The run stopped (signal or error) while this table was worked on.
+    interrupted: bool,
     left: Option<u64>,
     time: f64,
     skip_reason: Option<String>,
@@ -104,7 +109,7 @@ fn int_span(
 }
 
 fn warn(msg: &str) {
-    eprintln!("ox-table-sync: warning: {msg}");
+    log::warn!("{msg}");
 }
 
 fn pairs(cfg: &Config, specs: &[ConnSpec], opts: &ConnectOptions) -> Result<Vec<Pair>> {
@@ -175,6 +180,21 @@ pub fn run(ctx: &Context, cfg: &Config, specs: Vec<ConnSpec>) -> Result<Exit> {
             }
         }
     }
+    // The report states how the run ends: a signal or a failure part-way
+    // is not a success, whatever the tables finished before it.
+    let final_exit = match &fatal {
+        Some(e) if e.downcast_ref::<oxkit::entry::Cancelled>().is_some() => {
+            exit | Exit::CAUGHT_SIGNAL
+        }
+        Some(e) => match e.downcast_ref::<oxkit::entry::ExitError>() {
+            Some(x) => exit | x.exit,
+            None => Exit::FATAL,
+        },
+        None => exit,
+    };
+    if fatal.is_none() && reports.is_empty() {
+        warn(&cfg.filter.nothing_matched());
+    }
     let out_report = Report {
         source: pairs
             .iter()
@@ -188,7 +208,7 @@ pub fn run(ctx: &Context, cfg: &Config, specs: Vec<ConnSpec>) -> Result<Exit> {
             "direct"
         },
         execute: cfg.args.execute,
-        exit_status: exit.code(),
+        exit_status: final_exit.code(),
         tables: &reports,
     };
     print_report(cfg, &out_report)?;
@@ -205,6 +225,7 @@ fn print_report(cfg: &Config, r: &Report) -> Result<()> {
         "UPDATE",
         "DELETE",
         "ROWS_READ",
+        "FIXED",
         "LEFT",
         "TIME",
         "FIXED_ON",
@@ -217,10 +238,16 @@ fn print_report(cfg: &Config, r: &Report) -> Result<()> {
             x.update.to_string(),
             x.delete.to_string(),
             x.rows_read.to_string(),
-            x.left.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
+            x.fixed.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
+            match (x.left, x.interrupted) {
+                (Some(l), _) => l.to_string(),
+                (None, true) => "?".into(),
+                (None, false) => "-".into(),
+            },
             format!("{:.3}", x.time),
             match (&x.skip_reason, &x.fixed_on) {
                 (Some(_), _) => "skipped".to_string(),
+                (None, _) if x.interrupted => "interrupted".to_string(),
                 (None, Some(f)) => f.clone(),
                 (None, None) => "-".to_string(),
             },
@@ -502,17 +529,22 @@ fn sync_pair(
         Some(r) => r.keys().cloned().collect(),
         None => list_tables(&mut c.src_read, &cfg.args.filter.databases)?,
     };
-    if cfg.args.print && p.through && c.statement_ok {
-        println!(
-            "-- ox-table-sync: run on the source {}; the fix replicates to {tl}",
-            dsn::label(&p.source)
-        );
-        println!("SET SESSION binlog_format = 'STATEMENT';");
-        println!("SET NAMES utf8mb4;");
-        println!("SET SESSION foreign_key_checks = 0;");
-    } else if cfg.args.print {
-        println!("-- ox-table-sync: run on the target {tl}");
-        println!("SET NAMES utf8mb4;");
+    if cfg.args.print {
+        if p.through && c.statement_ok {
+            println!(
+                "-- ox-table-sync: run on the source {}; the fix replicates to {tl}",
+                dsn::label(&p.source)
+            );
+            println!("SET SESSION binlog_format = 'STATEMENT';");
+        } else {
+            println!("-- ox-table-sync: run on the target {tl}");
+        }
+        // The values below were read in this tool's session: the script
+        // carries that session's settings (time_zone, sql_mode, names).
+        let charset = p.source.charset.as_deref().unwrap_or("utf8mb4");
+        for line in opts.session.script_preamble(charset) {
+            println!("{line}");
+        }
         println!("SET SESSION foreign_key_checks = 0;");
     }
     for (db, name) in tables {
@@ -540,6 +572,7 @@ fn sync_pair(
         match sync_table(ctx, cfg, p, &mut c, &table, recorded.as_ref(), &mut rep) {
             Ok(e) => exit |= e,
             Err(e) => {
+                rep.interrupted = true;
                 if e.downcast_ref::<oxkit::entry::Cancelled>().is_some() {
                     let _ = close_snapshots(&mut c);
                     rep.time = start.elapsed().as_secs_f64();
@@ -696,7 +729,16 @@ fn sync_table(
         return Ok(Exit::DIFFERENCES);
     }
     rep.fixed_on = Some(if on_source { "source" } else { "target" }.into());
-    apply(ctx, c, &shape, &diffs, on_source, cfg.args.batch_size)?;
+    let fixed = rep.fixed.insert(0);
+    apply(
+        ctx,
+        c,
+        &shape,
+        &diffs,
+        on_source,
+        cfg.args.batch_size,
+        fixed,
+    )?;
 
     // Re-verify what was touched, once the target has everything.
     if p.through {
@@ -738,7 +780,8 @@ fn sync_table(
     Ok(Exit::OK)
 }
 
-/// Applies `diffs` in batches, each one transaction.
+/// Applies `diffs` in batches, each one transaction, counting in `fixed`
+/// the differences of every committed batch (and only those).
 fn apply(
     ctx: &Context,
     c: &mut Conns,
@@ -746,6 +789,7 @@ fn apply(
     diffs: &[Diff],
     on_source: bool,
     batch: usize,
+    fixed: &mut u64,
 ) -> Result<()> {
     for part in diffs.chunks(batch) {
         c.throttle.wait(&ctx.cancel)?;
@@ -788,6 +832,7 @@ fn apply(
                 let _ = w.run("rolling back a fix batch", "ROLLBACK");
             }
             r?;
+            *fixed += part.iter().map(Diff::rows).sum::<u64>();
         } else {
             let w = c.tgt_write.as_mut().context("no target write connection")?;
             for d in part {
@@ -801,6 +846,7 @@ fn apply(
                 let _ = w.run("rolling back a fix batch", "ROLLBACK");
             }
             r?;
+            *fixed += part.iter().map(Diff::rows).sum::<u64>();
         }
     }
     Ok(())

@@ -150,8 +150,11 @@ impl Config {
                 }
             },
         };
+        // With no DSN, the one server --sync-to-master or --replicate needs
+        // comes from the connection options (--host, --port, --user, my.cnf),
+        // as for every other tool.
         match (args.sync_to_master, replicate.is_some(), args.targets.len()) {
-            (true, _, 1) | (false, true, 1) | (false, _, 2) => {}
+            (true, _, 0 | 1) | (false, true, 0 | 1) | (false, _, 2) => {}
             (true, _, _) => {
                 return Err(usage_error(
                     "--sync-to-master takes exactly one DSN: the replica to fix",
@@ -205,9 +208,16 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
     let cfg = Config::new(args)?;
     let targets =
         oxkit::dsn::parse_targets(&cfg.args.targets).map_err(|e| usage_error(format!("{e:#}")))?;
-    let specs = targets
-        .iter()
-        .map(|t| cfg.args.conn.resolve(Some(t)))
+    let specs = if targets.is_empty() {
+        vec![cfg.args.conn.resolve(None)]
+    } else {
+        targets
+            .iter()
+            .map(|t| cfg.args.conn.resolve(Some(t)))
+            .collect()
+    };
+    let specs = specs
+        .into_iter()
         .collect::<Result<Vec<_>>>()
         .context("resolving connections")?;
     engine::run(ctx, &cfg, specs)
@@ -261,5 +271,13 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      are matched by, null for whole-row groups), fixed_on (source, target, or null when \
      nothing was written), ranges, rows_read (rows both sides read), diff_buckets, insert, \
      update, delete (rows), left (rows still differing after --execute, else null), time \
-     (seconds), skip_reason and warnings.",
+     (seconds), skip_reason, warnings, fixed (differences fixed and committed with \
+     --execute; fewer than found when the run stopped part-way) and interrupted (true for \
+     the table the run stopped in). exit_status is the run's exit status, also when it was \
+     interrupted (4) or failed. The text table has the same columns; FIXED_ON says \
+     interrupted for that table.",
+    "CONNECTIONS. With --sync-to-master or --replicate the one server may be given by the \
+     connection options alone (--host, --port, --user, --socket, option files) instead of a \
+     DSN. A replica whose replication is stopped when its snapshot is needed ends the run \
+     with exit 128.",
 ];

@@ -47,6 +47,7 @@ complete -c ox-backup -l ignore-engines -d 'Skip tables using these storage engi
 complete -c ox-backup -l format -d 'Output format: human text tables, or one JSON document for scripts' -r -f -a "text\t'Human-readable tables'
 json\t'One JSON document on stdout'"
 complete -c ox-backup -l config -d 'Read options from FILE (one option=value a line) after the global and user config files' -r -F
+complete -c ox-backup -l progress -r
 complete -c ox-backup -l ask-pass -d 'Prompt for the password on the terminal'
 complete -c ox-backup -l no-defaults -d 'Read no option files (my.cnf)'
 complete -c ox-backup -l verify -d 'Verify the backup right after taking it (restore into a throwaway server, compare checksums)'
@@ -60,3 +61,7 @@ complete -c ox-backup -l help -d 'Print help'
 complete -c ox-backup -s V -l version -d 'Print version'
 complete -c ox-backup -l no-config -d 'Do not read /etc/oxkit or ~/.config/oxkit config files'
 complete -c ox-backup -s v -l verbose -d 'More messages on stderr (repeat for more); passwords are never shown'
+complete -c ox-backup -l quiet -d 'Only errors on stderr: no warnings or notes (Percona Toolkit\'s --quiet)'
+complete -c ox-backup -l version-check
+complete -c ox-backup -l no-version-check
+complete -c ox-backup -l check-replication-filters

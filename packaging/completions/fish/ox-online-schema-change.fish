@@ -17,6 +17,7 @@ complete -c ox-online-schema-change -l ssl-cert -d 'Client certificate (PEM)' -r
 complete -c ox-online-schema-change -l ssl-key -d 'Client private key (PEM)' -r -F
 complete -c ox-online-schema-change -l connect-timeout -d 'Seconds to wait for a connection to be established' -r
 complete -c ox-online-schema-change -l set-vars -d 'Session variables to set after connecting: var=value,var2=value2' -r
+complete -c ox-online-schema-change -l recursion-method -d 'How to find replicas: hosts, processlist, dsn=DSN, none (comma-separated, tried in order)' -r
 complete -c ox-online-schema-change -l alter -d 'The ALTER TABLE clauses to apply, without "ALTER TABLE t": "ADD INDEX k (c), MODIFY v BIGINT"' -r
 complete -c ox-online-schema-change -l method -d 'How concurrent changes reach the shadow table [default: binlog when the server\'s binary log can be read (MariaDB, ROW, FULL images, privileges), else triggers with a note why]' -r -f -a "triggers\t'AFTER INSERT/UPDATE/DELETE triggers on the table write every change to the shadow table in the same transaction'
 binlog\t'Read changed keys from the binary log (ROW format) and copy those rows again; no triggers'"
@@ -38,6 +39,7 @@ complete -c ox-online-schema-change -l check-interval -d 'Seconds between thrott
 complete -c ox-online-schema-change -l format -d 'Output format: human text tables, or one JSON document for scripts' -r -f -a "text\t'Human-readable tables'
 json\t'One JSON document on stdout'"
 complete -c ox-online-schema-change -l config -d 'Read options from FILE (one option=value a line) after the global and user config files' -r -F
+complete -c ox-online-schema-change -l progress -r
 complete -c ox-online-schema-change -l ask-pass -d 'Prompt for the password on the terminal'
 complete -c ox-online-schema-change -l no-defaults -d 'Read no option files (my.cnf)'
 complete -c ox-online-schema-change -l force-copy -d 'Copy even when the server could make the change instantly'
@@ -51,3 +53,7 @@ complete -c ox-online-schema-change -l help -d 'Print help'
 complete -c ox-online-schema-change -s V -l version -d 'Print version'
 complete -c ox-online-schema-change -l no-config -d 'Do not read /etc/oxkit or ~/.config/oxkit config files'
 complete -c ox-online-schema-change -s v -l verbose -d 'More messages on stderr (repeat for more); passwords are never shown'
+complete -c ox-online-schema-change -l quiet -d 'Only errors on stderr: no warnings or notes (Percona Toolkit\'s --quiet)'
+complete -c ox-online-schema-change -l version-check
+complete -c ox-online-schema-change -l no-version-check
+complete -c ox-online-schema-change -l check-replication-filters

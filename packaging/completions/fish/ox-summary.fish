@@ -45,6 +45,7 @@ notes\t''"
 complete -c ox-summary -l save-samples -d 'Also write the raw inputs (files read, query results) to DIR/samples.json' -r -F
 complete -c ox-summary -l read-samples -d 'Render the report from DIR/samples.json instead of reading this host and server' -r -F
 complete -c ox-summary -l config -d 'Read options from FILE (one option=value a line) after the global and user config files' -r -F
+complete -c ox-summary -l progress -r
 complete -c ox-summary -l ask-pass -d 'Prompt for the password on the terminal'
 complete -c ox-summary -l no-defaults -d 'Read no option files (my.cnf)'
 complete -c ox-summary -l no-system -d 'Do not summarise the host (automatic when the server is on another host)'
@@ -53,3 +54,7 @@ complete -c ox-summary -l help -d 'Print help'
 complete -c ox-summary -s V -l version -d 'Print version'
 complete -c ox-summary -l no-config -d 'Do not read /etc/oxkit or ~/.config/oxkit config files'
 complete -c ox-summary -s v -l verbose -d 'More messages on stderr (repeat for more); passwords are never shown'
+complete -c ox-summary -l quiet -d 'Only errors on stderr: no warnings or notes (Percona Toolkit\'s --quiet)'
+complete -c ox-summary -l version-check
+complete -c ox-summary -l no-version-check
+complete -c ox-summary -l check-replication-filters

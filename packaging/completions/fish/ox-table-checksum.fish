@@ -54,6 +54,7 @@ complete -c ox-table-checksum -l check-interval -d 'Seconds between throttle che
 complete -c ox-table-checksum -l format -d 'Output format: human text tables, or one JSON document for scripts' -r -f -a "text\t'Human-readable tables'
 json\t'One JSON document on stdout'"
 complete -c ox-table-checksum -l config -d 'Read options from FILE (one option=value a line) after the global and user config files' -r -F
+complete -c ox-table-checksum -l progress -r
 complete -c ox-table-checksum -l ask-pass -d 'Prompt for the password on the terminal'
 complete -c ox-table-checksum -l no-defaults -d 'Read no option files (my.cnf)'
 complete -c ox-table-checksum -l verify-indexes -d 'Also check every secondary index against the table\'s clustered index, on every server'
@@ -63,3 +64,7 @@ complete -c ox-table-checksum -l help -d 'Print help'
 complete -c ox-table-checksum -s V -l version -d 'Print version'
 complete -c ox-table-checksum -l no-config -d 'Do not read /etc/oxkit or ~/.config/oxkit config files'
 complete -c ox-table-checksum -s v -l verbose -d 'More messages on stderr (repeat for more); passwords are never shown'
+complete -c ox-table-checksum -l quiet -d 'Only errors on stderr: no warnings or notes (Percona Toolkit\'s --quiet)'
+complete -c ox-table-checksum -l version-check
+complete -c ox-table-checksum -l no-version-check
+complete -c ox-table-checksum -l check-replication-filters

@@ -44,6 +44,7 @@ complete -c ox-table-sync -l check-interval -d 'Seconds between throttle checks'
 complete -c ox-table-sync -l format -d 'Output format: human text tables, or one JSON document for scripts' -r -f -a "text\t'Human-readable tables'
 json\t'One JSON document on stdout'"
 complete -c ox-table-sync -l config -d 'Read options from FILE (one option=value a line) after the global and user config files' -r -F
+complete -c ox-table-sync -l progress -r
 complete -c ox-table-sync -l ask-pass -d 'Prompt for the password on the terminal'
 complete -c ox-table-sync -l no-defaults -d 'Read no option files (my.cnf)'
 complete -c ox-table-sync -l sync-to-master -d 'Sync the one DSN given, a replica, with its source, writing the fix on the source so it replicates'
@@ -57,3 +58,7 @@ complete -c ox-table-sync -l help -d 'Print help'
 complete -c ox-table-sync -s V -l version -d 'Print version'
 complete -c ox-table-sync -l no-config -d 'Do not read /etc/oxkit or ~/.config/oxkit config files'
 complete -c ox-table-sync -s v -l verbose -d 'More messages on stderr (repeat for more); passwords are never shown'
+complete -c ox-table-sync -l quiet -d 'Only errors on stderr: no warnings or notes (Percona Toolkit\'s --quiet)'
+complete -c ox-table-sync -l version-check
+complete -c ox-table-sync -l no-version-check
+complete -c ox-table-sync -l check-replication-filters
