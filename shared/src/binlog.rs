@@ -371,7 +371,17 @@ impl Reader {
     /// Waits until every event up to `target` has been read (bounded by
     /// `deadline`).
     pub fn wait_received(&self, target: &Position, deadline: Instant) -> Result<()> {
+        let start = Instant::now();
+        let mut next_notice = Duration::from_secs(2);
         loop {
+            if start.elapsed() >= next_notice {
+                log::warn!(
+                    "waiting for the binary log reader to reach {target} (it is at {}; {}s)",
+                    self.received(),
+                    start.elapsed().as_secs()
+                );
+                next_notice += Duration::from_secs(10);
+            }
             if self.received() >= *target {
                 return Ok(());
             }

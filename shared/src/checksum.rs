@@ -20,7 +20,7 @@
 //!   pt-table-checksum. CRC32 is linear: the same same-length edit applied to
 //!   two rows of one chunk cancels out and the drift goes unseen.
 
-use crate::schema::{Column, Table};
+use crate::schema::{Column, ColumnKind, Table};
 use crate::sql::quote_ident;
 use serde::Serialize;
 
@@ -45,21 +45,6 @@ pub struct RowOptions {
     pub ignore_columns: Vec<String>,
 }
 
-fn is_text(c: &Column) -> bool {
-    matches!(
-        c.data_type.as_str(),
-        "char"
-            | "varchar"
-            | "tinytext"
-            | "text"
-            | "mediumtext"
-            | "longtext"
-            | "enum"
-            | "set"
-            | "json"
-    )
-}
-
 /// The columns hashed for `table`: stored columns not ignored.
 pub fn hashed_columns<'a>(table: &'a Table, opts: &RowOptions) -> Vec<&'a Column> {
     table
@@ -80,24 +65,22 @@ fn column_parts(c: &Column, opts: &RowOptions, prefix: Option<u32>) -> Vec<Strin
         Some(n) => format!("LEFT({q}, {n})"),
         None => q,
     };
-    if c.is_float() {
-        return vec![match opts.float_precision {
+    match c.kind() {
+        ColumnKind::Float => vec![match opts.float_precision {
             Some(p) => format!("ROUND({value}, {p})"),
             None => value,
-        }];
+        }],
+        ColumnKind::Spatial => {
+            let b = format!("ST_AsBinary({value})");
+            vec![format!("LENGTH({b})"), b]
+        }
+        ColumnKind::Text | ColumnKind::Json => {
+            let b = format!("CAST({value} AS BINARY)");
+            vec![format!("LENGTH({b})"), b]
+        }
+        ColumnKind::Binary | ColumnKind::Bit => vec![format!("LENGTH({value})"), value],
+        ColumnKind::Integer | ColumnKind::Decimal | ColumnKind::Other => vec![value],
     }
-    if c.is_spatial() {
-        let b = format!("ST_AsBinary({value})");
-        return vec![format!("LENGTH({b})"), b];
-    }
-    if is_text(c) {
-        let b = format!("CAST({value} AS BINARY)");
-        return vec![format!("LENGTH({b})"), b];
-    }
-    if c.is_binary() || c.data_type == "bit" {
-        return vec![format!("LENGTH({value})"), value];
-    }
-    vec![value]
 }
 
 /// The row string expression over `cols` (`(column, prefix length)`), as

@@ -22,7 +22,7 @@
 //! growing at most fourfold per step.
 
 use crate::conn::{db_error, Conn, DbError};
-use crate::schema::{Index, Table};
+use crate::schema::{Column, ColumnKind, Index, Table};
 use crate::sql::{quote_binary, quote_bytes, quote_ident};
 use mysql::prelude::Queryable;
 use std::time::Duration;
@@ -92,13 +92,9 @@ impl ChunkKey {
             .iter()
             .map(|ic| {
                 let col = table.column(&ic.name);
-                let literal = match col.map(|c| c.data_type.as_str()) {
-                    Some(
-                        "tinyint" | "smallint" | "mediumint" | "int" | "bigint" | "decimal"
-                        | "float" | "double" | "year",
-                    ) => Literal::Number,
-                    Some("bit") => Literal::Binary,
-                    _ if col.is_some_and(|c| c.is_binary()) => Literal::Binary,
+                let literal = match col.map(Column::kind) {
+                    Some(k) if k.is_number() => Literal::Number,
+                    Some(k) if k.is_bytes() => Literal::Binary,
                     _ => Literal::Text,
                 };
                 KeyColumn {
@@ -112,12 +108,7 @@ impl ChunkKey {
             .columns
             .first()
             .and_then(|ic| table.column(&ic.name))
-            .is_some_and(|c| {
-                matches!(
-                    c.data_type.as_str(),
-                    "tinyint" | "smallint" | "mediumint" | "int" | "bigint"
-                )
-            });
+            .is_some_and(|c| c.kind() == ColumnKind::Integer);
         ChunkKey {
             index: index.name.clone(),
             cols,

@@ -69,32 +69,87 @@ impl Column {
         }
     }
 
+    /// What kind of value the column holds: the one classification of
+    /// data types every tool uses (literals, row hashes, key comparisons,
+    /// dumps), so they cannot drift apart.
+    pub fn kind(&self) -> ColumnKind {
+        ColumnKind::of(&self.data_type)
+    }
+
     /// True for binary string types, whose bytes must not go through a charset.
     pub fn is_binary(&self) -> bool {
-        matches!(
-            self.data_type.as_str(),
-            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob"
-        )
+        self.kind() == ColumnKind::Binary
     }
 
     /// True for the spatial types (GEOMETRY and its kinds).
     pub fn is_spatial(&self) -> bool {
-        matches!(
-            self.data_type.as_str(),
-            "geometry"
-                | "point"
-                | "linestring"
-                | "polygon"
-                | "multipoint"
-                | "multilinestring"
-                | "multipolygon"
-                | "geometrycollection"
-        )
+        self.kind() == ColumnKind::Spatial
     }
 
     /// True for FLOAT and DOUBLE (approximate values).
     pub fn is_float(&self) -> bool {
-        matches!(self.data_type.as_str(), "float" | "double" | "real")
+        self.kind() == ColumnKind::Float
+    }
+}
+
+/// The kinds of column values, from `information_schema.COLUMNS.DATA_TYPE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ColumnKind {
+    /// TINYINT, SMALLINT, MEDIUMINT, INT, BIGINT.
+    Integer,
+    /// Other exact numbers written as plain digits: DECIMAL, YEAR.
+    Decimal,
+    /// FLOAT and DOUBLE (approximate).
+    Float,
+    /// BIT(n): a big-endian byte string.
+    Bit,
+    /// Character strings in a character set: CHAR, VARCHAR, the TEXT
+    /// types, ENUM and SET.
+    Text,
+    /// MySQL's JSON (MariaDB reports its JSON columns as LONGTEXT: Text).
+    Json,
+    /// Byte strings: BINARY, VARBINARY, the BLOB types.
+    Binary,
+    /// GEOMETRY and its kinds.
+    Spatial,
+    /// Everything else (dates and times): compared by its text form.
+    Other,
+}
+
+impl ColumnKind {
+    /// The kind of a (lower-case) `DATA_TYPE`.
+    pub fn of(data_type: &str) -> ColumnKind {
+        match data_type {
+            "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" => {
+                ColumnKind::Integer
+            }
+            "decimal" | "numeric" | "year" => ColumnKind::Decimal,
+            "float" | "double" | "real" => ColumnKind::Float,
+            "bit" => ColumnKind::Bit,
+            "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum"
+            | "set" => ColumnKind::Text,
+            "json" => ColumnKind::Json,
+            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => {
+                ColumnKind::Binary
+            }
+            "geometry" | "point" | "linestring" | "polygon" | "multipoint" | "multilinestring"
+            | "multipolygon" | "geometrycollection" => ColumnKind::Spatial,
+            _ => ColumnKind::Other,
+        }
+    }
+
+    /// Numbers the server prints as plain digits (integers, DECIMAL, YEAR,
+    /// FLOAT, DOUBLE): usable unquoted in SQL.
+    pub fn is_number(self) -> bool {
+        matches!(
+            self,
+            ColumnKind::Integer | ColumnKind::Decimal | ColumnKind::Float
+        )
+    }
+
+    /// Values that are bytes, not characters (BINARY/BLOB types and BIT).
+    pub fn is_bytes(self) -> bool {
+        matches!(self, ColumnKind::Binary | ColumnKind::Bit)
     }
 }
 
@@ -523,4 +578,34 @@ pub fn list_tables(
         .filter(|(d, _)| !SYSTEM_SCHEMAS.contains(&d.as_str()))
         .filter(|(d, _)| databases.is_empty() || databases.iter().any(|x| x == d))
         .collect())
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    /// Every tool reads a column's kind here; the lists the seven copies
+    /// had (issue 19) are all covered.
+    #[test]
+    fn kinds() {
+        for (t, k) in [
+            ("int", ColumnKind::Integer),
+            ("bigint", ColumnKind::Integer),
+            ("decimal", ColumnKind::Decimal),
+            ("year", ColumnKind::Decimal),
+            ("double", ColumnKind::Float),
+            ("bit", ColumnKind::Bit),
+            ("enum", ColumnKind::Text),
+            ("longtext", ColumnKind::Text),
+            ("json", ColumnKind::Json),
+            ("varbinary", ColumnKind::Binary),
+            ("longblob", ColumnKind::Binary),
+            ("multipolygon", ColumnKind::Spatial),
+            ("datetime", ColumnKind::Other),
+        ] {
+            assert_eq!(ColumnKind::of(t), k, "{t}");
+        }
+        assert!(ColumnKind::Decimal.is_number() && !ColumnKind::Bit.is_number());
+        assert!(ColumnKind::Bit.is_bytes() && !ColumnKind::Text.is_bytes());
+    }
 }

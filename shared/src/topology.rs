@@ -109,6 +109,80 @@ pub fn replica_status(conn: &mut Conn, server: &Server) -> Result<Vec<ReplicaSta
     Ok(rows.iter().map(parse_status).collect())
 }
 
+/// Waits, at most `limit`, until the replica behind `conn` has applied the
+/// GTID position `gtid`. The wait runs in slices (two seconds, then ten)
+/// so that it checks `cancel`, says on stderr after each slice what it
+/// waits for, and fails at once with the replica's state when its SQL
+/// thread stopped (exit 128) instead of waiting out the limit; the timeout
+/// error names the position, what the replica applied and its threads.
+pub fn wait_applied(
+    conn: &mut Conn,
+    server: &Server,
+    gtid: &str,
+    limit: std::time::Duration,
+    cancel: &crate::entry::Cancel,
+) -> Result<()> {
+    use std::time::{Duration, Instant};
+    let start = Instant::now();
+    let mut slice = Duration::from_secs(2);
+    loop {
+        cancel.check()?;
+        let left = limit.saturating_sub(start.elapsed());
+        if server.wait_for_gtid(conn, gtid, slice.min(left))? {
+            return Ok(());
+        }
+        let st = replica_status(conn, server)?;
+        let applied = server.gtid_position(conn)?;
+        let state = match st.first() {
+            None => "it is not a replica".to_string(),
+            Some(s) => format!(
+                "I/O thread {}, SQL thread {}{}{}",
+                if s.io_running.is_empty() {
+                    "?"
+                } else {
+                    &s.io_running
+                },
+                if s.sql_running { "running" } else { "stopped" },
+                if s.last_io_error.is_empty() {
+                    String::new()
+                } else {
+                    format!("; last I/O error: {}", s.last_io_error)
+                },
+                if s.last_sql_error.is_empty() {
+                    String::new()
+                } else {
+                    format!("; last SQL error: {}", s.last_sql_error)
+                },
+            ),
+        };
+        if st.first().is_none_or(|s| !s.sql_running) {
+            return Err(crate::entry::ExitError {
+                exit: crate::Exit::REPLICATION_STOPPED,
+                message: format!(
+                    "{} cannot reach GTID {gtid}: {state}; it has applied {applied}",
+                    conn.label()
+                ),
+            }
+            .into());
+        }
+        let waited = start.elapsed();
+        if waited >= limit {
+            bail!(
+                "{} did not reach GTID {gtid} within {}s (--replica-timeout): it has applied {applied}; {state}",
+                conn.label(),
+                limit.as_secs()
+            );
+        }
+        log::warn!(
+            "waiting for {} to reach GTID {gtid} (applied {applied}; {}s of {}s)",
+            conn.label(),
+            waited.as_secs(),
+            limit.as_secs()
+        );
+        slice = Duration::from_secs(10);
+    }
+}
+
 /// Where a source's binary log stands.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SourcePosition {

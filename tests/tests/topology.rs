@@ -90,5 +90,33 @@ fn primary_and_two_replicas() {
     let st = replica_status(&mut r0, &rs).expect("status");
     assert!(!st[0].sql_running && !st[0].is_running());
     assert_eq!(st[0].seconds_behind, None);
+
+    // Issue 14: a wait for a position the stopped applier cannot reach ends
+    // at once with exit 128 and the replica's state, not after the limit.
+    exec(&mut p, "INSERT INTO app.t VALUES (5,'e')").expect("write");
+    let want = ps.gtid_position(&mut p).expect("gtid");
+    let start = std::time::Instant::now();
+    let e = oxkit::topology::wait_applied(
+        &mut r0,
+        &rs,
+        &want,
+        std::time::Duration::from_secs(60),
+        &oxkit::entry::Cancel::new(),
+    )
+    .expect_err("stopped applier");
+    assert!(start.elapsed() < std::time::Duration::from_secs(15));
+    let x = e
+        .downcast_ref::<oxkit::entry::ExitError>()
+        .expect("an exit error");
+    assert_eq!(x.exit, oxkit::Exit::REPLICATION_STOPPED);
+    assert!(x.message.contains("SQL thread stopped"), "{}", x.message);
     exec(&mut r0, "START SLAVE SQL_THREAD").expect("start");
+    oxkit::topology::wait_applied(
+        &mut r0,
+        &rs,
+        &want,
+        std::time::Duration::from_secs(60),
+        &oxkit::entry::Cancel::new(),
+    )
+    .expect("running again");
 }

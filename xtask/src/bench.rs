@@ -9,7 +9,10 @@
 //!   no chunking) run on the primary and the replica at the same time;
 //! - `ox-table-checksum` with its defaults (replicate method, sha1), and
 //!   with `--method snapshot`;
-//! - `pt-table-checksum` 3.x with its defaults (replicate, CRC32).
+//! - `pt-table-checksum` 3.x with its defaults (replicate, CRC32);
+//! - both tools' defaults on two ordinary schemas loaded beside it: `four`
+//!   (4 tables of 100k rows) and `many` (1000 tables of 1000 rows), where
+//!   per-table setup costs more than hashing.
 //!
 //! Prints wall times and the ratios pt/ox and ox/floor. Installs Debian's
 //! percona-toolkit when pt-table-checksum is missing. Not a test: numbers
@@ -34,17 +37,32 @@ pub struct Args {
     pub keep: bool,
 }
 
-const TABLE: &str = "CREATE DATABASE sbtest; USE sbtest; \
-    CREATE TABLE sbtest.sbtest1 (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL DEFAULT 0, \
-    c CHAR(120) NOT NULL DEFAULT '', pad CHAR(60) NOT NULL DEFAULT '', KEY k_1 (k)) ENGINE=InnoDB";
-
 /// Loads the sysbench-shaped table with `rows` rows on `s` without binary
 /// logging (each server of a benchmark loads its own identical copy) and
 /// warms the buffer pool.
 pub fn load(s: &Sandbox, rows: u64) -> Result<()> {
     let mut c = s.connect()?;
     c.run("binlog off", "SET SESSION sql_log_bin = 0")?;
-    c.run("creating the table", TABLE)?;
+    c.run("creating the schema", "CREATE DATABASE sbtest")?;
+    fill(&mut c, "sbtest", "sbtest1", rows)?;
+    // Warm the buffer pool: both tools then read from memory alike.
+    let _: Option<(u64, u64)> = c
+        .query_first("SELECT COUNT(*), SUM(LENGTH(c) + LENGTH(pad)) FROM sbtest.sbtest1")
+        .context("warming")?;
+    Ok(())
+}
+
+/// Creates `db`.`table` in sysbench's shape and fills it with `rows` rows
+/// (the same rows on every server for the same arguments).
+fn fill(c: &mut oxkit::conn::Conn, db: &str, table: &str, rows: u64) -> Result<()> {
+    let t = oxkit::sql::quote_table(db, table);
+    c.run(
+        "creating the table",
+        &format!(
+            "CREATE TABLE {t} (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, k INT NOT NULL DEFAULT 0, \
+             c CHAR(120) NOT NULL DEFAULT '', pad CHAR(60) NOT NULL DEFAULT '', KEY k_1 (k)) ENGINE=InnoDB"
+        ),
+    )?;
     let step = 500_000u64;
     let mut from = 1;
     while from <= rows {
@@ -52,7 +70,7 @@ pub fn load(s: &Sandbox, rows: u64) -> Result<()> {
         c.run(
             "loading rows",
             &format!(
-                "INSERT INTO sbtest.sbtest1 (id, k, c, pad) \
+                "INSERT INTO {t} (id, k, c, pad) \
                  SELECT seq, seq * 7919 % {rows}, \
                  CONCAT_WS('-', LPAD(seq * 13 % 99999999999, 11, '0'), LPAD(seq * 17 % 99999999999, 11, '0'), \
                    LPAD(seq * 19 % 99999999999, 11, '0'), LPAD(seq * 23 % 99999999999, 11, '0'), \
@@ -67,10 +85,36 @@ pub fn load(s: &Sandbox, rows: u64) -> Result<()> {
         )?;
         from = to + 1;
     }
-    // Warm the buffer pool: both tools then read from memory alike.
-    let _: Option<(u64, u64)> = c
-        .query_first("SELECT COUNT(*), SUM(LENGTH(c) + LENGTH(pad)) FROM sbtest.sbtest1")
-        .context("warming")?;
+    Ok(())
+}
+
+/// The two ordinary schemas of issue 14, beside the one large table:
+/// `four` (4 tables of 100k rows) and `many` (1000 tables of 1000 rows),
+/// loaded on `s` without binary logging and warmed.
+fn load_small_schemas(s: &Sandbox) -> Result<()> {
+    let mut c = s.connect()?;
+    c.run("binlog off", "SET SESSION sql_log_bin = 0")?;
+    c.run(
+        "creating the schemas",
+        "CREATE DATABASE four; CREATE DATABASE many",
+    )?;
+    for i in 1..=4 {
+        fill(&mut c, "four", &format!("sbtest{i}"), 100_000)?;
+    }
+    for i in 1..=1000 {
+        fill(&mut c, "many", &format!("t{i:04}"), 1000)?;
+    }
+    for db in ["four", "many"] {
+        let tables: Vec<String> = c.query(format!(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}'"
+        ))?;
+        for t in tables {
+            let _: Option<u64> = c.query_first(format!(
+                "SELECT SUM(LENGTH(c)) FROM {}",
+                oxkit::sql::quote_table(db, &t)
+            ))?;
+        }
+    }
     Ok(())
 }
 
@@ -163,6 +207,18 @@ pub fn table_checksum(args: &Args) -> Result<()> {
     let ox = crate::bench::release_tool("ox-table-checksum")?;
 
     let (primary, replica) = loaded_pair(args.rows)?;
+    let small_start = Instant::now();
+    std::thread::scope(|s| -> Result<()> {
+        let a = s.spawn(|| load_small_schemas(&primary));
+        let b = s.spawn(|| load_small_schemas(&replica));
+        a.join().map_err(|_| anyhow::anyhow!("load panicked"))??;
+        b.join().map_err(|_| anyhow::anyhow!("load panicked"))??;
+        Ok(())
+    })?;
+    eprintln!(
+        "4 x 100k and 1000 x 1000 rows loaded in {:.1}s",
+        small_start.elapsed().as_secs_f64()
+    );
     replicate(&primary, &replica)?;
 
     // The floor: the default row hash over the whole table, no chunking,
@@ -200,6 +256,35 @@ pub fn table_checksum(args: &Args) -> Result<()> {
     }
 
     let dsn = format!("h=127.0.0.1,P={},u=root", primary.port());
+    let pt = |db: &str| -> Result<(Duration, String)> {
+        timed(
+            &format!("pt-table-checksum (defaults) --databases {db}"),
+            Command::new("pt-table-checksum")
+                .args([
+                    &dsn,
+                    "--databases",
+                    db,
+                    "--replicate",
+                    "percona.pt_checksums",
+                    "--recursion-method",
+                    "hosts",
+                    // The sandboxes log in ROW format; pt only warns about
+                    // replicas that re-log in ROW format for their own replicas.
+                    "--no-check-binlog-format",
+                ])
+                .env("HOME", std::env::temp_dir()),
+        )
+    };
+    // The ordinary schemas first: many small tables is the common case.
+    let mut small = Vec::new();
+    for (db, what) in [("four", "4 tables x 100k rows"), ("many", "1000 tables x 1000 rows")] {
+        let (o, _) = timed(
+            &format!("ox-table-checksum (defaults) --databases {db}"),
+            Command::new(&ox).args([&dsn, "--databases", db]),
+        )?;
+        let (p, _) = pt(db)?;
+        small.push((what, o, p));
+    }
     let (ox_t, ox_out) = timed(
         "ox-table-checksum (defaults)",
         Command::new(&ox).args([&dsn, "--databases", "sbtest"]),
@@ -218,23 +303,7 @@ pub fn table_checksum(args: &Args) -> Result<()> {
         ox_t.as_secs_f64(),
         ox_snap_t.as_secs_f64()
     );
-    let (pt_t, pt_out) = timed(
-        "pt-table-checksum (defaults)",
-        Command::new("pt-table-checksum")
-            .args([
-                &dsn,
-                "--databases",
-                "sbtest",
-                "--replicate",
-                "percona.pt_checksums",
-                "--recursion-method",
-                "hosts",
-                // The sandboxes log in ROW format; pt only warns about
-                // replicas that re-log in ROW format for their own replicas.
-                "--no-check-binlog-format",
-            ])
-            .env("HOME", std::env::temp_dir()),
-    )?;
+    let (pt_t, pt_out) = pt("sbtest")?;
     println!("\nox-table-checksum:\n{ox_out}\npt-table-checksum:\n{pt_out}");
     let s = |d: Duration| d.as_secs_f64();
     println!("rows: {} (primary + 1 replica, same data)", args.rows);
@@ -265,6 +334,20 @@ pub fn table_checksum(args: &Args) -> Result<()> {
         s(ox_t) / s(floor),
         s(ox_snap_t) / s(floor)
     );
+    println!("\nordinary schemas, defaults of both tools (primary + 1 replica):");
+    let mut all = small.clone();
+    all.push(("1 table x {rows} rows", ox_t, pt_t));
+    for (what, o, p) in all {
+        let ratio = s(p) / s(o);
+        println!(
+            "  {:<26} ox {:>7.2}s  pt {:>7.2}s  pt/ox {:.2}x  [target >= 1.5x: {}]",
+            what.replace("{rows}", &args.rows.to_string()),
+            s(o),
+            s(p),
+            ratio,
+            if ratio >= 1.5 { "hit" } else { "miss" }
+        );
+    }
     if args.keep {
         eprintln!("servers kept running; press Enter to stop them");
         let _ = std::io::stdin().read_line(&mut String::new());

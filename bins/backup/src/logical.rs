@@ -34,7 +34,7 @@ use oxkit::dsn::ConnSpec;
 use oxkit::entry::Context;
 use oxkit::filter::TableFilter;
 use oxkit::nibble::{chunk_index, ChunkKey, NibbleOptions, Nibbler};
-use oxkit::schema::{self, Column, Table};
+use oxkit::schema::{self, Column, ColumnKind, Table};
 use oxkit::server::{GtidStyle, Server};
 use oxkit::sql::{quote_ident, quote_str, quote_table};
 use serde::{Deserialize, Serialize};
@@ -150,15 +150,15 @@ pub struct BackupOptions {
 
 /// True when a column's values are written as hex.
 pub fn hex_column(c: &Column) -> bool {
-    c.is_binary()
-        || c.data_type == "bit"
-        || c.is_spatial()
-        || c.charset.as_deref().is_some_and(|cs| {
-            !matches!(
-                cs,
-                "utf8mb4" | "utf8mb3" | "utf8" | "ascii" | "latin1" | "binary"
-            )
-        })
+    matches!(
+        c.kind(),
+        ColumnKind::Binary | ColumnKind::Bit | ColumnKind::Spatial
+    ) || c.charset.as_deref().is_some_and(|cs| {
+        !matches!(
+            cs,
+            "utf8mb4" | "utf8mb3" | "utf8" | "ascii" | "latin1" | "binary"
+        )
+    })
 }
 
 /// Appends one value in LOAD DATA's escaped text form.

@@ -109,10 +109,7 @@ fn delete_and_reread(conn: &mut Conn, cancel: &Cancel, del: &str, ins: &str) -> 
 }
 
 fn is_integer(c: &Column) -> bool {
-    matches!(
-        c.data_type.as_str(),
-        "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint"
-    )
+    c.kind() == oxkit::schema::ColumnKind::Integer
 }
 
 /// The SQL literal of a key value of column `c`, as the binary log gives it.

@@ -30,7 +30,7 @@ use mysql::prelude::Queryable;
 use oxkit::checksum::{aggregate, row_string, Function, RowOptions};
 use oxkit::conn::{db_error, Conn, DbError};
 use oxkit::entry::Cancel;
-use oxkit::schema::Column;
+use oxkit::schema::{Column, ColumnKind};
 use oxkit::sql::{quote_ident, quote_idents};
 use std::time::Duration;
 
@@ -195,15 +195,12 @@ pub fn check_warnings(conn: &mut Conn) -> Result<()> {
 
 /// How the checksum hashes a column: mirrors `oxkit::checksum`'s kinds.
 fn kind(c: &Column) -> (&'static str, Option<&str>) {
-    match c.data_type.as_str() {
-        "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set"
-        | "json" => ("text", c.charset.as_deref()),
-        "float" | "double" | "real" => ("float", None),
-        "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" | "bit" => {
-            ("binary", None)
-        }
-        _ if c.is_spatial() => ("spatial", None),
-        _ => ("other", None),
+    match c.kind() {
+        ColumnKind::Text | ColumnKind::Json => ("text", c.charset.as_deref()),
+        ColumnKind::Float => ("float", None),
+        ColumnKind::Binary | ColumnKind::Bit => ("binary", None),
+        ColumnKind::Spatial => ("spatial", None),
+        ColumnKind::Integer | ColumnKind::Decimal | ColumnKind::Other => ("other", None),
     }
 }
 

@@ -741,15 +741,17 @@ fn finish(shared: &Shared, t: &TableWork, w: &mut WorkerConns) -> Result<()> {
         chunks = c as u32;
         let pos = source_position(&mut w.primary, &shared.primary_server)?.gtid;
         for (r, rc) in shared.replicas.iter().zip(w.replicas.iter_mut()) {
-            if !r
-                .server
-                .wait_for_gtid(rc, &pos, shared.cfg.replica_timeout)?
-            {
-                errors.push(format!(
-                    "replica {} did not reach the primary's position {pos} within {}s (--replica-timeout)",
-                    r.label,
-                    shared.cfg.replica_timeout.as_secs()
-                ));
+            if let Err(e) = oxkit::topology::wait_applied(
+                rc,
+                &r.server,
+                &pos,
+                shared.cfg.replica_timeout,
+                &shared.ctx.cancel,
+            ) {
+                if e.downcast_ref::<oxkit::entry::Cancelled>().is_some() {
+                    return Err(e);
+                }
+                errors.push(format!("replica {}: {e:#}", r.label));
                 continue;
             }
             for d in replicate::replica_diffs(rc, &shared.rt, plan)? {

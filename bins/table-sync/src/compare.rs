@@ -27,11 +27,9 @@ use std::collections::{BTreeMap, HashMap};
 /// text), or the whole row for tables without a key.
 pub type Ident = Vec<Option<Vec<u8>>>;
 
+/// Character columns, whose key values compare by collation weight.
 fn is_text(c: &Column) -> bool {
-    matches!(
-        c.data_type.as_str(),
-        "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set"
-    )
+    c.kind() == oxkit::schema::ColumnKind::Text
 }
 
 /// What the tool needs to read and write one table's rows.
@@ -112,12 +110,7 @@ impl Shape {
             None => (format!("CRC32({row})"), Vec::new()),
         };
         let int_col = match key.as_deref() {
-            Some([i])
-                if matches!(
-                    cols[*i].data_type.as_str(),
-                    "tinyint" | "smallint" | "mediumint" | "int" | "bigint"
-                ) =>
-            {
+            Some([i]) if cols[*i].kind() == oxkit::schema::ColumnKind::Integer => {
                 Some(quote_ident(&cols[*i].name))
             }
             _ => None,

@@ -10,7 +10,7 @@
 use crate::compare::{compare_range, recheck, Bucketing, Diff, Shape};
 use crate::fix;
 use crate::Config;
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use oxkit::conn::{self, Conn, ConnectOptions, ErrorKind};
 use oxkit::dsn::{self, ConnSpec};
 use oxkit::entry::Context;
@@ -744,15 +744,13 @@ fn sync_table(
     if p.through {
         let w = c.src_write.as_mut().context("no source write connection")?;
         let pos = c.src_server.gtid_position(w)?;
-        if !c
-            .tgt_server
-            .wait_for_gtid(&mut c.tgt_ctl, &pos, cfg.replica_timeout)?
-        {
-            bail!(
-                "{} did not reach the source's position {pos} within the --replica-timeout",
-                rep.target
-            );
-        }
+        oxkit::topology::wait_applied(
+            &mut c.tgt_ctl,
+            &c.tgt_server,
+            &pos,
+            cfg.replica_timeout,
+            &ctx.cancel,
+        )?;
     }
     open_snapshots(cfg, ctx, p, c)?;
     let mut left = 0;

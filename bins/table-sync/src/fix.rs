@@ -15,7 +15,7 @@
 
 use crate::compare::{Diff, RowVals, Shape};
 use mysql::Value;
-use oxkit::schema::Column;
+use oxkit::schema::{Column, ColumnKind};
 use oxkit::sql::{quote_binary, quote_bytes, quote_ident, quote_value};
 
 /// A value as an SQL literal for `col`.
@@ -25,23 +25,19 @@ pub fn literal(col: &Column, v: &Value) -> String {
         Value::Bytes(b) => b,
         other => return quote_value(other),
     };
-    match col.data_type.as_str() {
-        "tinyint" | "smallint" | "mediumint" | "int" | "bigint" | "decimal" | "float"
-        | "double" | "real" | "year"
-            if !b.is_empty()
-                && b.iter().all(|c| {
-                    c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E')
-                }) =>
+    match col.kind() {
+        k if k.is_number()
+            && !b.is_empty()
+            && b.iter()
+                .all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E')) =>
         {
             String::from_utf8_lossy(b).into_owned()
         }
-        "bit" if b.len() <= 8 => b
+        ColumnKind::Bit if b.len() <= 8 => b
             .iter()
             .fold(0u64, |acc, x| (acc << 8) | u64::from(*x))
             .to_string(),
-        "geometry" | "point" | "linestring" | "polygon" | "multipoint" | "multilinestring"
-        | "multipolygon" | "geometrycollection" => quote_binary(b),
-        _ if col.is_binary() || col.data_type == "bit" => quote_binary(b),
+        ColumnKind::Spatial | ColumnKind::Binary | ColumnKind::Bit => quote_binary(b),
         _ => quote_bytes(b),
     }
 }
