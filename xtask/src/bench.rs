@@ -277,7 +277,10 @@ pub fn table_checksum(args: &Args) -> Result<()> {
     };
     // The ordinary schemas first: many small tables is the common case.
     let mut small = Vec::new();
-    for (db, what) in [("four", "4 tables x 100k rows"), ("many", "1000 tables x 1000 rows")] {
+    for (db, what) in [
+        ("four", "4 tables x 100k rows"),
+        ("many", "1000 tables x 1000 rows"),
+    ] {
         let (o, _) = timed(
             &format!("ox-table-checksum (defaults) --databases {db}"),
             Command::new(&ox).args([&dsn, "--databases", db]),
