@@ -67,7 +67,7 @@ pub enum Item {
 
 /// Why the binary log of the server behind `conn` cannot be read for row
 /// changes, or `None` when it can.
-pub fn usable(conn: &mut Conn) -> Result<Option<String>> {
+pub fn usable(conn: &mut Conn, server: &Server) -> Result<Option<String>> {
     let vars: Option<(i64, String, String)> = conn.row(
         "checking the binary log",
         "SELECT @@GLOBAL.log_bin, @@GLOBAL.binlog_format, @@GLOBAL.binlog_row_image",
@@ -90,7 +90,7 @@ pub fn usable(conn: &mut Conn) -> Result<Option<String>> {
             "binlog_row_image is {image}, not FULL (SET GLOBAL binlog_row_image = 'FULL')"
         )));
     }
-    if let Err(e) = master_position(conn) {
+    if let Err(e) = master_position(conn, server) {
         return Ok(Some(format!(
             "cannot read the binary log position (needs the BINLOG MONITOR or REPLICATION CLIENT privilege): {e:#}"
         )));
@@ -108,15 +108,16 @@ pub fn usable(conn: &mut Conn) -> Result<Option<String>> {
     Ok(None)
 }
 
-/// The server's current binary log position (`SHOW MASTER STATUS`).
-pub fn master_position(conn: &mut Conn) -> Result<Position> {
-    let row: Option<mysql::Row> =
-        conn.row("reading the binary log position", "SHOW MASTER STATUS")?;
-    let row = row.ok_or_else(|| anyhow!("SHOW MASTER STATUS returned nothing: is log_bin on?"))?;
-    let file = conn::cell_text(&row, 0).unwrap_or_default();
-    let pos = conn::cell_text(&row, 1)
-        .and_then(|p| p.parse().ok())
-        .ok_or_else(|| anyhow!("SHOW MASTER STATUS: unreadable position"))?;
+/// The server's current binary log position
+/// ([`crate::topology::binlog_file_position`]); an error when binary
+/// logging is off.
+pub fn master_position(conn: &mut Conn, server: &Server) -> Result<Position> {
+    let (file, pos) = crate::topology::binlog_file_position(conn, server)?.ok_or_else(|| {
+        anyhow!(
+            "{} returned nothing: is log_bin on?",
+            server.binlog_status_sql()
+        )
+    })?;
     Ok(Position { file, pos })
 }
 
@@ -230,7 +231,10 @@ impl Reader {
                 let ev = match ev {
                     Ok(ev) => ev,
                     Err(e) => {
-                        let _ = tx.send(Err(format!("reading the binary log: {e}")));
+                        let _ = tx.send(Err(format!(
+                            "reading the binary log: {}",
+                            conn::error_detail(&e)
+                        )));
                         return;
                     }
                 };

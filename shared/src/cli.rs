@@ -70,7 +70,7 @@ pub struct ConnArgs {
     /// Client private key (PEM)
     #[arg(long, value_name = "FILE")]
     pub ssl_key: Option<PathBuf>,
-    /// Seconds to wait for a connection to be established
+    /// Seconds to wait for a connection: name lookup, TCP, handshake, TLS and login together
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub connect_timeout: u64,
     /// Session variables to set after connecting: var=value,var2=value2

@@ -5,14 +5,74 @@
 //! `sql_mode` without `ANSI_QUOTES` and with `NO_AUTO_VALUE_ON_ZERO`, and
 //! bounded lock waits. Errors a caller branches on (access denied,
 //! unreachable, lost connection, lock wait timeout, deadlock, interrupted)
-//! are classified by [`ErrorKind`]; their text never holds the password.
+//! are classified by [`ErrorKind`]; their text never holds the password and
+//! never the client library's debug wrappers (`CodecError { .. }`): see
+//! [`error_detail`].
+//!
+//! # What bounds what
+//!
+//! The client library applies `tcp_connect_timeout` to the TCP connect
+//! alone (the SYN being answered), and one socket read/write timeout to
+//! every read and write for the life of the connection, the handshake
+//! included. A server that accepts the TCP connection and then says nothing
+//! (hung, swapping, a proxy in front of a dead backend) therefore held a
+//! tool for the whole read timeout, 15 minutes. [`connect`] runs all of
+//! connecting (name resolution, TCP, greeting, TLS, authentication, session
+//! setup) on a helper thread and waits for it at most `connect_timeout`
+//! (and a 0.3 s margin), with one deadline shared by every step and every
+//! attempt (the
+//! TLS-then-plain retry of `PREFERRED` included), so retries never multiply
+//! the limit. The library's own TCP timeout is given the remaining budget
+//! and reports a moment before the overall limit, which is how the message
+//! can say which step did not answer. The read timeout cannot be short for
+//! the handshake and long afterwards: the library sets it once, and changing
+//! it later needs the raw socket (unsafe code). So an abandoned attempt's
+//! thread lingers until the peer answers or closes or the read timeout ends;
+//! it holds one socket, nothing else, and closes its connection if it ever
+//! completes.
+//!
+//! Established connections: a legitimately long statement (a chunk on a
+//! loaded server, a lock wait, an ALTER) must not be cut, so the read
+//! timeout stays long ([`ConnectOptions::read_timeout`], 15 minutes, the
+//! last resort against a server that is alive but hung). A peer that has
+//! gone (host down, network partition, a firewall that dropped the state)
+//! is found much sooner by TCP keepalive (first probe after
+//! [`KEEPALIVE_IDLE`] of silence, then every [`KEEPALIVE_INTERVAL`],
+//! [`KEEPALIVE_PROBES`] tries) and `TCP_USER_TIMEOUT` (sent data left
+//! unacknowledged for [`USER_TIMEOUT`]), about a minute either way: both
+//! fire only when the peer's kernel stops answering, never because a query
+//! is slow. (A Unix socket needs neither: when its peer dies, the kernel
+//! closes it.)
+//!
+//! Ctrl-C: every open connection's socket is registered, and
+//! [`interrupt_io`] (called by [`crate::entry`] when a tool has not stopped
+//! soon after a signal) shuts them down, so a read blocked in the client
+//! library returns at once with an error, and it abandons connects in
+//! progress. Connections opened after it (a tool's cleanup) are untouched.
 
 use crate::dsn::{self, ConnSpec, SslMode};
 use crate::sql::quote_str;
 use mysql::prelude::Queryable;
 use mysql::{OptsBuilder, SslOpts};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Silence on an idle TCP connection before the first keepalive probe.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+/// Time between unanswered keepalive probes.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// Unanswered keepalive probes after which the connection is dropped.
+pub const KEEPALIVE_PROBES: u32 = 3;
+/// How long sent data may stay unacknowledged before the kernel drops the
+/// connection (`TCP_USER_TIMEOUT`): the same minute keepalive allows.
+pub const USER_TIMEOUT: Duration = Duration::from_secs(60);
+/// Extra wait, after the connect budget, for the client library's own TCP
+/// timeout (given the same deadline) to report: its error names the step.
+const CONNECT_SLACK: Duration = Duration::from_millis(300);
+/// How often a waiting [`connect`] looks at [`interrupt_io`].
+const CONNECT_POLL: Duration = Duration::from_millis(50);
 
 /// Socket paths tried, in order, when `localhost` is asked for and no socket
 /// was configured (Debian/Ubuntu, Red Hat, source builds).
@@ -53,9 +113,12 @@ impl Default for SessionOptions {
 /// Timeouts and session setup for [`connect`].
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
-    /// Limit on establishing the TCP connection.
+    /// Limit on all of connecting: name lookup, TCP, handshake, TLS,
+    /// login and session setup (see the module documentation).
     pub connect_timeout: Duration,
-    /// Limit on one socket read (not on a whole query).
+    /// Limit on one socket read (not on a whole query): the last resort
+    /// against a server that is alive but never answers; keep it longer
+    /// than any one statement may legitimately run.
     pub read_timeout: Option<Duration>,
     /// Limit on one socket write.
     pub write_timeout: Option<Duration>,
@@ -194,11 +257,16 @@ pub fn classify(e: &mysql::Error) -> (ErrorKind, Option<u16>) {
             (kind, None)
         }
         Error::TlsError(_) => (ErrorKind::Tls, None),
+        // Reading or writing packets on an open connection failed.
+        Error::CodecError(mysql::mysql_common::proto::codec::error::PacketCodecError::Io(_)) => {
+            (ErrorKind::LostConnection, None)
+        }
         _ => (ErrorKind::Other, None),
     }
 }
 
-fn describe(kind: ErrorKind) -> &'static str {
+/// A few words for `kind`, as used in [`db_error`] messages (`access denied`).
+pub fn describe(kind: ErrorKind) -> &'static str {
     match kind {
         ErrorKind::AccessDenied => "access denied",
         ErrorKind::Unreachable => "server unreachable",
@@ -216,19 +284,55 @@ fn describe(kind: ErrorKind) -> &'static str {
 
 /// The words of a client-library error without the library's wrapper
 /// (`ERROR 1146 (42S02): Table 't.x' doesn't exist`, not
-/// `MySqlError { ERROR 1146 ... }`), secrets redacted.
+/// `MySqlError { ERROR 1146 ... }`; `the server did not answer within the
+/// read timeout`, not `CodecError { IO error: ... }`), secrets redacted.
 pub fn error_detail(e: &mysql::Error) -> String {
-    use mysql::Error;
+    use mysql::mysql_common::proto::codec::error::PacketCodecError;
+    use mysql::{DriverError, Error};
     let text = match e {
         Error::MySqlError(m) => m.to_string(),
+        Error::DriverError(DriverError::ConnectTimeout) => {
+            "no answer to the TCP connection (host down, or packets dropped by a firewall)"
+                .to_string()
+        }
+        Error::DriverError(DriverError::CouldNotConnect(Some((_, desc, _)))) => lower_first(desc),
         Error::DriverError(d) => d.to_string(),
-        Error::IoError(io) => io.to_string(),
+        Error::IoError(io) => io_words(io),
+        Error::CodecError(PacketCodecError::Io(io)) => io_words(io),
+        Error::CodecError(PacketCodecError::PacketTooLarge) => {
+            "a packet was larger than max_allowed_packet".to_string()
+        }
+        Error::CodecError(c) => lower_first(&c.to_string()),
+        Error::TlsError(t) => format!("TLS: {t}"),
+        Error::UrlError(u) => u.to_string(),
         other => other.to_string(),
     };
     crate::secret::redact(&text)
         .trim()
         .trim_end_matches('.')
         .to_string()
+}
+
+/// An I/O error of an open (or opening) connection in an operator's words.
+fn io_words(io: &std::io::Error) -> String {
+    use std::io::ErrorKind as Io;
+    match io.kind() {
+        // A socket read or write timeout shows as EAGAIN on Linux.
+        Io::WouldBlock => "the server did not answer within the socket read/write timeout".into(),
+        Io::TimedOut => "the connection timed out: the server's host stopped answering".into(),
+        Io::UnexpectedEof | Io::BrokenPipe => "the connection was closed".into(),
+        Io::ConnectionReset => "the connection was reset".into(),
+        Io::ConnectionAborted => "the connection was aborted".into(),
+        _ => lower_first(&io.to_string()),
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) if !s.starts_with("TLS") => f.to_lowercase().chain(c).collect(),
+        _ => s.to_string(),
+    }
 }
 
 /// Wraps a client-library error with what was being done, classified.
@@ -304,9 +408,90 @@ pub fn transport(spec: &ConnSpec) -> Transport {
     Transport::Tcp(spec.host.clone().unwrap_or_default(), port)
 }
 
+/// Open connections' sockets, so [`interrupt_io`] can cut them.
+struct Registry {
+    next_id: u64,
+    open: Vec<(u64, i32)>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    next_id: 0,
+    open: Vec::new(),
+});
+
+/// Bumped by [`interrupt_io`]; a connect attempt that started under an
+/// older value is abandoned.
+static IO_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A connection's entry in the registry; leaving it (on drop) takes the
+/// lock [`interrupt_io`] holds while it shuts sockets down, so a socket is
+/// never shut down after its descriptor was closed and perhaps reused.
+struct Registration(Option<u64>);
+
+impl Registration {
+    fn new(c: &mysql::Conn) -> Registration {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            let fd = c.as_raw_fd();
+            let mut r = registry();
+            let id = r.next_id;
+            r.next_id += 1;
+            r.open.push((id, fd));
+            Registration(Some(id))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = c;
+            Registration(None)
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(id) = self.0.take() {
+            registry().open.retain(|(i, _)| *i != id);
+        }
+    }
+}
+
+/// Cuts blocked database I/O: shuts down the socket of every connection
+/// open now (a read blocked on it returns an error at once; the server
+/// sees the client go, as when the mysql client is killed) and abandons
+/// every [`connect`] in progress. Connections opened afterwards are not
+/// affected, so a tool's cleanup can connect anew. Called by the entry's
+/// signal handling when a tool has not stopped soon after Ctrl-C.
+pub fn interrupt_io() {
+    let mut r = registry();
+    IO_GENERATION.fetch_add(1, Ordering::SeqCst);
+    for (_, fd) in r.open.drain(..) {
+        #[cfg(unix)]
+        {
+            // Fails harmlessly (ENOTCONN) on a connection the peer closed.
+            let _ = nix::sys::socket::shutdown(fd, nix::sys::socket::Shutdown::Both);
+        }
+        #[cfg(not(unix))]
+        let _ = fd;
+    }
+}
+
+/// True once [`interrupt_io`] has run: errors from connections cut by it
+/// are the signal's doing, not the server's.
+pub fn io_interrupted() -> bool {
+    IO_GENERATION.load(Ordering::SeqCst) > 0
+}
+
 /// One open, set-up session. Derefs to `mysql::Conn`, so
 /// `mysql::prelude::Queryable` methods work on it directly.
 pub struct Conn {
+    // First, so it is dropped (the socket leaves the registry) before
+    // `inner` closes the socket.
+    registration: Registration,
     inner: mysql::Conn,
     label: String,
 }
@@ -338,8 +523,16 @@ impl Conn {
 
     /// The client library's connection, for uses that consume it (a
     /// binary log stream: [`crate::binlog`]).
+    /// The connection leaves the registry of [`interrupt_io`]: its new
+    /// owner (a reader thread) stops it its own way.
     pub fn into_inner(self) -> mysql::Conn {
-        self.inner
+        let Conn {
+            registration,
+            inner,
+            ..
+        } = self;
+        drop(registration);
+        inner
     }
 
     /// Runs `sql` (one statement or several separated by `;`) and wraps any
@@ -423,11 +616,154 @@ fn tls_opts(spec: &ConnSpec, mode: SslMode, host: &str) -> SslOpts {
         .with_danger_skip_domain_validation(!verify_host)
 }
 
+/// Where a [`connect`] attempt is, for the message when it does not finish.
+const PHASE_RESOLVING: u8 = 0;
+const PHASE_HANDSHAKE: u8 = 1;
+const PHASE_SETUP: u8 = 2;
+
+/// `2s`, `0.5s`.
+fn secs(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
 /// Connects to `spec` and sets the session up. Errors are classified and
 /// name the target, never the password.
+///
+/// Everything (name resolution, TCP, handshake, TLS, authentication,
+/// session setup, the plain retry of `PREFERRED` TLS) ends within
+/// `opts.connect_timeout` (plus a fraction of a second), and at once after
+/// [`interrupt_io`]; see the module documentation.
 pub fn connect(spec: &ConnSpec, opts: &ConnectOptions) -> Result<Conn, DbError> {
+    let label = dsn::label(spec);
+    let budget = opts.connect_timeout.max(Duration::from_millis(1));
+    let started = Instant::now();
+    let deadline = started + budget;
+    let generation = IO_GENERATION.load(Ordering::SeqCst);
+    let phase = Arc::new(AtomicU8::new(PHASE_RESOLVING));
+    let (tx, rx) = mpsc::channel();
+    let job = {
+        let (spec, opts, phase) = (spec.clone(), opts.clone(), phase.clone());
+        move || {
+            // The receiver may be gone (timed out): the connection, if
+            // any, is then closed here.
+            let _ = tx.send(connect_now(&spec, &opts, deadline, &phase));
+        }
+    };
+    if std::thread::Builder::new()
+        .name("ox-connect".into())
+        .spawn(job)
+        .is_err()
+    {
+        // No thread to spare: connect here, bounded by the read timeout only.
+        return connect_now(spec, opts, deadline, &phase);
+    }
+    let limit = budget + CONNECT_SLACK;
+    let interrupted = || DbError {
+        kind: ErrorKind::Interrupted,
+        code: None,
+        message: format!("cannot connect to {label}: interrupted by signal"),
+    };
+    loop {
+        if IO_GENERATION.load(Ordering::SeqCst) != generation {
+            return Err(interrupted());
+        }
+        let waited = started.elapsed();
+        if waited >= limit {
+            return Err(stalled(spec, &label, phase.load(Ordering::SeqCst), budget));
+        }
+        match rx.recv_timeout((limit - waited).min(CONNECT_POLL)) {
+            Ok(_) if IO_GENERATION.load(Ordering::SeqCst) != generation => {
+                return Err(interrupted())
+            }
+            Ok(result) => return result,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(DbError {
+                    kind: ErrorKind::Other,
+                    code: None,
+                    message: format!("cannot connect to {label}: the connecting thread failed"),
+                })
+            }
+        }
+    }
+}
+
+/// The error for a connect that did not finish in time, naming the step
+/// that did not answer.
+fn stalled(spec: &ConnSpec, label: &str, phase: u8, budget: Duration) -> DbError {
+    let within = secs(budget);
+    let what = match (phase, transport(spec)) {
+        (PHASE_RESOLVING, Transport::Tcp(host, _)) => {
+            format!("resolving the host name {host} did not finish within {within}")
+        }
+        (PHASE_SETUP, _) => {
+            format!("the server accepted the login but did not answer the session setup within {within}")
+        }
+        (_, Transport::Tcp(..)) => format!(
+            "the server accepted the TCP connection but did not complete the handshake within {within}"
+        ),
+        (_, Transport::Socket(_)) => format!(
+            "the server accepted the connection on the socket but did not complete the handshake within {within}"
+        ),
+    };
+    DbError {
+        kind: ErrorKind::Unreachable,
+        code: None,
+        message: format!(
+            "cannot connect to {label}: {}: {what}",
+            describe(ErrorKind::Unreachable)
+        ),
+    }
+}
+
+/// The blocking part of [`connect`], run on its helper thread; every step
+/// gets what is left until `deadline`.
+fn connect_now(
+    spec: &ConnSpec,
+    opts: &ConnectOptions,
+    deadline: Instant,
+    phase: &AtomicU8,
+) -> Result<Conn, DbError> {
     let transport = transport(spec);
     let label = dsn::label(spec);
+    let fail = |e: &mysql::Error| {
+        let mut err = db_error(format_args!("cannot connect to {label}"), e);
+        if matches!(
+            e,
+            mysql::Error::DriverError(mysql::DriverError::ConnectTimeout)
+        ) {
+            err.message = format!(
+                "cannot connect to {label}: {}: no answer to the TCP connection within {} (host down, or packets dropped by a firewall)",
+                describe(err.kind),
+                secs(opts.connect_timeout)
+            );
+        }
+        err
+    };
+    if let Transport::Tcp(host, port) = &transport {
+        // Resolved here first so that a name server that does not answer
+        // is named as such; the library then resolves again, under the
+        // same deadline.
+        if host.parse::<std::net::IpAddr>().is_err() {
+            use std::net::ToSocketAddrs;
+            if let Err(e) = (host.as_str(), *port).to_socket_addrs() {
+                return Err(DbError {
+                    kind: ErrorKind::Unreachable,
+                    code: None,
+                    message: format!(
+                        "cannot connect to {label}: {}: cannot resolve the host name {host}: {}",
+                        describe(ErrorKind::Unreachable),
+                        lower_first(&e.to_string())
+                    ),
+                });
+            }
+        }
+    }
+    phase.store(PHASE_HANDSHAKE, Ordering::SeqCst);
     let user = spec.user.clone().unwrap_or_else(default_user);
     let mode = spec
         .tls
@@ -442,10 +778,20 @@ pub fn connect(spec: &ConnSpec, opts: &ConnectOptions) -> Result<Conn, DbError> 
         .pass(spec.password.as_ref().map(|p| p.expose().to_string()))
         .db_name(spec.database.clone())
         .prefer_socket(false)
-        .tcp_connect_timeout(Some(opts.connect_timeout))
         .read_timeout(opts.read_timeout)
         .write_timeout(opts.write_timeout)
+        .tcp_keepalive_time_ms(Some(KEEPALIVE_IDLE.as_millis() as u32))
         .stmt_cache_size(Some(64));
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    {
+        b = b
+            .tcp_keepalive_probe_interval_secs(Some(KEEPALIVE_INTERVAL.as_secs() as u32))
+            .tcp_keepalive_probe_count(Some(KEEPALIVE_PROBES));
+    }
+    #[cfg(target_os = "linux")]
+    {
+        b = b.tcp_user_timeout_ms(Some(USER_TIMEOUT.as_millis() as u32));
+    }
     let host = match &transport {
         Transport::Tcp(h, p) => {
             b = b.ip_or_hostname(Some(h.clone())).tcp_port(*p);
@@ -456,7 +802,16 @@ pub fn connect(spec: &ConnSpec, opts: &ConnectOptions) -> Result<Conn, DbError> 
             "localhost".to_string()
         }
     };
-    let attempt = |tls: Option<SslOpts>| mysql::Conn::new(b.clone().ssl_opts(tls));
+    // Each attempt's TCP connect gets what is left of the one budget.
+    let attempt = |tls: Option<SslOpts>| {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(mysql::Error::DriverError(
+                mysql::DriverError::ConnectTimeout,
+            ));
+        }
+        mysql::Conn::new(b.clone().tcp_connect_timeout(Some(left)).ssl_opts(tls))
+    };
     let result = match mode {
         SslMode::Disabled => attempt(None),
         SslMode::Preferred => match attempt(Some(tls_opts(spec, mode, &host))) {
@@ -465,8 +820,13 @@ pub fn connect(spec: &ConnSpec, opts: &ConnectOptions) -> Result<Conn, DbError> 
         },
         _ => attempt(Some(tls_opts(spec, mode, &host))),
     };
-    let inner = result.map_err(|e| db_error(format_args!("cannot connect to {label}"), &e))?;
-    let mut conn = Conn { inner, label };
+    let inner = result.map_err(|e| fail(&e))?;
+    phase.store(PHASE_SETUP, Ordering::SeqCst);
+    let mut conn = Conn {
+        registration: Registration::new(&inner),
+        inner,
+        label,
+    };
     setup_session(&mut conn, spec, &opts.session)?;
     Ok(conn)
 }
@@ -545,6 +905,114 @@ mod tests {
         );
         assert!(parse_set_vars("a b=1").is_err());
         assert!(parse_set_vars("novalue").is_err());
+    }
+
+    #[test]
+    fn library_errors_in_words_not_wrappers() {
+        use mysql::mysql_common::proto::codec::error::PacketCodecError;
+        use std::io::{Error as IoErr, ErrorKind as Io};
+        let read_timeout = mysql::Error::CodecError(PacketCodecError::Io(IoErr::new(
+            Io::WouldBlock,
+            "Resource temporarily unavailable (os error 11)",
+        )));
+        assert_eq!(
+            error_detail(&read_timeout),
+            "the server did not answer within the socket read/write timeout"
+        );
+        assert_eq!(classify(&read_timeout).0, ErrorKind::LostConnection);
+        let e = db_error("query on x@h:1", &read_timeout);
+        assert_eq!(
+            e.message,
+            "query on x@h:1: lost connection: the server did not answer within the socket read/write timeout"
+        );
+        let refused = mysql::Error::DriverError(mysql::DriverError::CouldNotConnect(Some((
+            "127.0.0.1:1".into(),
+            "Connection refused (os error 111)".into(),
+            Io::ConnectionRefused,
+        ))));
+        assert_eq!(error_detail(&refused), "connection refused (os error 111)");
+        assert_eq!(classify(&refused).0, ErrorKind::Unreachable);
+        let eof = mysql::Error::IoError(IoErr::new(Io::BrokenPipe, "server disconnected"));
+        assert_eq!(error_detail(&eof), "the connection was closed");
+        for e in [&read_timeout, &refused, &eof] {
+            let d = error_detail(e);
+            assert!(!d.contains('{') && !d.contains("Error"), "{d}");
+        }
+    }
+
+    #[test]
+    fn stalled_connect_names_the_step() {
+        let spec = ConnSpec {
+            host: Some("127.0.0.1".into()),
+            port: Some(3307),
+            user: Some("u".into()),
+            ..Default::default()
+        };
+        let e = stalled(
+            &spec,
+            "u@127.0.0.1:3307",
+            PHASE_HANDSHAKE,
+            Duration::from_secs(2),
+        );
+        assert_eq!(e.kind, ErrorKind::Unreachable);
+        assert_eq!(
+            e.message,
+            "cannot connect to u@127.0.0.1:3307: server unreachable: the server accepted the TCP connection but did not complete the handshake within 2s"
+        );
+        let spec = ConnSpec {
+            host: Some("db1.example".into()),
+            ..Default::default()
+        };
+        let e = stalled(
+            &spec,
+            "u@db1.example:3306",
+            PHASE_RESOLVING,
+            Duration::from_millis(1500),
+        );
+        assert!(
+            e.message
+                .ends_with("resolving the host name db1.example did not finish within 1.5s"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn interrupting_io_abandons_a_connect_in_progress() {
+        // A peer that accepts and never answers; the connect is abandoned
+        // by interrupt_io long before its 60 s budget.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let spec = ConnSpec {
+            host: Some("127.0.0.1".into()),
+            port: Some(port),
+            user: Some("u".into()),
+            tls: crate::dsn::TlsSpec {
+                mode: Some(SslMode::Disabled),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let opts = ConnectOptions {
+            connect_timeout: Duration::from_secs(60),
+            ..Default::default()
+        };
+        let t = std::thread::spawn(move || connect(&spec, &opts));
+        let _accepted = l.accept().expect("accept");
+        let start = Instant::now();
+        interrupt_io();
+        let e = t.join().expect("thread").expect_err("interrupted");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(e.kind, ErrorKind::Interrupted);
+        assert!(io_interrupted());
+        assert_eq!(
+            e.message,
+            format!("cannot connect to u@127.0.0.1:{port}: interrupted by signal")
+        );
     }
 
     #[test]

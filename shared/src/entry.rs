@@ -11,8 +11,41 @@
 //! lose to the command line: `/etc/oxkit/oxkit.conf`, `/etc/oxkit/<tool>.conf`,
 //! `$XDG_CONFIG_HOME/oxkit/oxkit.conf` (or `~/.config/oxkit/...`), the tool's
 //! own file there, then `--config FILE`. `--no-config` skips the first four.
-//! The format is Percona Toolkit's: one `option` or `option=value` a line,
-//! `#` comments.
+//! Those four are optional: one that is missing, or that cannot be reached
+//! (a `$HOME` the user may not read, as after `sudo -u other` without `-H`),
+//! is skipped; one that exists but cannot be read is skipped with a warning;
+//! one that is read but malformed is an error, as is any problem with
+//! `--config`. The format is Percona Toolkit's: one `option` or
+//! `option=value` a line, `#` comments.
+//!
+//! # Signals
+//!
+//! The first SIGINT, SIGTERM or SIGHUP sets the [`Cancel`] flag, which tools
+//! check between units of work (a chunk, a table, a file): a tool that is
+//! not blocked stops at the next boundary, cleans up (drops its triggers and
+//! shadow table, rolls back, removes a partial backup) and exits 4. A tool
+//! can be blocked instead: in a read from a server that stopped answering,
+//! or in a connect. If the run has not ended [`SIGNAL_GRACE`] after the
+//! signal, every database connection open at that moment is shut down
+//! ([`crate::conn::interrupt_io`]) and connects in progress are abandoned, so
+//! the blocked call fails at once and the tool unwinds through its normal
+//! error and cleanup path, on fresh connections; the run then exits 4 and
+//! says it stopped. If it has still not ended [`SIGNAL_BACKSTOP`] later, the
+//! process exits 4 with a message, without waiting for the rest.
+//!
+//! Why this order is the safe one for tools that write: a statement cut by
+//! a closed connection is either finished by the server (autocommit) or
+//! rolled back with its transaction, never half-applied; locks die with
+//! the connection; the copy, sync and backup steps are all restartable; and
+//! cleanups that only need the server (ox-online-schema-change dropping its
+//! triggers and shadow table) connect anew. What must not be cut is a span
+//! whose undo needs a connection that is already open: replication stopped
+//! by a snapshot (ox-table-checksum, ox-table-sync) until it is restarted,
+//! or a cleanup under way when the signal came. Such a span holds a
+//! [`CriticalSection`]; while one is held neither the connection cut nor
+//! the exit happens, and both timers restart when the last is released. A
+//! second signal always exits 4 at once, without cleanup: the operator's
+//! explicit choice.
 
 use crate::exit::Exit;
 use crate::secret::redact;
@@ -23,14 +56,43 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Signature of a tool's entry point.
 pub type RunFn = fn(&ArgMatches, &Context) -> Result<Exit>;
 
+/// After the first signal, how long a tool has to stop on its own before
+/// its open database connections are cut (see the module documentation).
+pub const SIGNAL_GRACE: Duration = Duration::from_secs(2);
+
+/// After the connections were cut, how long the tool has to finish before
+/// the process exits anyway (unless a [`CriticalSection`] is held).
+pub const SIGNAL_BACKSTOP: Duration = Duration::from_secs(2);
+
 /// A cancellation flag set by the signal handler and checked by tools between
 /// units of work (chunks, tables, files).
 #[derive(Clone, Debug, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel(Arc<CancelState>);
+
+#[derive(Debug, Default)]
+struct CancelState {
+    cancelled: AtomicBool,
+    critical: AtomicUsize,
+}
+
+/// Held while cutting the run's connections would leave the server in a
+/// state only an already-open connection can undo: the signal handling
+/// neither cuts connections nor exits while one is alive (see
+/// [`Cancel::critical_section`]).
+#[derive(Debug)]
+#[must_use = "the section is protected only while the guard is alive"]
+pub struct CriticalSection(Cancel);
+
+impl Drop for CriticalSection {
+    fn drop(&mut self) {
+        (self.0).0.critical.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 /// Returned (inside anyhow) when a run stops because it was cancelled.
 #[derive(Debug, thiserror::Error)]
@@ -44,11 +106,24 @@ impl Cancel {
     }
     /// Sets the flag.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.cancelled.store(true, Ordering::SeqCst);
     }
     /// True once a signal arrived.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.cancelled.load(Ordering::SeqCst)
+    }
+    /// Marks a span the signal handling must not cut short: replication
+    /// stopped until this run restarts it, a cleanup under way. Until the
+    /// guard is dropped, connections are not cut and the process does not
+    /// exit on the first signal (a tool blocked inside the span then needs
+    /// a second signal, which exits at once). Keep spans short.
+    pub fn critical_section(&self) -> CriticalSection {
+        self.0.critical.fetch_add(1, Ordering::SeqCst);
+        CriticalSection(self.clone())
+    }
+    /// True while a [`CriticalSection`] is held.
+    pub fn in_critical_section(&self) -> bool {
+        self.0.critical.load(Ordering::SeqCst) > 0
     }
     /// `Err(Cancelled)` once a signal arrived: `cancel.check()?` between chunks.
     pub fn check(&self) -> std::result::Result<(), Cancelled> {
@@ -245,6 +320,22 @@ fn config_files(tool: &str, no_config: bool, explicit: Option<PathBuf>) -> Vec<(
     files
 }
 
+/// Why an optional config file that could not be read is skipped, when that
+/// is worth a warning: never for a file that is not there or whose
+/// directory may not be searched (`sudo -u other` keeps the caller's
+/// `$HOME`, and every run would warn); yes for a file that exists but
+/// cannot be read, or is not a file.
+fn skipped_config_warning(path: &Path, e: &std::io::Error) -> Option<String> {
+    // Only a successful stat proves the file is there.
+    let meta = std::fs::metadata(path).ok()?;
+    let why = if meta.is_dir() {
+        "it is a directory".to_string()
+    } else {
+        e.to_string()
+    };
+    Some(format!("skipping config file {}: {why}", path.display()))
+}
+
 /// Returns argv with config-file options inserted right after the program
 /// name, so anything on the command line overrides them.
 pub fn layered_args(tool: &str, args: Vec<OsString>) -> Result<Vec<OsString>> {
@@ -267,7 +358,13 @@ pub fn layered_args(tool: &str, args: Vec<OsString>) -> Result<Vec<OsString>> {
     for (path, required) in config_files(tool, no_config, explicit) {
         match std::fs::read_to_string(&path) {
             Ok(text) => injected.extend(parse_config_text(&text, &path)?),
-            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if !required => {
+                if let Some(why) = skipped_config_warning(&path, &e) {
+                    // The logger is not set up yet (the verbosity is in
+                    // the options being read).
+                    eprintln!("{tool}: warning: {why}");
+                }
+            }
             Err(e) => {
                 return Err(e).with_context(|| format!("reading config file {}", path.display()))
             }
@@ -306,9 +403,26 @@ impl log::Log for StderrLogger {
     fn flush(&self) {}
 }
 
-/// Renders an error with its whole context chain on one line, secrets scrubbed.
+/// Renders an error with its whole context chain on one line, secrets
+/// scrubbed. A client-library error in the chain is put in words
+/// ([`crate::conn::error_detail`]) instead of its debug-like wrapper
+/// (`CodecError { IO error: ... }`).
 pub fn render_error(err: &anyhow::Error) -> String {
-    redact(&format!("{err:#}"))
+    let mut parts = Vec::new();
+    for cause in err.chain() {
+        if let Some(m) = cause.downcast_ref::<mysql::Error>() {
+            let (kind, _) = crate::conn::classify(m);
+            let words = crate::conn::error_detail(m);
+            parts.push(match kind {
+                crate::conn::ErrorKind::Other => words,
+                k => format!("{}: {words}", crate::conn::describe(k)),
+            });
+            // Its own causes repeat what was just said.
+            break;
+        }
+        parts.push(cause.to_string());
+    }
+    redact(&parts.join(": "))
 }
 
 /// Installs the stderr logger at the level for `verbosity`. Safe to call once.
@@ -546,10 +660,22 @@ pub fn main(cmd: Command, run: RunFn) -> ! {
         stderr_is_terminal: std::io::stderr().is_terminal(),
     };
     install_signal_handler(&tool, ctx.cancel.clone());
+    quiet_on_broken_pipe();
     let status = match run(&matches, &ctx) {
         Ok(status) if ctx.cancel.is_cancelled() => status | Exit::CAUGHT_SIGNAL,
         Ok(status) => status,
-        Err(e) => exit_for_error(&tool, &e, &ctx),
+        Err(e) => {
+            let status = exit_for_error(&tool, &e, &ctx);
+            let json = matches
+                .try_get_one::<crate::report::Format>("format")
+                .ok()
+                .flatten()
+                .is_some_and(|f| *f == crate::report::Format::Json);
+            if json && status != Exit::OK && !crate::report::stdout_used() {
+                json_error(&e, status);
+            }
+            status
+        }
     };
     std::process::exit(status.code().into())
 }
@@ -576,9 +702,55 @@ pub fn usage_error(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
 }
 
+/// With `--format json`, a run that fails before printing its document
+/// prints this one instead, so a script always reads one JSON object:
+/// `{"error": "...", "exit_status": N}` (secrets scrubbed as on stderr).
+fn json_error(e: &anyhow::Error, status: Exit) {
+    let doc = serde_json::json!({
+        "error": render_error(e),
+        "exit_status": status.code(),
+    });
+    let _ = crate::report::write_json(std::io::stdout().lock(), &doc);
+}
+
+/// True when `e` comes from writing to a pipe whose reader went away
+/// (`ox-table-sync --print | head -1`).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// A reader that stopped reading (`| head -1`) ends the tool quietly with
+/// status 0, as grep and ripgrep do: `print!` panics on a closed stdout
+/// (Rust ignores SIGPIPE), and that panic is turned into a plain exit here
+/// instead of a panic message; every other panic keeps the default report.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn exit_for_error(tool: &str, e: &anyhow::Error, ctx: &Context) -> Exit {
+    if is_broken_pipe(e) {
+        return Exit::OK;
+    }
+    // After a signal, an error from a connection the signal handling cut
+    // (or any interrupted query) is the signal's doing: exit 4.
     if e.downcast_ref::<Cancelled>().is_some()
-        || (ctx.cancel.is_cancelled() && crate::conn::is_interrupted(e))
+        || (ctx.cancel.is_cancelled()
+            && (crate::conn::is_interrupted(e) || crate::conn::io_interrupted()))
     {
         eprintln!("{tool}: stopped: {}", render_error(e));
         return Exit::CAUGHT_SIGNAL;
@@ -601,11 +773,47 @@ fn install_signal_handler(tool: &str, cancel: Cancel) {
         if hits.fetch_add(1, Ordering::SeqCst) == 0 {
             cancel.cancel();
             eprintln!("{tool}: caught signal: finishing the current step and cleaning up (again to abort at once)");
+            // The handler runs on ctrlc's own thread, which must stay free
+            // to take the second signal: the timers run on another.
+            let (tool, cancel, at) = (tool.clone(), cancel.clone(), std::time::Instant::now());
+            let _ = std::thread::Builder::new()
+                .name("ox-signal".into())
+                .spawn(move || escalate(&tool, &cancel, at));
         } else {
             eprintln!("{tool}: caught second signal: exiting without cleanup");
             std::process::exit(Exit::CAUGHT_SIGNAL.code().into());
         }
     });
+}
+
+/// What happens after the first signal when the run does not end by itself
+/// (it only returns by the process exiting): cut blocked I/O after
+/// [`SIGNAL_GRACE`], exit after [`SIGNAL_BACKSTOP`] more, never while a
+/// [`CriticalSection`] is held.
+fn escalate(tool: &str, cancel: &Cancel, signalled: std::time::Instant) {
+    settle(cancel, SIGNAL_GRACE);
+    crate::conn::interrupt_io();
+    settle(cancel, SIGNAL_BACKSTOP);
+    eprintln!(
+        "{tool}: stopped: still running {:.0}s after the signal; exiting without waiting for it",
+        signalled.elapsed().as_secs_f64()
+    );
+    std::process::exit(Exit::CAUGHT_SIGNAL.code().into());
+}
+
+/// Sleeps `period`, then for as long as a critical section is held, and
+/// again `period` after each one ends: a cleanup that just finished is
+/// followed by the tool's own exit, which deserves its moment.
+fn settle(cancel: &Cancel, period: Duration) {
+    loop {
+        std::thread::sleep(period);
+        if !cancel.in_critical_section() {
+            return;
+        }
+        while cancel.in_critical_section() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -675,6 +883,50 @@ mod tests {
         assert_eq!(mask_password_arg("mysql://me@db1/x"), None);
         assert_eq!(mask_password_arg("h=db1,u=me"), None);
         assert_eq!(mask_password_arg("--host=db1"), None);
+    }
+
+    #[test]
+    fn library_errors_rendered_in_words() {
+        use mysql::mysql_common::proto::codec::error::PacketCodecError;
+        let io = std::io::Error::new(std::io::ErrorKind::WouldBlock, "os error 11");
+        let e = anyhow::Error::new(mysql::Error::CodecError(PacketCodecError::Io(io)))
+            .context("reading table t.x");
+        assert_eq!(
+            render_error(&e),
+            "reading table t.x: lost connection: the server did not answer within the socket read/write timeout"
+        );
+    }
+
+    #[test]
+    fn critical_sections_count() {
+        let c = Cancel::new();
+        assert!(!c.in_critical_section());
+        let g = c.critical_section();
+        let g2 = c.clone().critical_section();
+        assert!(c.in_critical_section());
+        drop(g);
+        assert!(c.in_critical_section());
+        drop(g2);
+        assert!(!c.in_critical_section());
+    }
+
+    #[test]
+    fn missing_optional_config_dir_is_skipped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // HOME is a file: every file "under" it fails with ENOTDIR.
+        let not_a_dir = dir.path().join("f");
+        std::fs::write(&not_a_dir, "").expect("write");
+        let e = std::fs::read_to_string(not_a_dir.join(".config/oxkit/oxkit.conf"))
+            .expect_err("not a dir");
+        assert_eq!(
+            skipped_config_warning(&not_a_dir.join(".config/oxkit/oxkit.conf"), &e),
+            None
+        );
+        let d = dir.path().join("d.conf");
+        std::fs::create_dir(&d).expect("mkdir");
+        let e = std::fs::read_to_string(&d).expect_err("a dir");
+        assert!(skipped_config_warning(&d, &e)
+            .is_some_and(|w| w.ends_with("d.conf: it is a directory")));
     }
 
     #[test]

@@ -430,15 +430,23 @@ impl Options {
 
 /// Reads `paths` in order and merges the options of `groups`. Each path
 /// comes with a `required` flag: a required file that cannot be read is an
-/// error; an optional one that does not exist is skipped (and one that
-/// exists but cannot be read is skipped with a warning, as the mysql client
-/// does). Syntax errors and unreadable included files are always errors.
+/// error; an optional one that does not exist, or whose directory may not
+/// be searched, is skipped (and one that exists but cannot be read is
+/// skipped with a warning; the mysql client skips both silently). Syntax
+/// errors and unreadable included files are always errors.
 pub fn read_files(paths: &[(PathBuf, bool)], groups: &[&str]) -> Result<Options> {
     let mut opts = Options::new();
     for (path, required) in paths {
         if !required {
             match std::fs::metadata(path) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                // A directory that may not be searched (`sudo -u other`
+                // keeps the caller's `$HOME`): whether the file is even
+                // there is unknowable, and the mysql client says nothing.
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    log::debug!("skipping option file {}: {e}", path.display());
+                    continue;
+                }
                 Err(e) => {
                     log::warn!("skipping option file {}: {e}", path.display());
                     continue;

@@ -70,6 +70,22 @@ impl std::fmt::Display for Table {
     }
 }
 
+/// Set once a tool has written anything to stdout.
+static STDOUT_USED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Notes that the tool wrote to stdout, so a failure afterwards does not
+/// add a second document there (see [`stdout_used`]).
+pub fn mark_stdout_used() {
+    STDOUT_USED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// True once the tool wrote to stdout: the entry then reports a failure on
+/// stderr only; before, with `--format json`, it also prints a JSON error
+/// object on stdout so scripts always get one document.
+pub fn stdout_used() -> bool {
+    STDOUT_USED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Writes `value` as pretty JSON followed by a newline.
 pub fn write_json<W: Write, T: serde::Serialize + ?Sized>(
     mut w: W,
@@ -89,6 +105,7 @@ pub fn emit<T: serde::Serialize + ?Sized>(
 ) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    mark_stdout_used();
     match format {
         Format::Json => write_json(&mut out, value)?,
         Format::Text => text(&mut out)?,

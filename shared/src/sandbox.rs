@@ -1,21 +1,57 @@
-//! Throwaway `mariadbd` instances: tests, the demo and `ox-backup verify`.
+//! Throwaway `mariadbd` instances: tests, the demo, `ox-backup verify` and
+//! the physical restore's prepare step.
 //!
-//! Each sandbox lives in its own short temp directory (`/tmp/oxkXXXXXX/`,
-//! short enough for the 108-byte socket path limit) holding the datadir,
-//! socket, pid file and error log. It listens on 127.0.0.1 only, on a free
-//! port, and counts as ready only once a real connection succeeds. It shuts
-//! down (SQL `SHUTDOWN`, then a kill of the PID it started) when dropped.
-//! The directory is removed unless `keep` was asked for or the thread is
-//! panicking (a failing test), in which case its path is printed.
+//! Each sandbox lives in its own short private directory (`/tmp/oxkXXXXXX/`,
+//! mode 0700, short enough for the 108-byte socket path limit) holding the
+//! datadir, socket, pid file, tmpdir and error log. It counts as ready only
+//! once a real connection succeeds, and shuts down (SQL `SHUTDOWN`, then a
+//! kill of the PID it started) when dropped. The directory is removed unless
+//! `keep` was asked for or the thread is panicking (a failing test), in which
+//! case its path is printed.
 //!
-//! A freshly bootstrapped datadir is made once (`mariadb-install-db`, users
-//! added) and cached per server version; every sandbox starts from a copy.
+//! Its `root` account has every privilege and no password, so who can reach
+//! the server is the whole of its security:
+//! - By default (what the product uses) the server has no network at all
+//!   (`--skip-networking`): its only door is the Unix socket inside the 0700
+//!   directory, which only the server's own user and root can open. Test
+//!   topologies, the demo and the benches opt in to TCP on 127.0.0.1 with
+//!   [`Builder::tcp`] (replication and tool DSNs need it); those servers
+//!   hold throwaway data only.
+//! - No password is set on top: against the only users who can reach the
+//!   socket (root, the server's own uid) it would protect nothing, and it
+//!   would have to be written into the grant tables of datadirs we hand back
+//!   (`restore --to-datadir`) or that come from the source (physical restore).
+//! - Started by root, the server never runs as root: it runs as an
+//!   unprivileged user (`mysql`, or `$OXKIT_SANDBOX_USER`) through util-linux's
+//!   `setpriv`, on files lent to that user for the server's lifetime (the
+//!   sandbox directory, and a caller's datadir). When the server stops, a
+//!   caller's datadir is given back, as one tree, to the owner its top
+//!   directory had, and the contents of a kept sandbox directory to the
+//!   tool's user (the directory itself stays the sandbox user's, 0700).
+//! - The server dies with the tool: `setpriv --pdeathsig=KILL` sets the
+//!   parent-death signal *after* dropping privileges (Linux clears it on a
+//!   credential change, so `mariadbd --user=` would lose it), and the server
+//!   is spawned from one thread that lives as long as the process, because
+//!   the signal fires when the spawning *thread* exits, not the process. As
+//!   a second line, every start reaps stale sandboxes: a directory of ours
+//!   records its owner's PID and start time, and a server whose owner is
+//!   gone is killed (only a process of the directory's owner whose command
+//!   line names that directory's pid file) and its directory removed,
+//!   unless it was kept on purpose.
+//!
+//! A freshly bootstrapped datadir (`mariadb-install-db`, users added) is made
+//! once per server version and cached in a private directory: `/var/cache/
+//! oxkit/sandbox` for root, `$XDG_CACHE_HOME/oxkit/sandbox` or
+//! `~/.cache/oxkit/sandbox` otherwise, or `$OXKIT_SANDBOX_CACHE`. That
+//! directory is created mode 0700 and trusted only when it is owned by the
+//! tool's user and writable by no one else; every sandbox starts from a copy.
 
 use crate::conn::{self, Conn, ConnectOptions};
 use crate::dsn::ConnSpec;
 use anyhow::{bail, Context as _, Result};
 use mysql::prelude::Queryable;
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,10 +62,25 @@ pub const CACHE_ENV: &str = "OXKIT_SANDBOX_CACHE";
 pub const MARIADBD_ENV: &str = "OXKIT_MARIADBD";
 /// Environment variable that, when set to 1, keeps sandbox directories.
 pub const KEEP_ENV: &str = "OXKIT_KEEP_SANDBOX";
+/// Environment variable naming the unprivileged user a sandbox runs as when
+/// the tool runs as root (default `mysql`).
+pub const USER_ENV: &str = "OXKIT_SANDBOX_USER";
 
 /// The user every sandbox has, with all privileges and no password, for
-/// `localhost` (socket) and `127.0.0.1` (TCP).
+/// `localhost` (socket) and `127.0.0.1` (TCP, when [`Builder::tcp`] is on).
 pub const ROOT_USER: &str = "root";
+
+/// Where sandbox directories are made (short, for the socket path limit).
+const SANDBOX_PARENT: &str = "/tmp";
+/// Prefix of every sandbox directory's name.
+const SANDBOX_PREFIX: &str = "oxk";
+/// File in a sandbox directory naming the process that owns the server.
+const OWNER_FILE: &str = "owner";
+/// The server's pid file, inside the sandbox directory.
+const PID_FILE: &str = "mariadbd.pid";
+/// Marks a sandbox directory kept on purpose (`keep`, a failing test), which
+/// the reaper leaves in place after its owner is gone.
+const KEPT_FILE: &str = "kept";
 
 const BIN_DIRS: &[&str] = &[
     "/usr/sbin",
@@ -84,17 +135,183 @@ fn server_version(bin: &Path) -> Result<String> {
     Ok(ver)
 }
 
-/// True when this process runs as root (the server then needs
-/// `--user=root`; package installs need no sudo). Asks `id -u` once rather
-/// than reach for unsafe libc calls.
+/// True when this process runs as root (sandboxes then run as an
+/// unprivileged user; package installs need no sudo).
 pub fn is_root() -> bool {
-    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ROOT.get_or_init(|| {
-        Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-    })
+    nix::unistd::geteuid().is_root()
+}
+
+/// The unprivileged account a sandbox runs as when the tool runs as root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerUser {
+    /// Login name.
+    pub name: String,
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+}
+
+/// The user sandboxes run as: None when the tool is not root (the server
+/// then runs as the tool's own user), else `$OXKIT_SANDBOX_USER` or `mysql`.
+/// Fails when that user does not exist or is root: a throwaway server with a
+/// passwordless root account must not hold OS root too.
+pub fn server_user() -> Result<Option<ServerUser>> {
+    if !is_root() {
+        return Ok(None);
+    }
+    let name = std::env::var(USER_ENV)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "mysql".into());
+    let Some(u) = nix::unistd::User::from_name(&name).ok().flatten() else {
+        bail!(
+            "running as root, the throwaway server runs as the unprivileged user {name:?}, \
+             which does not exist on this host: install the server package (it creates `mysql`), \
+             or name another unprivileged user in {USER_ENV}"
+        );
+    };
+    if u.uid.is_root() {
+        bail!("{USER_ENV}={name} names root: the throwaway server must not run as root");
+    }
+    Ok(Some(ServerUser {
+        name,
+        uid: u.uid.as_raw(),
+        gid: u.gid.as_raw(),
+    }))
+}
+
+/// Hands directory `dir` itself (not its contents) to the sandbox user, so
+/// a datadir the caller creates inside it can be served by a sandbox while
+/// `dir` stays private (mode 0700). A no-op when the tool is not root.
+pub fn give_dir_to_server(dir: &Path) -> Result<()> {
+    if let Some(u) = server_user()? {
+        std::os::unix::fs::chown(dir, Some(u.uid), Some(u.gid))
+            .with_context(|| format!("giving {} to {}", dir.display(), u.name))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Fails, before anything is written, when a sandbox could not serve a
+/// datadir at `dir` because the sandbox user cannot search the directories
+/// above it (a target under `/root`, say). Nothing to check when the tool
+/// is not root. `dir` need not exist yet: its nearest existing ancestor is
+/// what counts.
+pub fn check_reachable(dir: &Path) -> Result<()> {
+    let Some(u) = server_user()? else {
+        return Ok(());
+    };
+    let abs = if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(dir)
+    };
+    let mut above = abs.parent();
+    while let Some(p) = above {
+        if p.exists() {
+            break;
+        }
+        above = p.parent();
+    }
+    let Some(above) = above else {
+        return Ok(());
+    };
+    // Asking the kernel as that user is the only exact answer (groups,
+    // ACLs); `test -x` on a directory needs search rights on the whole path.
+    let ok = privileged_command(Path::new("test"), Some(&u), false)?
+        .arg("-x")
+        .arg(above)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .context("running test as the sandbox user")?
+        .success();
+    if !ok {
+        bail!(
+            "the throwaway server runs as {} and cannot reach {}: {} (or a directory above it) \
+             is not searchable by {}; use a directory it can reach (under /var/lib, say)",
+            u.name,
+            dir.display(),
+            above.display(),
+            u.name
+        );
+    }
+    Ok(())
+}
+
+/// A command running `program` as `user` (when given) with the
+/// parent-death signal set (when `pdeathsig`), through util-linux's
+/// `setpriv`: the workspace has no unsafe code for a `pre_exec`, and the
+/// signal must be set after the credential change, which clears it.
+fn privileged_command(
+    program: &Path,
+    user: Option<&ServerUser>,
+    pdeathsig: bool,
+) -> Result<Command> {
+    let setpriv = find_program(&["setpriv"]);
+    let Some(setpriv) = setpriv else {
+        if user.is_some() {
+            bail!(
+                "running as root, the throwaway server is started as an unprivileged user \
+                 through setpriv, which is missing: install util-linux"
+            );
+        }
+        // Not root and no setpriv: no death signal; the reaper at the next
+        // start is the remaining safety net.
+        return Ok(Command::new(program));
+    };
+    if user.is_none() && !pdeathsig {
+        return Ok(Command::new(program));
+    }
+    let mut cmd = Command::new(setpriv);
+    if let Some(u) = user {
+        cmd.arg(format!("--reuid={}", u.uid))
+            .arg(format!("--regid={}", u.gid))
+            .arg("--init-groups");
+    }
+    if pdeathsig {
+        cmd.arg("--pdeathsig=KILL");
+    }
+    cmd.arg("--").arg(program);
+    Ok(cmd)
+}
+
+type SpawnRequest = (Command, std::sync::mpsc::Sender<std::io::Result<Child>>);
+
+/// Spawns `cmd` from one thread that lives as long as the process. The
+/// parent-death signal fires when the thread that forked the child exits,
+/// so a server spawned from a short-lived thread (a test's, a scoped
+/// worker's) would be killed under a sandbox that is still in use.
+fn spawn_from_long_lived_thread(mut cmd: Command) -> std::io::Result<Child> {
+    static SPAWNER: std::sync::OnceLock<Option<std::sync::mpsc::Sender<SpawnRequest>>> =
+        std::sync::OnceLock::new();
+    let tx = SPAWNER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("oxkit-sandbox-spawner".into())
+            .spawn(move || {
+                // The sender lives in a static, so this loop never ends:
+                // the thread stays until the process exits.
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .ok()
+            .map(|_| tx)
+    });
+    let Some(tx) = tx else {
+        return cmd.spawn();
+    };
+    let (reply_tx, reply_rx) = std::sync::mpsc::channel();
+    if let Err(std::sync::mpsc::SendError((mut cmd, _))) = tx.send((cmd, reply_tx)) {
+        return cmd.spawn();
+    }
+    reply_rx
+        .recv()
+        .unwrap_or_else(|_| Err(std::io::Error::other("the sandbox spawner thread is gone")))
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
@@ -114,10 +331,99 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-fn cache_root() -> PathBuf {
-    std::env::var_os(CACHE_ENV)
+/// A new directory `/tmp/oxkXXXXXX`, mode 0700 from its creation on
+/// (tempfile's default follows the umask: 0755 here, which left the
+/// socket inside open to every local user).
+fn private_tempdir() -> std::io::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(SANDBOX_PREFIX)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(SANDBOX_PARENT)
+}
+
+/// Gives `path` and everything under it to `uid:gid` (symlinks themselves,
+/// never their targets).
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+        .with_context(|| format!("changing the owner of {}", path.display()))?;
+    if std::fs::symlink_metadata(path)?.is_dir() {
+        for e in std::fs::read_dir(path).with_context(|| format!("listing {}", path.display()))? {
+            chown_tree(&e?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+/// Where the template cache lives: `$OXKIT_SANDBOX_CACHE`, else a per-user
+/// place that no other user shares (never a fixed path in `/tmp`, which
+/// anyone can create first).
+fn cache_root() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os(CACHE_ENV).filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    if is_root() {
+        return Ok(PathBuf::from("/var/cache/oxkit/sandbox"));
+    }
+    let xdg = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("oxkit-sandbox-cache"))
+        .filter(|p| p.is_absolute());
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
+    match (xdg, home) {
+        (Some(x), _) => Ok(x.join("oxkit").join("sandbox")),
+        (None, Some(h)) => Ok(h.join(".cache").join("oxkit").join("sandbox")),
+        (None, None) => bail!(
+            "no private place for the sandbox template: set HOME, XDG_CACHE_HOME or {CACHE_ENV}"
+        ),
+    }
+}
+
+/// The directory holding the cached template datadirs, created (mode 0700)
+/// when missing and checked before it is trusted: a directory, owned by us,
+/// writable by no one else. A template someone else could write would be a
+/// datadir they control, served by our next sandbox (its grant tables, its
+/// plugins).
+pub fn cache_dir() -> Result<PathBuf> {
+    let root = cache_root()?;
+    if !root.exists() {
+        if let Some(parent) = root.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        match std::fs::create_dir(&root) {
+            Ok(()) => std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("making {} private", root.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("creating {}", root.display())),
+        }
+    }
+    let md =
+        std::fs::symlink_metadata(&root).with_context(|| format!("reading {}", root.display()))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if !md.is_dir() {
+        bail!(
+            "the sandbox template cache {} is not a directory (a symlink?): remove it",
+            root.display()
+        );
+    }
+    if md.uid() != me {
+        bail!(
+            "the sandbox template cache {} is owned by uid {}, not by this user (uid {me}): \
+             it is not trusted; remove it or set {CACHE_ENV}",
+            root.display(),
+            md.uid()
+        );
+    }
+    if md.mode() & 0o022 != 0 {
+        bail!(
+            "the sandbox template cache {} is writable by others (mode {:o}): \
+             it is not trusted; remove it or chmod 700 it",
+            root.display(),
+            md.mode() & 0o7777
+        );
+    }
+    Ok(root)
 }
 
 /// Size of the redo log every sandbox is created with (resizing at start-up
@@ -129,11 +435,11 @@ const TEMPLATE_FORMAT: u32 = 1;
 
 /// Returns the cached template datadir for this server version, creating it
 /// on first use. Safe against concurrent callers (file lock, atomic rename).
+/// The template is owned by the tool's user; sandboxes get copies.
 pub fn template_datadir() -> Result<PathBuf> {
     let bin = mariadbd()?;
     let version = server_version(&bin)?;
-    let root = cache_root();
-    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    let root = cache_dir()?;
     // Bump TEMPLATE_FORMAT when the bootstrap below changes, so an old
     // cached template is not reused.
     let dest = root.join(format!("template-{version}-v{TEMPLATE_FORMAT}"));
@@ -148,14 +454,15 @@ pub fn template_datadir() -> Result<PathBuf> {
     if dest.join("mysql").is_dir() {
         return Ok(dest);
     }
-    let work = tempfile::Builder::new()
-        .prefix("oxk")
-        .tempdir_in("/tmp")
-        .context("creating bootstrap directory")?;
+    let user = server_user()?;
+    let work = private_tempdir().context("creating bootstrap directory")?;
+    give_dir_to_server(work.path())?;
     let data = work.path().join("data");
     let install = find_program(&["mariadb-install-db", "mysql_install_db"])
         .ok_or_else(|| anyhow::anyhow!("no mariadb-install-db found: install mariadb-server"))?;
-    let mut cmd = Command::new(&install);
+    // The bootstrap runs as the sandbox user too (no `--user=`, which would
+    // have the server itself start as root and switch).
+    let mut cmd = privileged_command(&install, user.as_ref(), true)?;
     cmd.arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
         .arg("--auth-root-authentication-method=normal")
@@ -163,9 +470,6 @@ pub fn template_datadir() -> Result<PathBuf> {
         .arg(format!("--innodb-log-file-size={REDO_SIZE}"));
     if let Some(dir) = bin.parent().and_then(Path::parent) {
         cmd.arg(format!("--basedir={}", dir.display()));
-    }
-    if is_root() {
-        cmd.arg("--user=root");
     }
     let out = cmd
         .output()
@@ -179,8 +483,9 @@ pub fn template_datadir() -> Result<PathBuf> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    // Start it once to add the TCP root account, then shut down cleanly so
-    // every copy starts without crash recovery.
+    // Start it once to add the TCP root account (used only by sandboxes
+    // that opt in to TCP), then shut down cleanly so every copy starts
+    // without crash recovery.
     {
         let sb = Builder::new().from_datadir(&data).start()?;
         let mut c = sb.connect()?;
@@ -195,12 +500,110 @@ pub fn template_datadir() -> Result<PathBuf> {
     let staging = root.join(format!("template-{version}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     copy_dir(&data, &staging)?;
-    for leftover in ["mariadbd.pid", "error.log"] {
+    for leftover in [PID_FILE, "error.log"] {
         let _ = std::fs::remove_file(staging.join(leftover));
     }
     std::fs::rename(&staging, &dest)
         .with_context(|| format!("moving template to {}", dest.display()))?;
     Ok(dest)
+}
+
+/// Start time of process `pid` in clock ticks since boot (field 22 of
+/// `/proc/PID/stat`), which tells a live owner from a reused PID.
+fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: fields
+    // are counted after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// `PID START_TIME` of this process, as written to a sandbox's owner file.
+fn owner_record() -> String {
+    let pid = std::process::id();
+    format!("{pid} {}\n", process_start_time(pid).unwrap_or(0))
+}
+
+fn owner_alive(record: &str) -> bool {
+    let mut it = record.split_whitespace();
+    let (Some(pid), Some(start)) = (
+        it.next().and_then(|p| p.parse::<u32>().ok()),
+        it.next().and_then(|s| s.parse::<u64>().ok()),
+    ) else {
+        // Unreadable: assume alive rather than kill a server in use.
+        return true;
+    };
+    if start == 0 {
+        // Written without a readable start time: the PID alone decides.
+        return Path::new(&format!("/proc/{pid}")).exists();
+    }
+    process_start_time(pid).is_some_and(|s| s == start)
+}
+
+/// Kills servers left behind by sandboxes whose owning process is gone (a
+/// `kill -9` before the parent-death signal was armed, a host without
+/// setpriv), and removes those sandboxes' directories (copies of restored
+/// data) unless they were kept on purpose. Only directories owned by us or
+/// by the sandbox user and holding an owner record are touched, and only a
+/// process of the directory's owner whose command line names the
+/// directory's own pid file is killed, so a forged pid file cannot aim this
+/// at anything else. Returns the PIDs killed.
+pub fn reap_orphans() -> Vec<u32> {
+    let mut killed = Vec::new();
+    let me = nix::unistd::geteuid().as_raw();
+    let other = server_user().ok().flatten().map(|u| u.uid);
+    let Ok(entries) = std::fs::read_dir(SANDBOX_PARENT) else {
+        return killed;
+    };
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().starts_with(SANDBOX_PREFIX) {
+            continue;
+        }
+        let dir = e.path();
+        let Ok(md) = std::fs::symlink_metadata(&dir) else {
+            continue;
+        };
+        if !md.is_dir() || (md.uid() != me && Some(md.uid()) != other) {
+            continue;
+        }
+        let Ok(record) = std::fs::read_to_string(dir.join(OWNER_FILE)) else {
+            continue;
+        };
+        if owner_alive(&record) {
+            continue;
+        }
+        if let Some(pid) = orphan_server(&dir, md.uid()) {
+            let ok = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                killed.push(pid);
+            }
+        }
+        if !dir.join(KEPT_FILE).exists() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    killed
+}
+
+/// The PID of the server still running in sandbox directory `dir` (owned
+/// by `uid`): named by the pid file inside, run by `uid`, with that very
+/// pid file on its command line.
+fn orphan_server(dir: &Path, uid: u32) -> Option<u32> {
+    let pid_file = dir.join(PID_FILE);
+    let pid = std::fs::read_to_string(&pid_file)
+        .ok()?
+        .trim()
+        .parse::<u32>()
+        .ok()?;
+    let pmd = std::fs::metadata(format!("/proc/{pid}")).ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let want = format!("--pid-file={}", pid_file.display());
+    let names_it = cmdline.split(|b| *b == 0).any(|a| a == want.as_bytes());
+    (pmd.uid() == uid && names_it).then_some(pid)
 }
 
 /// Configures a sandbox before it starts.
@@ -209,6 +612,7 @@ pub struct Builder {
     server_id: u32,
     binlog: bool,
     keep: bool,
+    tcp: bool,
     datadir: Option<PathBuf>,
     args: Vec<String>,
 }
@@ -220,13 +624,14 @@ impl Default for Builder {
 }
 
 impl Builder {
-    /// Defaults: server id 1, no binary log, small buffer pool, directory
-    /// removed on drop.
+    /// Defaults: server id 1, no binary log, no TCP (socket only), small
+    /// buffer pool, directory removed on drop.
     pub fn new() -> Builder {
         Builder {
             server_id: 1,
             binlog: false,
             keep: std::env::var(KEEP_ENV).is_ok_and(|v| v == "1"),
+            tcp: false,
             datadir: None,
             args: Vec::new(),
         }
@@ -238,10 +643,20 @@ impl Builder {
         self
     }
 
-    /// Binary log in ROW format with GTID strict mode, `log_slave_updates`
-    /// and `report_host`/`report_port`, as a replication member needs.
+    /// Binary log in ROW format with GTID strict mode and
+    /// `log_slave_updates` (and `report_host`/`report_port` with TCP), as a
+    /// replication member needs.
     pub fn binlog(mut self, on: bool) -> Builder {
         self.binlog = on;
+        self
+    }
+
+    /// Also listen on TCP, 127.0.0.1 on a free port, where any local user
+    /// can reach the passwordless root account. Only for servers holding
+    /// throwaway data (test topologies, the demo, benches): replication and
+    /// DSNs handed to other tools need it. The product never asks for it.
+    pub fn tcp(mut self, on: bool) -> Builder {
+        self.tcp = on;
         self
     }
 
@@ -252,7 +667,9 @@ impl Builder {
     }
 
     /// Start on an existing datadir instead of a copy of the template (a
-    /// restored backup, say). That directory is never removed.
+    /// restored backup, say). That directory is never removed; when the tool
+    /// runs as root it is lent to the sandbox user while the server runs
+    /// and given back afterwards (see the module doc).
     pub fn from_datadir(mut self, dir: &Path) -> Builder {
         self.datadir = Some(dir.to_path_buf());
         self
@@ -267,39 +684,68 @@ impl Builder {
     /// Starts the server and waits until it accepts a real connection.
     pub fn start(self) -> Result<Sandbox> {
         let bin = mariadbd()?;
-        let dir = tempfile::Builder::new()
-            .prefix("oxk")
-            .tempdir_in("/tmp")
-            .context("creating sandbox directory")?;
+        let user = server_user()?;
+        reap_orphans();
+        let dir = private_tempdir().context("creating sandbox directory")?;
+        // The owner record first: from here on a dead tool's server can be
+        // told from a live one's.
+        std::fs::write(dir.path().join(OWNER_FILE), owner_record())
+            .context("writing the sandbox owner file")?;
+        // Each server gets its own tmpdir: temporary tables in a shared /tmp
+        // are exposed to anything else that cleans /tmp while tests run.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut lent = None;
         let datadir = match &self.datadir {
-            Some(d) => d.clone(),
+            Some(d) => {
+                if let Some(u) = &user {
+                    check_reachable(d)?;
+                    let md = std::fs::metadata(d)
+                        .with_context(|| format!("reading the owner of {}", d.display()))?;
+                    lent = Some((d.clone(), md.uid(), md.gid()));
+                    chown_tree(d, u.uid, u.gid)?;
+                }
+                d.clone()
+            }
             None => {
                 let d = dir.path().join("data");
                 copy_dir(&template_datadir()?, &d)?;
                 d
             }
         };
+        let mut sb = Sandbox {
+            child: None,
+            dir: Some(dir),
+            datadir,
+            port: 0,
+            keep: self.keep,
+            lent,
+            user,
+        };
+        if let Some(u) = &sb.user {
+            // The directory stays 0700: the socket inside is reachable only
+            // by the server's user and root.
+            chown_tree(sb.dir(), u.uid, u.gid)?;
+        }
         let mut last_err = None;
         for _ in 0..3 {
-            let _ = std::fs::remove_file(dir.path().join("error.log"));
-            let (mut child, port) = self.spawn(&bin, dir.path(), &datadir)?;
-            match wait_ready(&mut child, dir.path(), Duration::from_secs(60)) {
+            let _ = std::fs::remove_file(sb.dir().join("error.log"));
+            let (mut child, port) = self.spawn(&bin, sb.dir(), &sb.datadir, sb.user.as_ref())?;
+            match wait_ready(&mut child, sb.dir(), Duration::from_secs(60)) {
                 Ok(()) => {
-                    return Ok(Sandbox {
-                        child: Some(child),
-                        dir: Some(dir),
-                        datadir,
-                        port,
-                        keep: self.keep,
-                    })
+                    sb.child = Some(child);
+                    sb.port = port;
+                    return Ok(sb);
                 }
                 Err(e) => {
                     let _ = child.kill();
                     let _ = child.wait();
                     // Another process took the port between our probe and
                     // the server's bind: try another one.
-                    if !error_log_tail(dir.path(), 30).contains("Bind on TCP/IP port") {
-                        let kept = dir.keep();
+                    if !self.tcp || !sb.error_log_tail(30).contains("Bind on TCP/IP port") {
+                        sb.keep = true;
+                        let kept = sb.dir().to_path_buf();
+                        drop(sb);
                         return Err(e.context(format!(
                             "sandbox left for inspection in {}",
                             kept.display()
@@ -312,27 +758,35 @@ impl Builder {
         Err(last_err.unwrap_or_else(|| anyhow::anyhow!("sandbox did not start")))
     }
 
-    fn spawn(&self, bin: &Path, dir: &Path, datadir: &Path) -> Result<(Child, u16)> {
-        let port = free_port()?;
-        // Each server gets its own tmpdir: temporary tables in a shared /tmp
-        // are exposed to anything else that cleans /tmp while tests run.
-        let tmp = dir.join("tmp");
-        std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut cmd = Command::new(bin);
+    fn spawn(
+        &self,
+        bin: &Path,
+        dir: &Path,
+        datadir: &Path,
+        user: Option<&ServerUser>,
+    ) -> Result<(Child, u16)> {
+        let mut cmd = privileged_command(bin, user, true)?;
         cmd.arg("--no-defaults")
             .arg(format!("--datadir={}", datadir.display()))
-            .arg(format!("--tmpdir={}", tmp.display()))
+            .arg(format!("--tmpdir={}", dir.join("tmp").display()))
             .arg(format!("--socket={}", dir.join("mysqld.sock").display()))
-            .arg(format!("--pid-file={}", dir.join("mariadbd.pid").display()))
+            .arg(format!("--pid-file={}", dir.join(PID_FILE).display()))
             .arg(format!("--log-error={}", dir.join("error.log").display()))
-            .arg(format!("--port={port}"))
-            .arg("--bind-address=127.0.0.1")
             .arg("--skip-name-resolve")
             .arg(format!("--server-id={}", self.server_id))
             .arg("--innodb-buffer-pool-size=64M")
             .arg(format!("--innodb-log-file-size={REDO_SIZE}"))
             .arg("--innodb-flush-log-at-trx-commit=2")
             .arg("--max-connections=300");
+        let port = if self.tcp {
+            let port = free_port()?;
+            cmd.arg(format!("--port={port}"))
+                .arg("--bind-address=127.0.0.1");
+            port
+        } else {
+            cmd.arg("--skip-networking");
+            0
+        };
         if let Some(base) = bin.parent().and_then(Path::parent) {
             cmd.arg(format!("--basedir={}", base.display()));
         }
@@ -340,19 +794,17 @@ impl Builder {
             cmd.arg(format!("--log-bin={}", datadir.join("mysql-bin").display()))
                 .arg("--binlog-format=ROW")
                 .arg("--log-slave-updates")
-                .arg("--gtid-strict-mode=1")
-                .arg("--report-host=127.0.0.1")
-                .arg(format!("--report-port={port}"));
-        }
-        if is_root() {
-            cmd.arg("--user=root");
+                .arg("--gtid-strict-mode=1");
+            if self.tcp {
+                cmd.arg("--report-host=127.0.0.1")
+                    .arg(format!("--report-port={port}"));
+            }
         }
         cmd.args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let child = cmd
-            .spawn()
+        let child = spawn_from_long_lived_thread(cmd)
             .with_context(|| format!("starting {}", bin.display()))?;
         Ok((child, port))
     }
@@ -419,6 +871,9 @@ pub struct Sandbox {
     datadir: PathBuf,
     port: u16,
     keep: bool,
+    /// A caller's datadir lent to the sandbox user, and its owner before.
+    lent: Option<(PathBuf, u32, u32)>,
+    user: Option<ServerUser>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -431,7 +886,7 @@ impl std::fmt::Debug for Sandbox {
 }
 
 impl Sandbox {
-    /// A sandbox from the template with default settings.
+    /// A sandbox from the template with default settings (socket only).
     pub fn start() -> Result<Sandbox> {
         Builder::new().start()
     }
@@ -441,7 +896,8 @@ impl Sandbox {
         Builder::new()
     }
 
-    /// TCP port on 127.0.0.1.
+    /// TCP port on 127.0.0.1, or 0 when the sandbox has no TCP listener
+    /// (the default; see [`Builder::tcp`]).
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -470,6 +926,11 @@ impl Sandbox {
         self.child.as_ref().map(Child::id)
     }
 
+    /// The unprivileged user the server runs as, when the tool is root.
+    pub fn user(&self) -> Option<&ServerUser> {
+        self.user.as_ref()
+    }
+
     /// A spec reaching the server as root over the Unix socket.
     pub fn socket_spec(&self) -> ConnSpec {
         ConnSpec {
@@ -480,7 +941,8 @@ impl Sandbox {
         }
     }
 
-    /// A spec reaching the server as root over TCP on 127.0.0.1.
+    /// A spec reaching the server as root over TCP on 127.0.0.1 (which
+    /// fails to connect unless the sandbox was built with TCP on).
     pub fn tcp_spec(&self) -> ConnSpec {
         ConnSpec {
             host: Some("127.0.0.1".into()),
@@ -490,9 +952,14 @@ impl Sandbox {
         }
     }
 
-    /// A Percona-style DSN for this server over TCP, as root.
+    /// A Percona-style DSN for this server as root: over TCP when the
+    /// sandbox listens there, else over its socket.
     pub fn dsn(&self) -> String {
-        format!("h=127.0.0.1,P={},u={ROOT_USER}", self.port)
+        if self.port != 0 {
+            format!("h=127.0.0.1,P={},u={ROOT_USER}", self.port)
+        } else {
+            format!("S={},u={ROOT_USER}", self.socket().display())
+        }
     }
 
     /// Connects as root over the socket with the standard session setup.
@@ -516,8 +983,15 @@ impl Sandbox {
     }
 
     /// Shuts the server down cleanly (SQL `SHUTDOWN`), waiting up to a minute
-    /// before killing the process it started.
+    /// before killing the process it started, then gives a lent datadir
+    /// back to its owner.
     pub fn shutdown(&mut self) -> Result<()> {
+        let stopped = self.stop_server();
+        let given = self.give_back();
+        stopped.and(given)
+    }
+
+    fn stop_server(&mut self) -> Result<()> {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
@@ -541,6 +1015,34 @@ impl Sandbox {
         }
     }
 
+    /// Once the server is down: a caller's datadir goes back to its owner,
+    /// and the contents of a directory that outlives the sandbox to the
+    /// tool's user, so what the tool reads or hands on afterwards is as it
+    /// would be without the privilege drop.
+    fn give_back(&mut self) -> Result<()> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        if let Some((dir, uid, gid)) = self.lent.take() {
+            chown_tree(&dir, uid, gid)?;
+        }
+        if self.keep {
+            if let (Some(u), Some(d)) = (self.user.take(), &self.dir) {
+                chown_tree(
+                    d.path(),
+                    nix::unistd::geteuid().as_raw(),
+                    nix::unistd::getegid().as_raw(),
+                )?;
+                // The directory itself stays the sandbox user's (still 0700,
+                // as give_dir_to_server leaves one), so a later sandbox can
+                // be started on the datadir kept inside it.
+                std::os::unix::fs::chown(d.path(), Some(u.uid), Some(u.gid))
+                    .with_context(|| format!("giving {} to {}", d.path().display(), u.name))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Stops the server and removes its directory (unless kept).
     pub fn stop(mut self) -> Result<()> {
         self.shutdown()
@@ -558,16 +1060,45 @@ impl Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         let failing = std::thread::panicking();
-        if self.shutdown().is_err() {
+        if failing {
+            self.keep = true;
+        }
+        if self.stop_server().is_err() {
             self.kill();
+        }
+        if let Err(e) = self.give_back() {
+            eprintln!("sandbox: {e:#}");
         }
         // Dropping the TempDir removes it (with the datadir when it is our
         // copy; a caller's datadir lives elsewhere and is never touched).
         if let Some(dir) = self.dir.take() {
-            if self.keep || failing {
+            if self.keep {
+                let _ = std::fs::write(dir.path().join(KEPT_FILE), "");
                 let path = dir.keep();
                 eprintln!("sandbox kept: {} (port {})", path.display(), self.port);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_record_tells_a_live_owner_from_a_reused_pid() {
+        let mine = owner_record();
+        assert!(owner_alive(&mine), "{mine}");
+        // Same PID, another start time: the PID was reused.
+        let pid = std::process::id();
+        assert!(!owner_alive(&format!("{pid} 1")));
+        // Unreadable records are taken as alive: never kill on doubt.
+        assert!(owner_alive("garbage"));
+    }
+
+    #[test]
+    fn start_time_is_read_past_a_command_name_with_spaces() {
+        assert!(process_start_time(std::process::id()).is_some());
+        assert!(process_start_time(u32::MAX).is_none());
     }
 }

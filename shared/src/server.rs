@@ -124,6 +124,9 @@ pub struct Capabilities {
     pub mariadb_108_redo: bool,
     /// Locking reads can `SKIP LOCKED` (MariaDB 10.6, MySQL 8.0.1).
     pub skip_locked: bool,
+    /// `SHOW BINARY LOG STATUS` replaces `SHOW MASTER STATUS` (MySQL 8.2+;
+    /// 8.4 and 9.x no longer have the old spelling).
+    pub binary_log_status: bool,
 }
 
 /// Oldest versions the tools are written for.
@@ -191,6 +194,7 @@ impl Capabilities {
             gtid_wait: true,
             all_slaves_status: maria,
             mariadb_108_redo: maria && at_least(10, 8, 1),
+            binary_log_status: !maria && at_least(8, 2, 0),
             skip_locked: if maria {
                 at_least(10, 6, 0)
             } else {
@@ -286,6 +290,16 @@ impl Server {
             "SHOW REPLICA STATUS"
         } else {
             "SHOW SLAVE STATUS"
+        }
+    }
+
+    /// The statement that shows the current binary log file and position
+    /// (columns `File`, `Position`, ...).
+    pub fn binlog_status_sql(&self) -> &'static str {
+        if self.caps.binary_log_status {
+            "SHOW BINARY LOG STATUS"
+        } else {
+            "SHOW MASTER STATUS"
         }
     }
 

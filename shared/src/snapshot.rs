@@ -357,6 +357,9 @@ pub fn open_pair(
         }
         .into());
     }
+    // From here until the restart below, replication is stopped and only
+    // `replica_control` restarts it: the signal handling must not cut it.
+    let _critical = cancel.critical_section();
     replica_control.run("stopping replication", &stop_sql(replica_server))?;
     let result = (|| -> Result<String> {
         let gtid = source_snapshot(source, source_server)?;

@@ -194,24 +194,36 @@ pub struct SourcePosition {
     pub gtid: String,
 }
 
+/// The source's current binary log file and position: the one reader of
+/// `SHOW MASTER STATUS` / `SHOW BINARY LOG STATUS` every tool uses. `None`
+/// when binary logging is off.
+pub fn binlog_file_position(
+    conn: &mut Conn,
+    server: &Server,
+) -> Result<Option<(String, u64)>, DbError> {
+    let row: Option<mysql::Row> = conn.row(
+        "reading the binary log position",
+        server.binlog_status_sql(),
+    )?;
+    Ok(row.and_then(|r| {
+        let file = text(&r, &["File"])?;
+        let pos = text(&r, &["Position"])?.parse().ok()?;
+        Some((file, pos))
+    }))
+}
+
 /// Reads the binary log position and GTID position of a source.
 pub fn source_position(conn: &mut Conn, server: &Server) -> Result<SourcePosition, DbError> {
-    let row: Option<mysql::Row> = conn.row("reading binary log position", "SHOW MASTER STATUS")?;
+    let at = binlog_file_position(conn, server)?;
     let gtid_sql = match server.caps.gtid_style {
         crate::server::GtidStyle::MariaDB => "SELECT @@GLOBAL.gtid_binlog_pos",
         crate::server::GtidStyle::MySQL => "SELECT @@GLOBAL.gtid_executed",
     };
     let gtid: Option<Option<String>> = conn.row("reading GTID position", gtid_sql)?;
+    let (file, position) = at.unwrap_or_default();
     Ok(SourcePosition {
-        file: row
-            .as_ref()
-            .and_then(|r| text(r, &["File"]))
-            .unwrap_or_default(),
-        position: row
-            .as_ref()
-            .and_then(|r| text(r, &["Position"]))
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0),
+        file,
+        position,
         gtid: gtid
             .flatten()
             .unwrap_or_default()

@@ -88,7 +88,7 @@ impl std::ops::Deref for Single {
 /// Starts one server with the binary log on.
 pub fn single() -> Result<Single> {
     let slot = server_slot()?;
-    let server = Sandbox::builder().binlog(true).start()?;
+    let server = Sandbox::builder().tcp(true).binlog(true).start()?;
     record_server_start("single");
     Ok(Single {
         server,
@@ -111,10 +111,15 @@ impl Topology {
     /// set so `SHOW SLAVE HOSTS` finds them.
     pub fn start(n: usize) -> Result<Topology> {
         let slot = server_slot()?;
-        let primary = Sandbox::builder().server_id(1).binlog(true).start()?;
+        let primary = Sandbox::builder()
+            .tcp(true)
+            .server_id(1)
+            .binlog(true)
+            .start()?;
         let mut replicas = Vec::new();
         for i in 0..n {
             let r = Sandbox::builder()
+                .tcp(true)
                 .server_id(2 + i as u32)
                 .binlog(true)
                 .start()?;
@@ -425,6 +430,14 @@ impl Tool {
             } else {
                 Stdio::null()
             });
+        // Not root, the template cache lives under HOME, which is a fresh
+        // temp directory here: share the test process's cache instead of
+        // bootstrapping a template in every run.
+        if !sandbox::is_root() {
+            if let Ok(dir) = sandbox::cache_dir() {
+                cmd.env(sandbox::CACHE_ENV, dir);
+            }
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

@@ -3,7 +3,11 @@
 //! stopped at the backup's GTID; tampering, wrong and missing keys fail
 //! clearly; encrypted files hold no plaintext; check and expire behave as
 //! documented; a full disk fails the backup without leaving a good set;
-//! restore --until lands exactly at the chosen point.
+//! restore --until lands exactly at the chosen point. Issue 21 (hostile
+//! conditions): an interrupted verify records no verdict, a filter that
+//! matches nothing fails, --host/--port/--user work without a DSN, a
+//! killed backup's set is told apart (abandoned) and expired, and restored
+//! datadirs and repositories are private.
 
 use oxkit::conn::Conn;
 use oxkit::sandbox::Sandbox;
@@ -118,6 +122,9 @@ fn awkward_tables_round_trip_and_verify() {
     let mut c = s.connect().expect("connect");
     exec(&mut c, AWKWARD).expect("setup");
     let repo = tempfile::tempdir().expect("tmp");
+    // The datadir restored in here is served by a sandbox, which runs as
+    // the sandbox user when the tests run as root.
+    oxkit::sandbox::give_dir_to_server(repo.path()).expect("give to the sandbox user");
     let repo_path = repo.path().join("repo");
     let r = backup(&[
         "backup",
@@ -875,4 +882,408 @@ fn restore_until_lands_exactly() {
         0,
         "nothing after the time"
     );
+}
+
+// ---- issue 21: safe under hostile conditions ----
+
+/// Spawns `ox-backup` hermetically (as `Tool` runs it) and returns the
+/// child, for runs a test signals or kills midway.
+fn spawn_backup(args: &[&str]) -> std::process::Child {
+    let bin = oxkit_harness::tool_path("ox-backup").expect("tool");
+    let home = tempfile::tempdir().expect("home");
+    std::process::Command::new(bin)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join(".config"))
+        .env("LANG", "C.UTF-8")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
+/// Sends `sig` (`-INT`, `-9`) to a process this test started.
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success(), "kill {sig} {pid}");
+}
+
+/// Waits (bounded) for `cond`, failing with `what` (and killing `child`).
+fn wait_until(child: &mut std::process::Child, what: &str, cond: impl Fn() -> bool) {
+    let t = std::time::Instant::now();
+    while !cond() {
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("the tool ended ({st}) before {what}");
+        }
+        if t.elapsed() > std::time::Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("timed out waiting for {what}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn manifest_of(set: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(set.join("manifest.json")).expect("manifest"))
+        .expect("json")
+}
+
+fn set_dirs(repo: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(repo.join("backups"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Issue 21: Ctrl-C during `verify` recorded a good backup as `failed`
+/// (then `expire` would delete it and `check` fell back to an older one).
+/// An interrupted verify exits 4 and leaves the previous verdict; so does
+/// `backup --verify` stopped in its verify step (the set stays complete
+/// and unverified).
+#[test]
+fn interrupted_verify_records_no_verdict() {
+    let s = single().expect("server");
+    let mut c = s.connect().expect("connect");
+    exec(
+        &mut c,
+        "CREATE DATABASE big; USE big; CREATE TABLE big.t (id INT PRIMARY KEY, v VARCHAR(255)); \
+         INSERT INTO big.t SELECT seq, REPEAT(MD5(seq), 6) FROM seq_1_to_150000;",
+    )
+    .expect("setup");
+    let dir = tempfile::tempdir().expect("tmp");
+    let repo = dir.path().join("repo");
+    let rp = p(&repo);
+    backup(&["backup", &s.dsn(), "--repo", &rp, "--verify"]).expect_code(0);
+    let set = newest_set(&repo);
+    let id = set
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("id")
+        .to_string();
+    let before = manifest_of(&set)["verification"].clone();
+    assert_eq!(before["status"], "passed", "{before}");
+
+    // verify, interrupted once its run is under way.
+    let mut child = spawn_backup(&["verify", "--repo", &rp, "--threads", "1"]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "verify ended before the signal"
+    );
+    signal(child.id(), "-INT");
+    let out = oxkit_harness::wait_child(child, std::time::Duration::from_secs(120)).expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    let m = manifest_of(&set);
+    assert_eq!(m["verification"], before, "the verdict changed: {err}");
+    let last = m["history"]
+        .as_array()
+        .and_then(|h| h.last())
+        .expect("history");
+    assert_eq!(last["action"], "verify-interrupted", "{last}");
+    let l = backup(&["list", "--repo", &rp, "--format", "json"]).json();
+    assert_eq!(l[0]["verification"], "passed", "{l}");
+    let r = backup(&[
+        "expire",
+        "--repo",
+        &rp,
+        "--keep-days",
+        "0",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    r.expect_code(0);
+    assert_eq!(r.json()[0]["keep"], true, "{}", r.stdout);
+    let r = backup(&["check", "--repo", &rp, "--format", "json"]);
+    r.expect_code(0);
+    assert_eq!(r.json()["newest_verified"], id.as_str());
+
+    // backup --verify, interrupted in its verify step: the set is complete
+    // (catalogued, never verified), the exit is 4.
+    let mut child = spawn_backup(&[
+        "backup",
+        &s.dsn(),
+        "--repo",
+        &rp,
+        "--verify",
+        "--threads",
+        "1",
+    ]);
+    let repo2 = repo.clone();
+    let first = set.clone();
+    wait_until(&mut child, "the second set's manifest", move || {
+        set_dirs(&repo2)
+            .iter()
+            .any(|d| *d != first && d.join("manifest.json").exists())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    signal(child.id(), "-INT");
+    let out = oxkit_harness::wait_child(child, std::time::Duration::from_secs(120)).expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("complete and catalogued"), "{err}");
+    let second = newest_set(&repo);
+    assert_ne!(second, set);
+    let m = manifest_of(&second);
+    assert!(m["verification"].is_null(), "{}", m["verification"]);
+    let l = backup(&["list", "--repo", &rp, "--format", "json"]).json();
+    assert_eq!(l[1]["state"], "complete", "{l}");
+    assert_eq!(l[1]["verification"], "never", "{l}");
+}
+
+/// Issue 21: `backup --databases <typo>` exited 0 and catalogued
+/// "complete: 0 tables". A filter that matches nothing fails (exit 1) with
+/// the filter named, and nothing is catalogued; a physical backup, which
+/// copies the whole data directory, refuses filters.
+#[test]
+fn filter_matching_nothing_fails_the_backup() {
+    let s = single().expect("server");
+    let mut c = s.connect().expect("connect");
+    exec(
+        &mut c,
+        "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY); \
+         INSERT INTO shop.orders VALUES (1), (2); CREATE DATABASE empty_db;",
+    )
+    .expect("setup");
+    let dir = tempfile::tempdir().expect("tmp");
+    let repo = dir.path().join("repo");
+    let rp = p(&repo);
+    let dsn = s.dsn();
+    for (filter, named) in [
+        (vec!["--databases", "shop_typo"], "shop_typo"),
+        (vec!["--databases", "shop,shopp"], "shopp"),
+        (vec!["--tables", "shop.order"], "shop.order"),
+        (vec!["--databases-regex", "^zzz"], "--databases-regex=^zzz"),
+        (vec!["--databases", "mysql"], "--databases=mysql"),
+    ] {
+        let mut args = vec!["backup", dsn.as_str(), "--repo", &rp];
+        args.extend(filter.iter().copied());
+        let r = backup(&args);
+        assert_eq!(r.code, 1, "{filter:?}: {}\n{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains(named) && r.stderr.contains("nothing was backed up"),
+            "{filter:?}: {}",
+            r.stderr
+        );
+        assert!(!r.stdout.contains("complete"), "{}", r.stdout);
+        assert!(
+            set_dirs(&repo).is_empty(),
+            "{filter:?} left a set: {:?}",
+            set_dirs(&repo)
+        );
+    }
+    // Physical: filters are refused before anything is done.
+    let r = backup(&[
+        "backup",
+        &s.dsn(),
+        "--repo",
+        &rp,
+        "--method",
+        "physical",
+        "--databases",
+        "shop_typo",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("--databases=shop_typo"), "{}", r.stderr);
+    assert!(set_dirs(&repo).is_empty());
+    // What does exist still backs up: a table, and an empty database.
+    let r = backup(&[
+        "backup",
+        &s.dsn(),
+        "--repo",
+        &rp,
+        "--tables",
+        "orders",
+        "--format",
+        "json",
+    ]);
+    r.expect_code(0);
+    assert_eq!(
+        r.json()["backup"]["tables"].as_array().map(Vec::len),
+        Some(1)
+    );
+    backup(&["backup", &s.dsn(), "--repo", &rp, "--databases", "empty_db"]).expect_code(0);
+}
+
+/// Issue 21: `ox-backup` refused `--host/--port/--user` without a DSN.
+/// They now name the server of backup, binlog and restore, resolved like
+/// every tool's connection options; a restore with no server named at all
+/// is refused rather than sent to the default server.
+#[test]
+fn connection_options_work_without_a_dsn() {
+    let s = single().expect("server");
+    let mut c = s.connect().expect("connect");
+    exec(
+        &mut c,
+        "CREATE DATABASE opt; USE opt; CREATE TABLE opt.t (id INT PRIMARY KEY); \
+         INSERT INTO opt.t SELECT seq FROM seq_1_to_100;",
+    )
+    .expect("setup");
+    let dir = tempfile::tempdir().expect("tmp");
+    let rp = p(&dir.path().join("repo"));
+    let port = s.port().to_string();
+    let conn = ["--host", "127.0.0.1", "--port", &port, "--user", "root"];
+    let mut args = vec!["backup", "--repo", &rp, "--format", "json"];
+    args.extend(conn);
+    let r = backup(&args);
+    r.expect_code(0);
+    assert_eq!(
+        r.json()["backup"]["tables"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let mut args = vec!["binlog", "--repo", &rp];
+    args.extend(conn);
+    backup(&args).expect_code(0);
+
+    let target = Sandbox::builder().tcp(true).start().expect("target");
+    let tport = target.port().to_string();
+    let r = backup(&["restore", "--repo", &rp]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("restore needs the server"),
+        "{}",
+        r.stderr
+    );
+    backup(&[
+        "restore",
+        "--repo",
+        &rp,
+        "-h",
+        "127.0.0.1",
+        "-P",
+        &tport,
+        "-u",
+        "root",
+    ])
+    .expect_code(0);
+    let mut t = target.connect().expect("connect");
+    assert_eq!(count(&mut t, "SELECT COUNT(*) FROM opt.t"), 100);
+    // Two servers at once stay an error.
+    let r = backup(&["backup", &s.dsn(), &target.dsn(), "--repo", &rp]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+/// Issue 21: a backup killed with -9 stayed `unfinished` for a day and
+/// `expire` kept it. A running backup holds its set's lock: while it runs
+/// the set is `running` and untouchable; once it is dead the set is
+/// `abandoned`, `check` mentions it and `expire` removes it (not with
+/// --dry-run).
+#[test]
+fn killed_backup_is_abandoned_and_expired() {
+    let s = single().expect("server");
+    let mut c = s.connect().expect("connect");
+    exec(
+        &mut c,
+        "CREATE DATABASE slow; USE slow; CREATE TABLE slow.t (id INT PRIMARY KEY, b VARBINARY(200)); \
+         INSERT INTO slow.t SELECT seq, RANDOM_BYTES(200) FROM seq_1_to_20000;",
+    )
+    .expect("setup");
+    let dir = tempfile::tempdir().expect("tmp");
+    let repo = dir.path().join("repo");
+    let rp = p(&repo);
+    backup(&["backup", &s.dsn(), "--repo", &rp, "--verify"]).expect_code(0);
+    let good = newest_set(&repo);
+    let mut child = spawn_backup(&[
+        "backup",
+        &s.dsn(),
+        "--repo",
+        &rp,
+        "--threads",
+        "1",
+        "--chunk-rows",
+        "1000",
+        "--max-rate",
+        "32K",
+    ]);
+    let (repo2, good2) = (repo.clone(), good.clone());
+    wait_until(&mut child, "the running set's data", move || {
+        set_dirs(&repo2).iter().any(|d| {
+            *d != good2
+                && std::fs::read_dir(d.join("data"))
+                    .map(|mut r| r.next().is_some())
+                    .unwrap_or(false)
+        })
+    });
+    let running = newest_set(&repo);
+    assert_ne!(running, good);
+    let l = backup(&["list", "--repo", &rp, "--format", "json"]).json();
+    assert_eq!(l[1]["state"], "running", "{l}");
+    let r = backup(&[
+        "expire",
+        "--repo",
+        &rp,
+        "--keep-days",
+        "0",
+        "--format",
+        "json",
+    ]);
+    r.expect_code(0);
+    assert_eq!(r.json()[1]["keep"], true, "{}", r.stdout);
+    assert!(running.exists(), "expire touched a running backup's set");
+
+    signal(child.id(), "-9");
+    let out = oxkit_harness::wait_child(child, std::time::Duration::from_secs(60)).expect("wait");
+    assert_eq!(
+        out.status.code(),
+        None,
+        "the backup finished before the kill"
+    );
+    assert!(running.exists());
+    let l = backup(&["list", "--repo", &rp, "--format", "json"]).json();
+    assert_eq!(l[1]["state"], "abandoned", "{l}");
+    let r = backup(&["check", "--repo", &rp, "--format", "json"]);
+    r.expect_code(0);
+    let ck = r.json();
+    assert_eq!(
+        ck["abandoned"][0],
+        running.file_name().and_then(|n| n.to_str()).expect("id")
+    );
+    assert!(
+        ck["message"].as_str().unwrap_or("").contains("abandoned"),
+        "{ck}"
+    );
+    let r = backup(&["expire", "--repo", &rp, "--keep-days", "0", "--dry-run"]);
+    r.expect_code(0);
+    assert!(r.stdout.contains("would delete"), "{}", r.stdout);
+    assert!(running.exists(), "--dry-run deleted");
+    backup(&["expire", "--repo", &rp, "--keep-days", "0"]).expect_code(0);
+    assert!(!running.exists(), "the abandoned set is still there");
+    assert!(good.join("manifest.json").exists());
+    modes_are_private(&repo);
+}
+
+/// Issue 21: `restore --to-datadir` left a world-readable datadir (0755
+/// directories, 0644 files, password hashes in mysql/global_priv). It is
+/// now private like a server's own: directories 0700, files 0600.
+#[test]
+fn restored_datadir_is_private() {
+    let s = single().expect("server");
+    let mut c = s.connect().expect("connect");
+    exec(
+        &mut c,
+        "CREATE DATABASE priv; CREATE TABLE priv.t (id INT PRIMARY KEY); \
+         INSERT INTO priv.t VALUES (1);",
+    )
+    .expect("setup");
+    let dir = tempfile::tempdir().expect("tmp");
+    let repo = dir.path().join("repo");
+    backup(&["backup", &s.dsn(), "--repo", &p(&repo)]).expect_code(0);
+    modes_are_private(&repo);
+    let datadir = dir.path().join("restored");
+    backup(&["restore", "--to-datadir", &p(&datadir), "--repo", &p(&repo)]).expect_code(0);
+    let mode = std::fs::metadata(&datadir)
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700);
+    assert!(datadir.join("mysql").join("global_priv.MAD").exists());
+    modes_are_private(&datadir);
 }

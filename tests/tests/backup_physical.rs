@@ -27,6 +27,10 @@
 //!   (`restore DSN --until-gtid`), which then lands on the source; the
 //!   restore into an empty directory owned by another user (as root)
 //!   gives every file to that user.
+//! - issue 21: a killed backup's set is `abandoned` and expired; the
+//!   repository's folders and files and a restored datadir are private
+//!   (0700/0600); a physical verify stopped by SIGINT exits 4 and keeps
+//!   the previous verdict.
 
 use ox_backup::physical::io::DirectFile;
 use ox_backup::physical::{prepare, redo};
@@ -84,6 +88,9 @@ fn repo_dir(prefix: &str) -> (tempfile::TempDir, String) {
         .prefix(prefix)
         .tempdir_in("/tmp")
         .expect("tmp");
+    // Run as root, the restores' and tests' servers run as the sandbox
+    // user: it must reach the datadirs restored in here.
+    oxkit::sandbox::give_dir_to_server(dir.path()).expect("give to the sandbox user");
     let rp = dir.path().join("r").display().to_string();
     (dir, rp)
 }
@@ -142,6 +149,7 @@ fn relaid_redo_is_recovered_by_a_stock_server_and_damage_fails() {
         .prefix("oxk-phys")
         .tempdir_in("/tmp")
         .expect("tmp");
+    oxkit::sandbox::give_dir_to_server(copy.path()).expect("give to the sandbox user");
     let data = copy.path().join("data");
     let st = std::process::Command::new("cp")
         .args([
@@ -210,6 +218,7 @@ fn physical_backup_under_load_restores_and_replays_to_the_source() {
     use std::sync::Arc;
     let _slot = server_slot().expect("slot");
     let src = Sandbox::builder()
+        .tcp(true)
         .binlog(true)
         // Small enough to wrap during the copy on a slow machine, big
         // enough that a fast one's writer (21 MiB/s of redo seen in CI)
@@ -501,6 +510,21 @@ fn faults_overwrite_kill_corrupt_page_and_damaged_set_fail_cleanly() {
         String::from_utf8_lossy(&out.stderr)
     );
     ddl_is_free(&mut c, "after_kill");
+    // Its set is told from a live run's (the lock died with the tool) and
+    // expired at once.
+    let l = tool(&["list", "--repo", &rp, "--format", "json"]).json();
+    let states: Vec<&str> = l
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|e| e["state"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(states, ["abandoned"], "{l}");
+    tool(&["expire", "--repo", &rp, "--keep-days", "0"]).expect_code(0);
+    let left = std::fs::read_dir(repo.path().join("r").join("backups"))
+        .expect("sets")
+        .count();
+    assert_eq!(left, 0, "the abandoned set is still there");
 
     // 3. A damaged byte in a stored set: verify fails loudly.
     let good = tool(&[
@@ -647,7 +671,11 @@ fn ddl_myisam_writes_and_sigint_during_a_throttled_backup() {
     use std::sync::Arc;
     use std::time::{Duration, Instant};
     let _slot = server_slot().expect("slot");
-    let src = Sandbox::builder().binlog(true).start().expect("start");
+    let src = Sandbox::builder()
+        .tcp(true)
+        .binlog(true)
+        .start()
+        .expect("start");
     let mut c = src.connect().expect("connect");
     exec(
         &mut c,
@@ -851,7 +879,11 @@ fn ddl_myisam_writes_and_sigint_during_a_throttled_backup() {
 #[test]
 fn xa_prepared_across_the_backup_point_then_pitr_replay_to_a_gtid() {
     let _slot = server_slot().expect("slot");
-    let src = Sandbox::builder().binlog(true).start().expect("start");
+    let src = Sandbox::builder()
+        .tcp(true)
+        .binlog(true)
+        .start()
+        .expect("start");
     let mut c = src.connect().expect("connect");
     exec(
         &mut c,
@@ -992,4 +1024,125 @@ fn xa_prepared_across_the_backup_point_then_pitr_replay_to_a_gtid() {
     drop(rc);
     restored.stop().expect("stop");
     exec(&mut x1, "SELECT 1").expect("x1 alive");
+}
+
+/// Every directory under `dir` is 0700 and every file 0600.
+fn modes_are_private(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    for e in std::fs::read_dir(dir).expect("read dir") {
+        let e = e.expect("entry");
+        let mode = e.metadata().expect("meta").permissions().mode() & 0o777;
+        if e.file_type().expect("type").is_dir() {
+            assert_eq!(mode, 0o700, "{}", e.path().display());
+            modes_are_private(&e.path());
+        } else {
+            assert_eq!(mode, 0o600, "{}", e.path().display());
+        }
+    }
+}
+
+/// Issue 21: a physical repository's folders were 0755 and a restored
+/// datadir world-readable (password hashes in mysql/global_priv): both
+/// are private now, like a server's own datadir.
+#[test]
+fn physical_sets_and_restored_datadirs_are_private() {
+    let _slot = server_slot().expect("slot");
+    let src = Sandbox::builder().start().expect("start");
+    let mut c = src.connect().expect("connect");
+    exec(
+        &mut c,
+        "CREATE DATABASE p; CREATE TABLE p.t (id INT PRIMARY KEY) ENGINE=InnoDB; \
+         INSERT INTO p.t VALUES (1), (2)",
+    )
+    .expect("setup");
+    let (repo, rp) = repo_dir("oxk-phys-private");
+    tool(&["backup", &src.dsn(), "--repo", &rp, "--method", "physical"]).expect_code(0);
+    modes_are_private(&repo.path().join("r"));
+    let target = repo.path().join("restored");
+    tool(&[
+        "restore",
+        "--repo",
+        &rp,
+        "--to-datadir",
+        &target.display().to_string(),
+    ])
+    .expect_code(0);
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&target)
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+    assert!(target.join("mysql").join("global_priv.MAD").exists());
+    modes_are_private(&target);
+    let restored = Sandbox::builder()
+        .from_datadir(&target)
+        .start()
+        .expect("start restored");
+    let mut rc = restored.connect().expect("connect restored");
+    let n: Option<u64> = rc.row("count", "SELECT COUNT(*) FROM p.t").expect("count");
+    assert_eq!(n, Some(2));
+}
+
+/// Issue 21: Ctrl-C during the verify of a physical set recorded it as
+/// `failed`. Stopped by SIGINT, verify exits 4 and the set keeps its
+/// previous verdict.
+#[test]
+fn physical_verify_interrupted_records_no_verdict() {
+    let _slot = server_slot().expect("slot");
+    let src = Sandbox::builder().start().expect("start");
+    let mut c = src.connect().expect("connect");
+    exec(
+        &mut c,
+        "CREATE DATABASE p; USE p; CREATE TABLE p.t (id INT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB; \
+         INSERT INTO p.t SELECT seq, REPEAT('v', 150) FROM seq_1_to_20000",
+    )
+    .expect("setup");
+    let (repo, rp) = repo_dir("oxk-phys-verify-int");
+    let r = tool(&[
+        "backup",
+        &src.dsn(),
+        "--repo",
+        &rp,
+        "--method",
+        "physical",
+        "--verify",
+        "--format",
+        "json",
+    ]);
+    r.expect_code(0);
+    let id = r.json()["backup"]["id"].as_str().expect("id").to_string();
+    let manifest = repo
+        .path()
+        .join("r")
+        .join("backups")
+        .join(&id)
+        .join("manifest.json");
+    let read = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(&manifest).expect("manifest")).expect("json")
+    };
+    let before = read()["verification"].clone();
+    assert_eq!(before["status"], "passed", "{before}");
+    let mut child = spawn_backup(&["verify", "--repo", &rp]);
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "verify ended before the signal"
+    );
+    signal(child.id(), "-INT");
+    let out = oxkit_harness::wait_child(child, std::time::Duration::from_secs(300)).expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    let m = read();
+    assert_eq!(m["verification"], before, "{err}");
+    assert_eq!(
+        m["history"]
+            .as_array()
+            .and_then(|h| h.last())
+            .expect("history")["action"],
+        "verify-interrupted"
+    );
 }

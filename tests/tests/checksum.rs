@@ -580,6 +580,7 @@ fn crc32c(data: &[u8]) -> u32 {
 fn verify_indexes_finds_a_corrupt_secondary_index() {
     let _slot = server_slot().expect("slot");
     let s = oxkit::sandbox::Sandbox::builder()
+        .tcp(true)
         .binlog(true)
         .arg("--innodb-checksum-algorithm=full_crc32")
         .start()
@@ -627,6 +628,7 @@ fn verify_indexes_finds_a_corrupt_secondary_index() {
     std::fs::write(&ibd, &file).expect("write ibd");
 
     let s = oxkit::sandbox::Sandbox::builder()
+        .tcp(true)
         .binlog(true)
         .arg("--innodb-checksum-algorithm=full_crc32")
         .from_datadir(&datadir)

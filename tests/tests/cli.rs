@@ -139,3 +139,94 @@ fn percona_toolkit_spellings() {
         .expect("run")
         .expect_code(0);
 }
+
+/// Issue 19: a reader that stops reading (`| head -1`) ends a tool quietly
+/// with status 0, never with a panic message: every tool's `--help`, and a
+/// report printed with `print!` (ox-summary's host section), into a pipe
+/// whose reader is already gone.
+#[test]
+fn a_closed_stdout_ends_the_tool_quietly() {
+    let run = |tool: &str, args: &[&str]| {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let home = tempfile::tempdir().expect("home");
+        let child = std::process::Command::new(oxkit_harness::tool_path(tool).expect("tool"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let out =
+            oxkit_harness::wait_child(child, std::time::Duration::from_secs(60)).expect("finished");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{tool} {args:?}: {err}");
+        assert!(!err.contains("panicked"), "{tool} {args:?}: {err}");
+    };
+    for tool in TOOLS {
+        run(tool, &["--help"]);
+    }
+    run("ox-summary", &["--no-server", "--sleep", "0"]);
+}
+
+/// Issue 21: with `--format json` every failure is also one JSON object on
+/// stdout (`error`, `exit_status`), so a script never reads nothing
+/// (ox-summary reports an unreachable server in its own document).
+#[test]
+fn json_error_object_on_failure() {
+    let repo = tempfile::tempdir().expect("repo");
+    let repo = repo.path().to_string_lossy().to_string();
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("ox-summary", vec!["h=127.0.0.1,P=1", "--no-system"]),
+        ("ox-table-checksum", vec!["h=127.0.0.1,P=1"]),
+        (
+            "ox-table-sync",
+            vec!["h=127.0.0.1,P=1", "h=127.0.0.1,P=2", "--dry-run"],
+        ),
+        (
+            "ox-online-schema-change",
+            vec![
+                "h=127.0.0.1,P=1,D=d,t=t",
+                "--alter",
+                "ADD INDEX (a)",
+                "--dry-run",
+            ],
+        ),
+        (
+            "ox-backup",
+            vec!["backup", "h=127.0.0.1,P=1", "--repo", &repo],
+        ),
+    ];
+    for (tool, args) in cases {
+        let r = Tool::new(tool)
+            .args(
+                args.iter()
+                    .copied()
+                    .chain(["--format", "json", "--connect-timeout", "2"]),
+            )
+            .run()
+            .expect("run");
+        assert_ne!(r.code, 0, "{tool}: {}", r.stderr);
+        let doc = r.json();
+        if tool == "ox-summary" {
+            // Its own report, with the host part and the reason.
+            assert!(
+                doc["errors"][0]
+                    .as_str()
+                    .is_some_and(|e| e.contains("127.0.0.1")),
+                "{doc}"
+            );
+            continue;
+        }
+        assert_eq!(doc["exit_status"], r.code, "{tool}: {doc}");
+        assert!(
+            doc["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("127.0.0.1")),
+            "{tool}: {doc}"
+        );
+    }
+}

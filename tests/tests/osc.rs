@@ -841,9 +841,9 @@ fn binlog_reader_hands_out_one_tables_row_images() {
     let mut c = s.connect().expect("conn");
     exec(&mut c, SEED).expect("seed");
     exec(&mut c, "CREATE TABLE app.other (id INT PRIMARY KEY)").expect("other");
-    assert_eq!(usable(&mut c).expect("usable"), None);
     let server = Server::detect(&mut c).expect("server");
-    let from = master_position(&mut c).expect("position");
+    assert_eq!(usable(&mut c, &server).expect("usable"), None);
+    let from = master_position(&mut c, &server).expect("position");
     let opts = oxkit::conn::ConnectOptions::default();
     let mut reader =
         Reader::start(&tcp_spec(s.port()), &opts, &server, "app", "t", from).expect("reader");
@@ -854,7 +854,7 @@ fn binlog_reader_hands_out_one_tables_row_images() {
          START TRANSACTION; DELETE FROM app.t WHERE id IN (5002, 1); COMMIT",
     )
     .expect("changes");
-    let target = master_position(&mut c).expect("position");
+    let target = master_position(&mut c, &server).expect("position");
     reader
         .wait_received(&target, Instant::now() + Duration::from_secs(30))
         .expect("caught up");
@@ -905,7 +905,7 @@ fn binlog_reader_hands_out_one_tables_row_images() {
 
     // Statement format is refused with the reason.
     exec(&mut c, "SET GLOBAL binlog_format = 'STATEMENT'").expect("statement");
-    let why = usable(&mut c).expect("usable");
+    let why = usable(&mut c, &server).expect("usable");
     exec(&mut c, "SET GLOBAL binlog_format = 'ROW'").expect("row");
     assert!(why.unwrap_or_default().contains("not ROW"));
 }

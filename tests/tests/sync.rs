@@ -294,10 +294,12 @@ fn fixes_every_kind_of_drift_through_the_primary_under_writes() {
 fn direct_mode_makes_an_unrelated_server_identical() {
     let _slot = server_slot().expect("slot");
     let a = oxkit::sandbox::Sandbox::builder()
+        .tcp(true)
         .binlog(true)
         .start()
         .expect("source");
     let b = oxkit::sandbox::Sandbox::builder()
+        .tcp(true)
         .binlog(true)
         .start()
         .expect("target");

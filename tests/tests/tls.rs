@@ -88,8 +88,17 @@ fn tls_modes() {
         ],
     );
     let p = |f: &str| d.join(f).display().to_string();
+    // Run as root, the sandbox runs as the sandbox user, which must read
+    // its key and certificates.
+    if let Some(u) = oxkit::sandbox::server_user().expect("sandbox user") {
+        oxkit::sandbox::give_dir_to_server(d).expect("give dir");
+        for e in std::fs::read_dir(d).expect("ls").flatten() {
+            std::os::unix::fs::chown(e.path(), Some(u.uid), Some(u.gid)).expect("chown");
+        }
+    }
 
     let tls = Sandbox::builder()
+        .tcp(true)
         .arg(format!("--ssl-cert={}", p("server.pem")))
         .arg(format!("--ssl-key={}", p("server.key")))
         .arg(format!("--ssl-ca={}", p("ca.pem")))
@@ -149,7 +158,7 @@ fn tls_modes() {
     drop(tls);
 
     // A server without TLS: PREFERRED falls back, REQUIRED fails clearly.
-    let plain = Sandbox::start().expect("plain sandbox");
+    let plain = Sandbox::builder().tcp(true).start().expect("plain sandbox");
     let target = format!("h=127.0.0.1,P={},u=root", plain.port());
     let r = probe(&[&target]);
     r.expect_code(0);

@@ -56,6 +56,11 @@ pub fn load(s: &Sandbox, rows: u64) -> Result<()> {
 /// (the same rows on every server for the same arguments).
 fn fill(c: &mut oxkit::conn::Conn, db: &str, table: &str, rows: u64) -> Result<()> {
     let t = oxkit::sql::quote_table(db, table);
+    // The sequence tables (seq_1_to_N) live in the current schema.
+    c.run(
+        "choosing the schema",
+        &format!("USE {}", oxkit::sql::quote_ident(db)),
+    )?;
     c.run(
         "creating the table",
         &format!(
@@ -124,6 +129,7 @@ fn load_small_schemas(s: &Sandbox) -> Result<()> {
 pub fn loaded_pair(rows: u64) -> Result<(Sandbox, Sandbox)> {
     let server = |id: u32| {
         Sandbox::builder()
+            .tcp(true)
             .server_id(id)
             .binlog(true)
             .arg("--innodb-buffer-pool-size=2G")

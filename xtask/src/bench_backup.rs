@@ -98,6 +98,7 @@ pub fn run_bench(args: &Args) -> Result<()> {
     let threads = THREADS.to_string();
     let server = |id: u32, binlog: bool| {
         Sandbox::builder()
+            .tcp(true)
             .server_id(id)
             .binlog(binlog)
             .arg("--innodb-buffer-pool-size=2G")

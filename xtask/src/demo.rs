@@ -173,7 +173,7 @@ pub fn demo(root: &Path, keep: bool) -> Result<()> {
     section("ox-backup: a verified backup, the catalogue, and a restore into a fresh server");
     let repo = std::env::temp_dir().join(format!("oxkit-demo-repo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&repo);
-    let fresh = oxkit::sandbox::Sandbox::start()?;
+    let fresh = oxkit::sandbox::Sandbox::builder().tcp(true).start()?;
     let repo_s = repo.display().to_string();
     let fresh_dsn = fresh.dsn();
     let steps: [Vec<&str>; 3] = [

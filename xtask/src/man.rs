@@ -192,6 +192,24 @@ fn common_sections(tool: &str, replaces: &[&str]) -> String {
          client does.",
     );
 
+    p.heading("SIGNALS");
+    p.para(&format!(
+        "The first SIGINT (Ctrl-C), SIGTERM or SIGHUP asks the tool to stop: it finishes the \
+         current step (a chunk, a table, a file), removes what it created (triggers, shadow \
+         table, partial backup) and exits {caught}. If it is still running {grace} seconds \
+         later, because it is waiting for a server that does not answer, its open database \
+         connections are closed, which ends the wait: a statement cut this way is completed \
+         or rolled back by the server, never half-applied, and the cleanup goes on over new \
+         connections. If it is still running {backstop} seconds after that, it exits {caught} \
+         at once. Neither happens during a step that only an open connection can undo \
+         (replication stopped for a snapshot until it is restarted) or during a cleanup \
+         under way: those are allowed to finish. A second signal exits {caught} at once, \
+         without cleanup.",
+        caught = Exit::CAUGHT_SIGNAL.code(),
+        grace = oxkit::entry::SIGNAL_GRACE.as_secs(),
+        backstop = oxkit::entry::SIGNAL_BACKSTOP.as_secs(),
+    ));
+
     p.heading("ENVIRONMENT");
     p.item(
         &["`MYSQL_PWD`"],
@@ -200,13 +218,35 @@ fn common_sections(tool: &str, replaces: &[&str]) -> String {
     );
     p.item(
         &["`HOME`"],
-        "Locates `~/.my.cnf`, and `~/.config/oxkit` when `XDG_CONFIG_HOME` is not set.",
+        "Locates `~/.my.cnf`, and `~/.config/oxkit` when `XDG_CONFIG_HOME` is not set. A \
+         `HOME` the user may not read (as after `sudo -u` without `-H`) is not an error: the \
+         files in it are skipped.",
     );
     p.item(
         &["`XDG_CONFIG_HOME`"],
         "When set, the user's oxkit config files are read from `$XDG_CONFIG_HOME/oxkit` \
          instead of `~/.config/oxkit`.",
     );
+
+    if tool == "ox-backup" {
+        p.item(
+            &["`OXKIT_SANDBOX_USER`"],
+            "The unprivileged user the throwaway server of verify and of a physical restore \
+             runs as when ox-backup runs as root (default `mysql`).",
+        );
+        p.item(
+            &["`OXKIT_SANDBOX_CACHE`"],
+            "Where the throwaway server's bootstrapped template datadir is cached (default \
+             `/var/cache/oxkit/sandbox` for root, `$XDG_CACHE_HOME/oxkit/sandbox` or \
+             `~/.cache/oxkit/sandbox` otherwise). It must be owned by the running user and \
+             writable by no one else, or it is refused.",
+        );
+        p.item(
+            &["`OXKIT_MARIADBD`"],
+            "The `mariadbd` binary the throwaway server runs (default: `mariadbd` or \
+             `mysqld` from `PATH` or `/usr/sbin`).",
+        );
+    }
 
     p.heading("FILES");
     p.item(
@@ -296,6 +336,21 @@ fn common_sections(tool: &str, replaces: &[&str]) -> String {
          without checking the server's certificate. Use VERIFY_IDENTITY with `--ssl-ca` to \
          make sure you reach the right server.",
     );
+
+    if tool == "ox-backup" {
+        p.para(
+            "The throwaway server that verify (and `backup --verify`) restores into, and that \
+             prepares a physical restore, has a `root` account without a password, so it is \
+             kept out of reach instead: it listens on no TCP port, only on a Unix socket in a \
+             directory of mode 0700 under `/tmp`; run as root, ox-backup starts it as an \
+             unprivileged user (`mysql`, see `OXKIT_SANDBOX_USER`) through util-linux's \
+             `setpriv`, lends it the files it serves for its lifetime and gives them back \
+             afterwards (a restored datadir then goes to `--owner`). It is killed when \
+             ox-backup dies, even by `kill -9` (parent-death signal), and a server left by a \
+             dead ox-backup is killed by the next one. Run as root, `restore --to-datadir DIR` \
+             needs DIR's parent to be reachable by that user.",
+        );
+    }
 
     p.heading("SEE ALSO");
     let refs: Vec<String> = TOOLS

@@ -363,6 +363,7 @@ fn parse_second(line: &str) -> Option<Second> {
 pub fn bench(args: &crate::bench::Args) -> Result<()> {
     ensure_installed()?;
     let s = Sandbox::builder()
+        .tcp(true)
         .binlog(true)
         .arg("--innodb-buffer-pool-size=2G")
         .arg("--innodb-log-file-size=512M")

@@ -4,11 +4,14 @@
 //! Retention (`expire --keep-last N --keep-days D`) keeps a complete set
 //! when it is among the N newest or younger than D days, and always keeps
 //! the newest verified set, so the only proven backup is never deleted.
-//! Unfinished sets (no manifest) older than a day are removed too: they are
-//! leftovers of a run that died.
+//! A set without a manifest is `running` while its backup holds the set's
+//! lock, and `abandoned` once the lock is free (the run died: killed,
+//! crashed, rebooted); `expire` removes abandoned sets at once and never
+//! touches a running one. A set without a lock file (older versions) is
+//! `unfinished` and removed once older than a day.
 
 use crate::manifest::{self, Manifest};
-use crate::repo::Repo;
+use crate::repo::{Liveness, Repo};
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
@@ -17,7 +20,8 @@ use serde::Serialize;
 pub struct Entry {
     /// Set id.
     pub id: String,
-    /// `complete` or `unfinished`.
+    /// `complete`, `running` (a backup is writing it), `abandoned` (its
+    /// backup died), or `unfinished` (no manifest, no lock to tell).
     pub state: String,
     /// `logical`, `physical`.
     pub method: Option<String>,
@@ -43,7 +47,16 @@ pub struct Entry {
     pub warnings: usize,
 }
 
-fn entry(id: &str, m: Option<&Manifest>, now: u64) -> Entry {
+/// The state of a set without a manifest.
+fn unfinished_state(repo: &Repo, id: &str) -> &'static str {
+    match crate::repo::liveness(&repo.set_dir(id), false).0 {
+        Liveness::Running => "running",
+        Liveness::Abandoned => "abandoned",
+        Liveness::Unknown => "unfinished",
+    }
+}
+
+fn entry(id: &str, m: Option<&Manifest>, now: u64, unfinished: &str) -> Entry {
     match m {
         Some(m) => Entry {
             id: id.to_string(),
@@ -66,7 +79,7 @@ fn entry(id: &str, m: Option<&Manifest>, now: u64) -> Entry {
         },
         None => Entry {
             id: id.to_string(),
-            state: "unfinished".into(),
+            state: unfinished.into(),
             method: None,
             finished_at: None,
             age_secs: None,
@@ -88,7 +101,14 @@ pub fn list(repo: &Repo) -> Result<Vec<Entry>> {
     Ok(repo
         .sets()?
         .iter()
-        .map(|s| entry(&s.id, s.manifest.as_ref(), now))
+        .map(|s| {
+            let state = if s.manifest.is_none() && s.error.is_none() {
+                unfinished_state(repo, &s.id)
+            } else {
+                "unfinished"
+            };
+            entry(&s.id, s.manifest.as_ref(), now, state)
+        })
         .collect())
 }
 
@@ -136,6 +156,8 @@ pub struct CheckReport {
     pub max_age_secs: u64,
     /// Fresh enough.
     pub ok: bool,
+    /// Sets whose backup died before finishing (`expire` removes them).
+    pub abandoned: Vec<String>,
     /// One line for humans and monitoring.
     pub message: String,
 }
@@ -143,8 +165,25 @@ pub struct CheckReport {
 /// Is the newest verified set younger than `max_age`?
 pub fn check(repo: &Repo, max_age: u64) -> Result<CheckReport> {
     let now = manifest::now_unix();
-    let newest = repo
-        .sets()?
+    let sets = repo.sets()?;
+    let abandoned: Vec<String> = sets
+        .iter()
+        .filter(|s| s.manifest.is_none() && s.error.is_none())
+        .filter(|s| unfinished_state(repo, &s.id) == "abandoned")
+        .map(|s| s.id.clone())
+        .collect();
+    let note = if abandoned.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} abandoned set{} of a backup that died ({}): expire removes {}",
+            abandoned.len(),
+            if abandoned.len() == 1 { "" } else { "s" },
+            abandoned.join(", "),
+            if abandoned.len() == 1 { "it" } else { "them" }
+        )
+    };
+    let newest = sets
         .into_iter()
         .filter_map(|s| s.manifest)
         .filter(|m| m.verified())
@@ -155,19 +194,24 @@ pub fn check(repo: &Repo, max_age: u64) -> Result<CheckReport> {
             age_secs: None,
             max_age_secs: max_age,
             ok: false,
-            message: format!("CRITICAL: no verified backup in {}", repo.root.display()),
+            message: format!(
+                "CRITICAL: no verified backup in {}{note}",
+                repo.root.display()
+            ),
+            abandoned,
         },
         Some(m) => {
             let age = now.saturating_sub(m.finished_unix);
             let ok = age <= max_age;
             CheckReport {
                 message: format!(
-                    "{}: newest verified backup {} is {} old (limit {})",
+                    "{}: newest verified backup {} is {} old (limit {}){note}",
                     if ok { "OK" } else { "CRITICAL" },
                     m.id,
                     human_age(age),
                     human_age(max_age)
                 ),
+                abandoned,
                 newest_verified: Some(m.id),
                 age_secs: Some(age),
                 max_age_secs: max_age,
@@ -206,26 +250,47 @@ pub fn expire(
     let mut by_age: Vec<&&Manifest> = complete.iter().collect();
     by_age.sort_by_key(|m| std::cmp::Reverse(m.finished_unix));
     let mut out = Vec::new();
+    // The locks of the abandoned sets to remove, held until they are gone
+    // so no backup can take one of them meanwhile.
+    let mut held = Vec::new();
     for s in &sets {
         let d = match &s.manifest {
-            None => {
-                let old = std::fs::metadata(repo.set_dir(&s.id))
-                    .and_then(|md| md.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|e| e.as_secs() > 86400);
-                Decision {
+            None if s.error.is_some() => Decision {
+                id: s.id.clone(),
+                keep: true,
+                reason: "unreadable manifest: left for inspection".into(),
+            },
+            None => match crate::repo::liveness(&repo.set_dir(&s.id), !dry_run) {
+                (Liveness::Running, _) => Decision {
                     id: s.id.clone(),
-                    keep: !old || s.error.is_some(),
-                    reason: if s.error.is_some() {
-                        "unreadable manifest: left for inspection".into()
-                    } else if old {
-                        "unfinished and older than a day".into()
-                    } else {
-                        "unfinished (may be running)".into()
-                    },
+                    keep: true,
+                    reason: "running: its backup holds the set's lock".into(),
+                },
+                (Liveness::Abandoned, lock) => {
+                    held.extend(lock);
+                    Decision {
+                        id: s.id.clone(),
+                        keep: false,
+                        reason: "abandoned: its backup died before finishing".into(),
+                    }
                 }
-            }
+                (Liveness::Unknown, _) => {
+                    let old = std::fs::metadata(repo.set_dir(&s.id))
+                        .and_then(|md| md.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|e| e.as_secs() > 86400);
+                    Decision {
+                        id: s.id.clone(),
+                        keep: !old,
+                        reason: if old {
+                            "unfinished and older than a day".into()
+                        } else {
+                            "unfinished (may be running)".into()
+                        },
+                    }
+                }
+            },
             Some(m) => {
                 let rank = by_age.iter().position(|x| x.id == m.id).unwrap_or(0);
                 let age_days = now.saturating_sub(m.finished_unix) as f64 / 86400.0;
@@ -267,6 +332,7 @@ pub fn expire(
             std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
         }
     }
+    drop(held);
     Ok(out)
 }
 

@@ -40,7 +40,7 @@ pub enum Action {
     List,
     /// Exit non-zero when the newest verified backup is older than --max-age (monitoring)
     Check,
-    /// Delete backups outside --keep-last/--keep-days (never the newest verified one)
+    /// Delete backups outside --keep-last/--keep-days (never the newest verified one) and abandoned ones (their backup died)
     Expire,
     /// Restore a backup (--backup, default the newest) into the server (DSN)
     Restore,
@@ -62,7 +62,7 @@ pub struct Args {
     /// What to do
     #[arg(value_enum, value_name = "ACTION")]
     pub action: Action,
-    /// The server to back up, restore into or copy binary logs from: a DSN (h=host,P=port,u=user) or mysql:// URL
+    /// The server to back up, restore into or copy binary logs from: a DSN (h=host,P=port,u=user) or mysql:// URL; or give --host/--port/--user/--socket instead
     #[arg(value_name = "DSN")]
     pub targets: Vec<String>,
     #[command(flatten)]
@@ -251,14 +251,35 @@ impl Config {
                 ));
             }
         }
-        let needs_dsn = matches!(args.action, Action::Backup | Action::Binlog)
+        // The server comes from a DSN or from the connection options
+        // (--host, --port, --socket, --user, option files), layered by the
+        // one resolver every tool uses (`ConnArgs::resolve`).
+        let takes_server = matches!(args.action, Action::Backup | Action::Binlog)
             || (args.action == Action::Restore && args.to_datadir.is_none());
-        if needs_dsn && args.targets.len() != 1 {
+        if takes_server && args.targets.len() > 1 {
             return Err(usage_error(
-                format!("{:?} takes exactly one DSN (the server)", args.action).to_lowercase(),
+                format!(
+                    "{:?} takes one server: one DSN, or --host/--port/--socket",
+                    args.action
+                )
+                .to_lowercase(),
             ));
         }
-        if !needs_dsn && !args.targets.is_empty() {
+        let c = &args.conn;
+        let names_server = !args.targets.is_empty()
+            || c.host.is_some()
+            || c.port.is_some()
+            || c.socket.is_some()
+            || c.defaults_file.is_some();
+        if args.action == Action::Restore && takes_server && !names_server {
+            // Reading a backup from the default server is harmless; writing
+            // one into it by omission is not.
+            return Err(usage_error(
+                "restore needs the server to load into: a DSN (h=host,P=port,u=user), \
+                 --host/--port/--socket, or --defaults-file; or --to-datadir DIR",
+            ));
+        }
+        if !takes_server && !args.targets.is_empty() {
             return Err(usage_error(format!(
                 "{} takes no DSN (it works on --repo only)",
                 format!("{:?}", args.action).to_lowercase()
@@ -335,6 +356,18 @@ impl Config {
                 filter_words.push(format!("{name}={v}"));
             }
         }
+        if args.action == Action::Backup
+            && args.method == physical::Method::Physical
+            && !filter_words.is_empty()
+        {
+            // A physical backup copies the whole data directory: a filter
+            // would be silently ignored, and a typo in one never noticed.
+            return Err(usage_error(format!(
+                "{}: a physical backup copies the whole data directory and takes no table filters \
+                 (filters apply to logical backups, and to restore)",
+                filter_words.join(" ")
+            )));
+        }
         Ok(Config {
             filter,
             filter_words,
@@ -401,6 +434,18 @@ fn print_verify(format: Format, r: &verify::VerifyReport) -> Result<()> {
     })
 }
 
+/// `backup --verify` stopped during its verify step: the backup itself is
+/// complete and catalogued (unverified), which the error alone would hide.
+fn verify_interrupted_note(id: &str, e: anyhow::Error) -> anyhow::Error {
+    if e.downcast_ref::<oxkit::entry::Cancelled>().is_some() {
+        eprintln!(
+            "ox-backup: backup {id} is complete and catalogued; its verification was interrupted \
+             (run verify --backup {id} later)"
+        );
+    }
+    e
+}
+
 /// `backup` output (JSON: the manifest, plus the verification).
 #[derive(serde::Serialize)]
 struct BackupOut<'a> {
@@ -432,6 +477,7 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
                 key,
                 filter: cfg.filter.clone(),
                 filter_words: cfg.filter_words.clone(),
+                filter_args: cfg.args.filter.clone(),
                 allow_non_transactional: cfg.args.allow_non_transactional,
                 users: !cfg.args.no_users,
                 max_rate: cfg.max_rate,
@@ -442,13 +488,10 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             }
             let vr = if cfg.args.verify {
                 let ro = restore_options(&cfg, &m)?;
-                Some(verify::verify(
-                    ctx,
-                    &repo,
-                    &m,
-                    &ro,
-                    &cfg.args.verify_buffer_pool,
-                )?)
+                Some(
+                    verify::verify(ctx, &repo, &m, &ro, &cfg.args.verify_buffer_pool)
+                        .map_err(|e| verify_interrupted_note(&m.id, e))?,
+                )
             } else {
                 None
             };
@@ -569,7 +612,7 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             let m = repo.manifest(cfg.args.backup.as_deref())?;
             let r = if m.method == "physical" {
                 let key = physical::key_for(&m, cfg.args.encrypt_key_file.as_deref())?;
-                physical::verify(&repo, &m, key.as_ref(), &cfg.args.verify_buffer_pool)?
+                physical::verify(ctx, &repo, &m, key.as_ref(), &cfg.args.verify_buffer_pool)?
             } else {
                 let ro = restore_options(&cfg, &m)?;
                 verify::verify(ctx, &repo, &m, &ro, &cfg.args.verify_buffer_pool)?
@@ -750,7 +793,12 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      backup; verify restores a backup (--backup ID, default the newest) into a throwaway \
      mariadbd and compares every table's row count and checksum with those recorded at \
      backup time; restore DSN loads a backup into a running server; binlog DSN copies the \
-     server's binary logs for point-in-time recovery.",
+     server's binary logs for point-in-time recovery. The server of backup, binlog and \
+     restore is a DSN or the connection options (--host, --port, --user, --socket, \
+     --defaults-file and option files, resolved as by every oxkit tool); restore refuses \
+     to run when no server is named at all. A verify stopped by SIGINT or SIGTERM (also \
+     the verify step of backup --verify) records no verdict: the previous one stands, a \
+     verify-interrupted line is added to the history, and the exit status is 4.",
     "CONSISTENCY. Worker connections (--threads) open consistent snapshots while a control \
      connection blocks commits for an instant (BACKUP STAGE BLOCK_COMMIT on MariaDB, else \
      FLUSH TABLES WITH READ LOCK); the GTID position and binary log file and offset of that \
@@ -765,11 +813,15 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      a directory without it is unfinished and never counts), schema.json.zst and one data \
      file per key range of --chunk-rows rows (LOAD DATA text: tab-separated, backslash \
      escapes, \\\\N for NULL, binary, bit and spatial columns in hex), compressed with zstd \
-     (--compress-level). The manifest records the server, the position, per-table row \
+     (--compress-level). While a backup runs it holds an exclusive lock (flock) on \
+     backups/<id>/.lock; list shows a set without a manifest as running while that lock is \
+     held, abandoned once it is free (the backup died, even by kill -9), and unfinished \
+     when it has no lock file. expire removes abandoned sets at once (not with --dry-run) \
+     and never a running one; check names them. The manifest records the server, the position, per-table row \
      counts and checksums (the ox-table-checksum row hash, read in the same snapshot), every \
      file's size and SHA-256, the options, warnings, and the history of verifications and \
      restores with their durations (the recovery time). Files are created 0600 and \
-     directories 0700. The layout and the manifest do not depend on the backup method \
+     directories 0700, for both methods. The layout and the manifest do not depend on the backup method \
      (field method) or on where the bytes live.",
     "ENCRYPTION. With --encrypt-key-file every file but the manifest is sealed with \
      XChaCha20-Poly1305 in 64 KiB segments (STREAM construction, the file's path as \
@@ -788,7 +840,12 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      the restored server starts warm. Sessions run with foreign_key_checks=0 (unique_checks stays on: with both \
      off InnoDB bulk-loads an empty table under a table lock, which serializes parallel \
      loads), and sql_log_bin=0 with --no-binlog. A restore never overwrites an existing table. \
-     --databases, --tables and the other filters restore part of a backup. --until \
+     --databases, --tables and the other filters restore part of a backup; given to \
+     backup, a filter that matches nothing (a --databases name that is no database, a \
+     --tables entry that is no table, or filters selecting nothing) fails with exit 1 \
+     and catalogues nothing. A datadir made by restore --to-datadir is private like a \
+     server's own: directories 0700, files 0600 (a directory that existed keeps its own \
+     mode), before --owner is applied. --until \
      'YYYY-MM-DD HH:MM:SS' (UTC) or --until-gtid GTID then replays the binary logs copied by \
      the binlog action (mariadb-binlog piped into the mariadb client) from the backup's \
      position to that point. --max-rate limits the bytes per second a backup writes (logical) or reads from the data \
@@ -825,13 +882,14 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      the source). A physical restore DSN without --until is refused with these steps.",
     "EXIT STATUS of the actions: backup and restore 0, or 255 on failure (the backup \
      directory is removed); 4 when stopped by SIGINT/SIGTERM (the backup stages are \
-     released and no set is left); backup --verify and verify 16 when the restored data \
-     differ or the backup cannot be restored; check 1 when no verified backup is recent \
-     enough; 1 for bad options.",
+     released and no set is left; a stopped verify records no verdict); backup --verify \
+     and verify 16 when the restored data differ or the backup cannot be restored; check \
+     1 when no verified backup is recent enough; backup 1 when a table filter matches \
+     nothing; 1 for bad options.",
     "JSON (--format json): backup prints {backup: manifest, verify}; list an array of \
-     {id, state, method, finished_at, age_secs, stored_bytes, duration_secs, tables, \
+     {id, state (complete, running, abandoned, unfinished), method, finished_at, age_secs, stored_bytes, duration_secs, tables, \
      encrypted, verification, restore_secs, gtid, warnings}; check {newest_verified, \
-     age_secs, max_age_secs, ok, message}; expire an array of {id, keep, reason}; verify \
+     age_secs, max_age_secs, ok, abandoned, message}; expire an array of {id, keep, reason}; verify \
      {backup, status, restore_secs, duration_secs, message, tables}; restore {backup, \
      target, tables, rows, bytes, duration_secs, binlog_secs, warnings}; a physical restore \
      --to-datadir {backup, datadir, copy_secs, prepare_secs, duration_secs, end_lsn, \

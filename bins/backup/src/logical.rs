@@ -140,6 +140,9 @@ pub struct BackupOptions {
     pub filter: TableFilter,
     /// Filter options as typed (recorded).
     pub filter_words: Vec<String>,
+    /// The filter options as parsed: each name in `--databases` and
+    /// `--tables` must match something on the server.
+    pub filter_args: oxkit::cli::FilterArgs,
     /// Back up non-InnoDB tables anyway (not consistent).
     pub allow_non_transactional: bool,
     /// Save users and grants.
@@ -214,13 +217,11 @@ fn next_job(sources: &Mutex<VecDeque<Source>>, conn: &mut Conn) -> Result<Option
                 let (t, force) = (*t, force.clone());
                 match nib.next(conn)? {
                     Some(c) => {
-                        if std::env::var_os("OXK_DEBUG").is_some() {
-                            eprintln!(
-                                "chunk {t} {} {}",
-                                c.number,
-                                nib.key.range_sql(&c.lower, &c.upper)
-                            );
-                        }
+                        log::trace!(
+                            "chunk {t} {} {}",
+                            c.number,
+                            nib.key.range_sql(&c.lower, &c.upper)
+                        );
                         return Ok(Some(Job {
                             table: t,
                             chunk: c.number as usize - 1,
@@ -590,31 +591,91 @@ pub fn backup(
 ) -> Result<Manifest> {
     let started = manifest::now_unix();
     let t0 = Instant::now();
-    let id = repo.new_set_id(started);
-    let set_dir = repo.set_dir(&id);
     let mut control = conn::connect(spec, copts)?;
     let server = Server::detect(&mut control)?;
     check_privileges(&mut control, &server)?;
-    repo::mkdir(&set_dir)?;
-    repo::mkdir(&set_dir.join("data"))?;
-    let result = take(
-        ctx,
-        spec,
-        copts,
-        repo,
-        opts,
-        &mut control,
-        &server,
-        &id,
-        started,
-        t0,
-    );
+    // Held until the manifest is written: `list` and `expire` tell this
+    // run's set from a dead run's by it.
+    let (id, lock) = repo.claim_set(started)?;
+    let set_dir = repo.set_dir(&id);
+    let result = repo::mkdir(&set_dir.join("data")).and_then(|()| {
+        take(
+            ctx,
+            spec,
+            copts,
+            repo,
+            opts,
+            &mut control,
+            &server,
+            &id,
+            started,
+            t0,
+        )
+    });
     if result.is_err() {
         // Never leave a half-written set behind; the manifest is what makes a
         // set good, and it is written last, so removing is only tidiness.
         let _ = std::fs::remove_dir_all(&set_dir);
     }
+    lock.finish();
     result
+}
+
+/// A filter that matches nothing is a typo, not an empty backup: a run
+/// that exited 0 with "complete: 0 tables" would be catalogued and counted
+/// as a good backup. Every name given to `--databases` must be a database
+/// and every `--tables` entry must match a table, and the filters together
+/// must select something (`nothing`: no table and no database).
+fn check_selection(
+    opts: &BackupOptions,
+    all_dbs: &[String],
+    names: &[(String, String)],
+    nothing: bool,
+    server: &str,
+) -> Result<()> {
+    let f = &opts.filter_args;
+    let mut problems = Vec::new();
+    let no_db: Vec<&str> = f
+        .databases
+        .iter()
+        .filter(|d| !all_dbs.contains(d))
+        .map(String::as_str)
+        .collect();
+    if !no_db.is_empty() {
+        problems.push(format!("--databases {}: no such database", no_db.join(",")));
+    }
+    let no_table: Vec<&str> = f
+        .tables
+        .iter()
+        .filter(|t| {
+            !names.iter().any(|(d, n)| match t.split_once('.') {
+                Some((td, tn)) => td == d && tn == n,
+                None => *t == n,
+            })
+        })
+        .map(String::as_str)
+        .collect();
+    if !no_table.is_empty() {
+        problems.push(format!("--tables {}: matches no table", no_table.join(",")));
+    }
+    if problems.is_empty() && nothing && !opts.filter_words.is_empty() {
+        problems.push(format!(
+            "{}: the filters select no table and no database",
+            opts.filter_words.join(" ")
+        ));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(oxkit::entry::ExitError {
+        exit: oxkit::Exit::ERROR,
+        message: format!(
+            "{} on {server}: nothing was backed up (a filter that matches nothing is an error; \
+             names are case-sensitive, see SHOW DATABASES and SHOW TABLES)",
+            problems.join("; ")
+        ),
+    }
+    .into())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -636,6 +697,7 @@ fn take(
 
     // Tables and their metadata.
     let all_dbs: Vec<String> = control.rows("listing databases", "SHOW DATABASES")?;
+    let existing_dbs = all_dbs.clone();
     let names = schema::list_tables(control, &[])?;
     let mut tables = Vec::new();
     for (db, t) in &names {
@@ -669,6 +731,13 @@ fn take(
         })
         .collect();
     dbs.sort();
+    check_selection(
+        opts,
+        &existing_dbs,
+        &names,
+        tables.is_empty() && dbs.is_empty(),
+        &oxkit::dsn::label(spec),
+    )?;
     let estimate: u64 = tables.iter().map(|t| t.data_length).sum::<u64>() / 2;
     check_space(&set_dir, estimate)?;
 
@@ -785,14 +854,9 @@ fn take(
             ..Position::default()
         };
         if server.log_bin {
-            let rows = row_sql(
-                control,
-                "reading the binary log position",
-                "SHOW MASTER STATUS",
-            )?;
-            if let Some(r) = rows.first() {
-                pos.binlog_file = Some(text(r, 0));
-                pos.binlog_pos = text(r, 1).parse().ok();
+            if let Some((file, at)) = oxkit::topology::binlog_file_position(control, server)? {
+                pos.binlog_file = Some(file);
+                pos.binlog_pos = Some(at);
             }
         }
         let gtid = server.gtid_position(control)?;

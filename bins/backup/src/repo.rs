@@ -10,6 +10,12 @@
 //! REPO/binlogs/<server_id>/index.json and copied binary logs
 //! ```
 //!
+//! A backup holds an exclusive `flock` on `backups/<id>/.lock` from the
+//! moment it claims its set directory until its manifest is written, so a
+//! set without a manifest is told apart as `running` (the lock is held)
+//! or `abandoned` (the lock is free: the run died, even by `kill -9`,
+//! since the kernel releases a dead process's locks).
+//!
 //! Directories are created 0700 and files 0600. Every stored file goes
 //! through one writer stack (zstd, then optional encryption, then a SHA-256
 //! and byte count of what hits the disk, then an optional rate limit), and
@@ -29,6 +35,82 @@ use std::time::{Duration, Instant};
 
 const MARKER: &str = "oxkit-repository.json";
 const MANIFEST: &str = "manifest.json";
+/// The lock file a running backup holds in its set directory.
+pub const LOCK: &str = ".lock";
+
+/// Gives `dir` and everything below it the modes of a server's own data
+/// directory: directories 0700, files 0600 (symbolic links are left
+/// alone). The top directory itself is changed only with `top` set, so a
+/// directory the user prepared keeps the mode the user gave it.
+pub fn private_tree(dir: &Path, top: bool) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let md =
+        std::fs::symlink_metadata(dir).with_context(|| format!("reading {}", dir.display()))?;
+    if md.file_type().is_symlink() {
+        return Ok(());
+    }
+    let mode = if md.is_dir() { 0o700 } else { 0o600 };
+    if top || !md.is_dir() {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("changing the mode of {}", dir.display()))?;
+    }
+    if md.is_dir() {
+        for e in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+            private_tree(&e?.path(), true)?;
+        }
+    }
+    Ok(())
+}
+
+/// The exclusive lock a running backup holds on its set (released when
+/// dropped, or by the kernel when the process dies).
+#[derive(Debug)]
+pub struct SetLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl SetLock {
+    /// Removes the lock file once the set is complete (its manifest, not
+    /// the lock, tells it apart then); the lock itself goes with `self`.
+    pub fn finish(self) {
+        let _ = std::fs::remove_file(&self.path);
+        drop(self.file);
+    }
+}
+
+/// Whether the backup that made an unfinished set still runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    /// Its lock is held: a backup is writing it.
+    Running,
+    /// Its lock is free: the backup died (killed, crashed, host rebooted).
+    Abandoned,
+    /// No lock file (a set from an older version, or the instant between
+    /// creating the directory and locking it), or it cannot be read.
+    Unknown,
+}
+
+/// Tells a live backup's set from a dead one's by trying its lock. With
+/// `hold`, a free lock is kept (returned) so no run can take the set while
+/// the caller removes it.
+pub fn liveness(set_dir: &Path, hold: bool) -> (Liveness, Option<File>) {
+    let Ok(f) = File::open(set_dir.join(LOCK)) else {
+        return (Liveness::Unknown, None);
+    };
+    match f.try_lock() {
+        Ok(()) => {
+            if hold {
+                (Liveness::Abandoned, Some(f))
+            } else {
+                let _ = f.unlock();
+                (Liveness::Abandoned, None)
+            }
+        }
+        Err(std::fs::TryLockError::WouldBlock) => (Liveness::Running, None),
+        Err(std::fs::TryLockError::Error(_)) => (Liveness::Unknown, None),
+    }
+}
 
 /// Creates `dir` and its parents with mode 0700.
 pub fn mkdir(dir: &Path) -> Result<()> {
@@ -132,17 +214,38 @@ impl Repo {
         self.root.join("backups").join(id)
     }
 
-    /// A fresh set id for a backup started at `started` (unix seconds):
-    /// the time, with `-2`, `-3`... when a set of that second exists.
-    pub fn new_set_id(&self, started: u64) -> String {
+    /// Claims a new set for a backup started at `started` (unix seconds):
+    /// creates its directory (0700; the id is the time, with `-2`, `-3`...
+    /// when that directory exists, so two runs never share one) and takes
+    /// the exclusive lock that marks the set as being written.
+    pub fn claim_set(&self, started: u64) -> Result<(String, SetLock)> {
         let base = crate::manifest::id_for(started);
-        let mut id = base.clone();
-        let mut n = 1;
-        while self.set_dir(&id).exists() {
-            n += 1;
-            id = format!("{base}-{n}");
+        mkdir(&self.root.join("backups"))?;
+        for n in 1..10_000 {
+            let id = if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            };
+            let dir = self.set_dir(&id);
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+            }
+            // Locked under a temporary name and then renamed (the lock is
+            // on the inode): whoever finds `.lock` finds it held, never in
+            // the instant between its creation and its locking.
+            let path = dir.join(LOCK);
+            let tmp = dir.join(format!("{LOCK}.tmp-{}", std::process::id()));
+            let file = create_file(&tmp)?;
+            file.lock()
+                .with_context(|| format!("locking {}", tmp.display()))?;
+            std::fs::rename(&tmp, &path)
+                .with_context(|| format!("renaming {} to {LOCK}", tmp.display()))?;
+            return Ok((id, SetLock { file, path }));
         }
-        id
+        bail!("no free set id for {base} in {}", self.root.display())
     }
 
     /// Every set, oldest first (ids sort by time).

@@ -286,6 +286,9 @@ pub fn to_datadir(
         }
     }
     let _ = std::fs::remove_dir_all(&sdir);
+    // A server's own data directory is private (it holds the password
+    // hashes in mysql/global_priv); `dir` did not exist, so all of it is.
+    repo::private_tree(dir, true)?;
     r.target = dir.display().to_string();
     Ok(r)
 }

@@ -3,7 +3,8 @@
 //! there with the same `oxkit::checksum` expression the backup used inside
 //! its snapshot (chunk by chunk over the recorded key ranges, in parallel,
 //! folded as the backup folded them), compare, and record the verdict and
-//! the restore time in the manifest.
+//! the restore time in the manifest. A verification stopped by a signal
+//! records no verdict (see [`record`]).
 
 use crate::manifest::{self, HistoryEntry, Manifest, Verification};
 use crate::repo::Repo;
@@ -11,7 +12,7 @@ use crate::restore::{self, RestoreOptions};
 use anyhow::Result;
 use oxkit::checksum::{Function, RowOptions, TableChecksum};
 use oxkit::conn::ConnectOptions;
-use oxkit::entry::Context;
+use oxkit::entry::{Cancelled, Context};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -178,7 +179,44 @@ pub fn verify(
         report.message = format!("{e:#}");
     }
     report.duration_secs = t0.elapsed().as_secs_f64();
+    record(repo, m, &report, interrupted(ctx, &outcome))?;
+    Ok(report)
+}
+
+/// True when a verification ended early because of a signal: its error
+/// (a cancelled step, or the sandbox or a connection torn down by the same
+/// Ctrl-C) says nothing about the backup.
+pub fn interrupted<T>(ctx: &Context, outcome: &Result<T>) -> bool {
+    match outcome {
+        Ok(_) => false,
+        Err(e) => ctx.cancel.is_cancelled() || e.downcast_ref::<Cancelled>().is_some(),
+    }
+}
+
+/// Records the verdict of a verification in the manifest of `m`, or, for
+/// an `interrupted` one, only a `verify-interrupted` history line and then
+/// `Err(Cancelled)` (exit 4): the previous verdict stands, so Ctrl-C never
+/// turns a good backup into a failed one that `expire` deletes and `check`
+/// skips.
+pub fn record(repo: &Repo, m: &Manifest, report: &VerifyReport, interrupted: bool) -> Result<()> {
     let now = manifest::now_unix();
+    if interrupted {
+        let h = HistoryEntry {
+            action: "verify-interrupted".into(),
+            at: manifest::utc(now),
+            at_unix: now,
+            ok: false,
+            duration_secs: report.duration_secs,
+            target: "sandbox".into(),
+            message: format!(
+                "interrupted by a signal after {:.1}s: no verdict, the previous verification stands",
+                report.duration_secs
+            ),
+        };
+        repo.update_manifest(&m.id, |m| m.history.push(h))?;
+        return Err(anyhow::Error::new(Cancelled)
+            .context(format!("verify of {}: no verdict recorded", m.id)));
+    }
     let v = Verification {
         status: report.status.clone(),
         at: manifest::utc(now),
@@ -200,5 +238,5 @@ pub fn verify(
         m.verification = Some(v);
         m.history.push(h);
     })?;
-    Ok(report)
+    Ok(())
 }

@@ -62,6 +62,7 @@ use oxkit::binlog::{master_position, Change, Item, Position, Reader};
 use oxkit::conn::{db_error, Conn};
 use oxkit::entry::Cancel;
 use oxkit::schema::{Column, Table};
+use oxkit::server::Server;
 use oxkit::sql::{quote_binary, quote_ident, quote_value};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -89,6 +90,8 @@ pub struct Capture {
     pub keys_waited: u64,
     /// The server has `SKIP LOCKED` (see the module comment).
     pub skip_locked: bool,
+    /// The server read from (the binary log position's statement).
+    server: Server,
 }
 
 /// Runs `del` then `ins` (the shadow's rows deleted and read again from
@@ -145,7 +148,13 @@ pub fn key_literal(c: &Column, v: &Value) -> String {
 
 impl Capture {
     /// Starts reading `table`'s changes from `from`.
-    pub fn start(reader: Reader, table: &Table, plan: &Plan, from: Position) -> Result<Capture> {
+    pub fn start(
+        reader: Reader,
+        server: &Server,
+        table: &Table,
+        plan: &Plan,
+        from: Position,
+    ) -> Result<Capture> {
         let cols: Vec<&Column> = table.columns.iter().collect();
         let key = plan
             .key
@@ -168,7 +177,8 @@ impl Capture {
             changes: 0,
             keys_applied: 0,
             keys_waited: 0,
-            skip_locked: false,
+            skip_locked: server.caps.skip_locked,
+            server: server.clone(),
         })
     }
 
@@ -389,7 +399,7 @@ impl Capture {
         locked: bool,
         deadline: Instant,
     ) -> Result<Position> {
-        let target = master_position(conn)?;
+        let target = master_position(conn, &self.server)?;
         self.reader.wait_received(&target, deadline)?;
         self.apply(conn, cancel, n, plan, allow_data_loss, locked)?;
         Ok(target)

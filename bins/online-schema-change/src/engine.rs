@@ -340,10 +340,12 @@ fn cleanup(
     ctx: &Context,
     cfg: &Config,
 ) -> Result<()> {
+    // Not cut short by the signal handling (it may have begun before the
+    // signal): triggers left behind would keep writing into the shadow.
+    let _critical = ctx.cancel.critical_section();
     let mut c = conn::connect(spec, opts).context("connecting to clean up")?;
     // Cleanup must finish even after Ctrl-C.
     let cancel = oxkit::entry::Cancel::new();
-    let _ = ctx;
     let bound = Bound {
         lock_wait: cfg.lock_wait,
         deadline: Instant::now() + cfg.cut_over_timeout.max(Duration::from_secs(60)),
@@ -487,12 +489,11 @@ fn copy_and_swap(
                 .binlog
                 .clone()
                 .ok_or_else(|| anyhow::anyhow!("the checkpoint holds no binary log position"))?,
-            None => master_position(conn)?,
+            None => master_position(conn, server)?,
         };
         let reader = Reader::start(spec, opts, server, &n.db, &n.table, from.clone())
             .with_context(|| format!("reading the binary log from {from}"))?;
-        let mut cap = Capture::start(reader, table, plan, from)?;
-        cap.skip_locked = server.caps.skip_locked;
+        let cap = Capture::start(reader, server, table, plan, from)?;
         capture = Some(cap);
     }
     match &checkpoint {
@@ -873,7 +874,7 @@ fn choose_method(
             server.describe()
         ))
     } else {
-        oxkit::binlog::usable(conn)?
+        oxkit::binlog::usable(conn, server)?
     };
     match (cfg.args.method, why_not) {
         (Some(Method::Triggers), _) => Ok((Method::Triggers, None)),

@@ -9,7 +9,7 @@
 use crate::samples::{FsSpace, IfAddr, QueryResult, ServerSamples, SystemSamples};
 use oxkit::conn::{self, Conn, ConnectOptions};
 use oxkit::dsn::{self, ConnSpec};
-use oxkit::server::{Flavor, Server, Version};
+use oxkit::server::{Flavor, Server};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
@@ -513,12 +513,7 @@ impl ServerCollector {
         self.started = Some(Instant::now());
         run("status", "SHOW GLOBAL STATUS");
         run("replica_status", server.replica_status_sql());
-        let master_status = if !maria && server.version >= Version::new(8, 2, 0) {
-            "SHOW BINARY LOG STATUS"
-        } else {
-            "SHOW MASTER STATUS"
-        };
-        run("master_status", master_status);
+        run("master_status", server.binlog_status_sql());
         run("binary_logs", "SHOW BINARY LOGS");
         run("replica_hosts", server.replica_hosts_sql());
         run(

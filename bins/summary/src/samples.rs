@@ -145,13 +145,34 @@ impl QueryResult {
 }
 
 impl Samples {
-    /// Writes the samples into `dir` (created if missing).
+    /// Writes the samples into `dir` (created 0700 if missing) as a 0600
+    /// file: they hold the server's variables, process list and host
+    /// details, which are nobody else's business. An existing directory
+    /// keeps its mode (it is the user's).
     pub fn save(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        use std::io::Write as _;
+        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join(FILE_NAME);
         let text = serde_json::to_string_pretty(self).context("encoding samples")?;
-        std::fs::write(&path, text + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)?;
+            // `mode` applies to a new file only: an older samples file
+            // being replaced is made private too.
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            f.write_all(text.as_bytes())?;
+            f.write_all(b"\n")
+        };
+        write().with_context(|| format!("writing {}", path.display()))?;
         Ok(())
     }
 
@@ -191,6 +212,23 @@ mod tests {
         s.system = Some(sys);
         s.save(dir.path()).expect("save");
         assert_eq!(Samples::load(dir.path()).expect("load"), s);
+    }
+
+    #[test]
+    fn saved_samples_are_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("new").join("samples");
+        Samples::default().save(&dir).expect("save");
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&tmp.path().join("new")), 0o700);
+        assert_eq!(mode(&dir.join(FILE_NAME)), 0o600);
+        // Replacing a world-readable samples file makes it private.
+        std::fs::set_permissions(dir.join(FILE_NAME), std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        Samples::default().save(&dir).expect("save again");
+        assert_eq!(mode(&dir.join(FILE_NAME)), 0o600);
     }
 
     #[test]

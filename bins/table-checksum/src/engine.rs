@@ -288,48 +288,25 @@ pub fn run(
             .collect();
         let text = cfg.args.output.format == oxkit::report::Format::Text;
         let mut out = std::io::stdout().lock();
+        oxkit::report::mark_stdout_used();
+        // One handling for every result, whether it arrives while workers
+        // run or is drained after they finished: its line, then its warnings.
+        let mut take = |r: TableResult, results: &mut Vec<TableResult>| {
+            if text {
+                let _ = output::print_line(&mut out, results.is_empty(), &r);
+            }
+            warn_result(&r);
+            results.push(r);
+        };
         // Every worker holds a clone of the sender through `shared`; stop
         // reading when all workers are gone.
         loop {
             match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(r) => {
-                    if text {
-                        let _ = output::print_line(&mut out, results.is_empty(), &r);
-                    }
-                    for d in &r.diff_chunks {
-                        log::warn!(
-                            "{}.{} chunk {} differs on {}: rows {} vs {}, checksum {} vs {} (index {}, lower {}, upper {})",
-                            r.db,
-                            r.table,
-                            d.chunk,
-                            d.host,
-                            d.primary_rows,
-                            d.replica_rows,
-                            d.primary_crc,
-                            d.replica_crc,
-                            d.index.as_deref().unwrap_or("none"),
-                            d.lower_boundary.as_deref().unwrap_or("open"),
-                            d.upper_boundary.as_deref().unwrap_or("open"),
-                        );
-                    }
-                    for c in r.index_checks.iter().filter(|c| !c.ok) {
-                        log::warn!(
-                            "{}.{} index {} on {} disagrees with its table: {} rows through the index, {} through the table",
-                            r.db, r.table, c.index, c.host, c.index_rows, c.table_rows
-                        );
-                    }
-                    for e in &r.error_messages {
-                        log::warn!("{}.{}: {e}", r.db, r.table);
-                    }
-                    results.push(r);
-                }
+                Ok(r) => take(r, &mut results),
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if handles.iter().all(|h| h.is_finished()) {
                         while let Ok(r) = rx.try_recv() {
-                            if text {
-                                let _ = output::print_line(&mut out, results.is_empty(), &r);
-                            }
-                            results.push(r);
+                            take(r, &mut results);
                         }
                         break;
                     }
@@ -392,6 +369,7 @@ pub fn run(
             "tables": results,
             "exit_status": exit.code(),
         });
+        oxkit::report::mark_stdout_used();
         oxkit::report::write_json(&mut std::io::stdout().lock(), &doc)?;
     }
     Ok(exit)
@@ -714,6 +692,36 @@ fn checksum_chunk(
         }
     }
     Ok((rows, diffs))
+}
+
+/// The warnings one table's result carries: each differing chunk, each
+/// index that disagrees with its table, each error.
+fn warn_result(r: &TableResult) {
+    for d in &r.diff_chunks {
+        log::warn!(
+            "{}.{} chunk {} differs on {}: rows {} vs {}, checksum {} vs {} (index {}, lower {}, upper {})",
+            r.db,
+            r.table,
+            d.chunk,
+            d.host,
+            d.primary_rows,
+            d.replica_rows,
+            d.primary_crc,
+            d.replica_crc,
+            d.index.as_deref().unwrap_or("none"),
+            d.lower_boundary.as_deref().unwrap_or("open"),
+            d.upper_boundary.as_deref().unwrap_or("open"),
+        );
+    }
+    for c in r.index_checks.iter().filter(|c| !c.ok) {
+        log::warn!(
+            "{}.{} index {} on {} disagrees with its table: {} rows through the index, {} through the table",
+            r.db, r.table, c.index, c.host, c.index_rows, c.table_rows
+        );
+    }
+    for e in &r.error_messages {
+        log::warn!("{}.{}: {e}", r.db, r.table);
+    }
 }
 
 /// Completes a table: the replicate method's comparison, index checks, and

@@ -46,6 +46,9 @@ pub fn open(shared: &Shared, primary: &mut Conn, replicas: &mut [Conn]) -> Resul
             return Ok(None);
         }
     }
+    // Until the restarts below, replication is stopped and only these
+    // control connections restart it: the signal handling must not cut them.
+    let _critical = shared.ctx.cancel.critical_section();
     let mut stopped = Vec::new();
     let result = (|| -> Result<String> {
         for (i, (c, r)) in controls.iter_mut().zip(&shared.replicas).enumerate() {

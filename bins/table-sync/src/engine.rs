@@ -59,6 +59,8 @@ struct Report<'a> {
     mode: &'static str,
     execute: bool,
     exit_status: u8,
+    /// Why the run stopped early, when it did (as on stderr).
+    error: Option<String>,
     tables: &'a [TableReport],
 }
 
@@ -209,6 +211,7 @@ pub fn run(ctx: &Context, cfg: &Config, specs: Vec<ConnSpec>) -> Result<Exit> {
         },
         execute: cfg.args.execute,
         exit_status: final_exit.code(),
+        error: fatal.as_ref().map(oxkit::entry::render_error),
         tables: &reports,
     };
     print_report(cfg, &out_report)?;
@@ -267,6 +270,7 @@ fn print_report(cfg: &Config, r: &Report) -> Result<()> {
         // stdout carries only the replayable SQL.
         eprint!("{body}");
     } else {
+        oxkit::report::mark_stdout_used();
         let mut out = std::io::stdout().lock();
         out.write_all(body.as_bytes())?;
         out.flush()?;
@@ -530,6 +534,7 @@ fn sync_pair(
         None => list_tables(&mut c.src_read, &cfg.args.filter.databases)?,
     };
     if cfg.args.print {
+        oxkit::report::mark_stdout_used();
         if p.through && c.statement_ok {
             println!(
                 "-- ox-table-sync: run on the source {}; the fix replicates to {tl}",
@@ -714,6 +719,7 @@ fn sync_table(
         return Ok(Exit::OK);
     }
     if cfg.args.print {
+        oxkit::report::mark_stdout_used();
         let mut out = std::io::stdout().lock();
         writeln!(
             out,

@@ -274,8 +274,9 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      (seconds), skip_reason, warnings, fixed (differences fixed and committed with \
      --execute; fewer than found when the run stopped part-way) and interrupted (true for \
      the table the run stopped in). exit_status is the run's exit status, also when it was \
-     interrupted (4) or failed. The text table has the same columns; FIXED_ON says \
-     interrupted for that table.",
+     interrupted (4) or failed, and error says why a run that stopped early stopped \
+     (null otherwise). The text table has the same columns; FIXED_ON says interrupted for \
+     that table.",
     "CONNECTIONS. With --sync-to-master or --replicate the one server may be given by the \
      connection options alone (--host, --port, --user, --socket, option files) instead of a \
      DSN. A replica whose replication is stopped when its snapshot is needed ends the run \

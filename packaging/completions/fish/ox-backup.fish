@@ -15,7 +15,7 @@ VERIFY_IDENTITY\t'TLS, certificate signed by the --ssl-ca certificate and naming
 complete -c ox-backup -l ssl-ca -d 'CA certificate (PEM) to verify the server with' -r -F
 complete -c ox-backup -l ssl-cert -d 'Client certificate (PEM)' -r -F
 complete -c ox-backup -l ssl-key -d 'Client private key (PEM)' -r -F
-complete -c ox-backup -l connect-timeout -d 'Seconds to wait for a connection to be established' -r
+complete -c ox-backup -l connect-timeout -d 'Seconds to wait for a connection: name lookup, TCP, handshake, TLS and login together' -r
 complete -c ox-backup -l set-vars -d 'Session variables to set after connecting: var=value,var2=value2' -r
 complete -c ox-backup -l repo -d 'Repository directory (created by the first backup)' -r -F
 complete -c ox-backup -l backup -d 'Backup to restore or verify (its id, as `list` shows it); default the newest' -r

@@ -15,7 +15,7 @@ VERIFY_IDENTITY\t'TLS, certificate signed by the --ssl-ca certificate and naming
 complete -c ox-online-schema-change -l ssl-ca -d 'CA certificate (PEM) to verify the server with' -r -F
 complete -c ox-online-schema-change -l ssl-cert -d 'Client certificate (PEM)' -r -F
 complete -c ox-online-schema-change -l ssl-key -d 'Client private key (PEM)' -r -F
-complete -c ox-online-schema-change -l connect-timeout -d 'Seconds to wait for a connection to be established' -r
+complete -c ox-online-schema-change -l connect-timeout -d 'Seconds to wait for a connection: name lookup, TCP, handshake, TLS and login together' -r
 complete -c ox-online-schema-change -l set-vars -d 'Session variables to set after connecting: var=value,var2=value2' -r
 complete -c ox-online-schema-change -l recursion-method -d 'How to find replicas: hosts, processlist, dsn=DSN, none (comma-separated, tried in order)' -r
 complete -c ox-online-schema-change -l alter -d 'The ALTER TABLE clauses to apply, without "ALTER TABLE t": "ADD INDEX k (c), MODIFY v BIGINT"' -r

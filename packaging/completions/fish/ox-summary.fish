@@ -15,7 +15,7 @@ VERIFY_IDENTITY\t'TLS, certificate signed by the --ssl-ca certificate and naming
 complete -c ox-summary -l ssl-ca -d 'CA certificate (PEM) to verify the server with' -r -F
 complete -c ox-summary -l ssl-cert -d 'Client certificate (PEM)' -r -F
 complete -c ox-summary -l ssl-key -d 'Client private key (PEM)' -r -F
-complete -c ox-summary -l connect-timeout -d 'Seconds to wait for a connection to be established' -r
+complete -c ox-summary -l connect-timeout -d 'Seconds to wait for a connection: name lookup, TCP, handshake, TLS and login together' -r
 complete -c ox-summary -l set-vars -d 'Session variables to set after connecting: var=value,var2=value2' -r
 complete -c ox-summary -l format -d 'Output format: human text tables, or one JSON document for scripts' -r -f -a "text\t'Human-readable tables'
 json\t'One JSON document on stdout'"

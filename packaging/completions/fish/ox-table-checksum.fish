@@ -15,7 +15,7 @@ VERIFY_IDENTITY\t'TLS, certificate signed by the --ssl-ca certificate and naming
 complete -c ox-table-checksum -l ssl-ca -d 'CA certificate (PEM) to verify the server with' -r -F
 complete -c ox-table-checksum -l ssl-cert -d 'Client certificate (PEM)' -r -F
 complete -c ox-table-checksum -l ssl-key -d 'Client private key (PEM)' -r -F
-complete -c ox-table-checksum -l connect-timeout -d 'Seconds to wait for a connection to be established' -r
+complete -c ox-table-checksum -l connect-timeout -d 'Seconds to wait for a connection: name lookup, TCP, handshake, TLS and login together' -r
 complete -c ox-table-checksum -l set-vars -d 'Session variables to set after connecting: var=value,var2=value2' -r
 complete -c ox-table-checksum -l method -d 'How checksums are compared (see METHODS)' -r -f -a "auto\t'replicate when the session can write statement-format binary logs, else snapshot'
 replicate\t'write each chunk\'s checksum on the primary (statement format) and let replicas recompute it'

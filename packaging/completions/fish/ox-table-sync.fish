@@ -15,7 +15,7 @@ VERIFY_IDENTITY\t'TLS, certificate signed by the --ssl-ca certificate and naming
 complete -c ox-table-sync -l ssl-ca -d 'CA certificate (PEM) to verify the server with' -r -F
 complete -c ox-table-sync -l ssl-cert -d 'Client certificate (PEM)' -r -F
 complete -c ox-table-sync -l ssl-key -d 'Client private key (PEM)' -r -F
-complete -c ox-table-sync -l connect-timeout -d 'Seconds to wait for a connection to be established' -r
+complete -c ox-table-sync -l connect-timeout -d 'Seconds to wait for a connection: name lookup, TCP, handshake, TLS and login together' -r
 complete -c ox-table-sync -l set-vars -d 'Session variables to set after connecting: var=value,var2=value2' -r
 complete -c ox-table-sync -l replicate -d 'Sync only the chunks this checksum table (ox-table-checksum\'s or pt-table-checksum\'s) records as different' -r
 complete -c ox-table-sync -l where -d 'Only rows matching this SQL condition (applied on both sides)' -r

@@ -338,11 +338,7 @@ fn copy_redo(
     // Spool raw (no compression on the copier's hot path: it races the
     // server's writes around the circle); stored compressed at the end.
     let spool_path = set_dir.join("redo.spool");
-    let mut spool = std::io::BufWriter::with_capacity(
-        1 << 20,
-        std::fs::File::create(&spool_path)
-            .with_context(|| format!("creating {}", spool_path.display()))?,
-    );
+    let mut spool = std::io::BufWriter::with_capacity(1 << 20, repo::create_file(&spool_path)?);
     let geo = st.geometry;
     let cap = geo.capacity();
     let mut lsn = st.checkpoint.lsn;
@@ -643,8 +639,6 @@ pub fn backup(
 ) -> Result<Manifest> {
     let started = manifest::now_unix();
     let t0 = Instant::now();
-    let id = repo.new_set_id(started);
-    let set_dir = repo.set_dir(&id);
     let mut control = conn::connect(spec, copts)?;
     let server = Server::detect(&mut control)?;
     let layout = preflight(&mut control, &server)?;
@@ -653,7 +647,10 @@ pub fn backup(
     for w in &pre_warnings {
         eprintln!("ox-backup: warning: {w}");
     }
-    repo::mkdir(&set_dir)?;
+    // Held until the manifest is written: `list` and `expire` tell this
+    // run's set from a dead run's by it.
+    let (id, lock) = repo.claim_set(started)?;
+    let set_dir = repo.set_dir(&id);
     let r = take(
         ctx,
         spec,
@@ -667,13 +664,16 @@ pub fn backup(
         started,
         t0,
     );
+    let r = r.and_then(|mut m| {
+        m.warnings.splice(0..0, pre_warnings);
+        repo.write_manifest(&m)?;
+        Ok(m)
+    });
     if r.is_err() {
         let _ = std::fs::remove_dir_all(&set_dir);
     }
-    let mut m = r?;
-    m.warnings.splice(0..0, pre_warnings);
-    repo.write_manifest(&m)?;
-    Ok(m)
+    lock.finish();
+    r
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -816,12 +816,11 @@ fn take(
                         ..Position::default()
                     };
                     if server.log_bin {
-                        let rows: Vec<mysql::Row> = control
-                            .rows("reading the binary log position", "SHOW MASTER STATUS")?;
-                        if let Some(row) = rows.first() {
-                            pos.binlog_file = oxkit::conn::cell_text(row, 0);
-                            pos.binlog_pos =
-                                oxkit::conn::cell_text(row, 1).and_then(|v| v.parse().ok());
+                        if let Some((file, at)) =
+                            oxkit::topology::binlog_file_position(control, server)?
+                        {
+                            pos.binlog_file = Some(file);
+                            pos.binlog_pos = Some(at);
                         }
                     }
                     let gtid = server.gtid_position(control)?;
@@ -1014,8 +1013,7 @@ fn stored(
     limit: Option<std::sync::Arc<repo::RateLimit>>,
 ) -> Result<StoredWriter> {
     if let Some(parent) = set_dir.join(rel).parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
+        repo::mkdir(parent)?;
     }
     StoredWriter::create(set_dir, rel, level, key, limit)
 }

@@ -55,6 +55,7 @@ pub fn key_for(
 /// with those read at the backup point, and records the verdict in the
 /// manifest.
 pub fn verify(
+    ctx: &oxkit::entry::Context,
     repo: &crate::repo::Repo,
     m: &Manifest,
     key: Option<&crate::crypt::Key>,
@@ -74,9 +75,16 @@ pub fn verify(
             .prefix("oxk-phys-verify")
             .tempdir_in(std::env::temp_dir())
             .context("creating the verify directory")?;
+        // Private (0700) and the sandbox user's, so the unprivileged server
+        // can reach the restored datadir inside and no one else can.
+        oxkit::sandbox::give_dir_to_server(tmp.path())?;
         let dir = tmp.path().join("data");
+        ctx.cancel.check()?;
         let r = prepare::restore_to_dir(repo, m, key, &dir, buffer_pool)?;
         report.restore_secs = r.duration_secs;
+        // The steps below do not watch the flag themselves: check between
+        // them, so Ctrl-C ends the run (with no verdict) soon.
+        ctx.cancel.check()?;
         let sb = oxkit::sandbox::Sandbox::builder()
             .from_datadir(&dir)
             .arg(format!("--innodb-buffer-pool-size={buffer_pool}"))
@@ -90,6 +98,7 @@ pub fn verify(
         )?;
         let mut bad = Vec::new();
         for (db, t) in &tables {
+            ctx.cancel.check()?;
             let rows: Vec<mysql::Row> = c.rows(
                 "checking a table",
                 &format!("CHECK TABLE {}", oxkit::sql::quote_table(db, t)),
@@ -104,6 +113,7 @@ pub fn verify(
                 }
             }
         }
+        ctx.cancel.check()?;
         let checks = snapshot::compare(&mut c, &m.tables)?;
         drop(c);
         sb.stop()?;
@@ -146,6 +156,7 @@ pub fn verify(
         ))
     })();
     report.duration_secs = t0.elapsed().as_secs_f64();
+    let interrupted = crate::verify::interrupted(ctx, &outcome);
     match outcome {
         Ok(msg) => {
             report.status = "passed".into();
@@ -153,26 +164,7 @@ pub fn verify(
         }
         Err(e) => report.message = format!("{e:#}"),
     }
-    let now = crate::manifest::now_unix();
-    repo.update_manifest(&m.id, |mm| {
-        mm.verification = Some(crate::manifest::Verification {
-            status: report.status.clone(),
-            at: crate::manifest::utc(now),
-            at_unix: now,
-            restore_secs: report.restore_secs,
-            duration_secs: report.duration_secs,
-            message: report.message.clone(),
-        });
-        mm.history.push(crate::manifest::HistoryEntry {
-            action: "verify".into(),
-            at: crate::manifest::utc(now),
-            at_unix: now,
-            ok: report.status == "passed",
-            duration_secs: report.duration_secs,
-            target: "sandbox".into(),
-            message: report.message.clone(),
-        });
-    })?;
+    crate::verify::record(repo, m, &report, interrupted)?;
     Ok(report)
 }
 
@@ -195,7 +187,10 @@ pub fn run_backup(
     let m = copy::backup(ctx, spec, copts, repo, &opts)?;
     let vr = if cfg.args.verify {
         let k = key_for(&m, cfg.args.encrypt_key_file.as_deref())?;
-        Some(verify(repo, &m, k.as_ref(), &cfg.args.verify_buffer_pool)?)
+        Some(
+            verify(ctx, repo, &m, k.as_ref(), &cfg.args.verify_buffer_pool)
+                .map_err(|e| crate::verify_interrupted_note(&m.id, e))?,
+        )
     } else {
         None
     };

@@ -159,6 +159,9 @@ pub fn restore_to_dir(
             m.method
         );
     }
+    // The prepare step's server runs unprivileged when we are root: find
+    // out now, not after copying every file, that it cannot reach target.
+    oxkit::sandbox::check_reachable(target)?;
     if target.exists()
         && std::fs::read_dir(target)
             .with_context(|| format!("reading {}", target.display()))?
@@ -170,7 +173,11 @@ pub fn restore_to_dir(
             target.display()
         );
     }
-    std::fs::create_dir_all(target).with_context(|| format!("creating {}", target.display()))?;
+    // Like mariadb-install-db: a directory made here is 0700; one the user
+    // prepared keeps its mode. Everything inside is 0700/0600 (the
+    // password hashes in mysql/global_priv among it).
+    let created = !target.exists();
+    crate::repo::mkdir(target)?;
     let set_dir = repo.set_dir(&m.id);
     let meta: PhysMeta =
         serde_json::from_slice(&crate::repo::read_all(&set_dir, m, META_FILE, key)?)
@@ -182,12 +189,11 @@ pub fn restore_to_dir(
         };
         let dest = target.join(rel);
         if let Some(dir) = dest.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            crate::repo::mkdir(dir)?;
         }
         let data = crate::repo::read_verified(&set_dir, f)?;
         let mut r = crate::repo::decoder(data, key, &f.path)?;
-        let mut out =
-            std::fs::File::create(&dest).with_context(|| format!("creating {}", dest.display()))?;
+        let mut out = crate::repo::create_file(&dest)?;
         std::io::copy(&mut r, &mut out).with_context(|| format!("writing {}", dest.display()))?;
     }
     let mut redo_bytes = Vec::new();
@@ -213,10 +219,18 @@ pub fn restore_to_dir(
     };
     let cp = super::copy::checkpoint_of(&meta);
     let img = build_log(&redo_bytes, cp, &src, "ox-backup")?;
-    std::fs::write(target.join("ib_logfile0"), &img).context("writing ib_logfile0")?;
+    {
+        use std::io::Write as _;
+        crate::repo::create_file(&target.join("ib_logfile0"))?
+            .write_all(&img)
+            .context("writing ib_logfile0")?;
+    }
     let copy_secs = t0.elapsed().as_secs_f64();
     let t1 = std::time::Instant::now();
     let xa = prepare_dir(target, &meta, buffer_pool)?;
+    // The recovering server created files of its own (undo, temporary
+    // tablespace, logs) with its own umask.
+    crate::repo::private_tree(target, created)?;
     Ok(PhysRestore {
         backup: m.id.clone(),
         datadir: target.display().to_string(),
