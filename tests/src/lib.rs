@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 
 pub use oxkit::sandbox;
 
+pub mod fuzz;
+
 /// How many server-starting tests may run at once across all test processes
 /// (`OXKIT_TEST_SLOTS`, default 2).
 pub fn slot_count() -> usize {

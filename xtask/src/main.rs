@@ -12,6 +12,7 @@ mod bench_sync;
 mod completions;
 mod demo;
 mod dist;
+mod fuzz;
 mod generated;
 mod man;
 mod sysbench;
@@ -46,6 +47,8 @@ enum Task {
     Demo(DemoArgs),
     /// Run a benchmark against the tool users would otherwise use (see bench/)
     Bench(bench::Args),
+    /// Run the differential drift fuzzer's long run (short run: part of `test`)
+    FuzzDrift(fuzz::Args),
 }
 
 /// Options of `cargo xtask test`.
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
             workspace_root().and_then(|root| test::test(&root, &args.cargo_test_args))
         }
         Task::Bench(args) => bench::run(args),
+        Task::FuzzDrift(args) => workspace_root().and_then(|root| fuzz::run(&root, args)),
         Task::Demo(args) => workspace_root().and_then(|root| demo::demo(&root, args.keep)),
     };
     match result {

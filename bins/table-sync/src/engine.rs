@@ -694,6 +694,13 @@ fn sync_table(
         diffs.extend(res.diffs);
     }
     close_snapshots(c)?;
+    // Recorded chunks are read with inclusive lower boundaries, so two
+    // ranges can share rows (a boundary row; on a nullable index every
+    // NULL-keyed row). One snapshot served every range, so a difference
+    // seen twice is the same rows: keep it once, or a whole-row group
+    // would be inserted or deleted twice.
+    let mut seen = std::collections::HashSet::new();
+    diffs.retain(|d| seen.insert(format!("{d:?}")));
     // Deletes first, then updates, then inserts: a row the target has in
     // excess may hold a unique value a changed or missing row needs.
     diffs.sort_by_key(|d| match d {
