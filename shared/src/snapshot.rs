@@ -292,15 +292,10 @@ pub fn wait_stopped_at(
         if waited > limit {
             bail!(
                 "{} did not reach the source's position {gtid} within {}s \
-                 (--replica-timeout): it has applied {pos}; I/O thread {}, SQL thread running{}",
+                 (--replica-timeout): it has applied {pos}; {}",
                 conn.label(),
                 limit.as_secs(),
-                s.io_running,
-                if s.last_io_error.is_empty() {
-                    String::new()
-                } else {
-                    format!("; last I/O error: {}", s.last_io_error)
-                }
+                s.describe()
             );
         }
         if waited >= next_notice {

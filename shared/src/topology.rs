@@ -57,6 +57,31 @@ impl ReplicaStatus {
         self.io_running == "Yes" && self.sql_running
     }
 
+    /// The threads and their last errors, for a message that says why a
+    /// wait for this replica did not end (`I/O thread Yes, SQL thread
+    /// stopped; last SQL error: ...`).
+    pub fn describe(&self) -> String {
+        let mut out = format!(
+            "I/O thread {}, SQL thread {}",
+            if self.io_running.is_empty() {
+                "?"
+            } else {
+                &self.io_running
+            },
+            if self.sql_running {
+                "running"
+            } else {
+                "stopped"
+            },
+        );
+        for (what, e) in [("I/O", &self.last_io_error), ("SQL", &self.last_sql_error)] {
+            if !e.is_empty() {
+                out.push_str(&format!("; last {what} error: {e}"));
+            }
+        }
+        out
+    }
+
     /// Replication is stopped: the SQL thread is not running, or the IO
     /// thread is off (`No`). An IO thread that is `Connecting` or
     /// `Preparing` (just started, or retrying) is not stopped.
@@ -135,25 +160,7 @@ pub fn wait_applied(
         let applied = server.gtid_position(conn)?;
         let state = match st.first() {
             None => "it is not a replica".to_string(),
-            Some(s) => format!(
-                "I/O thread {}, SQL thread {}{}{}",
-                if s.io_running.is_empty() {
-                    "?"
-                } else {
-                    &s.io_running
-                },
-                if s.sql_running { "running" } else { "stopped" },
-                if s.last_io_error.is_empty() {
-                    String::new()
-                } else {
-                    format!("; last I/O error: {}", s.last_io_error)
-                },
-                if s.last_sql_error.is_empty() {
-                    String::new()
-                } else {
-                    format!("; last SQL error: {}", s.last_sql_error)
-                },
-            ),
+            Some(s) => s.describe(),
         };
         if st.first().is_none_or(|s| !s.sql_running) {
             return Err(crate::entry::ExitError {
