@@ -25,8 +25,41 @@ fn signal(sig: &str, pid: &str) {
     assert!(st.success(), "kill {sig} {pid}");
 }
 
+/// interrupt_io cuts every connection of the process: the tests of this
+/// file take turns, or one would cut the other's connections.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Waits (at most 10 s) until every thread of process `pid` is stopped
+/// (state `T` in `/proc/PID/task/*/stat`).
+fn wait_stopped(pid: &str) {
+    let start = Instant::now();
+    loop {
+        let all = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .expect("tasks")
+            .filter_map(Result::ok)
+            .all(|t| {
+                std::fs::read_to_string(t.path().join("stat"))
+                    .ok()
+                    .and_then(|st| {
+                        st.rfind(')')
+                            .and_then(|i| st[i + 1..].split_whitespace().next().map(str::to_string))
+                    })
+                    .is_some_and(|state| state == "T" || state == "t")
+            });
+        if all {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "server {pid} did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn interrupt_io_cuts_reads_blocked_on_a_hung_or_busy_server() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let s = single().expect("sandbox");
     let opts = ConnectOptions::default();
 
@@ -49,7 +82,10 @@ fn interrupt_io_cuts_reads_blocked_on_a_hung_or_busy_server() {
         .trim()
         .to_string();
     signal("-STOP", &pid);
-    let resume = Resume(pid);
+    let resume = Resume(pid.clone());
+    // kill returns before the signal took effect: wait until every thread
+    // of the server is stopped, or a quick thread could still answer.
+    wait_stopped(&pid);
     let reader = std::thread::spawn(move || {
         let r = c.row::<i64>("reading", "SELECT 1");
         (r.map(|_| ()), Instant::now())
@@ -96,6 +132,7 @@ fn interrupt_io_cuts_reads_blocked_on_a_hung_or_busy_server() {
 /// for a server that stopped answering in the middle of its run.
 #[test]
 fn first_sigint_ends_a_tool_blocked_on_a_hung_server() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let s = single().expect("sandbox");
     let mut root = s.connect().expect("root");
     oxkit_harness::exec(
@@ -145,7 +182,8 @@ fn first_sigint_ends_a_tool_blocked_on_a_hung_server() {
         std::thread::sleep(Duration::from_millis(20));
     }
     signal("-STOP", &pid);
-    let resume = Resume(pid);
+    let resume = Resume(pid.clone());
+    wait_stopped(&pid);
     std::thread::sleep(Duration::from_secs(4));
     signal("-INT", &child.id().to_string());
     let signalled = Instant::now();
