@@ -497,3 +497,24 @@ pub fn wait_for_child_process(child: &mut std::process::Child, limit: Duration) 
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// Starts tool `name` in the background, hermetic like [`Tool::run`] (a
+/// HOME of its own, cleared environment), with stdout and stderr piped:
+/// for tests that signal it by PID and then [`wait_child`].
+pub fn spawn_tool(name: &str, args: &[&str]) -> std::process::Child {
+    let bin = tool_path(name).unwrap_or_else(|e| panic!("tool {name}: {e:#}"));
+    let home = std::env::temp_dir().join(format!("oxk-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap_or_else(|e| panic!("HOME {}: {e}", home.display()));
+    Command::new(bin)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("LANG", "C.UTF-8")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {name}: {e}"))
+}

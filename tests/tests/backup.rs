@@ -889,19 +889,7 @@ fn restore_until_lands_exactly() {
 /// Spawns `ox-backup` hermetically (as `Tool` runs it) and returns the
 /// child, for runs a test signals or kills midway.
 fn spawn_backup(args: &[&str]) -> std::process::Child {
-    let bin = oxkit_harness::tool_path("ox-backup").expect("tool");
-    let home = tempfile::tempdir().expect("home");
-    std::process::Command::new(bin)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join(".config"))
-        .env("LANG", "C.UTF-8")
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn")
+    oxkit_harness::spawn_tool("ox-backup", args)
 }
 
 /// Sends `sig` (`-INT`, `-9`) to a process this test started.

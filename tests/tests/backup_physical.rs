@@ -385,18 +385,7 @@ fn heavy_writer(
 
 /// Spawns `ox-backup` (hermetic, as the harness does) and returns the child.
 fn spawn_backup(args: &[&str]) -> std::process::Child {
-    let bin = oxkit_harness::tool_path("ox-backup").expect("tool");
-    let home = tempfile::tempdir().expect("home");
-    std::process::Command::new(bin)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("LANG", "C.UTF-8")
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn")
+    oxkit_harness::spawn_tool("ox-backup", args)
 }
 
 fn signal(pid: u32, sig: &str) {
