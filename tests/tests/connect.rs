@@ -395,24 +395,6 @@ fn silent_server_is_bounded_by_connect_timeout() {
     assert!(!raw_library_text(&r.stderr), "{}", r.stderr);
 }
 
-/// Spawns `tool` hermetically (as [`Tool`] does), for a test that must
-/// signal it while it runs.
-fn spawn_tool(tool: &str, args: &[&str], home: &std::path::Path) -> std::process::Child {
-    use std::process::{Command, Stdio};
-    Command::new(oxkit_harness::tool_path(tool).expect("built"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("LANG", "C.UTF-8")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn")
-}
-
 /// Sends SIGINT to a process this test started, by its PID.
 fn interrupt(child: &std::process::Child) {
     let st = std::process::Command::new("kill")
@@ -427,14 +409,13 @@ fn interrupt(child: &std::process::Child) {
 #[test]
 fn first_sigint_ends_a_tool_blocked_in_connect() {
     let port = silent_peer();
-    let home = tempfile::tempdir().expect("home");
     for tool in ["ox-summary", "ox-table-checksum"] {
         let dsn = format!("h=127.0.0.1,P={port},u=x");
         let mut args = vec![dsn.as_str(), "--connect-timeout", "60"];
         if tool == "ox-summary" {
             args.extend(["--no-system", "--sleep", "0"]);
         }
-        let child = spawn_tool(tool, &args, home.path());
+        let child = oxkit_harness::spawn_tool(tool, &args);
         std::thread::sleep(Duration::from_secs(1));
         interrupt(&child);
         let signalled = Instant::now();

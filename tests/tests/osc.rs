@@ -9,10 +9,10 @@
 //! prepared XA transaction holds.
 
 use oxkit::conn::Conn;
-use oxkit_harness::{exec, single, tool_path, RunResult, Tool, Topology};
+use oxkit_harness::{exec, single, RunResult, Tool, Topology};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,20 +25,7 @@ fn dsn(port: u16, table: &str) -> String {
 
 /// Starts the tool in the background, hermetic like `Tool`.
 fn spawn(args: &[&str]) -> Child {
-    let bin = tool_path(TOOL).expect("tool binary");
-    let home = std::env::temp_dir().join(format!("osc-home-{}", std::process::id()));
-    std::fs::create_dir_all(&home).expect("home");
-    Command::new(bin)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", &home)
-        .env("LANG", "C.UTF-8")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tool")
+    oxkit_harness::spawn_tool(TOOL, args)
 }
 
 fn finish(child: Child) -> RunResult {
