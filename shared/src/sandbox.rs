@@ -48,6 +48,7 @@
 
 use crate::conn::{self, Conn, ConnectOptions};
 use crate::dsn::ConnSpec;
+use crate::server::{Flavor, Version};
 use anyhow::{bail, Context as _, Result};
 use mysql::prelude::Queryable;
 use std::io::{BufRead, BufReader};
@@ -107,32 +108,258 @@ pub fn find_program(names: &[&str]) -> Option<PathBuf> {
     None
 }
 
-/// The `mariadbd` to run: `$OXKIT_MARIADBD`, else `mariadbd` or `mysqld`
-/// from the usual places.
-pub fn mariadbd() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os(MARIADBD_ENV) {
-        return Ok(PathBuf::from(p));
-    }
-    find_program(&["mariadbd", "mysqld"]).ok_or_else(|| {
-        anyhow::anyhow!(
-            "no mariadbd found on PATH or in /usr/sbin: install the server (Debian/Ubuntu: apt-get install mariadb-server)"
-        )
-    })
+/// Environment variable naming the MySQL `mysqld` to use (a program on
+/// the host, or `ROOT/usr/sbin/mysqld` inside an unpacked root).
+pub const MYSQLD_ENV: &str = "OXKIT_MYSQLD";
+
+/// A server installation a sandbox can run: its daemon, what it is, and the
+/// root it lives in.
+///
+/// Most are the host's own packages (root `/`). A server can also live in an
+/// unpacked distribution root (`debootstrap` of another Debian release,
+/// where MariaDB 11.8 or MySQL 9.7 is packaged): a daemon at
+/// `ROOT/usr/sbin/NAME` whose `ROOT` holds its own dynamic loader is run
+/// through that loader with the root's libraries, so its datadir, socket
+/// and files stay ordinary host paths and no chroot is needed to serve
+/// (MariaDB's bootstrap script is the one step run inside the root).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Install {
+    /// MariaDB or MySQL (Percona Server counts as MySQL here).
+    pub flavor: Flavor,
+    /// `major.minor.patch`.
+    pub version: Version,
+    /// The version as `--version` prints it (`10.11.6-MariaDB-0+deb12u1`).
+    pub version_string: String,
+    program: PathBuf,
+    root: PathBuf,
+    /// The root's loader and library path, when not the host's.
+    loader: Option<(PathBuf, std::ffi::OsString)>,
 }
 
-fn server_version(bin: &Path) -> Result<String> {
-    let out = Command::new(bin)
-        .arg("--version")
-        .output()
-        .with_context(|| format!("running {} --version", bin.display()))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let ver = text
-        .split_whitespace()
-        .skip_while(|w| *w != "Ver")
-        .nth(1)
-        .unwrap_or("unknown")
-        .to_string();
-    Ok(ver)
+impl Install {
+    /// The installation whose daemon is `program`, asked for its version.
+    pub fn at(program: &Path) -> Result<Install> {
+        let (root, loader) = match root_of(program) {
+            Some((root, loader, libs)) => (root, Some((loader, libs))),
+            None => (PathBuf::from("/"), None),
+        };
+        let mut probe = Install {
+            flavor: Flavor::MariaDB,
+            version: Version::new(0, 0, 0),
+            version_string: String::new(),
+            program: program.to_path_buf(),
+            root,
+            loader,
+        };
+        let out = probe
+            .command(program)
+            .arg("--version")
+            .output()
+            .with_context(|| format!("running {} --version", program.display()))?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let ver = text
+            .split_whitespace()
+            .skip_while(|w| *w != "Ver")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
+        let Some(version) = Version::parse(&ver) else {
+            bail!(
+                "{} --version printed no version ({}): not a MariaDB or MySQL server? {}",
+                program.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        probe.flavor = family(Flavor::of(&ver, &text));
+        probe.version = version;
+        probe.version_string = ver;
+        Ok(probe)
+    }
+
+    /// The servers this host offers, in order of preference:
+    /// `$OXKIT_MARIADBD`, `$OXKIT_MYSQLD`, then `mariadbd` and `mysqld` on
+    /// `PATH` and in the usual system directories.
+    pub fn candidates() -> Vec<PathBuf> {
+        let mut c: Vec<PathBuf> = [MARIADBD_ENV, MYSQLD_ENV]
+            .iter()
+            .filter_map(|v| std::env::var_os(v).filter(|p| !p.is_empty()))
+            .map(PathBuf::from)
+            .collect();
+        c.extend(find_program(&["mariadbd"]));
+        c.extend(find_program(&["mysqld"]));
+        c
+    }
+
+    /// The first server of [`Install::candidates`], or the first of the
+    /// given flavour and major version (`verify` of a backup needs a server
+    /// like its source). The error names what was found instead.
+    pub fn find(flavor: Option<Flavor>, major: Option<(u16, u16)>) -> Result<Install> {
+        let mut seen = Vec::new();
+        for p in Install::candidates() {
+            let Ok(i) = Install::at(&p) else { continue };
+            let flavor_ok = flavor.is_none_or(|f| i.flavor == family(f));
+            let major_ok = major.is_none_or(|m| (i.version.major, i.version.minor) == m);
+            if flavor_ok && major_ok {
+                return Ok(i);
+            }
+            let name = i.name();
+            seen.push(format!("{} ({name})", p.display()));
+        }
+        let want = match (flavor, major) {
+            (None, _) => "no MariaDB or MySQL server".to_string(),
+            (Some(f), None) => format!("no {} server", family(f)),
+            (Some(f), Some((a, b))) => format!("no {} {a}.{b} server", family(f)),
+        };
+        let found = if seen.is_empty() {
+            String::new()
+        } else {
+            format!(" (found only {})", seen.join(", "))
+        };
+        bail!(
+            "{want} found on PATH or in /usr/sbin{found}: install one (Debian/Ubuntu: \
+             apt-get install mariadb-server), or name its daemon in {MARIADBD_ENV} or {MYSQLD_ENV}"
+        )
+    }
+
+    /// `mariadb-10.11`, `mysql-9.7`: flavour and major version.
+    pub fn name(&self) -> String {
+        let f = if self.is_mysql() { "mysql" } else { "mariadb" };
+        format!("{f}-{}.{}", self.version.major, self.version.minor)
+    }
+
+    /// The daemon.
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    /// The root the server lives in (`/` for the host's own).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// True for MySQL (and Percona Server).
+    pub fn is_mysql(&self) -> bool {
+        self.flavor != Flavor::MariaDB
+    }
+
+    /// A command running `program` (a file of this installation) as the
+    /// installation runs it: through the root's loader when it has one.
+    pub fn command(&self, program: &Path) -> Command {
+        let mut argv = self.argv(program);
+        let mut cmd = Command::new(argv.remove(0));
+        cmd.args(argv);
+        cmd
+    }
+
+    fn argv(&self, program: &Path) -> Vec<std::ffi::OsString> {
+        match &self.loader {
+            Some((loader, libs)) => vec![
+                loader.clone().into(),
+                "--library-path".into(),
+                libs.clone(),
+                program.into(),
+            ],
+            None => vec![program.into()],
+        }
+    }
+
+    /// A client program of this installation (`mysqlbinlog`, `mariadb`),
+    /// the first of `names` found: in the root's `/usr/bin` for a root,
+    /// else on `PATH`. Run it with [`Install::command`].
+    pub fn client(&self, names: &[&str]) -> Option<PathBuf> {
+        if self.loader.is_none() {
+            return find_program(names);
+        }
+        names
+            .iter()
+            .map(|n| self.root.join("usr/bin").join(n))
+            .find(|p| p.is_file())
+    }
+
+    /// The installation's shared files (error messages, character sets).
+    fn share(&self) -> PathBuf {
+        let base = self.root.join("usr/share");
+        ["mariadb", "mysql"]
+            .iter()
+            .map(|d| base.join(d))
+            .find(|d| d.join("charsets").is_dir())
+            .unwrap_or_else(|| base.join("mysql"))
+    }
+
+    /// Options that point the daemon at its own files. For a root, its
+    /// error messages, character sets and plugins instead of the host's,
+    /// which belong to another server.
+    fn path_args(&self) -> Vec<String> {
+        if self.loader.is_none() {
+            return self
+                .program
+                .parent()
+                .and_then(Path::parent)
+                .map(|b| vec![format!("--basedir={}", b.display())])
+                .unwrap_or_default();
+        }
+        let share = self.share();
+        let mut a = vec![
+            format!("--basedir={}", self.root.join("usr").display()),
+            format!("--lc-messages-dir={}", share.display()),
+            format!("--character-sets-dir={}", share.join("charsets").display()),
+        ];
+        let plugins = self.root.join("usr/lib/mysql/plugin");
+        if plugins.is_dir() {
+            a.push(format!("--plugin-dir={}", plugins.display()));
+        }
+        a
+    }
+}
+
+/// The product a flavour runs as (Percona Server runs as MySQL does).
+fn family(f: Flavor) -> Flavor {
+    if f == Flavor::MariaDB {
+        Flavor::MariaDB
+    } else {
+        Flavor::MySQL
+    }
+}
+
+/// For a daemon at `ROOT/usr/{sbin,bin,libexec}/NAME` in an unpacked root
+/// other than `/` that has its own loader: the root, the loader and the
+/// library path.
+fn root_of(program: &Path) -> Option<(PathBuf, PathBuf, std::ffi::OsString)> {
+    let usr = program.parent()?.parent()?;
+    if usr.file_name()? != "usr" {
+        return None;
+    }
+    let root = usr.parent()?;
+    if root == Path::new("/") || root.as_os_str().is_empty() {
+        return None;
+    }
+    let loader = [
+        "lib64/ld-linux-x86-64.so.2",
+        "lib/ld-linux-aarch64.so.1",
+        "lib/ld-linux-x86-64.so.2",
+    ]
+    .iter()
+    .map(|l| root.join(l))
+    .find(|l| l.exists())?;
+    let mut dirs = Vec::new();
+    for base in ["usr/lib", "lib"] {
+        if let Ok(rd) = std::fs::read_dir(root.join(base)) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().ends_with("-linux-gnu") {
+                    dirs.push(e.path());
+                }
+            }
+        }
+    }
+    dirs.push(root.join("usr/lib/mysql/private"));
+    let libs = std::env::join_paths(dirs.iter().filter(|d| d.is_dir())).ok()?;
+    Some((root.to_path_buf(), loader, libs))
+}
+
+/// The daemon of the default server ([`Install::find`] with no preference).
+pub fn mariadbd() -> Result<PathBuf> {
+    Ok(Install::find(None, None)?.program)
 }
 
 /// True when this process runs as root (sandboxes then run as an
@@ -220,7 +447,7 @@ pub fn check_reachable(dir: &Path) -> Result<()> {
     };
     // Asking the kernel as that user is the only exact answer (groups,
     // ACLs); `test -x` on a directory needs search rights on the whole path.
-    let ok = privileged_command(Path::new("test"), Some(&u), false)?
+    let ok = privileged_command(vec!["test".into()], Some(&u), false)?
         .arg("-x")
         .arg(above)
         .stdin(Stdio::null())
@@ -247,10 +474,15 @@ pub fn check_reachable(dir: &Path) -> Result<()> {
 /// `setpriv`: the workspace has no unsafe code for a `pre_exec`, and the
 /// signal must be set after the credential change, which clears it.
 fn privileged_command(
-    program: &Path,
+    argv: Vec<std::ffi::OsString>,
     user: Option<&ServerUser>,
     pdeathsig: bool,
 ) -> Result<Command> {
+    let direct = |mut argv: Vec<std::ffi::OsString>| {
+        let mut cmd = Command::new(argv.remove(0));
+        cmd.args(argv);
+        cmd
+    };
     let setpriv = find_program(&["setpriv"]);
     let Some(setpriv) = setpriv else {
         if user.is_some() {
@@ -261,10 +493,10 @@ fn privileged_command(
         }
         // Not root and no setpriv: no death signal; the reaper at the next
         // start is the remaining safety net.
-        return Ok(Command::new(program));
+        return Ok(direct(argv));
     };
     if user.is_none() && !pdeathsig {
-        return Ok(Command::new(program));
+        return Ok(direct(argv));
     }
     let mut cmd = Command::new(setpriv);
     if let Some(u) = user {
@@ -275,7 +507,7 @@ fn privileged_command(
     if pdeathsig {
         cmd.arg("--pdeathsig=KILL");
     }
-    cmd.arg("--").arg(program);
+    cmd.arg("--").args(argv);
     Ok(cmd)
 }
 
@@ -431,14 +663,13 @@ pub fn cache_dir() -> Result<PathBuf> {
 pub const REDO_SIZE: &str = "32M";
 
 /// Version of the template's contents (accounts, options used to bootstrap).
-const TEMPLATE_FORMAT: u32 = 1;
+const TEMPLATE_FORMAT: u32 = 3;
 
-/// Returns the cached template datadir for this server version, creating it
-/// on first use. Safe against concurrent callers (file lock, atomic rename).
-/// The template is owned by the tool's user; sandboxes get copies.
-pub fn template_datadir() -> Result<PathBuf> {
-    let bin = mariadbd()?;
-    let version = server_version(&bin)?;
+/// Returns the cached template datadir for `install`, creating it on first
+/// use. Safe against concurrent callers (file lock, atomic rename). The
+/// template is owned by the tool's user; sandboxes get copies.
+pub fn template_datadir(install: &Install) -> Result<PathBuf> {
+    let version = format!("{}-{}", install.name(), install.version_string);
     let root = cache_dir()?;
     // Bump TEMPLATE_FORMAT when the bootstrap below changes, so an old
     // cached template is not reused.
@@ -454,40 +685,30 @@ pub fn template_datadir() -> Result<PathBuf> {
     if dest.join("mysql").is_dir() {
         return Ok(dest);
     }
-    let user = server_user()?;
-    let work = private_tempdir().context("creating bootstrap directory")?;
+    // MariaDB's bootstrap script of a root runs inside it (chroot), so its
+    // scratch datadir must be there too.
+    let in_root = install.loader.is_some() && !install.is_mysql();
+    let parent = if in_root {
+        install.root.join("tmp")
+    } else {
+        PathBuf::from(SANDBOX_PARENT)
+    };
+    let work = tempfile::Builder::new()
+        .prefix(SANDBOX_PREFIX)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(&parent)
+        .with_context(|| format!("creating a bootstrap directory in {}", parent.display()))?;
     give_dir_to_server(work.path())?;
     let data = work.path().join("data");
-    let install = find_program(&["mariadb-install-db", "mysql_install_db"])
-        .ok_or_else(|| anyhow::anyhow!("no mariadb-install-db found: install mariadb-server"))?;
-    // The bootstrap runs as the sandbox user too (no `--user=`, which would
-    // have the server itself start as root and switch).
-    let mut cmd = privileged_command(&install, user.as_ref(), true)?;
-    cmd.arg("--no-defaults")
-        .arg(format!("--datadir={}", data.display()))
-        .arg("--auth-root-authentication-method=normal")
-        .arg("--skip-test-db")
-        .arg(format!("--innodb-log-file-size={REDO_SIZE}"));
-    if let Some(dir) = bin.parent().and_then(Path::parent) {
-        cmd.arg(format!("--basedir={}", dir.display()));
-    }
-    let out = cmd
-        .output()
-        .with_context(|| format!("running {}", install.display()))?;
-    if !out.status.success() {
-        bail!(
-            "{} failed ({}): {}{}",
-            install.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    bootstrap(install, &data)?;
     // Start it once to add the TCP root account (used only by sandboxes
     // that opt in to TCP), then shut down cleanly so every copy starts
     // without crash recovery.
     {
-        let sb = Builder::new().from_datadir(&data).start()?;
+        let sb = Builder::new()
+            .install(install.clone())
+            .from_datadir(&data)
+            .start()?;
         let mut c = sb.connect()?;
         c.run(
             "creating sandbox accounts",
@@ -500,12 +721,113 @@ pub fn template_datadir() -> Result<PathBuf> {
     let staging = root.join(format!("template-{version}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     copy_dir(&data, &staging)?;
-    for leftover in [PID_FILE, "error.log"] {
+    // auto.cnf holds a MySQL server's UUID, which must differ between
+    // replicas: each copy makes its own.
+    for leftover in [PID_FILE, "error.log", "auto.cnf"] {
         let _ = std::fs::remove_file(staging.join(leftover));
     }
     std::fs::rename(&staging, &dest)
         .with_context(|| format!("moving template to {}", dest.display()))?;
     Ok(dest)
+}
+
+/// Creates a fresh datadir `data` for `install` (system tables, a `root`
+/// account with no password), running as the sandbox user: MySQL's
+/// `mysqld --initialize-insecure`; MariaDB's `mariadb-install-db` script,
+/// inside the root (chroot, which needs root) when the server lives in one.
+fn bootstrap(install: &Install, data: &Path) -> Result<()> {
+    let user = server_user()?;
+    let (what, mut cmd) = if install.is_mysql() {
+        let mut argv = install.argv(&install.program);
+        argv.extend(
+            [
+                "--no-defaults".to_string(),
+                "--initialize-insecure".into(),
+                format!("--datadir={}", data.display()),
+                format!("--innodb-redo-log-capacity={REDO_SIZE}"),
+                "--skip-log-bin".into(),
+            ]
+            .into_iter()
+            .chain(install.path_args())
+            .map(Into::into),
+        );
+        (
+            format!("{} --initialize-insecure", install.program.display()),
+            privileged_command(argv, user.as_ref(), true)?,
+        )
+    } else {
+        let script_args = |datadir: &Path, basedir: &Path| -> Vec<std::ffi::OsString> {
+            [
+                "--no-defaults".to_string(),
+                format!("--datadir={}", datadir.display()),
+                "--auth-root-authentication-method=normal".into(),
+                "--skip-test-db".into(),
+                // No accounts for the host's name (which a root without
+                // /etc/hosts cannot resolve, and which no sandbox uses).
+                "--skip-name-resolve".into(),
+                format!("--innodb-log-file-size={REDO_SIZE}"),
+                format!("--basedir={}", basedir.display()),
+            ]
+            .into_iter()
+            .map(Into::into)
+            .collect()
+        };
+        if install.loader.is_some() {
+            let Some(u) = &user else {
+                bail!(
+                    "MariaDB in {} is bootstrapped by its mariadb-install-db inside that root \
+                     (chroot), which needs root: run as root once to make the template",
+                    install.root.display()
+                );
+            };
+            let inside = Path::new("/").join(data.strip_prefix(&install.root)?);
+            let mut argv: Vec<std::ffi::OsString> = vec![
+                "chroot".into(),
+                format!("--userspec={}:{}", u.uid, u.gid).into(),
+                install.root.clone().into(),
+                "/usr/bin/mariadb-install-db".into(),
+            ];
+            argv.extend(script_args(&inside, Path::new("/usr")));
+            // A minimal root has no /etc/hosts, so the script's check that
+            // `localhost` resolves fails; no account uses a host name.
+            argv.push("--force".into());
+            (
+                format!("mariadb-install-db in {}", install.root.display()),
+                privileged_command(argv, None, true)?,
+            )
+        } else {
+            let script =
+                find_program(&["mariadb-install-db", "mysql_install_db"]).ok_or_else(|| {
+                    anyhow::anyhow!("no mariadb-install-db found: install mariadb-server")
+                })?;
+            let base = install
+                .program
+                .parent()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new("/usr"));
+            let mut argv = vec![script.clone().into()];
+            argv.extend(script_args(data, base));
+            // The bootstrap runs as the sandbox user too (no `--user=`,
+            // which would have the server itself start as root and switch).
+            (
+                script.display().to_string(),
+                privileged_command(argv, user.as_ref(), true)?,
+            )
+        }
+    };
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {what}"))?;
+    if !out.status.success() {
+        bail!(
+            "{what} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
 }
 
 /// Start time of process `pid` in clock ticks since boot (field 22 of
@@ -615,6 +937,7 @@ pub struct Builder {
     tcp: bool,
     datadir: Option<PathBuf>,
     args: Vec<String>,
+    install: Option<Install>,
 }
 
 impl Default for Builder {
@@ -634,6 +957,7 @@ impl Builder {
             tcp: false,
             datadir: None,
             args: Vec::new(),
+            install: None,
         }
     }
 
@@ -675,6 +999,12 @@ impl Builder {
         self
     }
 
+    /// The server to run (default: [`Install::find`] with no preference).
+    pub fn install(mut self, install: Install) -> Builder {
+        self.install = Some(install);
+        self
+    }
+
     /// An extra server option (`--innodb-buffer-pool-size=256M`).
     pub fn arg(mut self, a: impl Into<String>) -> Builder {
         self.args.push(a.into());
@@ -683,7 +1013,10 @@ impl Builder {
 
     /// Starts the server and waits until it accepts a real connection.
     pub fn start(self) -> Result<Sandbox> {
-        let bin = mariadbd()?;
+        let install = match &self.install {
+            Some(i) => i.clone(),
+            None => Install::find(None, None)?,
+        };
         let user = server_user()?;
         reap_orphans();
         let dir = private_tempdir().context("creating sandbox directory")?;
@@ -709,7 +1042,7 @@ impl Builder {
             }
             None => {
                 let d = dir.path().join("data");
-                copy_dir(&template_datadir()?, &d)?;
+                copy_dir(&template_datadir(&install)?, &d)?;
                 d
             }
         };
@@ -721,6 +1054,7 @@ impl Builder {
             keep: self.keep,
             lent,
             user,
+            install,
         };
         if let Some(u) = &sb.user {
             // The directory stays 0700: the socket inside is reachable only
@@ -730,7 +1064,8 @@ impl Builder {
         let mut last_err = None;
         for _ in 0..3 {
             let _ = std::fs::remove_file(sb.dir().join("error.log"));
-            let (mut child, port) = self.spawn(&bin, sb.dir(), &sb.datadir, sb.user.as_ref())?;
+            let (mut child, port) =
+                self.spawn(&sb.install, sb.dir(), &sb.datadir, sb.user.as_ref())?;
             match wait_ready(&mut child, sb.dir(), Duration::from_secs(60)) {
                 Ok(()) => {
                     sb.child = Some(child);
@@ -760,52 +1095,80 @@ impl Builder {
 
     fn spawn(
         &self,
-        bin: &Path,
+        install: &Install,
         dir: &Path,
         datadir: &Path,
         user: Option<&ServerUser>,
     ) -> Result<(Child, u16)> {
-        let mut cmd = privileged_command(bin, user, true)?;
-        cmd.arg("--no-defaults")
-            .arg(format!("--datadir={}", datadir.display()))
-            .arg(format!("--tmpdir={}", dir.join("tmp").display()))
-            .arg(format!("--socket={}", dir.join("mysqld.sock").display()))
-            .arg(format!("--pid-file={}", dir.join(PID_FILE).display()))
-            .arg(format!("--log-error={}", dir.join("error.log").display()))
-            .arg("--skip-name-resolve")
-            .arg(format!("--server-id={}", self.server_id))
-            .arg("--innodb-buffer-pool-size=64M")
-            .arg(format!("--innodb-log-file-size={REDO_SIZE}"))
-            .arg("--innodb-flush-log-at-trx-commit=2")
-            .arg("--max-connections=300");
+        let mysql = install.is_mysql();
+        let mut a: Vec<String> = vec![
+            "--no-defaults".into(),
+            format!("--datadir={}", datadir.display()),
+            format!("--tmpdir={}", dir.join("tmp").display()),
+            format!("--socket={}", dir.join("mysqld.sock").display()),
+            format!("--pid-file={}", dir.join(PID_FILE).display()),
+            format!("--log-error={}", dir.join("error.log").display()),
+            "--skip-name-resolve".into(),
+            format!("--server-id={}", self.server_id),
+            "--innodb-buffer-pool-size=64M".into(),
+            "--innodb-flush-log-at-trx-commit=2".into(),
+            "--max-connections=300".into(),
+        ];
+        a.extend(install.path_args());
+        if mysql {
+            // No X Protocol listener (a fixed port shared by every server
+            // on the host), and LOAD DATA / SELECT INTO OUTFILE only in the
+            // sandbox's own tmpdir (the packaged default directory does
+            // not exist here).
+            a.extend([
+                format!("--innodb-redo-log-capacity={REDO_SIZE}"),
+                "--mysqlx=OFF".into(),
+                format!("--secure-file-priv={}", dir.join("tmp").display()),
+            ]);
+        } else {
+            a.push(format!("--innodb-log-file-size={REDO_SIZE}"));
+        }
         let port = if self.tcp {
             let port = free_port()?;
-            cmd.arg(format!("--port={port}"))
-                .arg("--bind-address=127.0.0.1");
+            a.extend([format!("--port={port}"), "--bind-address=127.0.0.1".into()]);
             port
         } else {
-            cmd.arg("--skip-networking");
+            a.push("--skip-networking".into());
             0
         };
-        if let Some(base) = bin.parent().and_then(Path::parent) {
-            cmd.arg(format!("--basedir={}", base.display()));
-        }
         if self.binlog {
-            cmd.arg(format!("--log-bin={}", datadir.join("mysql-bin").display()))
-                .arg("--binlog-format=ROW")
-                .arg("--log-slave-updates")
-                .arg("--gtid-strict-mode=1");
-            if self.tcp {
-                cmd.arg("--report-host=127.0.0.1")
-                    .arg(format!("--report-port={port}"));
+            a.extend([
+                format!("--log-bin={}", datadir.join("mysql-bin").display()),
+                "--binlog-format=ROW".into(),
+            ]);
+            if mysql {
+                a.extend([
+                    "--log-replica-updates".into(),
+                    "--gtid-mode=ON".into(),
+                    "--enforce-gtid-consistency=ON".into(),
+                ]);
+            } else {
+                a.extend(["--log-slave-updates".into(), "--gtid-strict-mode=1".into()]);
             }
+            if self.tcp {
+                a.extend([
+                    "--report-host=127.0.0.1".into(),
+                    format!("--report-port={port}"),
+                ]);
+            }
+        } else if mysql {
+            // MySQL writes a binary log unless told not to.
+            a.push("--skip-log-bin".into());
         }
-        cmd.args(&self.args)
-            .stdin(Stdio::null())
+        a.extend(self.args.iter().cloned());
+        let mut argv = install.argv(&install.program);
+        argv.extend(a.into_iter().map(Into::into));
+        let mut cmd = privileged_command(argv, user, true)?;
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let child = spawn_from_long_lived_thread(cmd)
-            .with_context(|| format!("starting {}", bin.display()))?;
+            .with_context(|| format!("starting {}", install.program.display()))?;
         Ok((child, port))
     }
 }
@@ -874,6 +1237,7 @@ pub struct Sandbox {
     /// A caller's datadir lent to the sandbox user, and its owner before.
     lent: Option<(PathBuf, u32, u32)>,
     user: Option<ServerUser>,
+    install: Install,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -924,6 +1288,11 @@ impl Sandbox {
     /// PID of the server process.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// The server installation this sandbox runs.
+    pub fn install(&self) -> &Install {
+        &self.install
     }
 
     /// The unprivileged user the server runs as, when the tool is root.

@@ -27,6 +27,50 @@ pub use oxkit::sandbox;
 
 pub mod fuzz;
 
+/// The server flavour every test of this run starts: the default
+/// [`sandbox::Install`] (`$OXKIT_MARIADBD` or `$OXKIT_MYSQLD` when set,
+/// which `cargo xtask test` sets per flavour, else the host's `mariadbd`).
+pub fn flavour() -> &'static sandbox::Install {
+    static F: OnceLock<sandbox::Install> = OnceLock::new();
+    F.get_or_init(|| {
+        sandbox::Install::find(None, None).unwrap_or_else(|e| panic!("no server to test: {e:#}"))
+    })
+}
+
+/// The environment variables that choose the server, passed on to the tools
+/// a test runs (their `verify` and `restore` start throwaway servers too).
+pub const SERVER_ENV: &[&str] = &[sandbox::MARIADBD_ENV, sandbox::MYSQLD_ENV];
+
+/// True, after saying so on stderr by the test's name, when this run's
+/// flavour is one of `names` (`"mysql-9.7"`, or just `"mysql"` /
+/// `"mariadb"` for a whole product): the calling test does not apply to
+/// it and should return. Never a silent skip: `cargo xtask test` counts
+/// and lists these lines.
+pub fn not_on(names: &[&str], why: &str) -> bool {
+    let f = flavour();
+    let name = f.name();
+    let product = if f.is_mysql() { "mysql" } else { "mariadb" };
+    if !names.iter().any(|n| *n == name || *n == product) {
+        return false;
+    }
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("this test")
+        .to_string();
+    eprintln!("SKIPPED {test} on {name}: {why}");
+    if let Some(path) = std::env::var_os("OXKIT_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{test} on {name}: {why}");
+        }
+    }
+    true
+}
+
 /// How many server-starting tests may run at once across all test processes
 /// (`OXKIT_TEST_SLOTS`, default 2).
 pub fn slot_count() -> usize {
@@ -107,8 +151,9 @@ pub struct Topology {
 
 impl Topology {
     /// Starts a primary with `n` replicas (server ids 1, 2, ...), GTID
-    /// replication (`master_use_gtid=slave_pos`), `report_host`/`report_port`
-    /// set so `SHOW SLAVE HOSTS` finds them.
+    /// replication (MariaDB `master_use_gtid=slave_pos`, MySQL
+    /// `SOURCE_AUTO_POSITION`), `report_host`/`report_port` set so
+    /// `SHOW SLAVE HOSTS` / `SHOW REPLICAS` finds them.
     pub fn start(n: usize) -> Result<Topology> {
         let slot = server_slot()?;
         let primary = Sandbox::builder()
@@ -124,13 +169,29 @@ impl Topology {
                 .binlog(true)
                 .start()?;
             let mut c = r.connect()?;
-            c.query_drop(format!(
-                "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='root', \
-                 MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1",
-                primary.port()
-            ))
-            .context("configuring replica")?;
-            c.query_drop("START SLAVE").context("starting replica")?;
+            let (change, start) = if flavour().is_mysql() {
+                (
+                    format!(
+                        "CHANGE REPLICATION SOURCE TO SOURCE_HOST='127.0.0.1', SOURCE_PORT={}, \
+                         SOURCE_USER='root', SOURCE_PASSWORD='', SOURCE_AUTO_POSITION=1, \
+                         SOURCE_CONNECT_RETRY=1, GET_SOURCE_PUBLIC_KEY=1",
+                        primary.port()
+                    ),
+                    "START REPLICA",
+                )
+            } else {
+                (
+                    format!(
+                        "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, \
+                         MASTER_USER='root', MASTER_PASSWORD='', MASTER_USE_GTID=slave_pos, \
+                         MASTER_CONNECT_RETRY=1",
+                        primary.port()
+                    ),
+                    "START SLAVE",
+                )
+            };
+            c.query_drop(change).context("configuring replica")?;
+            c.query_drop(start).context("starting replica")?;
             replicas.push(r);
         }
         let t = Topology {
@@ -184,8 +245,7 @@ impl Topology {
     pub fn sync(&self) -> Result<()> {
         let mut p = self.primary_conn()?;
         let server = Server::detect(&mut p)?;
-        let pos: Option<String> = p.query_first("SELECT @@gtid_binlog_pos")?;
-        let pos = pos.unwrap_or_default();
+        let pos = server.gtid_position(&mut p)?;
         for r in &self.replicas {
             let mut c = r.connect()?;
             if !server.wait_for_gtid(&mut c, &pos, Duration::from_secs(60))? {
@@ -422,6 +482,7 @@ impl Tool {
             .env("HOME", self.home.path())
             .env("XDG_CONFIG_HOME", self.home.path().join(".config"))
             .env("LANG", "C.UTF-8")
+            .envs(server_env())
             .args(&self.args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -456,6 +517,14 @@ impl Tool {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         })
     }
+}
+
+/// This run's [`SERVER_ENV`] variables, for a tool's cleared environment.
+pub fn server_env() -> Vec<(String, OsString)> {
+    SERVER_ENV
+        .iter()
+        .filter_map(|k| std::env::var_os(k).map(|v| (k.to_string(), v)))
+        .collect()
 }
 
 /// The PIDs of the running child processes of `pid` (from `/proc/*/stat`).
@@ -511,6 +580,7 @@ pub fn spawn_tool(name: &str, args: &[&str]) -> std::process::Child {
         .env("HOME", &home)
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("LANG", "C.UTF-8")
+        .envs(server_env())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

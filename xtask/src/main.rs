@@ -15,6 +15,7 @@ mod dist;
 mod fuzz;
 mod generated;
 mod man;
+mod roots;
 mod sysbench;
 mod test;
 mod tools;

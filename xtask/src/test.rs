@@ -8,7 +8,7 @@
 //! test ran the command fails, so a missing server can never pass silently.
 
 use anyhow::{bail, Context as _, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Runs a command, failing with its name when it fails.
@@ -57,7 +57,7 @@ fn count_in(rest: &str, word: &str) -> u64 {
 
 /// Runs `cargo test`, echoing its output, and adds up the `test result:`
 /// lines. Fails when the command fails.
-fn run_counting(cmd: &mut Command, limit: std::time::Duration) -> Result<(u64, u64)> {
+fn run_counting(cmd: &mut Command, limit: std::time::Duration, prefix: &str) -> Result<(u64, u64)> {
     use std::io::{BufRead, BufReader};
     use std::os::unix::process::CommandExt as _;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -98,7 +98,7 @@ fn run_counting(cmd: &mut Command, limit: std::time::Duration) -> Result<(u64, u
     if let Some(out) = child.stdout.take() {
         for line in BufReader::new(out).lines() {
             let line = line?;
-            println!("{line}");
+            println!("{prefix}{line}");
             if let Some(rest) = line.strip_prefix("test result: ") {
                 passed += count_in(rest, "passed");
                 failed += count_in(rest, "failed");
@@ -153,9 +153,23 @@ pub fn ensure_mariadb() -> Result<()> {
     Ok(())
 }
 
-/// The whole suite.
+/// One flavour's run: its name, its passed and failed counts, the log of
+/// the servers its tests started and the log of its not-applicable tests.
+type FlavourRun = (String, Result<(u64, u64)>, PathBuf, PathBuf);
+
+/// The whole suite: fmt, clippy, then every test, the server tests once
+/// per server of the matrix (`OXKIT_SERVERS`, default all; see
+/// [`crate::roots`]). The host's flavour runs the whole workspace; the
+/// others run the harness crate, where every real-server test lives. The
+/// flavours run side by side (the harness's machine-wide slots bound how
+/// many servers run at once), each line of output tagged with its name.
 pub fn test(root: &Path, extra: &[String]) -> Result<()> {
+    let flavours = crate::roots::selected()?;
     ensure_mariadb()?;
+    let mut envs = Vec::new();
+    for f in &flavours {
+        envs.push((f, f.provision()?));
+    }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     run(Command::new(&cargo)
         .current_dir(root)
@@ -169,30 +183,95 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    let log = root.join("target/server-tests.log");
+    // One build before the runs start, so they do not queue on cargo's
+    // build lock one behind the other.
+    run(Command::new(&cargo).current_dir(root).args([
+        "test",
+        "--workspace",
+        "--no-run",
+        "--quiet",
+    ]))?;
     std::fs::create_dir_all(root.join("target"))?;
-    std::fs::write(&log, "")?;
-    let mut cmd = Command::new(&cargo);
-    cmd.current_dir(root)
-        .args(["test", "--workspace"])
-        .args(extra)
-        .env("OXKIT_SERVER_TEST_LOG", &log);
-    // The suite takes about 10 minutes on 2 cores; well past that means a
-    // hang, reported long before CI's own limit.
+    // The suite takes about 20 minutes on 2 cores with three servers; well
+    // past that means a hang, reported long before CI's own limit.
     let limit = std::env::var("OXKIT_TEST_TIMEOUT_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(45 * 60);
-    let (passed, failed) = run_counting(&mut cmd, std::time::Duration::from_secs(limit))?;
-    let started = std::fs::read_to_string(&log).unwrap_or_default();
-    let n = started.lines().count();
-    if n == 0 {
-        bail!("no test started a MariaDB server: the server tests did not run");
+        .unwrap_or(50 * 60);
+    let results: Vec<FlavourRun> = std::thread::scope(|s| {
+        let handles: Vec<_> = envs
+            .iter()
+            .enumerate()
+            .map(|(i, (f, env))| {
+                let name = f.name.to_string();
+                let log = root.join(format!("target/server-tests-{name}.log"));
+                let skips = root.join(format!("target/skipped-{name}.log"));
+                let cargo = cargo.clone();
+                s.spawn(move || {
+                    let _ = std::fs::write(&log, "");
+                    let _ = std::fs::write(&skips, "");
+                    let mut cmd = Command::new(&cargo);
+                    cmd.current_dir(root).arg("test");
+                    if i == 0 {
+                        cmd.arg("--workspace");
+                    } else {
+                        cmd.args(["-p", "oxkit-harness"]);
+                    }
+                    cmd.args(extra)
+                        .env("OXKIT_SERVER_TEST_LOG", &log)
+                        .env("OXKIT_SKIP_LOG", &skips)
+                        .env_remove(oxkit::sandbox::MARIADBD_ENV)
+                        .env_remove(oxkit::sandbox::MYSQLD_ENV)
+                        .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())));
+                    let r = run_counting(
+                        &mut cmd,
+                        std::time::Duration::from_secs(limit),
+                        &format!("[{name}] "),
+                    );
+                    (name, r, log, skips)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| panic!("a test runner thread panicked"))
+            })
+            .collect()
+    });
+    let (mut passed, mut failed) = (0u64, 0u64);
+    let mut errors = Vec::new();
+    for (name, r, log, skips) in &results {
+        let started = std::fs::read_to_string(log).unwrap_or_default();
+        let n = started.lines().count();
+        let skipped = std::fs::read_to_string(skips).unwrap_or_default();
+        for line in skipped.lines() {
+            println!("[{name}] does not apply: {line}");
+        }
+        match r {
+            Ok((p, f)) => {
+                passed += p;
+                failed += f;
+                println!(
+                    "[{name}] summary: {p} passed, {f} failed, {} not applicable, {n} test servers started",
+                    skipped.lines().count()
+                );
+                if n == 0 {
+                    errors.push(format!(
+                        "{name}: no test started a server: the server tests did not run"
+                    ));
+                }
+            }
+            Err(e) => errors.push(format!("{name}: {e:#}")),
+        }
     }
-    eprintln!("xtask: {n} test servers started by the suite");
-    // One closing line for the whole workspace (cargo prints one per test
+    // One closing line for the whole matrix (cargo prints one per test
     // binary, the last often a doc-test run of 0).
     println!("summary: {passed} passed, {failed} failed");
+    if !errors.is_empty() {
+        bail!("{}", errors.join("\n"));
+    }
     Ok(())
 }
 

@@ -1,0 +1,170 @@
+//! The server matrix: which servers the suite and the demo run on, and the
+//! provisioning of those the host's own packages do not have.
+//!
+//! MariaDB 10.11 is the host's package (Debian bookworm). MariaDB 11.8
+//! (Debian trixie) and MySQL 9.7 (Debian sid) come from minimal Debian
+//! roots built once with `debootstrap --variant=minbase` and cached in
+//! `/var/cache/oxkit/roots` (or `$OXKIT_ROOTS`); the product's sandbox runs
+//! a daemon inside such a root through the root's own loader (see
+//! `oxkit::sandbox::Install`), so nothing is chrooted but MariaDB's
+//! bootstrap script. A second run reuses the roots.
+
+use crate::test::{apt_install, run};
+use anyhow::{bail, Context as _, Result};
+use oxkit::sandbox::{find_program, Install};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// One server of the matrix.
+#[derive(Debug)]
+pub struct Flavour {
+    /// `mariadb-11.8`: flavour and major version, as
+    /// `oxkit::sandbox::Install::name` prints it.
+    pub name: &'static str,
+    /// Debian release the root is built from; None for the host's package.
+    suite: Option<&'static str>,
+    /// Packages debootstrap adds to the minimal root.
+    packages: &'static str,
+    /// The daemon inside the root.
+    daemon: &'static str,
+    /// The variable that points the sandbox (tests, tools) at the daemon.
+    env: &'static str,
+}
+
+/// Every server the suite runs on, the host's first.
+pub const FLAVOURS: &[Flavour] = &[
+    Flavour {
+        name: "mariadb-10.11",
+        suite: None,
+        packages: "",
+        daemon: "",
+        env: "",
+    },
+    Flavour {
+        name: "mariadb-11.8",
+        suite: Some("trixie"),
+        packages: "mariadb-server-core,mariadb-client-core,mariadb-client",
+        daemon: "usr/sbin/mariadbd",
+        env: oxkit::sandbox::MARIADBD_ENV,
+    },
+    Flavour {
+        name: "mysql-9.7",
+        suite: Some("sid"),
+        packages: "mysql-server-core,mysql-client-core",
+        daemon: "usr/sbin/mysqld",
+        env: oxkit::sandbox::MYSQLD_ENV,
+    },
+];
+
+/// The flavours `OXKIT_SERVERS` names (comma-separated), or all of them.
+pub fn selected() -> Result<Vec<&'static Flavour>> {
+    let Some(list) = std::env::var("OXKIT_SERVERS")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return Ok(FLAVOURS.iter().collect());
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(by_name)
+        .collect()
+}
+
+/// The flavour called `name`.
+pub fn by_name(name: &str) -> Result<&'static Flavour> {
+    FLAVOURS.iter().find(|f| f.name == name).with_context(|| {
+        let all: Vec<&str> = FLAVOURS.iter().map(|f| f.name).collect();
+        format!("unknown server {name:?}: one of {}", all.join(", "))
+    })
+}
+
+/// Where the roots live: `$OXKIT_ROOTS`, else `/var/cache/oxkit/roots`.
+fn roots_dir() -> PathBuf {
+    std::env::var_os("OXKIT_ROOTS")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/oxkit/roots"))
+}
+
+/// Commands that need root run through `sudo -n` otherwise.
+fn as_root(program: &str) -> Command {
+    if oxkit::sandbox::is_root() {
+        Command::new(program)
+    } else {
+        let mut c = Command::new("sudo");
+        c.args(["-n", program]);
+        c
+    }
+}
+
+impl Flavour {
+    /// The environment that makes the sandbox run this flavour (empty for
+    /// the host's own server), after building its root when missing.
+    pub fn provision(&self) -> Result<Vec<(&'static str, PathBuf)>> {
+        let Some(suite) = self.suite else {
+            return Ok(Vec::new());
+        };
+        let root = roots_dir().join(self.name);
+        let daemon = root.join(self.daemon);
+        if !daemon.is_file() {
+            self.build_root(suite, &root)?;
+        }
+        let install = Install::at(&daemon)
+            .with_context(|| format!("running the {} server of {}", self.name, root.display()))?;
+        if install.name() != self.name {
+            eprintln!(
+                "xtask: warning: {} holds {} {}, not {}: Debian {suite} moved on; the tests run on it",
+                root.display(),
+                install.name(),
+                install.version_string,
+                self.name
+            );
+        }
+        Ok(vec![(self.env, daemon)])
+    }
+
+    /// `debootstrap --variant=minbase` of `suite` with the server packages
+    /// into `root` (through a scratch directory renamed at the end, so a
+    /// half-built root is never taken for a good one).
+    fn build_root(&self, suite: &str, root: &std::path::Path) -> Result<()> {
+        if find_program(&["debootstrap"]).is_none() {
+            apt_install(&["debootstrap"])?;
+        }
+        let parent = root.parent().context("roots directory")?;
+        run(as_root("mkdir").arg("-p").arg(parent))?;
+        let scratch = parent.join(format!("{}.tmp", self.name));
+        if scratch.exists() {
+            run(as_root("rm").arg("-rf").arg(&scratch))?;
+        }
+        eprintln!(
+            "xtask: building the {} root in {} (debootstrap {suite}, about a minute)",
+            self.name,
+            root.display()
+        );
+        let mirror = std::env::var("OXKIT_DEBIAN_MIRROR")
+            .unwrap_or_else(|_| "http://deb.debian.org/debian".into());
+        let mut cmd = as_root("debootstrap");
+        cmd.arg("--variant=minbase")
+            .arg(format!("--include={}", self.packages))
+            .arg(suite)
+            .arg(&scratch)
+            .arg(&mirror);
+        if let Err(e) = run(&mut cmd) {
+            let log = scratch.join("debootstrap/debootstrap.log");
+            let tail = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = tail.lines().rev().take(15).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            bail!("{e:#}\n{}", tail.join("\n"));
+        }
+        run(as_root("mv").arg(&scratch).arg(root))?;
+        if !root.join(self.daemon).is_file() {
+            bail!(
+                "the {} root was built but has no {}",
+                self.name,
+                self.daemon
+            );
+        }
+        Ok(())
+    }
+}
