@@ -34,6 +34,22 @@ pub enum Function {
     Md5,
     /// Percona's BIT_XOR of CRC32: compatible, fast, linear (can cancel).
     Crc32,
+    /// SHA-256 digest, 64 bits per row, folded like sha1 (what sha1 and md5
+    /// become on MySQL 9.6+, which removed SHA1() and MD5()).
+    Sha2,
+}
+
+impl Function {
+    /// The function `server` can run: SHA1 and MD5 become SHA-256 on a
+    /// server without them (MySQL 9.6+ moved them to an optional
+    /// component). Every side of one comparison runs the same server
+    /// version, so all compute the same.
+    pub fn on(self, server: &crate::server::Server) -> Function {
+        match self {
+            Function::Sha1 | Function::Md5 if !server.caps.legacy_hashes => Function::Sha2,
+            f => f,
+        }
+    }
 }
 
 /// What goes into the row hash.
@@ -115,14 +131,14 @@ pub fn rows_are_unique(table: &Table) -> bool {
 pub fn aggregate(func: Function, row_string: &str, unique_rows: bool) -> String {
     let fold = if unique_rows { "BIT_XOR" } else { "SUM" };
     let crc = match func {
-        Function::Sha1 | Function::Md5 => {
-            let digest = if func == Function::Sha1 {
-                "SHA1"
-            } else {
-                "MD5"
+        Function::Sha1 | Function::Md5 | Function::Sha2 => {
+            let digest = match func {
+                Function::Sha1 => format!("SHA1({row_string})"),
+                Function::Md5 => format!("MD5({row_string})"),
+                _ => format!("SHA2({row_string}, 256)"),
             };
             format!(
-                "COALESCE(CAST({fold}(CAST(CONV(SUBSTRING({digest}({row_string}), 1, 16), 16, 10) AS UNSIGNED)) AS CHAR), '0')"
+                "COALESCE(CAST({fold}(CAST(CONV(SUBSTRING({digest}, 1, 16), 16, 10) AS UNSIGNED)) AS CHAR), '0')"
             )
         }
         Function::Crc32 => format!(

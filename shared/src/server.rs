@@ -127,6 +127,8 @@ pub struct Capabilities {
     /// `SHOW BINARY LOG STATUS` replaces `SHOW MASTER STATUS` (MySQL 8.2+;
     /// 8.4 and 9.x no longer have the old spelling).
     pub binary_log_status: bool,
+    /// `SHA1()` and `MD5()` exist (MySQL 9.6 removed them).
+    pub legacy_hashes: bool,
 }
 
 /// Oldest versions the tools are written for.
@@ -195,6 +197,7 @@ impl Capabilities {
             all_slaves_status: maria,
             mariadb_108_redo: maria && at_least(10, 8, 1),
             binary_log_status: !maria && at_least(8, 2, 0),
+            legacy_hashes: maria || !at_least(9, 6, 0),
             skip_locked: if maria {
                 at_least(10, 6, 0)
             } else {

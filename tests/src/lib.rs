@@ -269,9 +269,72 @@ impl Topology {
     }
 }
 
-/// Runs `sql` (several statements allowed) on `conn`.
+/// Runs `sql` (several statements allowed) on `conn`, written for MariaDB:
+/// on MySQL its sequence tables are rewritten (see [`portable`]).
 pub fn exec(conn: &mut Conn, sql: &str) -> Result<()> {
+    if flavour().is_mysql() && sql.contains("seq_") {
+        conn.run("SQL", "SET SESSION cte_max_recursion_depth = 4294967295")?;
+        return Ok(conn.run("SQL", &portable(sql))?);
+    }
     Ok(conn.run("SQL", sql)?)
+}
+
+/// `sql` with MariaDB's sequence tables (`seq_1_to_1000`, optionally
+/// schema-qualified: the Sequence engine has them in every schema) turned
+/// into a recursive CTE of the same rows and column (`seq`), which MySQL
+/// runs too (with `cte_max_recursion_depth` raised, as [`exec`] does).
+pub fn portable(sql: &str) -> String {
+    let b = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let mut i = 0;
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    while i < b.len() {
+        let start_ok = i == 0 || !word(b[i - 1]) && b[i - 1] != b'.';
+        if start_ok {
+            // An optional `schema.` before the table.
+            let mut j = i;
+            while j < b.len() && word(b[j]) {
+                j += 1;
+            }
+            let table_at = if j < b.len() && b[j] == b'.' && j > i {
+                j + 1
+            } else {
+                i
+            };
+            if let Some((from, to, end)) = seq_table(b, table_at) {
+                out.push_str(&format!(
+                    "(WITH RECURSIVE oxk_seq (seq) AS (SELECT {from} UNION ALL \
+                     SELECT seq + 1 FROM oxk_seq WHERE seq < {to}) SELECT seq FROM oxk_seq) \
+                     AS seq_{from}_to_{to}"
+                ));
+                i = end;
+                continue;
+            }
+        }
+        let ch = sql[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+/// `seq_A_to_B` at `at`: A, B and the index after it.
+fn seq_table(b: &[u8], at: usize) -> Option<(u64, u64, usize)> {
+    let rest = b.get(at..)?;
+    let rest = rest.strip_prefix(b"seq_")?;
+    let digits = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
+    let n1 = digits(rest);
+    let from: u64 = std::str::from_utf8(&rest[..n1]).ok()?.parse().ok()?;
+    let rest2 = rest[n1..].strip_prefix(b"_to_")?;
+    let n2 = digits(rest2);
+    let to: u64 = std::str::from_utf8(&rest2[..n2]).ok()?.parse().ok()?;
+    let end = at + 4 + n1 + 4 + n2;
+    if b.get(end)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    {
+        return None;
+    }
+    Some((from, to, end))
 }
 
 /// Result of one tool run.
@@ -587,4 +650,18 @@ pub fn spawn_tool(name: &str, args: &[&str]) -> std::process::Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("spawning {name}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sequence_tables_become_ctes() {
+        let sql = super::portable("INSERT INTO t.a SELECT seq FROM t.seq_1_to_50; SELECT 'seq_x'");
+        assert_eq!(
+            sql,
+            "INSERT INTO t.a SELECT seq FROM (WITH RECURSIVE oxk_seq (seq) AS (SELECT 1 UNION ALL \
+             SELECT seq + 1 FROM oxk_seq WHERE seq < 50) SELECT seq FROM oxk_seq) AS seq_1_to_50; \
+             SELECT 'seq_x'"
+        );
+    }
 }

@@ -337,7 +337,7 @@ fn dump_schema(
     dbs: &[String],
     tables: &[Table],
     filter: &TableFilter,
-    users: bool,
+    users: Option<&Server>,
     warn: &mut Vec<String>,
 ) -> Result<SchemaDump> {
     let mut objs = Vec::new();
@@ -470,20 +470,58 @@ fn dump_schema(
             });
         }
     }
-    if users {
-        let us: Vec<(String, String)> = conn.rows(
-            "listing users (needs SELECT on mysql.user)",
-            "SELECT User, Host FROM mysql.user ORDER BY 1, 2",
+    if let Some(server) = users {
+        objs.extend(dump_users(conn, server, warn)?);
+    }
+    Ok(SchemaDump { objects: objs })
+}
+
+/// Every account and role with what recreates it: `SHOW CREATE USER` and
+/// `SHOW GRANTS`. MariaDB's roles (`is_role`) have no CREATE USER form:
+/// `CREATE ROLE IF NOT EXISTS` and their grants; its built-in `PUBLIC`
+/// (11.x) only its grants, when it has any. MySQL's roles are locked
+/// accounts and its password hashes binary, printed as hex so they
+/// survive as text.
+fn dump_users(
+    conn: &mut Conn,
+    server: &Server,
+    warn: &mut Vec<String>,
+) -> Result<Vec<SchemaObject>> {
+    let maria = server.flavor == oxkit::server::Flavor::MariaDB;
+    let list = if maria {
+        // Roles first: a user's grants name the roles granted to it.
+        "SELECT User, Host, is_role = 'Y' FROM mysql.user ORDER BY 3 DESC, 1, 2"
+    } else {
+        conn.run(
+            "printing password hashes as hex",
+            "SET SESSION print_identified_with_as_hex = ON",
         )?;
-        for (u, h) in us {
-            let who = format!("{}@{}", quote_str(&u), quote_str(&h));
-            let mut sql = Vec::new();
+        "SELECT u.User, u.Host, 0 FROM mysql.user u ORDER BY EXISTS (SELECT 1 \
+         FROM mysql.role_edges e WHERE e.FROM_USER = u.User AND e.FROM_HOST = u.Host) DESC, 1, 2"
+    };
+    let us: Vec<(String, String, bool)> =
+        conn.rows("listing users (needs SELECT on mysql.user)", list)?;
+    let mut objs = Vec::new();
+    for (u, h, role) in us {
+        let public = role && u == "PUBLIC" && h.is_empty();
+        let who = if role {
+            quote_str(&u)
+        } else {
+            format!("{}@{}", quote_str(&u), quote_str(&h))
+        };
+        let mut sql = Vec::new();
+        if role {
+            if !public {
+                sql.push(format!("CREATE ROLE IF NOT EXISTS {}", quote_ident(&u)));
+            }
+        } else {
             match conn.query::<String, _>(format!("SHOW CREATE USER {who}")) {
                 Ok(v) => sql.extend(v),
                 Err(e) => {
-                    // Roles and the mariadb.sys pseudo-user have no CREATE USER
-                    // form; an account the server does not load (a host-name
-                    // account under skip-name-resolve) is ERROR 1133.
+                    // The mariadb.sys pseudo-user may have no CREATE USER
+                    // form; an account the server does not load (a
+                    // host-name account under skip-name-resolve) is ERROR
+                    // 1133.
                     let why = match &e {
                         mysql::Error::MySqlError(m) if m.code == 1133 => {
                             " (the server does not load this account: a host-name account while skip-name-resolve is on?)"
@@ -497,25 +535,31 @@ fn dump_schema(
                     continue;
                 }
             }
-            match conn.query::<String, _>(format!("SHOW GRANTS FOR {who}")) {
-                Ok(v) => sql.extend(v),
-                Err(e) => warn.push(format!(
-                    "grants of {u}@{h} not saved: {}",
-                    oxkit::conn::error_detail(&e)
-                )),
-            }
-            objs.push(SchemaObject {
-                kind: "user".into(),
-                db: String::new(),
-                name: format!("{u}@{h}"),
-                table: None,
-                sql,
-                sql_mode: None,
-                charset: None,
-            });
         }
+        let grants = if public { "PUBLIC".to_string() } else { who };
+        match conn.query::<String, _>(format!("SHOW GRANTS FOR {grants}")) {
+            Ok(v) => sql.extend(v),
+            // PUBLIC without a grant has no row to show.
+            Err(mysql::Error::MySqlError(m)) if public && m.code == 1133 => {}
+            Err(e) => warn.push(format!(
+                "grants of {u}@{h} not saved: {}",
+                oxkit::conn::error_detail(&e)
+            )),
+        }
+        if sql.is_empty() {
+            continue;
+        }
+        objs.push(SchemaObject {
+            kind: "user".into(),
+            db: String::new(),
+            name: if role { u } else { format!("{u}@{h}") },
+            table: None,
+            sql,
+            sql_mode: None,
+            charset: None,
+        });
     }
-    Ok(SchemaDump { objects: objs })
+    Ok(objs)
 }
 
 pub fn fold(unique: bool, a: &str, b: &str) -> Result<String> {
@@ -768,7 +812,7 @@ fn take(
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let checksum = TableChecksum::new(t, Function::Sha1, &RowOptions::default());
+        let checksum = TableChecksum::new(t, Function::Sha1.on(server), &RowOptions::default());
         let unique = oxkit::checksum::rows_are_unique(t);
         let mut source = Source::Whole(ti);
         if t.row_estimate > opts.chunk_rows {
@@ -891,7 +935,7 @@ fn take(
         &dbs,
         &tables,
         &opts.filter,
-        opts.users,
+        opts.users.then_some(server),
         &mut warn,
     )?;
     let create_before: BTreeMap<(String, String), String> = schema

@@ -84,6 +84,33 @@ pub struct ServerInfo {
 }
 
 impl ServerInfo {
+    /// A server installation of this host like the backup's source (same
+    /// flavour and major version), for the throwaway servers of `verify`
+    /// and `restore --to-datadir`: a backup proven on another server would
+    /// prove nothing about this one.
+    pub fn install(&self) -> anyhow::Result<oxkit::sandbox::Install> {
+        let (flavor, v) = self.flavor_version();
+        oxkit::sandbox::Install::find(Some(flavor), Some((v.major, v.minor)))
+            .map_err(|e| anyhow::anyhow!("the backup was taken from {}: {e:#}", self.version))
+    }
+
+    /// The flavour and version recorded (`MariaDB 11.8.9`): what a server
+    /// or client working on this backup must match.
+    pub fn flavor_version(&self) -> (oxkit::server::Flavor, oxkit::server::Version) {
+        use oxkit::server::{Flavor, Version};
+        let flavor = if self.flavor.contains("MariaDB") {
+            Flavor::MariaDB
+        } else {
+            Flavor::MySQL
+        };
+        let version = self
+            .version
+            .split_whitespace()
+            .find_map(Version::parse)
+            .unwrap_or(Version::new(0, 0, 0));
+        (flavor, version)
+    }
+
     /// The identity of `server`, reached through `conn`.
     pub fn of(conn: &oxkit::conn::Conn, server: &oxkit::server::Server) -> ServerInfo {
         ServerInfo {

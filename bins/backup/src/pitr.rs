@@ -21,7 +21,8 @@ use crate::repo::{self, Repo, StoredWriter};
 use anyhow::{bail, Context as _, Result};
 use oxkit::conn::{self, ConnectOptions, Transport};
 use oxkit::dsn::ConnSpec;
-use oxkit::server::Server;
+use oxkit::sandbox::Install;
+use oxkit::server::{Flavor, Server, Version};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -75,13 +76,49 @@ fn load_index(repo: &Repo, server_id: u32) -> Result<BinlogIndex> {
     serde_json::from_slice(&b).with_context(|| format!("parsing {}", p.display()))
 }
 
-fn program(names: &[&str]) -> Result<PathBuf> {
-    oxkit::sandbox::find_program(names).with_context(|| {
-        format!(
+/// The binary log decoder (`binlog`) or SQL client (`client`) for a
+/// server of `flavor` and `version`. MySQL's binary logs need MySQL's
+/// `mysqlbinlog` (MariaDB's reads only its own), and MariaDB 10.11's
+/// clients refuse an 11.x server's version: the program comes from an
+/// installation of the same flavour and major version when the host has
+/// one (`OXKIT_MARIADBD` / `OXKIT_MYSQLD`, which may name a server in an
+/// unpacked root), else from `PATH`, checked to be of the right flavour.
+fn program(flavor: Flavor, version: Version, what: &str) -> Result<Command> {
+    let mysql = flavor != Flavor::MariaDB;
+    let names: &[&str] = match (mysql, what) {
+        (true, "binlog") => &["mysqlbinlog"],
+        (true, _) => &["mysql"],
+        (false, "binlog") => &["mariadb-binlog", "mysqlbinlog"],
+        (false, _) => &["mariadb", "mysql"],
+    };
+    if let Ok(i) = Install::find(Some(flavor), Some((version.major, version.minor))) {
+        if let Some(p) = i.client(names) {
+            return Ok(i.command(&p));
+        }
+    }
+    let found = oxkit::sandbox::find_program(names).filter(|p| {
+        // On a MariaDB host `mysqlbinlog` and `mysql` are MariaDB's.
+        let out = Command::new(p).arg("--version").output();
+        let text = out
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        text.contains("MariaDB") != mysql
+    });
+    match found {
+        Some(p) => Ok(Command::new(p)),
+        None if mysql => bail!(
+            "{} of MySQL not found: install MySQL's client (mysql-client), or name the mysqld of \
+             a MySQL {}.{} installation in {} (its root's clients are used)",
+            names[0],
+            version.major,
+            version.minor,
+            oxkit::sandbox::MYSQLD_ENV
+        ),
+        None => bail!(
             "{} not found: install the MariaDB client (apt-get install mariadb-client)",
             names[0]
-        )
-    })
+        ),
+    }
 }
 
 /// Connection arguments for the MariaDB command-line programs (password
@@ -154,14 +191,14 @@ pub fn copy(
         .prefix("oxkbinlog")
         .tempdir()
         .context("creating a temp directory")?;
-    let bin = program(&["mariadb-binlog", "mysqlbinlog"])?;
     let mut copied = Vec::new();
     for name in closed {
         if index.files.iter().any(|f| f.name == *name) {
             continue;
         }
         ctx.cancel.check()?;
-        let mut cmd = Command::new(&bin);
+        let mut cmd = program(server.flavor, server.version, "binlog")?;
+        let bin = format!("{:?}", cmd.get_program());
         cmd.args(client_args(spec))
             .arg("--read-from-remote-server")
             .arg("--raw")
@@ -169,13 +206,11 @@ pub fn copy(
             .arg(name)
             .stdin(Stdio::null());
         with_password(&mut cmd, spec);
-        let out = cmd
-            .output()
-            .with_context(|| format!("running {}", bin.display()))?;
+        let out = cmd.output().with_context(|| format!("running {bin}"))?;
         if !out.status.success() {
             bail!(
                 "copying binary log {name}: {} failed ({}): {}",
-                bin.display(),
+                bin,
                 out.status,
                 String::from_utf8_lossy(&out.stderr).trim()
             );
@@ -292,14 +327,15 @@ pub fn replay(
             paths.push(p);
         }
     }
-    let binlog = program(&["mariadb-binlog", "mysqlbinlog"])?;
-    let client = program(&["mariadb", "mysql"])?;
+    let (flavor, version) = m.server.flavor_version();
+    let decoder = || program(flavor, version, "binlog");
+    let client = || program(flavor, version, "client");
     // XA transactions prepared at the backup point were rolled back by the
     // restore: their XA START .. XA PREPARE groups are replayed first, so
     // the XA COMMIT or XA ROLLBACK after the position finds them prepared,
     // as on the source.
     for (name, start, end) in &xa {
-        let mut dec = Command::new(&binlog);
+        let mut dec = decoder()?;
         dec.arg("--no-defaults")
             .arg(format!("--start-position={start}"))
             .arg(format!("--stop-position={end}"));
@@ -307,10 +343,10 @@ pub fn replay(
             dec.arg("--disable-log-bin");
         }
         dec.arg(&by_name[*name]);
-        pipe(dec, &client, spec, &binlog)
+        pipe(dec, client()?, spec)
             .with_context(|| format!("re-preparing the XA transaction of {name}:{start}"))?;
     }
-    let mut dec = Command::new(&binlog);
+    let mut dec = decoder()?;
     dec.arg("--no-defaults");
     match until {
         Until::Time(t) => {
@@ -329,21 +365,20 @@ pub fn replay(
     // The session time zone of the dump is UTC; --stop-datetime is read in
     // the local zone of the decoder, so pin it.
     dec.env("TZ", "UTC").args(&paths);
-    pipe(dec, &client, spec, &binlog)?;
+    pipe(dec, client()?, spec)?;
     Ok(t0.elapsed().as_secs_f64())
 }
 
 /// Runs the decoder `dec` piped into the `mariadb` client connected to
 /// `spec`; fails with either side's stderr.
-fn pipe(mut dec: Command, client: &Path, spec: &ConnSpec, binlog: &Path) -> Result<()> {
+fn pipe(mut dec: Command, mut cl: Command, spec: &ConnSpec) -> Result<()> {
     dec.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut dchild = dec
         .spawn()
-        .with_context(|| format!("running {}", binlog.display()))?;
+        .with_context(|| format!("running {:?}", dec.get_program()))?;
     let dout = dchild.stdout.take().context("no decoder output")?;
-    let mut cl = Command::new(client);
     cl.args(client_args(spec))
         .arg("--binary-mode")
         .stdin(dout)
@@ -352,7 +387,7 @@ fn pipe(mut dec: Command, client: &Path, spec: &ConnSpec, binlog: &Path) -> Resu
     with_password(&mut cl, spec);
     let cout = cl
         .spawn()
-        .with_context(|| format!("running {}", client.display()))?
+        .with_context(|| format!("running {:?}", cl.get_program()))?
         .wait_with_output()?;
     let mut derr = String::new();
     if let Some(mut e) = dchild.stderr.take() {

@@ -255,7 +255,10 @@ pub fn to_datadir(
     opts: &RestoreOptions,
     dir: &std::path::Path,
 ) -> Result<RestoreReport> {
-    let sb = oxkit::sandbox::Sandbox::builder().keep(true).start()?;
+    let sb = oxkit::sandbox::Sandbox::builder()
+        .install(m.server.install()?)
+        .keep(true)
+        .start()?;
     let r = restore(
         ctx,
         repo,

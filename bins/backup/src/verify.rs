@@ -71,6 +71,7 @@ pub fn verify(
     };
     let outcome = (|| -> Result<()> {
         let sb = oxkit::sandbox::Sandbox::builder()
+            .install(m.server.install()?)
             .arg(format!("--innodb-buffer-pool-size={buffer_pool}"))
             .start()?;
         let spec = sb.socket_spec();
@@ -84,10 +85,13 @@ pub fn verify(
         // Every chunk's range is checksummed again on the restored server,
         // on --threads connections at once, and folded like at backup time.
         let mut c = sb.connect()?;
+        // The hash the backup recorded with: its server and this one are
+        // the same flavour and major version.
+        let hash = Function::Sha1.on(&oxkit::server::Server::detect(&mut c)?);
         let mut jobs = Vec::new();
         for (ti, t) in m.tables.iter().enumerate() {
             let table = oxkit::schema::load_table_without_children(&mut c, &t.db, &t.name)?;
-            let q = TableChecksum::new(&table, Function::Sha1, &RowOptions::default());
+            let q = TableChecksum::new(&table, hash, &RowOptions::default());
             let ranged = !t.chunks.is_empty() && t.chunks.iter().all(|ch| ch.range.is_some());
             if ranged {
                 for ch in &t.chunks {

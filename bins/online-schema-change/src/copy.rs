@@ -27,7 +27,7 @@ use crate::plan::Plan;
 use crate::state::Names;
 use anyhow::{bail, Result};
 use mysql::prelude::Queryable;
-use oxkit::checksum::{aggregate, row_string, Function, RowOptions};
+use oxkit::checksum::{aggregate, row_string, RowOptions};
 use oxkit::conn::{db_error, Conn, DbError};
 use oxkit::entry::Cancel;
 use oxkit::schema::{Column, ColumnKind};
@@ -224,7 +224,7 @@ pub fn checksum_select(plan: &Plan, new: bool) -> String {
         }
         row = format!("CONCAT_WS('#', {})", parts.join(", "));
     }
-    aggregate(Function::Sha1, &row, true)
+    aggregate(plan.hash, &row, true)
 }
 
 /// The checksum queries of the rows of `cond`: original, shadow.
@@ -325,6 +325,7 @@ mod tests {
             nullable: false,
         };
         Plan {
+            hash: oxkit::checksum::Function::Sha1,
             instant: false,
             nocopy: false,
             key,

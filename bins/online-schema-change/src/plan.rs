@@ -13,6 +13,7 @@ use crate::alter::Alter;
 use crate::state::Names;
 use crate::Config;
 use anyhow::Result;
+use oxkit::checksum::Function;
 use oxkit::conn::{Conn, DbError};
 use oxkit::entry::ExitError;
 use oxkit::schema::{load_table_without_children, Column, Index, Table};
@@ -32,6 +33,8 @@ pub fn refuse(msg: impl Into<String>) -> anyhow::Error {
 /// The outcome of planning.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// The row hash of the checksum before cut-over, as the server runs it.
+    pub hash: Function,
     /// The server accepts the ALTER with ALGORITHM=INSTANT.
     pub instant: bool,
     /// The server accepts it without a table copy and LOCK=NONE (NOCOPY on
@@ -399,6 +402,7 @@ pub fn plan(
         ));
     }
     Ok(Plan {
+        hash: Function::Sha1.on(server),
         instant,
         nocopy,
         key,

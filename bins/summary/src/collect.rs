@@ -516,21 +516,33 @@ impl ServerCollector {
         run("master_status", server.binlog_status_sql());
         run("binary_logs", "SHOW BINARY LOGS");
         run("replica_hosts", server.replica_hosts_sql());
+        // MySQL 8.0.22+ deprecates information_schema.PROCESSLIST (a
+        // warning per query) for performance_schema's, which reads without
+        // the global mutex.
+        let processlist = if maria {
+            "information_schema.PROCESSLIST"
+        } else {
+            "performance_schema.processlist"
+        };
         run(
             "processlist",
-            "SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE \
-             FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() ORDER BY ID",
+            &format!(
+                "SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE \
+                 FROM {processlist} WHERE ID <> CONNECTION_ID() ORDER BY ID"
+            ),
         );
         run(
             "innodb_trx",
-            "SELECT t.trx_id, t.trx_state, \
+            &format!(
+                "SELECT t.trx_id, t.trx_state, \
              TIMESTAMPDIFF(SECOND, t.trx_started, NOW()) AS age_seconds, \
              t.trx_mysql_thread_id AS thread_id, p.USER AS user, p.HOST AS host, \
              t.trx_rows_locked AS rows_locked, t.trx_rows_modified AS rows_modified, \
              LEFT(t.trx_query, 120) AS query \
              FROM information_schema.INNODB_TRX t \
-             LEFT JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id \
-             ORDER BY t.trx_started, t.trx_id LIMIT 10",
+             LEFT JOIN {processlist} p ON p.ID = t.trx_mysql_thread_id \
+             ORDER BY t.trx_started, t.trx_id LIMIT 10"
+            ),
         );
         run(
             "schemas",
@@ -553,7 +565,7 @@ impl ServerCollector {
         run(
             "plugins",
             "SELECT PLUGIN_NAME AS name, PLUGIN_STATUS AS status, PLUGIN_TYPE AS type, \
-             PLUGIN_LIBRARY AS library FROM information_schema.PLUGINS \
+             PLUGIN_LIBRARY AS `library` FROM information_schema.PLUGINS \
              WHERE PLUGIN_LIBRARY IS NOT NULL ORDER BY PLUGIN_NAME",
         );
         run(

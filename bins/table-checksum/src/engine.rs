@@ -187,7 +187,7 @@ pub fn run(
         )?;
     }
 
-    let plans = plan_tables(&mut main_conn, cfg)?;
+    let plans = plan_tables(&mut main_conn, cfg, cfg.args.function.on(&primary_server))?;
     if plans.is_empty() {
         log::warn!("{}", cfg.filter.nothing_matched());
     }
@@ -363,7 +363,7 @@ pub fn run(
         results.sort_by(|a, b| (&a.db, &a.table).cmp(&(&b.db, &b.table)));
         let doc = serde_json::json!({
             "method": method,
-            "function": cfg.args.function,
+            "function": cfg.args.function.on(&shared.primary_server),
             "primary": dsn::label(&primary_spec),
             "replicas": shared.replicas.iter().map(|r| r.label.clone()).collect::<Vec<_>>(),
             "tables": results,
@@ -791,7 +791,7 @@ fn finish(shared: &Shared, t: &TableWork, w: &mut WorkerConns) -> Result<()> {
                 c,
                 plan,
                 &shared.cfg.row,
-                shared.cfg.args.function,
+                shared.cfg.args.function.on(&shared.primary_server),
                 snapshot,
                 label,
             ) {

@@ -4,7 +4,7 @@
 use crate::Config;
 use anyhow::{Context as _, Result};
 use mysql::prelude::Queryable;
-use oxkit::checksum::TableChecksum;
+use oxkit::checksum::{Function, TableChecksum};
 use oxkit::conn::Conn;
 use oxkit::nibble::{chunk_index, ChunkKey};
 use oxkit::schema::{load_table_without_children, Table, SYSTEM_SCHEMAS};
@@ -33,7 +33,8 @@ pub struct TablePlan {
 }
 
 /// Lists the selected tables on the primary and plans each.
-pub fn plan_tables(conn: &mut Conn, cfg: &Config) -> Result<Vec<TablePlan>> {
+/// `function` is `--function` as the primary can run it.
+pub fn plan_tables(conn: &mut Conn, cfg: &Config, function: Function) -> Result<Vec<TablePlan>> {
     // One schema at a time, named by equality: the server then opens only
     // that schema's tables (see oxkit::schema::load_table).
     let schemas: Vec<String> = conn.rows(
@@ -65,7 +66,7 @@ pub fn plan_tables(conn: &mut Conn, cfg: &Config) -> Result<Vec<TablePlan>> {
             continue;
         }
         let table = load_table_without_children(conn, &db, &name)?;
-        let checksum = TableChecksum::new(&table, cfg.args.function, &cfg.row);
+        let checksum = TableChecksum::new(&table, function, &cfg.row);
         let walk = match chunk_index(&table) {
             Some(idx) => Walk::Chunked(ChunkKey::new(&table, idx)),
             None => {

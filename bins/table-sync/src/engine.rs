@@ -620,7 +620,7 @@ fn sync_table(
         }
         return Err(e.into());
     }
-    let shape = Shape::new(table, cfg.args.function);
+    let shape = Shape::new(table, cfg.args.function.on(&c.src_server));
     rep.key = shape.key_name.clone();
     if shape.key.is_none() && !cfg.args.allow_no_key {
         let why = "no unique NOT NULL key: rows cannot be matched by key (--allow-no-key syncs whole-row groups)";
