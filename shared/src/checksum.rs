@@ -22,6 +22,7 @@
 
 use crate::schema::{Column, ColumnKind, Table};
 use crate::sql::quote_ident;
+use crate::sql::NO_CACHE;
 use serde::Serialize;
 
 /// The row hash function.
@@ -175,7 +176,7 @@ impl TableChecksum {
     /// through `force` (a `FORCE INDEX (...)` clause, or empty).
     pub fn query(&self, force: &str, cond: &str) -> String {
         format!(
-            "SELECT /*!40001 SQL_NO_CACHE */ {} FROM {} {force} WHERE {cond}",
+            "SELECT {NO_CACHE} {} FROM {} {force} WHERE {cond}",
             self.select, self.table_sql
         )
     }

@@ -23,6 +23,7 @@
 
 use crate::conn::{db_error, Conn, DbError};
 use crate::schema::{Column, ColumnKind, Index, Table};
+use crate::sql::NO_CACHE;
 use crate::sql::{quote_binary, quote_bytes, quote_ident};
 use mysql::prelude::Queryable;
 use std::time::Duration;
@@ -473,7 +474,7 @@ impl Nibbler {
             conds.push(format!("({f})"));
         }
         let sql = format!(
-            "SELECT /*!40001 SQL_NO_CACHE */ {cols} FROM {t} {force}{where_} ORDER BY {order} LIMIT {skip}, 1",
+            "SELECT {NO_CACHE} {cols} FROM {t} {force}{where_} ORDER BY {order} LIMIT {skip}, 1",
             cols = self.key.select_list(),
             t = self.table_sql,
             force = self.key.force_index(),

@@ -1124,6 +1124,9 @@ impl Builder {
                 format!("--innodb-redo-log-capacity={REDO_SIZE}"),
                 "--mysqlx=OFF".into(),
                 format!("--secure-file-priv={}", dir.join("tmp").display()),
+                // What ox-backup's restore loads with (LOAD DATA LOCAL),
+                // off by default since MySQL 8.0.
+                "--local-infile=ON".into(),
             ]);
         } else {
             a.push(format!("--innodb-log-file-size={REDO_SIZE}"));

@@ -272,18 +272,107 @@ impl Topology {
 /// Runs `sql` (several statements allowed) on `conn`, written for MariaDB:
 /// on MySQL its sequence tables are rewritten (see [`portable`]).
 pub fn exec(conn: &mut Conn, sql: &str) -> Result<()> {
-    if flavour().is_mysql() && sql.contains("seq_") {
-        conn.run("SQL", "SET SESSION cte_max_recursion_depth = 4294967295")?;
+    if flavour().is_mysql() {
+        if sql.contains("seq_") {
+            conn.run("SQL", "SET SESSION cte_max_recursion_depth = 4294967295")?;
+        }
         return Ok(conn.run("SQL", &portable(sql))?);
     }
     Ok(conn.run("SQL", sql)?)
 }
 
-/// `sql` with MariaDB's sequence tables (`seq_1_to_1000`, optionally
-/// schema-qualified: the Sequence engine has them in every schema) turned
-/// into a recursive CTE of the same rows and column (`seq`), which MySQL
-/// runs too (with `cte_max_recursion_depth` raised, as [`exec`] does).
+/// MariaDB spellings a test writes and MySQL 9.7 words another way:
+/// [`portable`] rewrites them on MySQL.
+const SPELLINGS: &[(&str, &str)] = &[
+    ("STOP SLAVE", "STOP REPLICA"),
+    ("START SLAVE", "START REPLICA"),
+    ("SHOW SLAVE STATUS", "SHOW REPLICA STATUS"),
+    ("@@GLOBAL.gtid_binlog_pos", "@@GLOBAL.gtid_executed"),
+    ("@@GLOBAL.gtid_current_pos", "@@GLOBAL.gtid_executed"),
+    ("@@GLOBAL.gtid_slave_pos", "@@GLOBAL.gtid_executed"),
+    ("@@gtid_binlog_pos", "@@gtid_executed"),
+    ("@@gtid_current_pos", "@@gtid_executed"),
+    ("@@gtid_slave_pos", "@@gtid_executed"),
+];
+
+/// `sql`, written for MariaDB, as this run's server takes it (see
+/// [`portable`]; unchanged on MariaDB). For statements a test runs itself
+/// (`c.query_drop(sql("STOP SLAVE"))`).
+pub fn sql(sql: &str) -> String {
+    if flavour().is_mysql() {
+        portable(sql)
+    } else {
+        sql.to_string()
+    }
+}
+
+/// `sql`, written for MariaDB, rewritten for MySQL: MariaDB's sequence
+/// tables (`seq_1_to_1000`, optionally schema-qualified: the Sequence
+/// engine has them in every schema) become a recursive CTE of the same rows
+/// and column (`seq`), which MySQL runs with `cte_max_recursion_depth`
+/// raised (as [`exec`] does); the spellings of [`SPELLINGS`]; `MD5(x)` and
+/// `SHA1(x)`, which MySQL 9.6 removed, become prefixes of `SHA2(x, 256)` of
+/// the same length.
 pub fn portable(sql: &str) -> String {
+    let mut sql = seq_tables(sql);
+    for (from, to) in SPELLINGS {
+        sql = sql.replace(from, to);
+    }
+    for (f, len) in [("MD5(", 32), ("SHA1(", 40), ("md5(", 32), ("sha1(", 40)] {
+        let mut from = 0;
+        while let Some(at) = sql[from..].find(f).map(|i| i + from) {
+            from = at + 1;
+            let prev = at.checked_sub(1).map(|i| sql.as_bytes()[i]);
+            if prev.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.') {
+                continue;
+            }
+            let open = at + f.len();
+            let Some(close) = matching_paren(&sql, open) else {
+                break;
+            };
+            sql = format!(
+                "{}LEFT(SHA2({}, 256), {len}){}",
+                &sql[..at],
+                &sql[open..close],
+                &sql[close + 1..]
+            );
+        }
+    }
+    sql
+}
+
+/// The index of the `)` closing the parenthesis opened just before `from`
+/// (quoted strings skipped).
+fn matching_paren(s: &str, from: usize) -> Option<usize> {
+    let mut depth = 1;
+    let mut quote: Option<u8> = None;
+    let b = s.as_bytes();
+    let mut i = from;
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(_) if c == b'\\' => i += 1,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' | b'`' => quote = Some(c),
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    None
+}
+
+/// MariaDB's sequence tables as recursive CTEs (see [`portable`]).
+fn seq_tables(sql: &str) -> String {
     let b = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
     let mut i = 0;
@@ -656,12 +745,22 @@ pub fn spawn_tool(name: &str, args: &[&str]) -> std::process::Child {
 mod tests {
     #[test]
     fn sequence_tables_become_ctes() {
-        let sql = super::portable("INSERT INTO t.a SELECT seq FROM t.seq_1_to_50; SELECT 'seq_x'");
+        let sql =
+            super::seq_tables("INSERT INTO t.a SELECT seq FROM t.seq_1_to_50; SELECT 'seq_x'");
         assert_eq!(
             sql,
             "INSERT INTO t.a SELECT seq FROM (WITH RECURSIVE oxk_seq (seq) AS (SELECT 1 UNION ALL \
              SELECT seq + 1 FROM oxk_seq WHERE seq < 50) SELECT seq FROM oxk_seq) AS seq_1_to_50; \
              SELECT 'seq_x'"
+        );
+    }
+
+    #[test]
+    fn hashes_and_spellings_for_mysql() {
+        assert_eq!(
+            super::portable("SELECT MD5(CONCAT(a, ')')), UNHEX(SHA1(seq)); STOP SLAVE"),
+            "SELECT LEFT(SHA2(CONCAT(a, ')'), 256), 32), UNHEX(LEFT(SHA2(seq, 256), 40)); \
+             STOP REPLICA"
         );
     }
 }

@@ -66,6 +66,11 @@ struct DemoArgs {
     /// Leave the servers running until Enter is pressed
     #[arg(long)]
     keep: bool,
+    /// The server to run it on: mariadb-10.11 (the host's package),
+    /// mariadb-11.8 or mysql-9.7 (built into /var/cache/oxkit/roots on
+    /// first use)
+    #[arg(long, default_value = "mariadb-10.11")]
+    server: String,
 }
 
 /// Runs the task and turns its error into one line on stderr and exit 1,
@@ -81,7 +86,9 @@ fn main() -> ExitCode {
         }
         Task::Bench(args) => bench::run(args),
         Task::FuzzDrift(args) => workspace_root().and_then(|root| fuzz::run(&root, args)),
-        Task::Demo(args) => workspace_root().and_then(|root| demo::demo(&root, args.keep)),
+        Task::Demo(args) => {
+            workspace_root().and_then(|root| demo::demo(&root, args.keep, &args.server))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

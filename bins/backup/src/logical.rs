@@ -36,6 +36,7 @@ use oxkit::filter::TableFilter;
 use oxkit::nibble::{chunk_index, ChunkKey, NibbleOptions, Nibbler};
 use oxkit::schema::{self, Column, ColumnKind, Table};
 use oxkit::server::{GtidStyle, Server};
+use oxkit::sql::NO_CACHE;
 use oxkit::sql::{quote_ident, quote_str, quote_table};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -1204,7 +1205,7 @@ fn dump_chunk(
     let what = format!("{} chunk {}", t.full_name(), job.chunk + 1);
     let mut out = StoredWriter::create(set_dir, &rel, level, key, limit)?;
     let sql = format!(
-        "SELECT /*!40001 SQL_NO_CACHE */ {} FROM {} {} WHERE {}",
+        "SELECT {NO_CACHE} {} FROM {} {} WHERE {}",
         plan.select,
         quote_table(&t.db, &t.name),
         job.force,

@@ -22,6 +22,7 @@ use oxkit::nibble::{Bound, Chunk, NibbleOptions, Nibbler};
 use oxkit::progress::Progress;
 use oxkit::server::Server;
 use oxkit::sql::quote_ident;
+use oxkit::sql::NO_CACHE;
 use oxkit::throttle::{Throttle, Watched};
 use oxkit::topology::{discover, source_position};
 use oxkit::Exit;
@@ -881,7 +882,7 @@ fn verify_indexes(
         let select = aggregate(func, &row_string(&cols, row), false);
         let through = |force: &str| {
             format!(
-                "SELECT /*!40001 SQL_NO_CACHE */ {select} FROM {} {force}",
+                "SELECT {NO_CACHE} {select} FROM {} {force}",
                 plan.checksum.table_sql
             )
         };

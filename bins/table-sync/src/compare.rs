@@ -20,6 +20,7 @@ use mysql::Value;
 use oxkit::checksum::{aggregate, row_string, Function, RowOptions};
 use oxkit::conn::Conn;
 use oxkit::schema::{Column, Table};
+use oxkit::sql::NO_CACHE;
 use oxkit::sql::{quote_ident, quote_table};
 use std::collections::{BTreeMap, HashMap};
 
@@ -235,7 +236,7 @@ fn bucket_pass(
     buckets: Bucketing,
 ) -> Result<Buckets, oxkit::conn::DbError> {
     let sql = format!(
-        "SELECT /*!40001 SQL_NO_CACHE */ {b} AS ox_bucket, {agg} FROM {t} WHERE {cond} GROUP BY 1",
+        "SELECT {NO_CACHE} {b} AS ox_bucket, {agg} FROM {t} WHERE {cond} GROUP BY 1",
         b = shape.bucket_expr(buckets),
         agg = shape.agg,
         t = shape.table_sql
@@ -255,7 +256,7 @@ fn fetch(
     which: &[i128],
 ) -> Result<Vec<RowVals>, oxkit::conn::DbError> {
     let sql = format!(
-        "SELECT /*!40001 SQL_NO_CACHE */ {cols} FROM {t} WHERE ({cond}) AND {b}",
+        "SELECT {NO_CACHE} {cols} FROM {t} WHERE ({cond}) AND {b}",
         cols = shape.select_list(),
         t = shape.table_sql,
         b = shape.bucket_cond(buckets, which),
