@@ -182,6 +182,104 @@ impl TableChecksum {
     }
 }
 
+/// Percona's checksum table (`percona.checksums`), which the replicate
+/// method writes and `--replicate` syncs read: where it is, and what its
+/// primary-side columns are called. Percona Toolkit 3.6 renamed
+/// `master_crc`/`master_cnt` to `source_crc`/`source_cnt`, and each side
+/// reads only its own names (pt-table-sync 3.7 requires `source_*`, the
+/// 3.2 that Debian ships for MariaDB `master_*`): an existing table keeps
+/// the names it has; a new one gets `source_*` on MySQL (where only 3.6+
+/// works at all) and `master_*` on MariaDB.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicateTable {
+    /// Schema.
+    pub db: String,
+    /// Table.
+    pub table: String,
+    /// The primary's checksum column.
+    pub source_crc: &'static str,
+    /// The primary's row count column.
+    pub source_cnt: &'static str,
+}
+
+impl ReplicateTable {
+    /// The table `db.table` as found on `conn` (or as it would be created
+    /// there).
+    pub fn open(
+        conn: &mut crate::conn::Conn,
+        server: &crate::server::Server,
+        db: &str,
+        table: &str,
+    ) -> Result<ReplicateTable, crate::conn::DbError> {
+        let cols: Vec<String> = conn.rows(
+            "reading the checksum table's columns",
+            &format!(
+                "SELECT LOWER(COLUMN_NAME) FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
+                crate::sql::quote_str(db),
+                crate::sql::quote_str(table)
+            ),
+        )?;
+        let source = if cols.iter().any(|c| c == "source_crc") {
+            true
+        } else if cols.iter().any(|c| c == "master_crc") {
+            false
+        } else {
+            server.flavor != crate::server::Flavor::MariaDB
+        };
+        let (source_crc, source_cnt) = if source {
+            ("source_crc", "source_cnt")
+        } else {
+            ("master_crc", "master_cnt")
+        };
+        Ok(ReplicateTable {
+            db: db.to_string(),
+            table: table.to_string(),
+            source_crc,
+            source_cnt,
+        })
+    }
+
+    /// Creates the schema and the table (Percona's definition) when missing.
+    pub fn create_sql(&self) -> String {
+        format!(
+            "CREATE DATABASE IF NOT EXISTS {qdb}; \
+             CREATE TABLE IF NOT EXISTS {self} (\
+               db CHAR(64) NOT NULL, \
+               tbl CHAR(64) NOT NULL, \
+               chunk INT NOT NULL, \
+               chunk_time FLOAT NULL, \
+               chunk_index VARCHAR(200) NULL, \
+               lower_boundary TEXT NULL, \
+               upper_boundary TEXT NULL, \
+               this_crc CHAR(40) NOT NULL, \
+               this_cnt INT NOT NULL, \
+               {crc} CHAR(40) NULL, \
+               {cnt} INT NULL, \
+               ts TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, \
+               PRIMARY KEY (db, tbl, chunk), \
+               INDEX ts_db_tbl (ts, db, tbl)\
+             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            qdb = quote_ident(&self.db),
+            crc = self.source_crc,
+            cnt = self.source_cnt,
+        )
+    }
+
+    /// The condition of a chunk that differs from the primary.
+    pub fn differs(&self) -> String {
+        let (crc, cnt) = (self.source_crc, self.source_cnt);
+        format!("({cnt} <> this_cnt OR {crc} <> this_crc OR ISNULL({crc}) <> ISNULL(this_crc))")
+    }
+}
+
+/// The quoted `db`.`table`.
+impl std::fmt::Display for ReplicateTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::sql::quote_table(&self.db, &self.table))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -386,6 +386,31 @@ pub struct Nibbler {
     span: i128,
 }
 
+/// The row estimate of one `EXPLAIN` row: its `rows` column (the
+/// traditional table format, MariaDB's), or the largest `rows=N` of the
+/// plan text (MySQL 9's default `explain_format=TREE`, one text cell).
+fn explain_rows(r: &mysql::Row) -> Option<u64> {
+    let cols = r.columns_ref();
+    if let Some(i) = cols
+        .iter()
+        .position(|c| c.name_str().eq_ignore_ascii_case("rows"))
+    {
+        return crate::conn::cell_text(r, i)?.parse::<u64>().ok();
+    }
+    let text = crate::conn::cell_text(r, 0)?;
+    text.split("rows=")
+        .skip(1)
+        .filter_map(|t| {
+            // `rows=30125`, or `rows=1.2e+6` for large estimates.
+            let n: String = t
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | '+' | '-'))
+                .collect();
+            n.parse::<f64>().ok().map(|f| f as u64)
+        })
+        .max()
+}
+
 fn int_of(v: &KeyValue) -> Option<i128> {
     match v.as_slice() {
         [Some(b)] => std::str::from_utf8(b).ok()?.parse().ok(),
@@ -501,10 +526,12 @@ impl Nibbler {
         if let Some(f) = &self.filter {
             cond = format!("({cond}) AND ({f})");
         }
+        // USE INDEX, not FORCE INDEX: MySQL 8+ skips the index dives of a
+        // single-table query that forces an index and estimates 1 row.
         let sql = format!(
-            "EXPLAIN SELECT 1 FROM {} {} WHERE {cond}",
+            "EXPLAIN SELECT 1 FROM {} USE INDEX ({}) WHERE {cond}",
             self.table_sql,
-            self.key.force_index()
+            quote_ident(&self.key.index)
         );
         let label = conn.label().to_string();
         let rows: Vec<mysql::Row> = conn.query(&sql).map_err(|e| {
@@ -513,17 +540,7 @@ impl Nibbler {
                 &e,
             )
         })?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| {
-                let i = r
-                    .columns_ref()
-                    .iter()
-                    .position(|c| c.name_str().eq_ignore_ascii_case("rows"))?;
-                crate::conn::cell_text(r, i)?.parse::<u64>().ok()
-            })
-            .max()
-            .unwrap_or(0))
+        Ok(rows.iter().filter_map(explain_rows).max().unwrap_or(0))
     }
 
     /// Reads the next boundary on `conn` and returns the next chunk, or

@@ -100,7 +100,8 @@ pub enum Coll {
     Utf8Ci,
     /// utf8mb4_bin: binary order, PAD SPACE.
     Utf8Bin,
-    /// utf8mb4_nopad_bin: binary, trailing spaces significant.
+    /// utf8mb4_nopad_bin (MySQL: utf8mb4_0900_bin): binary, trailing
+    /// spaces significant.
     Utf8NopadBin,
     /// utf8mb4_unicode_ci.
     Utf8UnicodeCi,
@@ -125,6 +126,9 @@ impl Coll {
         match self {
             Coll::Utf8Ci => "CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci",
             Coll::Utf8Bin => "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+            Coll::Utf8NopadBin if crate::flavour().is_mysql() => {
+                "CHARACTER SET utf8mb4 COLLATE utf8mb4_0900_bin"
+            }
             Coll::Utf8NopadBin => "CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin",
             Coll::Utf8UnicodeCi => "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
             Coll::Latin1Ci => "CHARACTER SET latin1 COLLATE latin1_swedish_ci",

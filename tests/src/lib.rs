@@ -293,6 +293,9 @@ const SPELLINGS: &[(&str, &str)] = &[
     ("@@gtid_binlog_pos", "@@gtid_executed"),
     ("@@gtid_current_pos", "@@gtid_executed"),
     ("@@gtid_slave_pos", "@@gtid_executed"),
+    // The checksum table's primary columns (oxkit::checksum::ReplicateTable).
+    ("master_crc", "source_crc"),
+    ("master_cnt", "source_cnt"),
 ];
 
 /// `sql`, written for MariaDB, as this run's server takes it (see
@@ -669,6 +672,26 @@ impl Tool {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         })
     }
+}
+
+/// A Percona Toolkit program (`pt-table-checksum`) that speaks to this
+/// run's server: the host's package (Debian bookworm and trixie ship 3.2.1,
+/// which knows MariaDB 10.11 but neither MySQL 8.4+ nor MariaDB 11's
+/// defaults), or, on the other flavours, the 3.7 of the MySQL 9.7 root
+/// (Debian sid; `cargo xtask test` installs it there), run inside that
+/// root with `chroot` (its Perl and modules are the root's). Its
+/// connections reach the test servers on 127.0.0.1 as from the host.
+pub fn pt(name: &str) -> Command {
+    let roots = std::env::var_os("OXKIT_ROOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/oxkit/roots"));
+    let root = roots.join("mysql-9.7");
+    if flavour().name() != "mariadb-10.11" && root.join("usr/bin").join(name).is_file() {
+        let mut c = Command::new("chroot");
+        c.arg(root).arg(name);
+        return c;
+    }
+    Command::new(name)
 }
 
 /// This run's [`SERVER_ENV`] variables, for a tool's cleared environment.

@@ -277,7 +277,7 @@ fn drift_found_by_both_methods_without_false_positives() {
         ],
     );
     r.expect_code(16);
-    let out = Command::new("pt-table-sync")
+    let out = oxkit_harness::pt("pt-table-sync")
         .args([
             "--replicate",
             "percona.checksums",
@@ -346,7 +346,9 @@ fn resume_finishes_only_the_remaining_chunks() {
     let mut done = 0u64;
     while start.elapsed() < Duration::from_secs(60) {
         let n: Option<u64> = p
-            .query_first("SELECT COUNT(*) FROM percona.checksums WHERE master_crc IS NOT NULL")
+            .query_first(oxkit_harness::sql(
+                "SELECT COUNT(*) FROM percona.checksums WHERE master_crc IS NOT NULL",
+            ))
             .unwrap_or(None);
         done = n.unwrap_or(0);
         if done >= 30 {
@@ -384,9 +386,9 @@ fn resume_finishes_only_the_remaining_chunks() {
         .expect("count");
     assert_eq!(kept, marked, "finished chunks were redone");
     let (sum, pending): (Option<u64>, Option<u64>) = p
-        .query_first(
+        .query_first(oxkit_harness::sql(
             "SELECT SUM(master_cnt), SUM(master_crc IS NULL) FROM percona.checksums WHERE db = 'big'",
-        )
+        ))
         .expect("totals")
         .unwrap_or((None, None));
     assert_eq!(sum, Some(40000));
@@ -428,13 +430,16 @@ fn resume_finishes_only_the_remaining_chunks() {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut rc = t.replica_conn(0).expect("replica");
-    let st: Vec<mysql::Row> = rc.query("SHOW SLAVE STATUS").expect("status");
-    let io: Option<String> = st.first().and_then(|r| r.get("Slave_IO_Running"));
-    let sql: Option<String> = st.first().and_then(|r| r.get("Slave_SQL_Running"));
-    assert_eq!(sql.as_deref(), Some("Yes"));
+    let rs = oxkit::server::Server::detect(&mut rc).expect("detect");
+    let st = oxkit::topology::replica_status(&mut rc, &rs).expect("status");
+    assert!(st[0].sql_running, "{:?}", st[0]);
     assert!(
-        matches!(io.as_deref(), Some("Yes" | "Connecting" | "Preparing")),
-        "{io:?}"
+        matches!(
+            st[0].io_running.as_str(),
+            "Yes" | "Connecting" | "Preparing"
+        ),
+        "{:?}",
+        st[0]
     );
     exec(&mut p, "INSERT INTO big.t VALUES (40001, 'after')").expect("write");
     t.sync()
@@ -504,7 +509,9 @@ fn stopped_replica_skips_and_bad_input() {
     r.expect_code(0);
     assert_eq!(table(&r.json(), "app", "jump")["rows"], 61000);
     let biggest: Option<u64> = p
-        .query_first("SELECT MAX(master_cnt) FROM percona.checksums WHERE tbl = 'jump'")
+        .query_first(oxkit_harness::sql(
+            "SELECT MAX(master_cnt) FROM percona.checksums WHERE tbl = 'jump'",
+        ))
         .expect("max");
     assert!(biggest <= Some(10_000), "a chunk of {biggest:?} rows");
 
@@ -534,7 +541,8 @@ fn stopped_replica_skips_and_bad_input() {
     // Replication stopped: flag 128 with --fail-on-stopped-replication, for
     // both methods; the replica is left as it was (stopped).
     let mut rc = t.replica_conn(0).expect("replica");
-    rc.query_drop("STOP SLAVE SQL_THREAD").expect("stop");
+    rc.query_drop(oxkit_harness::sql("STOP SLAVE SQL_THREAD"))
+        .expect("stop");
     for method in ["snapshot", "replicate"] {
         let r = Tool::new("ox-table-checksum")
             .args([
@@ -550,14 +558,14 @@ fn stopped_replica_skips_and_bad_input() {
         r.expect_code(128);
         assert!(r.stderr.contains("stopped"), "{}", r.stderr);
     }
-    let st: Vec<mysql::Row> = rc.query("SHOW SLAVE STATUS").expect("status");
-    let running: Option<String> = st.first().and_then(|r| r.get("Slave_SQL_Running"));
-    assert_eq!(
-        running.as_deref(),
-        Some("No"),
+    let rs = oxkit::server::Server::detect(&mut rc).expect("detect");
+    let st = oxkit::topology::replica_status(&mut rc, &rs).expect("status");
+    assert!(
+        !st[0].sql_running,
         "the tool must not restart what the operator stopped"
     );
-    rc.query_drop("START SLAVE SQL_THREAD").expect("start");
+    rc.query_drop(oxkit_harness::sql("START SLAVE SQL_THREAD"))
+        .expect("start");
 }
 
 /// CRC-32C (Castagnoli), the page checksum of MariaDB's full_crc32 format.
@@ -579,12 +587,17 @@ fn crc32c(data: &[u8]) -> u32 {
 #[test]
 fn verify_indexes_finds_a_corrupt_secondary_index() {
     let _slot = server_slot().expect("slot");
-    let s = oxkit::sandbox::Sandbox::builder()
-        .tcp(true)
-        .binlog(true)
-        .arg("--innodb-checksum-algorithm=full_crc32")
-        .start()
-        .expect("server");
+    // MariaDB's full_crc32 pages (its default) or MySQL's crc32 ones.
+    let mysql = oxkit_harness::flavour().is_mysql();
+    let builder = || {
+        let b = oxkit::sandbox::Sandbox::builder().tcp(true).binlog(true);
+        if mysql {
+            b
+        } else {
+            b.arg("--innodb-checksum-algorithm=full_crc32")
+        }
+    };
+    let s = builder().start().expect("server");
     let mut c = s.connect().expect("connect");
     exec(
         &mut c,
@@ -611,29 +624,40 @@ fn verify_indexes_finds_a_corrupt_secondary_index() {
     drop(c);
     let kept = s.stop_and_keep().expect("stop");
 
-    // Page 4 of a small table is its first secondary index's root (3 is the
-    // clustered index). Change the last value there, v0100 → w0100 (still
-    // the largest, so the page stays ordered), and fix the page checksum.
+    // A small table's index roots follow its header pages in creation
+    // order, the clustered index first (page 3 on MariaDB, 4 on MySQL,
+    // whose page 3 holds the dictionary): the last early page holding
+    // v0100 is the secondary index's root. Change the last value there,
+    // v0100 → w0100 (still the largest, so the page stays ordered), and fix
+    // the page checksum.
     let ibd = datadir.join("app").join("broken.ibd");
     let mut file = std::fs::read(&ibd).expect("read ibd");
     let page = 16384;
-    let p4 = &mut file[4 * page..5 * page];
+    let has = |p: &[u8]| p.windows(5).any(|w| w == b"v0100");
+    let n = (3..8)
+        .filter(|n| has(&file[n * page..(n + 1) * page]))
+        .next_back()
+        .expect("v0100 in an index page");
+    let p4 = &mut file[n * page..(n + 1) * page];
     let at = p4
         .windows(5)
         .position(|w| w == b"v0100")
         .expect("v0100 in the secondary index page");
     p4[at] = b'w';
-    let sum = crc32c(&p4[..page - 4]);
-    p4[page - 4..].copy_from_slice(&sum.to_be_bytes());
+    if mysql {
+        // crc32: CRC-32C of the header after its checksum field up to the
+        // flush LSN, XOR that of the body up to the trailer; stored in the
+        // header's first field and the trailer's first four bytes.
+        let sum = crc32c(&p4[4..26]) ^ crc32c(&p4[38..page - 8]);
+        p4[..4].copy_from_slice(&sum.to_be_bytes());
+        p4[page - 8..page - 4].copy_from_slice(&sum.to_be_bytes());
+    } else {
+        let sum = crc32c(&p4[..page - 4]);
+        p4[page - 4..].copy_from_slice(&sum.to_be_bytes());
+    }
     std::fs::write(&ibd, &file).expect("write ibd");
 
-    let s = oxkit::sandbox::Sandbox::builder()
-        .tcp(true)
-        .binlog(true)
-        .arg("--innodb-checksum-algorithm=full_crc32")
-        .from_datadir(&datadir)
-        .start()
-        .expect("restart");
+    let s = builder().from_datadir(&datadir).start().expect("restart");
     let r = Tool::new("ox-table-checksum")
         .args([
             &s.dsn(),

@@ -58,7 +58,7 @@ use anyhow::{bail, Context as _, Result};
 use oxkit::conn::Conn;
 use oxkit_harness::fuzz::{Case, Col, KeyKind, Source};
 use oxkit_harness::{exec, Tool, Topology};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -137,11 +137,11 @@ fn sums(c: &mut Conn, db: &str, tables: &[&str], checksum_table: bool) -> Result
             .join(", ");
         let fp: Option<String> = c.row(
             "row digest",
-            &format!(
+            &oxkit_harness::sql(&format!(
                 "SELECT CONCAT(COUNT(*), '/', IFNULL(SUM(CRC32(r)), 0), '/', \
                  IFNULL(SUM(CAST(CONV(LEFT(MD5(r), 15), 16, 10) AS UNSIGNED)), 0)) \
                  FROM (SELECT CONCAT_WS(',', {row}) AS r FROM `{db}`.`{t}`) x"
-            ),
+            )),
         )?;
         line.push_str(&format!(" rows {}", fp.unwrap_or_default()));
         out.push(line);
@@ -278,7 +278,7 @@ fn show(name: &str, args: &[String], r: &Run) -> String {
 /// pt-table-checksum on the case's database: exit 0 means no difference.
 fn pt_checksum(t: &Topology, db: &str, table: &str) -> Result<()> {
     let home = tempfile::tempdir()?;
-    let child = Command::new("pt-table-checksum")
+    let child = oxkit_harness::pt("pt-table-checksum")
         .args([
             &dsn(t.primary.port()),
             "--no-check-binlog-format",
@@ -328,11 +328,11 @@ fn recorded(t: &Topology, ck: &str) -> String {
             t.replica_conn(i).and_then(|mut c| {
                 Ok(c.rows(
                     "reading the checksum table",
-                    &format!(
+                    &oxkit_harness::sql(&format!(
                         "SELECT db, tbl, chunk, lower_boundary, upper_boundary, \
                          CONCAT(this_cnt, '/', this_crc), CONCAT(master_cnt, '/', master_crc) FROM {ck} \
                          WHERE master_cnt <> this_cnt OR master_crc <> this_crc"
-                    ),
+                    )),
                 )?)
             });
         out.push_str(&format!("replica {i} {ck} differing chunks: {rows:?}\n"));

@@ -110,7 +110,9 @@ fn primary_and_replica() {
     let holder_id: Option<u64> = holder.query_first("SELECT CONNECTION_ID()").expect("id");
 
     let version: Option<String> = p.query_first("SELECT VERSION()").expect("version");
-    let gtid: Option<String> = p.query_first("SELECT @@gtid_binlog_pos").expect("gtid");
+    let gtid: Option<String> = p
+        .query_first(oxkit_harness::sql("SELECT @@gtid_binlog_pos"))
+        .expect("gtid");
     let gtid = gtid.unwrap_or_default();
     let before = schema_figures(&mut p);
 

@@ -224,7 +224,7 @@ fn fixes_every_kind_of_drift_through_the_primary_under_writes() {
         .run()
         .expect("checksum after")
         .expect_code(0);
-    let pt = Command::new("pt-table-checksum")
+    let pt = oxkit_harness::pt("pt-table-checksum")
         .args([
             &dsn(t.primary.port()),
             "--no-check-binlog-format",

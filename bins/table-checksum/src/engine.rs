@@ -75,7 +75,7 @@ pub struct Shared<'a> {
     results: mpsc::Sender<TableResult>,
     progress: Progress,
     abort: AtomicBool,
-    rt: String,
+    rt: oxkit::checksum::ReplicateTable,
     primary_label: String,
 }
 
@@ -180,12 +180,9 @@ pub fn run(
         },
     };
     let (rdb, rtbl) = &cfg.replicate_table;
-    let rt = oxkit::sql::quote_table(rdb, rtbl);
+    let rt = oxkit::checksum::ReplicateTable::open(&mut main_conn, &primary_server, rdb, rtbl)?;
     if method == Method::Replicate {
-        main_conn.run(
-            "creating the checksum table",
-            &replicate::create_sql(rdb, rtbl),
-        )?;
+        main_conn.run("creating the checksum table", &rt.create_sql())?;
     }
 
     let plans = plan_tables(&mut main_conn, cfg, cfg.args.function.on(&primary_server))?;

@@ -2,8 +2,9 @@
 //! checksum is written on the primary with `REPLACE INTO <checksum table>
 //! ... SELECT` in a statement-format session, every replica re-executes the
 //! statement against its own rows, and the primary's own result is stored
-//! next to it (`master_crc`, `master_cnt`) by a second statement. A replica
-//! whose `this_*` differs from `master_*` differs from the primary.
+//! next to it (`source_crc`/`source_cnt`, or `master_*` in older tables:
+//! see `oxkit::checksum::ReplicateTable`) by a second statement. A replica
+//! whose `this_*` differs from those differs from the primary.
 //!
 //! The checksum table has Percona's schema, so `pt-table-sync --replicate`
 //! and existing monitoring queries read it. Boundaries are stored the way
@@ -11,34 +12,10 @@
 
 use crate::plan::TablePlan;
 use anyhow::Result;
+use oxkit::checksum::ReplicateTable;
 use oxkit::conn::{Conn, DbError};
 use oxkit::nibble::{Bound, Chunk, ChunkKey, KeyValue};
-use oxkit::sql::{quote_str, quote_table};
-
-/// Percona's checksum table.
-pub fn create_sql(db: &str, table: &str) -> String {
-    format!(
-        "CREATE DATABASE IF NOT EXISTS {qdb}; \
-         CREATE TABLE IF NOT EXISTS {t} (\
-           db CHAR(64) NOT NULL, \
-           tbl CHAR(64) NOT NULL, \
-           chunk INT NOT NULL, \
-           chunk_time FLOAT NULL, \
-           chunk_index VARCHAR(200) NULL, \
-           lower_boundary TEXT NULL, \
-           upper_boundary TEXT NULL, \
-           this_crc CHAR(40) NOT NULL, \
-           this_cnt INT NOT NULL, \
-           master_crc CHAR(40) NULL, \
-           master_cnt INT NULL, \
-           ts TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, \
-           PRIMARY KEY (db, tbl, chunk), \
-           INDEX ts_db_tbl (ts, db, tbl)\
-         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-        qdb = oxkit::sql::quote_ident(db),
-        t = quote_table(db, table)
-    )
-}
+use oxkit::sql::quote_str;
 
 /// Sets a primary session up for the method: statement-format binary log
 /// (so replicas recompute), REPEATABLE READ (InnoDB refuses statement
@@ -74,7 +51,7 @@ fn boundary(key: Option<&ChunkKey>, v: &Bound) -> String {
 /// `(count, crc)`.
 pub fn checksum_chunk(
     conn: &mut Conn,
-    rt: &str,
+    rt: &ReplicateTable,
     plan: &TablePlan,
     key: Option<&ChunkKey>,
     chunk: &Chunk,
@@ -104,10 +81,10 @@ pub fn checksum_chunk(
 }
 
 /// Stores the primary's result and the chunk's time (replicates to the
-/// replicas' `master_*` columns).
+/// replicas' `source_*` or `master_*` columns).
 pub fn record_master(
     conn: &mut Conn,
-    rt: &str,
+    rt: &ReplicateTable,
     plan: &TablePlan,
     chunk_no: u32,
     cnt: u64,
@@ -117,8 +94,10 @@ pub fn record_master(
     conn.run(
         "recording the primary's checksum",
         &format!(
-            "UPDATE {rt} SET chunk_time = {secs:.6}, master_crc = {}, master_cnt = {cnt} WHERE {}",
+            "UPDATE {rt} SET chunk_time = {secs:.6}, {} = {}, {} = {cnt} WHERE {}",
+            rt.source_crc,
             quote_str(crc),
+            rt.source_cnt,
             key_where(plan, chunk_no)
         ),
     )
@@ -140,7 +119,7 @@ pub enum Resume {
 /// unfinished chunks after that point.
 pub fn begin_table(
     conn: &mut Conn,
-    rt: &str,
+    rt: &ReplicateTable,
     plan: &TablePlan,
     key: Option<&ChunkKey>,
     resume: bool,
@@ -157,7 +136,8 @@ pub fn begin_table(
             "reading the previous run",
             &format!(
                 "SELECT chunk, chunk_index, lower_boundary, upper_boundary FROM {rt} \
-                 WHERE {tw} AND master_crc IS NOT NULL ORDER BY chunk DESC LIMIT 1"
+                 WHERE {tw} AND {} IS NOT NULL ORDER BY chunk DESC LIMIT 1",
+                rt.source_crc
             ),
         )?;
         if let Some((n, idx, lower, upper)) = last {
@@ -201,7 +181,7 @@ pub struct StoredDiff {
 /// Differing chunks of `plan`'s table on a replica.
 pub fn replica_diffs(
     conn: &mut Conn,
-    rt: &str,
+    rt: &ReplicateTable,
     plan: &TablePlan,
 ) -> Result<Vec<StoredDiff>, DbError> {
     type Row = (
@@ -217,12 +197,13 @@ pub fn replica_diffs(
     let rows: Vec<Row> = conn.rows(
         "reading differing chunks",
         &format!(
-            "SELECT chunk, chunk_index, lower_boundary, upper_boundary, this_cnt, master_cnt, this_crc, master_crc \
-             FROM {rt} WHERE db = {} AND tbl = {} \
-             AND (master_cnt <> this_cnt OR master_crc <> this_crc OR ISNULL(master_crc) <> ISNULL(this_crc)) \
-             ORDER BY chunk",
+            "SELECT chunk, chunk_index, lower_boundary, upper_boundary, this_cnt, {}, this_crc, {} \
+             FROM {rt} WHERE db = {} AND tbl = {} AND {} ORDER BY chunk",
+            rt.source_cnt,
+            rt.source_crc,
             quote_str(&plan.table.db),
-            quote_str(&plan.table.name)
+            quote_str(&plan.table.name),
+            rt.differs()
         ),
     )?;
     Ok(rows
@@ -244,11 +225,16 @@ pub fn replica_diffs(
 
 /// Rows and chunks recorded for `plan`'s table on the primary (whole run,
 /// resumed part included).
-pub fn totals(conn: &mut Conn, rt: &str, plan: &TablePlan) -> Result<(u64, u64), DbError> {
+pub fn totals(
+    conn: &mut Conn,
+    rt: &ReplicateTable,
+    plan: &TablePlan,
+) -> Result<(u64, u64), DbError> {
     let r: Option<(Option<u64>, u64)> = conn.row(
         "totalling checksums",
         &format!(
-            "SELECT SUM(master_cnt), COUNT(*) FROM {rt} WHERE db = {} AND tbl = {}",
+            "SELECT SUM({}), COUNT(*) FROM {rt} WHERE db = {} AND tbl = {}",
+            rt.source_cnt,
             quote_str(&plan.table.db),
             quote_str(&plan.table.name)
         ),

@@ -376,7 +376,8 @@ type RecordedChunk = (Option<String>, Option<String>, Option<String>, u64);
 type Recorded = BTreeMap<(String, String), Vec<RecordedChunk>>;
 
 /// Differing chunks recorded in the checksum table on the target, by table.
-fn recorded_chunks(c: &mut Conn, rt: &(String, String)) -> Result<Recorded> {
+fn recorded_chunks(c: &mut Conn, server: &Server, rt: &(String, String)) -> Result<Recorded> {
+    let rt = oxkit::checksum::ReplicateTable::open(c, server, &rt.0, &rt.1)?;
     type Row = (
         String,
         String,
@@ -389,10 +390,10 @@ fn recorded_chunks(c: &mut Conn, rt: &(String, String)) -> Result<Recorded> {
     let rows: Vec<Row> = c.rows(
         "reading differing chunks from the checksum table",
         &format!(
-            "SELECT db, tbl, chunk_index, lower_boundary, upper_boundary, this_cnt, master_cnt \
-             FROM {} WHERE master_cnt <> this_cnt OR master_crc <> this_crc \
-             OR ISNULL(master_crc) <> ISNULL(this_crc) ORDER BY db, tbl, chunk",
-            oxkit::sql::quote_table(&rt.0, &rt.1)
+            "SELECT db, tbl, chunk_index, lower_boundary, upper_boundary, this_cnt, {} \
+             FROM {rt} WHERE {} ORDER BY db, tbl, chunk",
+            rt.source_cnt,
+            rt.differs()
         ),
     )?;
     let mut out: Recorded = BTreeMap::new();
@@ -526,7 +527,7 @@ fn sync_pair(
     let tl = dsn::label(&p.target);
     let mut exit = Exit::OK;
     let recorded = match &cfg.replicate {
-        Some(rt) => Some(recorded_chunks(&mut c.tgt_ctl, rt)?),
+        Some(rt) => Some(recorded_chunks(&mut c.tgt_ctl, &c.tgt_server, rt)?),
         None => None,
     };
     let tables: Vec<(String, String)> = match &recorded {
