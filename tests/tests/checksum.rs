@@ -635,8 +635,7 @@ fn verify_indexes_finds_a_corrupt_secondary_index() {
     let page = 16384;
     let has = |p: &[u8]| p.windows(5).any(|w| w == b"v0100");
     let n = (3..8)
-        .filter(|n| has(&file[n * page..(n + 1) * page]))
-        .next_back()
+        .rfind(|n| has(&file[n * page..(n + 1) * page]))
         .expect("v0100 in an index page");
     let p4 = &mut file[n * page..(n + 1) * page];
     let at = p4
