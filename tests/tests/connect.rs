@@ -34,7 +34,12 @@ fn tcp_and_socket_by_dsn_url_options_and_env() {
     r.expect_code(0);
     let j = r.json();
     assert_eq!(j[0]["via"], "tcp");
-    assert_eq!(j[0]["server"]["flavor"], "MariaDB");
+    let flavor = if oxkit_harness::flavour().is_mysql() {
+        "MySQL"
+    } else {
+        "MariaDB"
+    };
+    assert_eq!(j[0]["server"]["flavor"], flavor);
     assert_eq!(j[0]["server"]["port"], s.port());
 
     // URL, percent-encoded password.
@@ -232,22 +237,43 @@ fn flavour_and_version_match_the_binary() {
     let s = single().expect("sandbox");
     let mut c = s.connect().expect("connect");
     let server = Server::detect(&mut c).expect("detect");
-    let bin = oxkit::sandbox::mariadbd().expect("mariadbd");
-    let out = std::process::Command::new(bin)
-        .arg("--version")
-        .output()
-        .expect("version");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains(&server.version.to_string()),
-        "{text} vs {}",
-        server.version
+    let install = oxkit_harness::flavour();
+    assert_eq!(
+        server.version, install.version,
+        "{}",
+        install.version_string
     );
-    assert_eq!(server.flavor, Flavor::MariaDB);
-    assert!(
-        server.caps.backup_stage && server.caps.replica_keyword && server.caps.mariadb_108_redo
-    );
-    assert_eq!(server.replica_status_sql(), "SHOW ALL SLAVES STATUS");
+    if install.is_mysql() {
+        assert_eq!(server.flavor, Flavor::MySQL);
+        assert!(server.caps.lock_instance_for_backup && server.caps.replica_keyword);
+        assert!(!server.caps.backup_stage && !server.caps.mariadb_108_redo);
+        assert_eq!(server.replica_status_sql(), "SHOW REPLICA STATUS");
+        assert_eq!(server.binlog_status_sql(), "SHOW BINARY LOG STATUS");
+        assert_eq!(server.replica_hosts_sql(), "SHOW REPLICAS");
+        // MySQL 9.6 removed SHA1() and MD5(): the row hash uses SHA2.
+        assert!(!server.caps.legacy_hashes);
+        assert_eq!(
+            oxkit::checksum::Function::Sha1.on(&server),
+            oxkit::checksum::Function::Sha2
+        );
+    } else {
+        assert_eq!(server.flavor, Flavor::MariaDB);
+        assert!(
+            server.caps.backup_stage && server.caps.replica_keyword && server.caps.mariadb_108_redo
+        );
+        assert_eq!(server.replica_status_sql(), "SHOW ALL SLAVES STATUS");
+        assert_eq!(server.binlog_status_sql(), "SHOW MASTER STATUS");
+    }
+    // Every statement the shared layer chose runs on this server.
+    for sql in [
+        server.replica_status_sql(),
+        server.binlog_status_sql(),
+        server.replica_hosts_sql(),
+        server.gtid_executed_sql(),
+    ] {
+        use mysql::prelude::Queryable as _;
+        let _: Vec<mysql::Row> = c.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
 }
 
 /// Regression: the client library's `query_drop` silently drops an error

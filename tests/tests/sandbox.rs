@@ -1,7 +1,7 @@
 //! The sandbox itself: start, connect by socket and TCP, stop, clean up.
 
 use oxkit::conn::{connect, ConnectOptions};
-use oxkit::server::{Flavor, Server};
+use oxkit::server::Server;
 use oxkit_harness::single;
 
 #[test]
@@ -9,7 +9,7 @@ fn sandbox_starts_answers_and_cleans_up() {
     let s = single().expect("sandbox");
     let mut c = connect(&s.socket_spec(), &ConnectOptions::default()).expect("socket connect");
     let server = Server::detect(&mut c).expect("detect");
-    assert_eq!(server.flavor, Flavor::MariaDB);
+    assert_eq!(server.flavor, oxkit_harness::flavour().flavor);
     assert_eq!(server.port, s.port());
     let mut t = connect(&s.tcp_spec(), &ConnectOptions::default()).expect("tcp connect");
     assert!(Server::detect(&mut t).expect("detect").log_bin);
@@ -311,6 +311,7 @@ fn verify_sandbox_is_private_and_dies_with_the_tool() {
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home.path())
+        .envs(oxkit_harness::server_env())
         .args(["verify", "--repo", &rp])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -337,10 +338,12 @@ fn verify_sandbox_is_private_and_dies_with_the_tool() {
                     .split_whitespace()
                     .nth(1)
                     .and_then(|p| p.parse::<u32>().ok());
-                // A server, not `mariadbd --version`.
+                // A server, not `mariadbd --version` (by its command line:
+                // a server in a Debian root runs under the root's loader,
+                // which is the process's name).
                 let serving = std::fs::read(format!("/proc/{pid}/cmdline"))
                     .is_ok_and(|c| c.windows(9).any(|w| w == b"--socket="));
-                if ppid == Some(tpid) && stat.contains("(mariadbd)") && serving {
+                if ppid == Some(tpid) && serving {
                     server = Some(pid);
                 }
             }

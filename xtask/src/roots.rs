@@ -25,6 +25,9 @@ pub struct Flavour {
     suite: Option<&'static str>,
     /// Packages debootstrap adds to the minimal root.
     packages: &'static str,
+    /// A file of each package beyond the server's, by which an older root
+    /// that lacks it is told (its package is then added with apt-get).
+    extras: &'static [(&'static str, &'static str)],
     /// The daemon inside the root.
     daemon: &'static str,
     /// The variable that points the sandbox (tests, tools) at the daemon.
@@ -37,6 +40,7 @@ pub const FLAVOURS: &[Flavour] = &[
         name: "mariadb-10.11",
         suite: None,
         packages: "",
+        extras: &[],
         daemon: "",
         env: "",
     },
@@ -44,13 +48,18 @@ pub const FLAVOURS: &[Flavour] = &[
         name: "mariadb-11.8",
         suite: Some("trixie"),
         packages: "mariadb-server-core,mariadb-client-core,mariadb-client",
+        extras: &[],
         daemon: "usr/sbin/mariadbd",
         env: oxkit::sandbox::MARIADBD_ENV,
     },
     Flavour {
         name: "mysql-9.7",
         suite: Some("sid"),
-        packages: "mysql-server-core,mysql-client-core",
+        // Percona Toolkit 3.7: the tests' cross-checks with pt-table-sync
+        // and pt-table-checksum need a version that speaks to MySQL 8.4+
+        // (Debian bookworm and trixie ship 3.2.1).
+        packages: "mysql-server-core,mysql-client-core,percona-toolkit",
+        extras: &[("percona-toolkit", "usr/bin/pt-table-checksum")],
         daemon: "usr/sbin/mysqld",
         env: oxkit::sandbox::MYSQLD_ENV,
     },
@@ -98,6 +107,32 @@ fn as_root(program: &str) -> Command {
     }
 }
 
+/// Installs `package` into an existing root with the root's own apt-get
+/// (through chroot). A rolling suite's Release file can be past its
+/// Valid-Until on a mirror snapshot; debootstrap does not check it, so
+/// neither does this.
+fn add_package(root: &std::path::Path, package: &str) -> Result<()> {
+    eprintln!("xtask: adding {package} to {}", root.display());
+    run(as_root("chroot").arg(root).args([
+        "apt-get",
+        "-q",
+        "-o",
+        "Acquire::Check-Valid-Until=false",
+        "update",
+    ]))?;
+    run(as_root("chroot")
+        .arg(root)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .args([
+            "apt-get",
+            "install",
+            "-y",
+            "-q",
+            "--no-install-recommends",
+            package,
+        ]))
+}
+
 impl Flavour {
     /// The environment that makes the sandbox run this flavour (empty for
     /// the host's own server), after building its root when missing.
@@ -109,6 +144,11 @@ impl Flavour {
         let daemon = root.join(self.daemon);
         if !daemon.is_file() {
             self.build_root(suite, &root)?;
+        }
+        for (package, file) in self.extras {
+            if !root.join(file).exists() {
+                add_package(&root, package)?;
+            }
         }
         let install = Install::at(&daemon)
             .with_context(|| format!("running the {} server of {}", self.name, root.display()))?;
