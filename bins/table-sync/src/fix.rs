@@ -38,6 +38,10 @@ pub fn literal(col: &Column, v: &Value) -> String {
             .fold(0u64, |acc, x| (acc << 8) | u64::from(*x))
             .to_string(),
         ColumnKind::Spatial | ColumnKind::Binary | ColumnKind::Bit => quote_binary(b),
+        // MySQL's JSON type (MariaDB's JSON is text): compared with a
+        // string, a JSON value equals only the JSON string scalar, so a
+        // whole-row match against an object would never find its row.
+        ColumnKind::Json => format!("CAST({} AS JSON)", quote_bytes(b)),
         _ => quote_bytes(b),
     }
 }
