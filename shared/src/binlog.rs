@@ -8,9 +8,13 @@
 //! interest begin) and decodes it on a thread: TABLE_MAP events name the
 //! table of the row events that follow, and WRITE/UPDATE/DELETE row events
 //! (v1 as MariaDB writes them, and v2) of the one table asked for become
-//! [`Change`]s with their row images in column order. Everything else
-//! (MariaDB GTID, annotate, checkpoint and GTID list events, other tables)
-//! is skipped. After each transaction (XID, or a query event other than
+//! [`Change`]s with their row images in column order (MySQL 8+ writes v2
+//! row events with their extra data, and table maps with optional
+//! metadata: the client library decodes both). Everything else (MariaDB
+//! and MySQL GTID events, annotate, rows-query, checkpoint, previous-GTIDs
+//! and GTID list events, other tables) is skipped, except a MySQL
+//! compressed transaction payload (`binlog_transaction_compression`),
+//! which is an error rather than changes silently missed. After each transaction (XID, or a query event other than
 //! `BEGIN`) a [`Item::Commit`] carries the position after it: a point a
 //! reader can restart from.
 //!
@@ -89,6 +93,24 @@ pub fn usable(conn: &mut Conn, server: &Server) -> Result<Option<String>> {
         return Ok(Some(format!(
             "binlog_row_image is {image}, not FULL (SET GLOBAL binlog_row_image = 'FULL')"
         )));
+    }
+    if server.flavor != Flavor::MariaDB {
+        // MySQL 8.0.20+ can write a transaction as one compressed payload
+        // event, whose row events this reader does not unpack.
+        let compressed: Option<Option<String>> = conn
+            .row(
+                "checking the binary log",
+                "SELECT @@GLOBAL.binlog_transaction_compression",
+            )
+            .unwrap_or(None);
+        if compressed
+            .flatten()
+            .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("ON"))
+        {
+            return Ok(Some(
+                "binlog_transaction_compression is ON: compressed transactions are not read (SET GLOBAL binlog_transaction_compression = OFF)".into(),
+            ));
+        }
     }
     if let Err(e) = master_position(conn, server) {
         return Ok(Some(format!(
@@ -224,6 +246,9 @@ impl Reader {
         let handle = std::thread::spawn(move || {
             let mut stream = stream;
             let mut file = from.file.clone();
+            // Until the first format description the client library does
+            // not know that events carry a checksum (see [`log_name`]).
+            let mut described = false;
             while let Some(ev) = stream.next() {
                 if st.load(Ordering::SeqCst) {
                     return;
@@ -249,7 +274,19 @@ impl Reader {
                 let mut item = None;
                 match data {
                     Some(EventData::RotateEvent(r)) => {
-                        file = log_name(&r.name());
+                        let raw = r.name_raw();
+                        let asked = from.file.as_bytes();
+                        file =
+                            if !described && raw.starts_with(asked) && raw.len() <= asked.len() + 4
+                            {
+                                // The first (fake) rotate names the log asked
+                                // for, its checksum possibly still attached:
+                                // a checksum byte can be a digit itself (seen:
+                                // `mysql-bin.0000012`).
+                                from.file.clone()
+                            } else {
+                                log_name(&r.name())
+                            };
                         let mut g = rec.lock().unwrap_or_else(|p| p.into_inner());
                         *g = Position {
                             file: file.clone(),
@@ -257,6 +294,15 @@ impl Reader {
                         };
                         continue;
                     }
+                    Some(EventData::TransactionPayloadEvent(_)) => {
+                        // Never skipped: its row events would be lost.
+                        let _ = tx.send(Err(
+                            "a compressed transaction in the binary log (binlog_transaction_compression, set by a session?): its row changes cannot be read"
+                                .to_string(),
+                        ));
+                        return;
+                    }
+                    Some(EventData::FormatDescriptionEvent(_)) => described = true,
                     Some(EventData::XidEvent(_)) => item = Some(Item::Commit(Position::default())),
                     Some(EventData::QueryEvent(q))
                         if !q.query().trim().eq_ignore_ascii_case("BEGIN") =>
@@ -304,23 +350,33 @@ impl Reader {
                     _ => {}
                 }
                 let end = u64::from(header.log_pos());
-                if end > 0 {
-                    let pos = Position {
-                        file: file.clone(),
-                        pos: end,
-                    };
-                    if let Some(Item::Commit(p)) = &mut item {
-                        *p = pos.clone();
-                    }
-                    if let Some(it) = item {
+                if end == 0 {
+                    // MariaDB 11.7+ writes the events inside a transaction
+                    // with no end position (`binlog_legacy_event_pos` off):
+                    // their changes are handed out, and the position moves
+                    // at the transaction's end, which has one.
+                    if let Some(it @ Item::Rows(_)) = item {
                         if tx.send(Ok(it)).is_err() {
                             return;
                         }
                     }
-                    // Published after the event's items are queued: a
-                    // consumer that sees this position has them all.
-                    *rec.lock().unwrap_or_else(|p| p.into_inner()) = pos;
+                    continue;
                 }
+                let pos = Position {
+                    file: file.clone(),
+                    pos: end,
+                };
+                if let Some(Item::Commit(p)) = &mut item {
+                    *p = pos.clone();
+                }
+                if let Some(it) = item {
+                    if tx.send(Ok(it)).is_err() {
+                        return;
+                    }
+                }
+                // Published after the event's items are queued: a
+                // consumer that sees this position has them all.
+                *rec.lock().unwrap_or_else(|p| p.into_inner()) = pos;
             }
             let _ = tx.send(Err("the server ended the binary log stream".to_string()));
         });

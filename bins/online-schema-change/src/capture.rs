@@ -32,11 +32,12 @@
 //! the application's (a client error, seen in the bench). So where the
 //! server has `SKIP LOCKED` (MariaDB 10.6, MySQL 8.0.1) a batch first takes
 //! the share locks it can get without waiting (`LOCK IN SHARE MODE SKIP
-//! LOCKED`), applies exactly those keys, and commits; it never waits. Each
-//! key it skipped (a row another transaction holds, or a key with no row)
-//! is then applied in a transaction of its own, which may wait for that one
-//! row but holds nothing the application could be waiting for (only the
-//! shadow's row, which no application touches), so no cycle can form.
+//! LOCKED`, on MySQL `FOR SHARE SKIP LOCKED`), applies exactly those keys,
+//! and commits; it never waits. Each key it skipped (a row another
+//! transaction holds, or a key with no row) is then applied in a
+//! transaction of its own, which may wait for that one row but holds
+//! nothing the application could be waiting for (only the shadow's row,
+//! which no application touches), so no cycle can form.
 //!
 //! Ordering with the copy (the race the trigger method closes with share
 //! locks): the copy runs on the same session and thread as the applier,
@@ -301,8 +302,15 @@ impl Capture {
         batch: &[Vec<String>],
     ) -> Result<u16> {
         let cond = self.key_cond(plan, batch);
+        // MySQL takes SKIP LOCKED only after `FOR SHARE` (8.0.1+), MariaDB
+        // only after `LOCK IN SHARE MODE` (10.6+).
+        let share = if self.server.flavor == oxkit::server::Flavor::MariaDB {
+            "LOCK IN SHARE MODE"
+        } else {
+            "FOR SHARE"
+        };
         let probe = format!(
-            "SELECT {} FROM {} WHERE {cond} LOCK IN SHARE MODE SKIP LOCKED",
+            "SELECT {} FROM {} WHERE {cond} {share} SKIP LOCKED",
             self.key_select(),
             n.q(&n.table)
         );

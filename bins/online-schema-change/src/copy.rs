@@ -109,6 +109,19 @@ pub fn copy_sql(n: &Names, plan: &Plan, cond: &str, locking: bool) -> String {
     )
 }
 
+/// Turns MariaDB 11.6+'s `innodb_snapshot_isolation` (on by default there)
+/// off for one of the tool's sessions: the copy, the capture and the
+/// checksum are built on InnoDB's classic locking reads, which read the
+/// newest committed row, where snapshot isolation fails a locking read of
+/// a row changed since the transaction's snapshot (error 1020). A server
+/// without the variable (MySQL, older MariaDB) has the classic reads.
+pub fn classic_locking_reads(conn: &mut Conn) {
+    let _ = conn.run(
+        "session setup",
+        "SET SESSION innodb_snapshot_isolation = OFF",
+    );
+}
+
 /// Sets the copy session up for lock-free reads (READ COMMITTED, row
 /// format); returns false when it has to copy with share locks instead.
 pub fn lock_free_session(conn: &mut Conn) -> bool {

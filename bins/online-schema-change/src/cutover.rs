@@ -14,6 +14,11 @@
 //! (every write to the original wrote the shadow in the same transaction),
 //! so no write lock or catch-up phase is needed. Statements that queued on
 //! `t` during the rename open the new table when they get their turn.
+//!
+//! With binary log capture writes stop while the capture catches up: on
+//! MySQL 8.0.13+ by one session that renames under `LOCK TABLES`
+//! ([`lock_rename_swap`]), on MariaDB, which refuses that, by two
+//! sessions ([`binlog_swap`]).
 
 use crate::capture::Capture;
 use crate::plan::Plan;
@@ -168,6 +173,158 @@ pub struct SwapCtx<'a> {
     pub catch_up: Duration,
 }
 
+/// The swap with binary log capture on MySQL 8.0.13+, which lets a session
+/// rename the tables it holds under `LOCK TABLES ... WRITE`: one session
+///
+/// 1. `LOCK TABLES t WRITE, _t_new WRITE` (waits at most
+///    `--cut-over-lock-wait`): writes to `t` stop, and every transaction
+///    that wrote it has committed (a transaction keeps its metadata lock
+///    until it ends), so its changes are in the binary log;
+/// 2. reads the binary log position and applies every change up to it (at
+///    most `catch_up`);
+/// 3. `RENAME TABLE t TO _t_old, _t_new TO t`, then `UNLOCK TABLES`.
+///
+/// The application's statements that queued on `t` meanwhile wait for the
+/// metadata lock of the *name* `t`; when they get it they open the table
+/// that has the name then, the new one. If step 1 or 2 fails the session
+/// unlocks without renaming (the original stays, the attempt is retried
+/// until the deadline); if the session dies its locks go with it. No
+/// sentry table: nothing of this swap is ever dropped. Returns the
+/// attempts.
+pub fn lock_rename_swap(
+    conn: &mut Conn,
+    cancel: &Cancel,
+    sw: &SwapCtx<'_>,
+    capture: &mut Capture,
+) -> Result<u32> {
+    let n = sw.n;
+    if table_exists(conn, &n.db, &n.old)? {
+        return Err(crate::plan::refuse(format!(
+            "{}.{} exists; the swap renames the original to that name (drop it if an earlier run left it)",
+            n.db, n.old
+        )));
+    }
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        cancel.check()?;
+        if attempts > 1 {
+            capture.apply(conn, cancel, n, sw.plan, sw.allow_data_loss, false)?;
+        }
+        if lock_rename_attempt(conn, cancel, sw, capture)? {
+            return Ok(attempts);
+        }
+        if Instant::now() >= sw.bound.deadline {
+            let who = blockers(conn);
+            return Err(ExitError {
+                exit: Exit::ERROR,
+                message: format!(
+                    "swapping the tables: gave up after {attempts} attempts (--cut-over-timeout); the table's metadata lock is held: {who}"
+                ),
+            }
+            .into());
+        }
+        let until = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < until {
+            cancel.check()?;
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn table_exists(conn: &mut Conn, db: &str, table: &str) -> Result<bool> {
+    let n: Option<u64> = conn.row(
+        "looking for name clashes",
+        &format!(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
+            oxkit::sql::quote_str(db),
+            oxkit::sql::quote_str(table)
+        ),
+    )?;
+    Ok(n.unwrap_or(0) > 0)
+}
+
+/// One attempt of [`lock_rename_swap`]: `Ok(true)` swapped, `Ok(false)`
+/// not (retry).
+fn lock_rename_attempt(
+    conn: &mut Conn,
+    cancel: &Cancel,
+    sw: &SwapCtx<'_>,
+    capture: &mut Capture,
+) -> Result<bool> {
+    let n = sw.n;
+    let lock_wait = sw.bound.lock_wait;
+    let mut a = conn::connect(sw.spec, sw.opts)?;
+    crate::copy::classic_locking_reads(&mut a);
+    a.run(
+        "session setup",
+        &format!("SET SESSION lock_wait_timeout = {lock_wait}"),
+    )?;
+    let lock = format!(
+        "LOCK TABLES {} WRITE, {} WRITE",
+        n.q(&n.table),
+        n.q(&n.shadow)
+    );
+    match a.run("locking the table for the swap", &lock) {
+        Ok(()) => {}
+        Err(e) if matches!(e.kind, ErrorKind::LockWaitTimeout | ErrorKind::Deadlock) => {
+            log::warn!(
+                "swapping the tables: write lock not granted within {lock_wait}s; holders: {}; retrying",
+                blockers(conn)
+            );
+            return Ok(false);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // Writes are stopped from here until UNLOCK TABLES.
+    let stopped = Instant::now();
+    if let Err(e) = capture.catch_up(
+        &mut a,
+        cancel,
+        n,
+        sw.plan,
+        sw.allow_data_loss,
+        true,
+        Instant::now() + sw.catch_up,
+    ) {
+        let _ = a.run("unlocking", "UNLOCK TABLES");
+        log::warn!("swapping the tables: {e:#}; the original is kept; retrying");
+        return Ok(false);
+    }
+    let rename = format!(
+        "RENAME TABLE {} TO {}, {} TO {}",
+        n.q(&n.table),
+        n.q(&n.old),
+        n.q(&n.shadow),
+        n.q(&n.table)
+    );
+    let renamed = a.run("swapping the tables", &rename);
+    let _ = a.run("unlocking", "UNLOCK TABLES");
+    let blocked = stopped.elapsed();
+    drop(a);
+    match renamed {
+        Ok(()) => {
+            log::info!(
+                "swapped; writes were stopped for {:.2}s",
+                blocked.as_secs_f64()
+            );
+            Ok(true)
+        }
+        Err(e) => {
+            // A RENAME is atomic: either both names moved or neither. A
+            // lost connection leaves the outcome unknown: the tables say.
+            if table_exists(conn, &n.db, &n.old)? && !table_exists(conn, &n.db, &n.shadow)? {
+                log::warn!("swapping the tables: {e}; the rename was done");
+                return Ok(true);
+            }
+            log::warn!(
+                "swapping the tables: the rename failed ({e}); the original is kept; retrying"
+            );
+            Ok(false)
+        }
+    }
+}
+
 /// The swap with binary log capture (MariaDB): writes stop, the capture
 /// catches up, and the tables are swapped, with the application's writes
 /// that queued meanwhile landing in the new table. MariaDB rejects RENAME
@@ -314,6 +471,7 @@ fn swap_attempt(
         ),
     )?;
     let mut a = conn::connect(sw.spec, sw.opts)?;
+    crate::copy::classic_locking_reads(&mut a);
     let mut b = conn::connect(sw.spec, sw.opts)?;
     a.run(
         "session setup",

@@ -8,7 +8,9 @@
 
 use crate::capture::Capture;
 use crate::copy::{compare_chunk, copy_chunk, recopy_chunk, trigger_sql};
-use crate::cutover::{binlog_swap, bounded, instant_sql, rebuild_fk_sql, swap_sql, Bound, SwapCtx};
+use crate::cutover::{
+    binlog_swap, bounded, instant_sql, lock_rename_swap, rebuild_fk_sql, swap_sql, Bound, SwapCtx,
+};
 use crate::plan::{create_clone, plan, refuse, show_create, Plan};
 use crate::state::{self, Names};
 use crate::{Config, FkMethod, Method};
@@ -96,6 +98,7 @@ pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
         .ok_or_else(|| usage_error("the DSN names no table: add t=table"))?;
     let names = Names::new(&db, &tname).map_err(|e| usage_error(format!("{e:#}")))?;
     let mut conn = conn::connect(&spec, &opts)?;
+    crate::copy::classic_locking_reads(&mut conn);
     let server = Server::detect(&mut conn)?;
     let _run_lock = state::RunLock::take(conn::connect(&spec, &opts)?, &names)?;
     let table = load_table(&mut conn, &db, &tname)?;
@@ -387,6 +390,7 @@ fn cleanup(
 /// [`crate::copy`]).
 fn connect_copy(spec: &ConnSpec, opts: &ConnectOptions) -> Result<(Conn, bool)> {
     let mut c = conn::connect(spec, opts)?;
+    crate::copy::classic_locking_reads(&mut c);
     c.run("session setup", "SET SESSION innodb_lock_wait_timeout = 3")?;
     let locking = !crate::copy::lock_free_session(&mut c);
     if locking {
@@ -646,7 +650,11 @@ fn copy_and_swap(
             bound: ddl_bound(),
             catch_up: Duration::from_secs(u64::from(cfg.lock_wait).max(2)),
         };
-        report.cut_over_attempts = binlog_swap(conn, cancel, &sw, cap)?;
+        report.cut_over_attempts = if server.flavor == oxkit::server::Flavor::MariaDB {
+            binlog_swap(conn, cancel, &sw, cap)?
+        } else {
+            lock_rename_swap(conn, cancel, &sw, cap)?
+        };
         *swapped = true;
         report.binlog_changes = cap.changes;
         report.binlog_keys_applied = cap.keys_applied;
@@ -668,7 +676,10 @@ fn copy_and_swap(
     let after = oxkit::entry::Cancel::new();
     if let Some(cap) = capture.take() {
         cap.stop();
-        // The binary log swap renamed the original to the sentry's name.
+    }
+    if method == Method::Binlog && server.flavor == oxkit::server::Flavor::MariaDB {
+        // MariaDB's binary log swap renamed the original to the sentry's
+        // name.
         bounded(
             conn,
             &after,
@@ -868,9 +879,12 @@ fn choose_method(
     conn: &mut Conn,
     server: &Server,
 ) -> Result<(Method, Option<String>)> {
-    let why_not = if server.flavor != oxkit::server::Flavor::MariaDB {
+    let why_not = if server.flavor != oxkit::server::Flavor::MariaDB
+        && server.version < oxkit::server::Version::new(8, 0, 13)
+    {
+        // The swap renames under LOCK TABLES (see crate::cutover).
         Some(format!(
-            "binary log capture's swap is built and tested for MariaDB only, and the server is {}",
+            "binary log capture's swap needs MySQL 8.0.13 or later (RENAME TABLE under LOCK TABLES), and the server is {}",
             server.describe()
         ))
     } else {

@@ -87,7 +87,7 @@ pub struct Args {
     /// The ALTER TABLE clauses to apply, without "ALTER TABLE t": "ADD INDEX k (c), MODIFY v BIGINT"
     #[arg(long, value_name = "CLAUSES", help_heading = "Change")]
     pub alter: Option<String>,
-    /// How concurrent changes reach the shadow table [default: binlog when the server's binary log can be read (MariaDB, ROW, FULL images, privileges), else triggers with a note why]
+    /// How concurrent changes reach the shadow table [default: binlog when the server's binary log can be read (MariaDB, or MySQL 8.0.13+; ROW, FULL images, privileges), else triggers with a note why]
     #[arg(long, value_enum, help_heading = "Change")]
     pub method: Option<Method>,
     /// Copy even when the server could make the change instantly
@@ -317,12 +317,13 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      sleeps --sleep-ratio times the chunk's time, and it pauses as the Throttling \
      options say (replica lag, --max-load, --pause-file; --critical-load aborts). \
      Deadlocks and lock wait timeouts of a chunk are retried.",
-    "BINARY LOG CAPTURE (--method binlog, MariaDB). Instead of triggers, a second session \
-     reads the binary log as a replica does (a random server id above 4000000000), from \
-     the position SHOW MASTER STATUS gave before the shadow table was created. It needs \
-     log_bin on, binlog_format=ROW, binlog_row_image=FULL, and the REPLICATION SLAVE and \
-     BINLOG MONITOR (REPLICATION CLIENT) privileges; without them --method binlog is \
-     refused with the reason. The row events of the table give the keys that changed; \
+    "BINARY LOG CAPTURE (--method binlog; MariaDB, MySQL 8.0.13+). Instead of triggers, a \
+     second session reads the binary log as a replica does (a random server id above \
+     4000000000), from the position SHOW MASTER STATUS (SHOW BINARY LOG STATUS on MySQL \
+     8.2+) gave before the shadow table was created. It needs log_bin on, \
+     binlog_format=ROW, binlog_row_image=FULL, on MySQL binlog_transaction_compression \
+     OFF, and the REPLICATION SLAVE and BINLOG MONITOR (REPLICATION CLIENT) privileges; \
+     without them --method binlog is refused with the reason. The row events of the table give the keys that changed; \
      repeated changes of a key collapse into one, and an update that moves a row marks \
      its old and its new key. Between copy chunks (on the copy's session, so the two \
      cannot race) the changed keys are applied in batches of 500, each in one \
@@ -353,7 +354,14 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      again; if chunks still differ the tool refuses to swap, cleans up and exits 16.",
     "SWAP. With --postpone-cut-over FILE the tool keeps the shadow in sync (the triggers, \
      or the applied binary log changes every 200 ms) and waits while FILE exists, then \
-     checksums again. With binary log capture the swap stops writes, catches up and \
+     checksums again. With binary log capture on MySQL (8.0.13+ renames tables held \
+     under LOCK TABLES) one session takes LOCK TABLES t WRITE, _t_new WRITE (waiting at \
+     most --cut-over-lock-wait), which stops writes; it reads the binary log position \
+     and applies every change up to it (at most --cut-over-lock-wait seconds, at least \
+     2), runs RENAME TABLE t TO _t_old, _t_new TO t and unlocks: the application's \
+     statements queued on the table then open the new one. If the lock or the catch-up \
+     fails it unlocks without renaming (the original stays) and tries again until \
+     --cut-over-timeout. On MariaDB the swap stops writes, catches up and \
      swaps in two sessions (MariaDB rejects RENAME under LOCK TABLES): the shadow is \
      renamed TABLE_osc_new and a sentry table TABLE_osc_del is created (names that sort \
      after the table's: a RENAME takes its metadata locks in name order, and it must \

@@ -19,7 +19,7 @@ complete -c ox-online-schema-change -l connect-timeout -d 'Seconds to wait for a
 complete -c ox-online-schema-change -l set-vars -d 'Session variables to set after connecting: var=value,var2=value2' -r
 complete -c ox-online-schema-change -l recursion-method -d 'How to find replicas: hosts, processlist, dsn=DSN, none (comma-separated, tried in order)' -r
 complete -c ox-online-schema-change -l alter -d 'The ALTER TABLE clauses to apply, without "ALTER TABLE t": "ADD INDEX k (c), MODIFY v BIGINT"' -r
-complete -c ox-online-schema-change -l method -d 'How concurrent changes reach the shadow table [default: binlog when the server\'s binary log can be read (MariaDB, ROW, FULL images, privileges), else triggers with a note why]' -r -f -a "triggers\t'AFTER INSERT/UPDATE/DELETE triggers on the table write every change to the shadow table in the same transaction'
+complete -c ox-online-schema-change -l method -d 'How concurrent changes reach the shadow table [default: binlog when the server\'s binary log can be read (MariaDB, or MySQL 8.0.13+; ROW, FULL images, privileges), else triggers with a note why]' -r -f -a "triggers\t'AFTER INSERT/UPDATE/DELETE triggers on the table write every change to the shadow table in the same transaction'
 binlog\t'Read changed keys from the binary log (ROW format) and copy those rows again; no triggers'"
 complete -c ox-online-schema-change -l alter-foreign-keys-method -d 'Foreign keys of child tables pointing at this table' -r -f -a "auto\t'rebuild_constraints when the table has children'
 rebuild-constraints\t'After the swap, re-point each child\'s constraint at the new table (ALTER TABLE child, in place)'
