@@ -21,7 +21,8 @@ complete -c ox-table-sync -l replicate -d 'Sync only the chunks this checksum ta
 complete -c ox-table-sync -l where -d 'Only rows matching this SQL condition (applied on both sides)' -r
 complete -c ox-table-sync -l function -d 'Row hash used for the sub-range checksums' -r -f -a "sha1\t'SHA1 digest, 64 bits per row, folded without cancellation (default)'
 md5\t'MD5 digest, 64 bits per row, folded like sha1'
-crc32\t'Percona\'s BIT_XOR of CRC32: compatible, fast, linear (can cancel)'"
+crc32\t'Percona\'s BIT_XOR of CRC32: compatible, fast, linear (can cancel)'
+sha2\t'SHA-256 digest, 64 bits per row, folded like sha1 (what sha1 and md5 become on MySQL 9.6+, which removed SHA1() and MD5())'"
 complete -c ox-table-sync -l chunk-size -d 'Rows per range in direct and --sync-to-master mode (each range is compared in one pass)' -r
 complete -c ox-table-sync -l bucket-rows -d 'Rows per hash bucket inside a range; only differing buckets\' rows are fetched' -r
 complete -c ox-table-sync -l batch-size -d 'Rows fixed per transaction' -r
