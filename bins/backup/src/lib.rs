@@ -701,6 +701,7 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
                         &m,
                         &spec,
                         &u,
+                        &copts,
                         cfg.args.encrypt_key_file.as_deref(),
                         cfg.args.no_binlog,
                     )?;
@@ -801,8 +802,11 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      verify-interrupted line is added to the history, and the exit status is 4.",
     "CONSISTENCY. Worker connections (--threads) open consistent snapshots while a control \
      connection blocks commits for an instant (BACKUP STAGE BLOCK_COMMIT on MariaDB, else \
-     FLUSH TABLES WITH READ LOCK); the GTID position and binary log file and offset of that \
-     point are recorded, and on MariaDB every worker's binlog_snapshot_file/position is \
+     FLUSH TABLES WITH READ LOCK; on MySQL 8+ LOCK INSTANCE FOR BACKUP first, held until the \
+     dump ends, so DDL waits for the backup: without BACKUP_ADMIN a warning is recorded and \
+     DDL is only detected); the GTID position (MariaDB gtid_current_pos, MySQL gtid_executed \
+     as uuid:intervals) and binary log file and offset of that point (SHOW BINARY LOG STATUS \
+     on MySQL 8.2+) are recorded, and on MariaDB every worker's binlog_snapshot_file/position is \
      checked against it. Only InnoDB tables are consistent this way: other engines fail the \
      backup unless --allow-non-transactional. Definitions (tables, views, procedures, \
      functions, triggers, events, users and grants) are saved; a table altered, dropped or \
@@ -847,8 +851,14 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      server's own: directories 0700, files 0600 (a directory that existed keeps its own \
      mode), before --owner is applied. --until \
      'YYYY-MM-DD HH:MM:SS' (UTC) or --until-gtid GTID then replays the binary logs copied by \
-     the binlog action (mariadb-binlog piped into the mariadb client) from the backup's \
-     position to that point. --max-rate limits the bytes per second a backup writes (logical) or reads from the data \
+     the binlog action (the decoder and client of the backup's flavour and major version: \
+     mariadb-binlog piped into mariadb, or MySQL's mysqlbinlog into mysql) from the backup's \
+     position to that point. On MySQL a --until-gtid is a GTID (uuid:N) or a set: the logs \
+     are decoded once to find the end of the last transaction of it in log order (as START \
+     REPLICA UNTIL SQL_AFTER_GTIDS), every transaction of it must be in the backup or the \
+     copied logs, and the replay stops there (mysqlbinlog --stop-position); the replayed \
+     transactions keep their GTIDs on a target with gtid_mode on (refused when it has \
+     executed some of them already: they would be skipped), else --skip-gtids. --max-rate limits the bytes per second a backup writes (logical) or reads from the data \
      files (physical); \
      progress with rate and ETA goes to stderr on a terminal.",
     "PHYSICAL. backup --method physical (MariaDB 10.8+, run on the database host as a user \
@@ -885,7 +895,9 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      released and no set is left; a stopped verify records no verdict); backup --verify \
      and verify 16 when the restored data differ or the backup cannot be restored; check \
      1 when no verified backup is recent enough; backup 1 when a table filter matches \
-     nothing; 1 for bad options.",
+     nothing; restore 1 when the target server has local_infile=OFF (MySQL's default: the \
+     rows are sent with LOAD DATA LOCAL INFILE; checked before anything is created, enable \
+     it with SET GLOBAL local_infile = ON); 1 for bad options.",
     "JSON (--format json): backup prints {backup: manifest, verify}; list an array of \
      {id, state (complete, running, abandoned, unfinished), method, finished_at, age_secs, stored_bytes, duration_secs, tables, \
      encrypted, verification, restore_secs, gtid, warnings}; check {newest_verified, \
