@@ -135,7 +135,7 @@ pub struct Args {
     /// Restore users and grants too
     #[arg(long, help_heading = "Restore")]
     pub users: bool,
-    /// Restore into a new data directory instead of a running server: a throwaway mariadbd is started on a fresh datadir, restored into, shut down cleanly, and its datadir moved to DIR (which must not exist). A physical backup is decoded into DIR (new or empty) and prepared there by a throwaway server's crash recovery
+    /// Restore into a new data directory instead of a running server: a throwaway server of the backup's flavour and major version is started on a fresh datadir, restored into, shut down cleanly, and its datadir moved to DIR (which must not exist). A physical backup is decoded into DIR (new or empty) and prepared there by a throwaway server's crash recovery
     #[arg(long, value_name = "DIR", help_heading = "Restore")]
     pub to_datadir: Option<PathBuf>,
     /// Owner (USER or USER:GROUP) of a physical restore's files when run as root; default the owner of the --to-datadir directory if it exists (empty), else of its parent
@@ -644,6 +644,11 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             }
             let ro = restore_options(&cfg, &m)?;
             let r = restore::to_datadir(ctx, &repo, &m, &ro, &dir)?;
+            // The datadir is made by, and for, a server of the backup's
+            // flavour and major version.
+            let (flavor, v) = m.server.flavor_version();
+            let mysql = flavor != oxkit::server::Flavor::MariaDB;
+            let version = format!("{}.{}", v.major, v.minor);
             let now = manifest::now_unix();
             repo.update_manifest(&m.id, |mm| {
                 mm.history.push(manifest::HistoryEntry {
@@ -659,12 +664,14 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             emit(format, &r, |w| {
                 writeln!(
                     w,
-                    "restored {} into the new datadir {} ({} tables, {} rows in {:.1}s); start mariadbd with --datadir={}",
+                    "restored {} into the new datadir {} ({} tables, {} rows in {:.1}s); start {} {} with --datadir={}",
                     r.backup,
                     r.target,
                     r.tables,
                     r.rows,
                     r.duration_secs,
+                    if mysql { "mysqld" } else { "mariadbd" },
+                    version,
                     r.target
                 )
             })?;
@@ -688,13 +695,16 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
                 return physical::run_replay(&cfg, &repo, &m, &spec, &until, format);
             }
             let ro = restore_options(&cfg, &m)?;
+            let until = match (&cfg.args.until, &cfg.args.until_gtid) {
+                (Some(t), _) => Some(pitr::Until::Time(t.clone())),
+                (_, Some(g)) => Some(pitr::Until::Gtid(g.clone())),
+                _ => None,
+            };
+            if let Some(u) = &until {
+                pitr::check_until(&m, u)?;
+            }
             let result = (|| -> Result<restore::RestoreReport> {
                 let mut r = restore::restore(ctx, &repo, &m, &spec, &copts, &ro)?;
-                let until = match (&cfg.args.until, &cfg.args.until_gtid) {
-                    (Some(t), _) => Some(pitr::Until::Time(t.clone())),
-                    (_, Some(g)) => Some(pitr::Until::Gtid(g.clone())),
-                    _ => None,
-                };
                 if let Some(u) = until {
                     let secs = pitr::replay(
                         &repo,
@@ -792,7 +802,8 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      exits 1 when the newest verified backup is older (for monitoring); expire --keep-last N \
      --keep-days D deletes what falls outside the retention but never the newest verified \
      backup; verify restores a backup (--backup ID, default the newest) into a throwaway \
-     mariadbd and compares every table's row count and checksum with those recorded at \
+     server of the backup's flavour and major version (mariadbd or mysqld, found through \
+     OXKIT_MARIADBD / OXKIT_MYSQLD or PATH) and compares every table's row count and checksum with those recorded at \
      backup time; restore DSN loads a backup into a running server; binlog DSN copies the \
      server's binary logs for point-in-time recovery. The server of backup, binlog and \
      restore is a DSN or the connection options (--host, --port, --user, --socket, \

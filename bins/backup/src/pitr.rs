@@ -252,6 +252,22 @@ pub enum Until {
     Gtid(String),
 }
 
+/// Checks `until` against the backup before anything is restored: a
+/// MySQL backup's GTID target must be a MySQL GTID or set (`uuid:N`).
+pub fn check_until(m: &Manifest, until: &Until) -> Result<()> {
+    if let Until::Gtid(g) = until {
+        if m.server.flavor_version().0 != Flavor::MariaDB {
+            GtidSet::parse(g).map_err(|e| {
+                oxkit::entry::usage_error(format!(
+                    "--until-gtid: {e:#} (backup {} is of {})",
+                    m.id, m.server.version
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Replays the copied binary logs from the backup's position to `until`
 /// into the server at `spec`. Returns the seconds it took.
 pub fn replay(
