@@ -944,6 +944,33 @@ fn restore_until_lands_exactly() {
         0,
         "nothing after the time"
     );
+
+    if flavour().is_mysql() {
+        // Into a MySQL server with GTIDs on, the replayed transactions keep
+        // the source's GTIDs: up to the target's, none after it.
+        let t3 = Sandbox::builder().binlog(true).start().expect("t3");
+        backup(&[
+            "restore",
+            &t3.dsn(),
+            "--repo",
+            &p(&repo),
+            "--until-gtid",
+            &until_gtid,
+        ])
+        .expect_code(0);
+        let mut c3 = t3.connect().expect("c3");
+        assert_eq!(count(&mut c3, "SELECT COUNT(*) FROM pitr.t"), 149);
+        let (uuid, last) = until_gtid.rsplit_once(':').expect("uuid:N");
+        let last: u64 = last.parse().expect("N");
+        let has = |c: &mut Conn, n: u64| {
+            count(
+                c,
+                &format!("SELECT GTID_SUBSET('{uuid}:{n}', @@GLOBAL.gtid_executed)"),
+            )
+        };
+        assert_eq!(has(&mut c3, last), 1, "the target GTID was kept");
+        assert_eq!(has(&mut c3, last + 1), 0, "nothing after it was replayed");
+    }
 }
 
 // ---- issue 21: safe under hostile conditions ----
