@@ -11,7 +11,7 @@
 
 use oxkit::conn::Conn;
 use oxkit::sandbox::Sandbox;
-use oxkit_harness::{exec, single, RunResult, Tool, Topology};
+use oxkit_harness::{exec, flavour, not_on, single, sql, RunResult, Tool, Topology};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -101,7 +101,10 @@ const AWKWARD: &str = "CREATE DATABASE awk CHARACTER SET utf8mb4; USE awk; \
   CREATE VIEW awk.a_v_on_view AS SELECT COUNT(*) AS n FROM awk.v_base; \
   CREATE FUNCTION awk.twice(x INT) RETURNS INT DETERMINISTIC RETURN x * 2; \
   CREATE PROCEDURE awk.touch() BEGIN UPDATE awk.parent SET name = name WHERE id = 1; END; \
-  CREATE EVENT awk.ev ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM awk.log;";
+  CREATE EVENT awk.ev ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM awk.log; \
+  CREATE ROLE awk_reader; GRANT SELECT ON awk.* TO awk_reader; \
+  CREATE USER 'awk_app'@'localhost' IDENTIFIED BY 'Awk-pass-42'; \
+  GRANT awk_reader TO 'awk_app'@'localhost'; GRANT INSERT ON awk.docs TO 'awk_app'@'localhost';";
 
 fn modes_are_private(dir: &Path) {
     for e in std::fs::read_dir(dir).expect("read dir") {
@@ -225,9 +228,29 @@ fn awkward_tables_round_trip_and_verify() {
         "awk.docs,awk.nopk",
         "--no-binlog",
         "--warm-up",
+        "--users",
     ])
     .expect_code(0);
     let mut c2 = t2.connect().expect("connect");
+    // Users, roles and grants came along (--users): the account logs in
+    // with its password (the saved hash: MariaDB's mysql_native_password,
+    // MySQL's caching_sha2_password) and has the source's grants.
+    let user_sql = "SELECT CONCAT(plugin, ' ', LENGTH(authentication_string)) FROM mysql.user \
+                    WHERE user = 'awk_app'";
+    let plugin = |c: &mut Conn| -> Option<String> { c.row("plugin", user_sql).expect("plugin") };
+    assert_eq!(plugin(&mut c2), plugin(&mut c));
+    let grants = |c: &mut Conn| -> Vec<String> {
+        c.rows("grants", "SHOW GRANTS FOR 'awk_app'@'localhost'")
+            .expect("grants")
+    };
+    assert_eq!(grants(&mut c2), grants(&mut c));
+    let mut app = t2.socket_spec();
+    app.user = Some("awk_app".into());
+    app.password = Some(oxkit::secret::Secret::new("Awk-pass-42"));
+    let mut a = oxkit::conn::connect(&app, &oxkit::conn::ConnectOptions::default())
+        .expect("awk_app logs in to the restored server with its password");
+    exec(&mut a, "SET ROLE awk_reader").expect("its role");
+    assert_eq!(count(&mut a, "SELECT COUNT(*) FROM awk.docs"), 800);
     assert_eq!(
         count(
             &mut c2,
@@ -326,9 +349,13 @@ fn consistent_under_a_concurrent_writer() {
         .collect();
     std::thread::sleep(std::time::Duration::from_millis(500));
     // The replica stops behind the backup's position; afterwards it runs
-    // exactly to that position (START SLAVE UNTIL).
+    // exactly to that position (MariaDB START SLAVE UNTIL master_gtid_pos,
+    // MySQL START REPLICA SQL_THREAD UNTIL SQL_AFTER_GTIDS: its receiver
+    // keeps running).
     let mut rc = topo.replica_conn(0).expect("replica");
-    exec(&mut rc, "STOP SLAVE").expect("stop");
+    let server = oxkit::server::Server::detect(&mut rc).expect("detect");
+    rc.run("stop", &oxkit::snapshot::stop_sql(&server))
+        .expect("stop");
     std::thread::sleep(std::time::Duration::from_millis(200));
     let repo = tempfile::tempdir().expect("tmp");
     let r = backup(&[
@@ -363,12 +390,17 @@ fn consistent_under_a_concurrent_writer() {
 
     // The replica, stopped exactly at the backup's GTID position, is what
     // the restored server must equal.
-    let server = oxkit::server::Server::detect(&mut rc).expect("detect");
-    exec(
-        &mut rc,
-        &format!("START SLAVE UNTIL master_gtid_pos = '{gtid}'"),
-    )
-    .expect("until");
+    if flavour().is_mysql() {
+        // One source: its server_uuid and every transaction from 1.
+        let (uuid, range) = gtid.split_once(':').expect("a MySQL GTID set");
+        assert!(
+            uuid.len() == 36 && range.starts_with("1-") && !range.contains(','),
+            "a MySQL GTID set (uuid:1-N): {gtid}"
+        );
+    } else {
+        assert!(gtid.starts_with("0-1-"), "a MariaDB GTID (0-1-N): {gtid}");
+    }
+    oxkit::snapshot::start_until(&mut rc, &server, &gtid).expect("until");
     oxkit::snapshot::wait_stopped_at(
         &mut rc,
         &server,
@@ -403,7 +435,8 @@ fn consistent_under_a_concurrent_writer() {
     );
     drop(t);
     drop(target);
-    exec(&mut rc, "START SLAVE").expect("restart replica");
+    rc.run("restart replica", &oxkit::snapshot::restart_sql(&server))
+        .expect("restart replica");
 
     backup(&["verify", "--repo", &p(repo.path())]).expect_code(0);
 }
@@ -830,7 +863,9 @@ fn restore_until_lands_exactly() {
     let repo = dir.path().join("repo");
     backup(&["backup", &s.dsn(), "--repo", &p(&repo)]).expect_code(0);
     exec(&mut c, "INSERT INTO pitr.t SELECT 100 + seq, 'a' FROM seq_1_to_50; DELETE FROM pitr.t WHERE id = 5;").expect("a");
-    let gtid_a: Option<String> = c.row("gtid", "SELECT @@gtid_binlog_pos").expect("gtid");
+    let gtid_a: Option<String> = c
+        .row("gtid", &sql("SELECT @@gtid_binlog_pos"))
+        .expect("gtid");
     exec(&mut c, "UPDATE pitr.t SET phase = 'a2' WHERE id = 6").expect("a2");
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let until: Option<String> = c
@@ -844,13 +879,40 @@ fn restore_until_lands_exactly() {
     backup(&["binlog", &s.dsn(), "--repo", &p(&repo)]).expect_code(0);
 
     let t1 = Sandbox::start().expect("t1");
+    let mut until_gtid = gtid_a.clone().expect("gtid");
+    if flavour().is_mysql() {
+        // A GTID of MariaDB's form is refused before anything is restored.
+        let r = backup(&[
+            "restore",
+            &t1.dsn(),
+            "--repo",
+            &p(&repo),
+            "--until-gtid",
+            "0-1-5",
+        ]);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(r.stderr.contains("not a MySQL GTID set"), "{}", r.stderr);
+        let mut c1 = t1.connect().expect("c1");
+        assert_eq!(
+            count(
+                &mut c1,
+                "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'pitr'"
+            ),
+            0
+        );
+        // gtid_executed is the set uuid:1-N; its last transaction, as one
+        // GTID (uuid:N), is the same point.
+        let (uuid, range) = until_gtid.split_once(':').expect("uuid:1-N");
+        let last = range.rsplit('-').next().expect("N");
+        until_gtid = format!("{uuid}:{last}");
+    }
     backup(&[
         "restore",
         &t1.dsn(),
         "--repo",
         &p(&repo),
         "--until-gtid",
-        gtid_a.as_deref().expect("gtid"),
+        &until_gtid,
     ])
     .expect_code(0);
     let mut c1 = t1.connect().expect("c1");
@@ -882,6 +944,33 @@ fn restore_until_lands_exactly() {
         0,
         "nothing after the time"
     );
+
+    if flavour().is_mysql() {
+        // Into a MySQL server with GTIDs on, the replayed transactions keep
+        // the source's GTIDs: up to the target's, none after it.
+        let t3 = Sandbox::builder().binlog(true).start().expect("t3");
+        backup(&[
+            "restore",
+            &t3.dsn(),
+            "--repo",
+            &p(&repo),
+            "--until-gtid",
+            &until_gtid,
+        ])
+        .expect_code(0);
+        let mut c3 = t3.connect().expect("c3");
+        assert_eq!(count(&mut c3, "SELECT COUNT(*) FROM pitr.t"), 149);
+        let (uuid, last) = until_gtid.rsplit_once(':').expect("uuid:N");
+        let last: u64 = last.parse().expect("N");
+        let has = |c: &mut Conn, n: u64| {
+            count(
+                c,
+                &format!("SELECT GTID_SUBSET('{uuid}:{n}', @@GLOBAL.gtid_executed)"),
+            )
+        };
+        assert_eq!(has(&mut c3, last), 1, "the target GTID was kept");
+        assert_eq!(has(&mut c3, last + 1), 0, "nothing after it was replayed");
+    }
 }
 
 // ---- issue 21: safe under hostile conditions ----
@@ -1138,6 +1227,28 @@ fn connection_options_work_without_a_dsn() {
         "{}",
         r.stderr
     );
+    // A server refusing LOAD DATA LOCAL (local_infile=OFF, MySQL's
+    // default) is refused before anything is created, in one line naming
+    // the variable and how to turn it on; exit 1.
+    let mut t = target.connect().expect("connect");
+    exec(&mut t, "SET GLOBAL local_infile = OFF").expect("local_infile off");
+    let r = backup(&["restore", &target.dsn(), "--repo", &rp]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("local_infile=OFF") && r.stderr.contains("SET GLOBAL local_infile = ON"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        count(
+            &mut t,
+            "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'opt'"
+        ),
+        0,
+        "nothing was created"
+    );
+    exec(&mut t, "SET GLOBAL local_infile = ON").expect("local_infile on");
     backup(&[
         "restore",
         "--repo",
@@ -1150,7 +1261,6 @@ fn connection_options_work_without_a_dsn() {
         "root",
     ])
     .expect_code(0);
-    let mut t = target.connect().expect("connect");
     assert_eq!(count(&mut t, "SELECT COUNT(*) FROM opt.t"), 100);
     // Two servers at once stay an error.
     let r = backup(&["backup", &s.dsn(), &target.dsn(), "--repo", &rp]);
@@ -1271,6 +1381,120 @@ fn restored_datadir_is_private() {
         .mode()
         & 0o777;
     assert_eq!(mode, 0o700);
-    assert!(datadir.join("mysql").join("global_priv.MAD").exists());
+    // The accounts' password hashes: MariaDB's mysql.global_priv (Aria),
+    // MySQL's data dictionary tablespace.
+    if flavour().is_mysql() {
+        assert!(datadir.join("mysql.ibd").exists());
+    } else {
+        assert!(datadir.join("mysql").join("global_priv.MAD").exists());
+    }
     modes_are_private(&datadir);
+}
+
+/// DDL during a logical backup on MySQL 8+: `LOCK INSTANCE FOR BACKUP`,
+/// held from before the consistent point to the end of the dump, makes an
+/// ALTER TABLE wait ("Waiting for backup lock") while DML goes on; the
+/// backup succeeds without the change and the ALTER runs after it.
+#[test]
+fn ddl_during_a_logical_backup_waits_on_mysql() {
+    if not_on(
+        &["mariadb"],
+        "MariaDB has no LOCK INSTANCE FOR BACKUP; its logical method holds BACKUP STAGE only \
+         for the consistent point, so DDL is detected at the end (and the physical method's \
+         BLOCK_DDL wait is tested in backup_physical.rs)",
+    ) {
+        return;
+    }
+    let s = single().expect("server");
+    let mut c = s.connect().expect("connect");
+    exec(
+        &mut c,
+        "CREATE DATABASE ddl; USE ddl; CREATE TABLE ddl.t (id INT PRIMARY KEY, b VARBINARY(200)); \
+         INSERT INTO ddl.t SELECT seq, RANDOM_BYTES(200) FROM seq_1_to_10000;",
+    )
+    .expect("setup");
+    let dir = tempfile::tempdir().expect("tmp");
+    let repo = dir.path().join("repo");
+    let rp = p(&repo);
+    let mut child = spawn_backup(&[
+        "backup",
+        &s.dsn(),
+        "--repo",
+        &rp,
+        "--threads",
+        "1",
+        "--chunk-rows",
+        "1000",
+        "--max-rate",
+        "256K",
+        "--format",
+        "json",
+    ]);
+    let repo2 = repo.clone();
+    wait_until(&mut child, "the running set's data", move || {
+        set_dirs(&repo2).iter().any(|d| {
+            std::fs::read_dir(d.join("data"))
+                .map(|mut r| r.next().is_some())
+                .unwrap_or(false)
+        })
+    });
+    let mut alter_conn = s.connect().expect("connect");
+    let alter =
+        std::thread::spawn(move || alter_conn.run("alter", "ALTER TABLE ddl.t ADD COLUMN z INT"));
+    // DML is not blocked.
+    exec(&mut c, "UPDATE ddl.t SET b = 'dml' WHERE id = 1").expect("dml during the backup");
+    // The ALTER waits for the backup.
+    let t = std::time::Instant::now();
+    loop {
+        let waiting: Option<u64> = c
+            .row(
+                "processlist",
+                "SELECT COUNT(*) FROM performance_schema.processlist \
+                 WHERE INFO LIKE 'ALTER TABLE ddl.t%' AND STATE = 'Waiting for backup lock'",
+            )
+            .expect("processlist");
+        if waiting == Some(1) {
+            break;
+        }
+        assert!(
+            !alter.is_finished(),
+            "the ALTER ran during the backup: {:?}",
+            alter.join()
+        );
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(60),
+            "no ALTER waiting for the backup lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "the backup ended before the check"
+    );
+    let out = oxkit_harness::wait_child(child, std::time::Duration::from_secs(300)).expect("wait");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    alter
+        .join()
+        .expect("alter thread")
+        .expect("the ALTER succeeds");
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let m: Value = serde_json::from_str(&stdout).expect("json");
+    let cols: Vec<&str> = m["backup"]["tables"][0]["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(
+        cols,
+        ["id", "b"],
+        "the backup holds the table before the ALTER"
+    );
+    assert!(
+        !stderr.contains("LOCK INSTANCE FOR BACKUP refused"),
+        "{stderr}"
+    );
 }

@@ -1,4 +1,5 @@
-//! ox-backup physical mode against real MariaDB 10.11 servers.
+//! ox-backup physical mode against real MariaDB servers (10.11, 11.8; on MySQL
+//! the method is refused in one line, and the rest does not apply):
 //!
 //! - the redo reader walks a live server's `ib_logfile0` (small, so it has
 //!   wrapped many times) from its checkpoint to exactly the LSN the server
@@ -36,8 +37,47 @@ use ox_backup::physical::io::DirectFile;
 use ox_backup::physical::{prepare, redo};
 use oxkit::conn::Conn;
 use oxkit::sandbox::Sandbox;
-use oxkit_harness::{exec, server_slot, Tool};
+use oxkit_harness::{exec, flavour, not_on, server_slot, single, Tool};
 use std::path::Path;
+
+/// Why the physical method's tests do not apply to MySQL: v1 reads
+/// MariaDB 10.8+'s redo format and copies MariaDB data directories; on
+/// MySQL the tool refuses `--method physical` in one line (tested by
+/// `physical_method_is_refused_on_mysql`).
+const MYSQL_PHYSICAL: &str =
+    "--method physical is MariaDB 10.8+ only (MySQL's redo and data directory are not read yet); \
+     its refusal is tested by physical_method_is_refused_on_mysql";
+
+/// On MySQL, `backup --method physical` fails before doing anything, in
+/// one line naming what it supports and the alternative; no set is left.
+#[test]
+fn physical_method_is_refused_on_mysql() {
+    if not_on(
+        &["mariadb"],
+        "MariaDB runs the physical method itself (the other tests of this file)",
+    ) {
+        return;
+    }
+    let s = single().expect("server");
+    let (_dir, repo) = repo_dir("oxkphysmy");
+    let r = tool(&["backup", &s.dsn(), "--repo", &repo, "--method", "physical"]);
+    assert_eq!(r.code, 255, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("--method physical supports MariaDB 10.8+ only")
+            && r.stderr.contains("--method logical")
+            && r.stderr.contains("MySQL 9.7"),
+        "{}",
+        r.stderr
+    );
+    let sets = Path::new(&repo).join("backups");
+    assert!(
+        std::fs::read_dir(&sets).map_or(true, |mut d| d.next().is_none()),
+        "a set was left in {}",
+        sets.display()
+    );
+}
 
 fn status(c: &mut Conn, name: &str) -> u64 {
     let row: Option<(String, String)> = c
@@ -106,6 +146,9 @@ fn read_log(path: &Path) -> (redo::LogState, Vec<u8>) {
 
 #[test]
 fn redo_walk_on_live_server_reaches_written_lsn() {
+    if not_on(&["mysql"], MYSQL_PHYSICAL) {
+        return;
+    }
     let _slot = server_slot().expect("slot");
     let s = busy_server();
     let mut c = s.connect().expect("connect");
@@ -114,7 +157,11 @@ fn redo_walk_on_live_server_reaches_written_lsn() {
     let current = status(&mut c, "Innodb_lsn_current");
     assert!(!st.header.encrypted);
     assert!(
-        st.header.creator.starts_with("MariaDB 10.11"),
+        st.header.creator.starts_with(&format!(
+            "MariaDB {}.{}",
+            flavour().version.major,
+            flavour().version.minor
+        )),
         "{:?}",
         st.header
     );
@@ -132,6 +179,9 @@ fn redo_walk_on_live_server_reaches_written_lsn() {
 
 #[test]
 fn relaid_redo_is_recovered_by_a_stock_server_and_damage_fails() {
+    if not_on(&["mysql"], MYSQL_PHYSICAL) {
+        return;
+    }
     let _slot = server_slot().expect("slot");
     let s = busy_server();
     let mut c = s.connect().expect("connect");
@@ -214,6 +264,9 @@ fn aria_sum(c: &mut Conn) -> u64 {
 
 #[test]
 fn physical_backup_under_load_restores_and_replays_to_the_source() {
+    if not_on(&["mysql"], MYSQL_PHYSICAL) {
+        return;
+    }
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::Arc;
     let _slot = server_slot().expect("slot");
@@ -425,6 +478,9 @@ fn ddl_is_free(c: &mut Conn, name: &str) {
 
 #[test]
 fn faults_overwrite_kill_corrupt_page_and_damaged_set_fail_cleanly() {
+    if not_on(&["mysql"], MYSQL_PHYSICAL) {
+        return;
+    }
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     let _slot = server_slot().expect("slot");
@@ -656,6 +712,9 @@ fn replay_binlog(src: &Sandbox, file: &str, pos: u64, target: &Sandbox) {
 /// (DDL passes at once) and no set is left in the repository.
 #[test]
 fn ddl_myisam_writes_and_sigint_during_a_throttled_backup() {
+    if not_on(&["mysql"], MYSQL_PHYSICAL) {
+        return;
+    }
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
@@ -867,6 +926,9 @@ fn ddl_myisam_writes_and_sigint_during_a_throttled_backup() {
 /// `XA ROLLBACK` after the position apply as on the source.
 #[test]
 fn xa_prepared_across_the_backup_point_then_pitr_replay_to_a_gtid() {
+    if not_on(&["mysql"], MYSQL_PHYSICAL) {
+        return;
+    }
     let _slot = server_slot().expect("slot");
     let src = Sandbox::builder()
         .tcp(true)
@@ -1035,6 +1097,9 @@ fn modes_are_private(dir: &Path) {
 /// are private now, like a server's own datadir.
 #[test]
 fn physical_sets_and_restored_datadirs_are_private() {
+    if not_on(&["mysql"], MYSQL_PHYSICAL) {
+        return;
+    }
     let _slot = server_slot().expect("slot");
     let src = Sandbox::builder().start().expect("start");
     let mut c = src.connect().expect("connect");
@@ -1081,6 +1146,9 @@ fn physical_sets_and_restored_datadirs_are_private() {
 /// previous verdict.
 #[test]
 fn physical_verify_interrupted_records_no_verdict() {
+    if not_on(&["mysql"], MYSQL_PHYSICAL) {
+        return;
+    }
     let _slot = server_slot().expect("slot");
     let src = Sandbox::builder().start().expect("start");
     let mut c = src.connect().expect("connect");

@@ -135,7 +135,7 @@ pub struct Args {
     /// Restore users and grants too
     #[arg(long, help_heading = "Restore")]
     pub users: bool,
-    /// Restore into a new data directory instead of a running server: a throwaway mariadbd is started on a fresh datadir, restored into, shut down cleanly, and its datadir moved to DIR (which must not exist). A physical backup is decoded into DIR (new or empty) and prepared there by a throwaway server's crash recovery
+    /// Restore into a new data directory instead of a running server: a throwaway server of the backup's flavour and major version is started on a fresh datadir, restored into, shut down cleanly, and its datadir moved to DIR (which must not exist). A physical backup is decoded into DIR (new or empty) and prepared there by a throwaway server's crash recovery
     #[arg(long, value_name = "DIR", help_heading = "Restore")]
     pub to_datadir: Option<PathBuf>,
     /// Owner (USER or USER:GROUP) of a physical restore's files when run as root; default the owner of the --to-datadir directory if it exists (empty), else of its parent
@@ -644,6 +644,11 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             }
             let ro = restore_options(&cfg, &m)?;
             let r = restore::to_datadir(ctx, &repo, &m, &ro, &dir)?;
+            // The datadir is made by, and for, a server of the backup's
+            // flavour and major version.
+            let (flavor, v) = m.server.flavor_version();
+            let mysql = flavor != oxkit::server::Flavor::MariaDB;
+            let version = format!("{}.{}", v.major, v.minor);
             let now = manifest::now_unix();
             repo.update_manifest(&m.id, |mm| {
                 mm.history.push(manifest::HistoryEntry {
@@ -659,12 +664,14 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             emit(format, &r, |w| {
                 writeln!(
                     w,
-                    "restored {} into the new datadir {} ({} tables, {} rows in {:.1}s); start mariadbd with --datadir={}",
+                    "restored {} into the new datadir {} ({} tables, {} rows in {:.1}s); start {} {} with --datadir={}",
                     r.backup,
                     r.target,
                     r.tables,
                     r.rows,
                     r.duration_secs,
+                    if mysql { "mysqld" } else { "mariadbd" },
+                    version,
                     r.target
                 )
             })?;
@@ -688,19 +695,23 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
                 return physical::run_replay(&cfg, &repo, &m, &spec, &until, format);
             }
             let ro = restore_options(&cfg, &m)?;
+            let until = match (&cfg.args.until, &cfg.args.until_gtid) {
+                (Some(t), _) => Some(pitr::Until::Time(t.clone())),
+                (_, Some(g)) => Some(pitr::Until::Gtid(g.clone())),
+                _ => None,
+            };
+            if let Some(u) = &until {
+                pitr::check_until(&m, u)?;
+            }
             let result = (|| -> Result<restore::RestoreReport> {
                 let mut r = restore::restore(ctx, &repo, &m, &spec, &copts, &ro)?;
-                let until = match (&cfg.args.until, &cfg.args.until_gtid) {
-                    (Some(t), _) => Some(pitr::Until::Time(t.clone())),
-                    (_, Some(g)) => Some(pitr::Until::Gtid(g.clone())),
-                    _ => None,
-                };
                 if let Some(u) = until {
                     let secs = pitr::replay(
                         &repo,
                         &m,
                         &spec,
                         &u,
+                        &copts,
                         cfg.args.encrypt_key_file.as_deref(),
                         cfg.args.no_binlog,
                     )?;
@@ -791,7 +802,8 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      exits 1 when the newest verified backup is older (for monitoring); expire --keep-last N \
      --keep-days D deletes what falls outside the retention but never the newest verified \
      backup; verify restores a backup (--backup ID, default the newest) into a throwaway \
-     mariadbd and compares every table's row count and checksum with those recorded at \
+     server of the backup's flavour and major version (mariadbd or mysqld, found through \
+     OXKIT_MARIADBD / OXKIT_MYSQLD or PATH) and compares every table's row count and checksum with those recorded at \
      backup time; restore DSN loads a backup into a running server; binlog DSN copies the \
      server's binary logs for point-in-time recovery. The server of backup, binlog and \
      restore is a DSN or the connection options (--host, --port, --user, --socket, \
@@ -801,8 +813,11 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      verify-interrupted line is added to the history, and the exit status is 4.",
     "CONSISTENCY. Worker connections (--threads) open consistent snapshots while a control \
      connection blocks commits for an instant (BACKUP STAGE BLOCK_COMMIT on MariaDB, else \
-     FLUSH TABLES WITH READ LOCK); the GTID position and binary log file and offset of that \
-     point are recorded, and on MariaDB every worker's binlog_snapshot_file/position is \
+     FLUSH TABLES WITH READ LOCK; on MySQL 8+ LOCK INSTANCE FOR BACKUP first, held until the \
+     dump ends, so DDL waits for the backup: without BACKUP_ADMIN a warning is recorded and \
+     DDL is only detected); the GTID position (MariaDB gtid_current_pos, MySQL gtid_executed \
+     as uuid:intervals) and binary log file and offset of that point (SHOW BINARY LOG STATUS \
+     on MySQL 8.2+) are recorded, and on MariaDB every worker's binlog_snapshot_file/position is \
      checked against it. Only InnoDB tables are consistent this way: other engines fail the \
      backup unless --allow-non-transactional. Definitions (tables, views, procedures, \
      functions, triggers, events, users and grants) are saved; a table altered, dropped or \
@@ -847,8 +862,14 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      server's own: directories 0700, files 0600 (a directory that existed keeps its own \
      mode), before --owner is applied. --until \
      'YYYY-MM-DD HH:MM:SS' (UTC) or --until-gtid GTID then replays the binary logs copied by \
-     the binlog action (mariadb-binlog piped into the mariadb client) from the backup's \
-     position to that point. --max-rate limits the bytes per second a backup writes (logical) or reads from the data \
+     the binlog action (the decoder and client of the backup's flavour and major version: \
+     mariadb-binlog piped into mariadb, or MySQL's mysqlbinlog into mysql) from the backup's \
+     position to that point. On MySQL a --until-gtid is a GTID (uuid:N) or a set: the logs \
+     are decoded once to find the end of the last transaction of it in log order (as START \
+     REPLICA UNTIL SQL_AFTER_GTIDS), every transaction of it must be in the backup or the \
+     copied logs, and the replay stops there (mysqlbinlog --stop-position); the replayed \
+     transactions keep their GTIDs on a target with gtid_mode on (refused when it has \
+     executed some of them already: they would be skipped), else --skip-gtids. --max-rate limits the bytes per second a backup writes (logical) or reads from the data \
      files (physical); \
      progress with rate and ETA goes to stderr on a terminal.",
     "PHYSICAL. backup --method physical (MariaDB 10.8+, run on the database host as a user \
@@ -885,7 +906,9 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      released and no set is left; a stopped verify records no verdict); backup --verify \
      and verify 16 when the restored data differ or the backup cannot be restored; check \
      1 when no verified backup is recent enough; backup 1 when a table filter matches \
-     nothing; 1 for bad options.",
+     nothing; restore 1 when the target server has local_infile=OFF (MySQL's default: the \
+     rows are sent with LOAD DATA LOCAL INFILE; checked before anything is created, enable \
+     it with SET GLOBAL local_infile = ON); 1 for bad options.",
     "JSON (--format json): backup prints {backup: manifest, verify}; list an array of \
      {id, state (complete, running, abandoned, unfinished), method, finished_at, age_secs, stored_bytes, duration_secs, tables, \
      encrypted, verification, restore_secs, gtid, warnings}; check {newest_verified, \

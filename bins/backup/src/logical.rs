@@ -3,7 +3,9 @@
 //!
 //! The consistent point: a control connection blocks commits for an
 //! instant (MariaDB `BACKUP STAGE START` + `BACKUP STAGE BLOCK_COMMIT`;
-//! elsewhere `FLUSH TABLES WITH READ LOCK`), every worker opens `START
+//! elsewhere `FLUSH TABLES WITH READ LOCK`, on MySQL 8+ after `LOCK
+//! INSTANCE FOR BACKUP`, which keeps DDL out until the dump ends), every
+//! worker opens `START
 //! TRANSACTION WITH CONSISTENT SNAPSHOT`, the control connection reads the
 //! GTID position and binary log coordinates, and the lock is released. On
 //! MariaDB each worker's `binlog_snapshot_file/position` is checked against
@@ -863,6 +865,7 @@ fn take(
     let mut lock_name = "FLUSH TABLES WITH READ LOCK";
     let mut lock_off = "UNLOCK TABLES";
     let mut staged = false;
+    let mut instance_locked = false;
     if server.caps.backup_stage {
         // BACKUP STAGE BLOCK_COMMIT blocks only commits (not running
         // queries, as FTWRL's table flush does); fall back to FTWRL when
@@ -885,6 +888,21 @@ fn take(
         }
     }
     if !staged {
+        if server.caps.lock_instance_for_backup {
+            // MySQL 8+: DDL waits until the backup ends (DML goes on), as
+            // MariaDB's BACKUP STAGE BLOCK_DDL. Taken before the commit
+            // block, so a running DDL delays only the backup. Without
+            // BACKUP_ADMIN the DDL check at the end still fails a backup
+            // that DDL changed.
+            if let Err(e) = control.run("blocking DDL for the backup", "LOCK INSTANCE FOR BACKUP") {
+                warn.push(format!(
+                    "LOCK INSTANCE FOR BACKUP refused ({e}; it needs BACKUP_ADMIN): DDL during the \
+                     dump is not blocked, only detected (it fails the backup)"
+                ));
+            } else {
+                instance_locked = true;
+            }
+        }
         control.run("locking for an instant", "FLUSH TABLES WITH READ LOCK")?;
     }
     let point = (|| -> Result<Position> {
@@ -1072,6 +1090,9 @@ fn take(
         if !names.contains(&(d.clone(), n.clone())) && opts.filter.selects(d, n, None) {
             bail!("{d}.{n} was created during the backup (DDL during the dump); take the backup again");
         }
+    }
+    if instance_locked {
+        control.run("letting DDL run again", "UNLOCK INSTANCE")?;
     }
 
     // The buffer pool's page list by index, so a restored server can warm

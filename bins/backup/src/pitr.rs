@@ -13,7 +13,11 @@
 //! binary log file onward into a private temp directory, and pipe
 //! `mariadb-binlog --start-position=<backup position>
 //! --stop-datetime=<until>` (or `--stop-position=<gtid>`) into the `mariadb`
-//! client connected to the target.
+//! client connected to the target. MySQL's `mysqlbinlog` takes byte offsets
+//! only: a GTID target (one GTID or a set) is found by decoding the logs
+//! once ([`GtidSet`], `mysql_stop`) and becomes `--stop-position` in the
+//! last log; the GTIDs are kept on a target with `gtid_mode` on, else
+//! `--skip-gtids`.
 
 use crate::crypt::{Encryption, Key};
 use crate::manifest::{FileEntry, Manifest};
@@ -248,6 +252,22 @@ pub enum Until {
     Gtid(String),
 }
 
+/// Checks `until` against the backup before anything is restored: a
+/// MySQL backup's GTID target must be a MySQL GTID or set (`uuid:N`).
+pub fn check_until(m: &Manifest, until: &Until) -> Result<()> {
+    if let Until::Gtid(g) = until {
+        if m.server.flavor_version().0 != Flavor::MariaDB {
+            GtidSet::parse(g).map_err(|e| {
+                oxkit::entry::usage_error(format!(
+                    "--until-gtid: {e:#} (backup {} is of {})",
+                    m.id, m.server.version
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Replays the copied binary logs from the backup's position to `until`
 /// into the server at `spec`. Returns the seconds it took.
 pub fn replay(
@@ -255,6 +275,7 @@ pub fn replay(
     m: &Manifest,
     spec: &ConnSpec,
     until: &Until,
+    copts: &ConnectOptions,
     key_file: Option<&Path>,
     no_binlog: bool,
 ) -> Result<f64> {
@@ -348,15 +369,39 @@ pub fn replay(
     }
     let mut dec = decoder()?;
     dec.arg("--no-defaults");
-    match until {
-        Until::Time(t) => {
-            dec.arg(format!("--start-position={pos}"))
-                .arg(format!("--stop-datetime={t}"));
+    if flavor == Flavor::MariaDB {
+        match until {
+            Until::Time(t) => {
+                dec.arg(format!("--start-position={pos}"))
+                    .arg(format!("--stop-datetime={t}"));
+            }
+            Until::Gtid(g) => {
+                let start = m.position.gtid.clone().unwrap_or_default();
+                dec.arg(format!("--start-position={start}"))
+                    .arg(format!("--stop-position={g}"));
+            }
         }
-        Until::Gtid(g) => {
-            let start = m.position.gtid.clone().unwrap_or_default();
-            dec.arg(format!("--start-position={start}"))
-                .arg(format!("--stop-position={g}"));
+    } else {
+        // MySQL's mysqlbinlog takes byte offsets only: --start-position in
+        // the first file, --stop-position in the last. A GTID target is
+        // found by decoding the logs once (see `mysql_stop`).
+        dec.arg(format!("--start-position={pos}"));
+        let mut gtids = GtidSet::default();
+        match until {
+            Until::Time(t) => {
+                dec.arg(format!("--stop-datetime={t}"));
+            }
+            Until::Gtid(g) => {
+                let stop = mysql_stop(&decoder, &paths, pos, m, g)?;
+                paths.truncate(stop.file + 1);
+                dec.arg(format!("--stop-position={}", stop.end));
+                gtids = stop.replayed;
+            }
+        }
+        if keep_gtids(spec, copts, &gtids)? {
+            // The replayed transactions keep their source's GTIDs.
+        } else {
+            dec.arg("--skip-gtids");
         }
     }
     if no_binlog {
@@ -408,4 +453,310 @@ fn pipe(mut dec: Command, mut cl: Command, spec: &ConnSpec) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A MySQL GTID set: for each source (`uuid`, or `uuid:tag` for tagged
+/// GTIDs of 8.3+), its transaction numbers as sorted, disjoint inclusive
+/// intervals.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GtidSet(std::collections::BTreeMap<String, Vec<(u64, u64)>>);
+
+impl GtidSet {
+    /// Parses `uuid:1-5:7,uuid2:tag:3` (MySQL's text form, whitespace
+    /// ignored).
+    pub fn parse(s: &str) -> Result<GtidSet> {
+        let s: String = s.split_whitespace().collect();
+        let mut set = GtidSet::default();
+        for part in s.split(',').filter(|p| !p.is_empty()) {
+            let mut it = part.split(':');
+            let uuid = it.next().unwrap_or_default().to_ascii_lowercase();
+            let bad = || anyhow::anyhow!("{part:?} is not a MySQL GTID set (uuid:N or uuid:N-M)");
+            if uuid.len() != 36 {
+                return Err(bad());
+            }
+            let mut sid = uuid.clone();
+            let mut any = false;
+            for piece in it {
+                if piece.starts_with(|c: char| c.is_ascii_digit()) {
+                    let (a, b) = piece.split_once('-').unwrap_or((piece, piece));
+                    let (a, b): (u64, u64) =
+                        (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                    if a == 0 || b < a {
+                        return Err(bad());
+                    }
+                    set.0.entry(sid.clone()).or_default().push((a, b));
+                    any = true;
+                } else if !piece.is_empty() {
+                    sid = format!("{uuid}:{}", piece.to_ascii_lowercase());
+                } else {
+                    return Err(bad());
+                }
+            }
+            if !any {
+                return Err(bad());
+            }
+        }
+        set.normalize();
+        Ok(set)
+    }
+
+    fn normalize(&mut self) {
+        for v in self.0.values_mut() {
+            v.sort_unstable();
+            let mut out: Vec<(u64, u64)> = Vec::with_capacity(v.len());
+            for &(a, b) in v.iter() {
+                match out.last_mut() {
+                    Some(l) if a <= l.1.saturating_add(1) => l.1 = l.1.max(b),
+                    _ => out.push((a, b)),
+                }
+            }
+            *v = out;
+        }
+        self.0.retain(|_, v| !v.is_empty());
+    }
+
+    /// Adds one transaction (`sid` as in [`GtidSet::split`]).
+    pub fn add(&mut self, sid: &str, n: u64) {
+        let v = self.0.entry(sid.to_string()).or_default();
+        match v.last_mut() {
+            Some(l) if n == l.1 + 1 => l.1 = n,
+            Some(l) if (l.0..=l.1).contains(&n) => {}
+            _ => {
+                v.push((n, n));
+                if v.len() > 1 && v[v.len() - 2].0 > n {
+                    self.normalize();
+                }
+            }
+        }
+    }
+
+    /// True when transaction `n` of `sid` is in the set.
+    pub fn contains(&self, sid: &str, n: u64) -> bool {
+        self.0
+            .get(sid)
+            .is_some_and(|v| v.iter().any(|&(a, b)| a <= n && n <= b))
+    }
+
+    /// A single GTID `uuid[:tag]:N` as (`uuid[:tag]`, N).
+    pub fn split(gtid: &str) -> Option<(String, u64)> {
+        let (sid, n) = gtid.trim().rsplit_once(':')?;
+        Some((sid.to_ascii_lowercase(), n.parse().ok()?))
+    }
+
+    /// What of `self` is not in `other`.
+    pub fn minus(&self, other: &GtidSet) -> GtidSet {
+        let mut out = GtidSet::default();
+        for (sid, v) in &self.0 {
+            let holes = other.0.get(sid).cloned().unwrap_or_default();
+            let mut keep = Vec::new();
+            for &(a, b) in v {
+                let mut from = a;
+                for &(x, y) in &holes {
+                    if y < from || x > b {
+                        continue;
+                    }
+                    if x > from {
+                        keep.push((from, x - 1));
+                    }
+                    from = y.saturating_add(1);
+                }
+                if from <= b {
+                    keep.push((from, b));
+                }
+            }
+            out.0.insert(sid.clone(), keep);
+        }
+        out.normalize();
+        out
+    }
+
+    /// True when the set holds no transaction.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Display for GtidSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut first = true;
+        for (sid, v) in &self.0 {
+            if !first {
+                f.write_str(",")?;
+            }
+            first = false;
+            f.write_str(sid)?;
+            for (a, b) in v {
+                if a == b {
+                    write!(f, ":{a}")?;
+                } else {
+                    write!(f, ":{a}-{b}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a MySQL roll-forward to a GTID stops: the index of the last log
+/// to read, the byte offset in it, and the GTIDs replayed up to there.
+struct MysqlStop {
+    file: usize,
+    end: u64,
+    replayed: GtidSet,
+}
+
+/// Decodes the logs `paths` (the first from byte `pos`) and finds the end
+/// of the last transaction, in log order, whose GTID is in `until` (a
+/// single GTID `uuid:N` or a set): MySQL's counterpart of MariaDB's
+/// `--stop-position=<gtid>`, with START REPLICA UNTIL SQL_AFTER_GTIDS
+/// semantics. Every transaction of `until` must be in the backup or in
+/// these logs.
+fn mysql_stop(
+    decoder: &dyn Fn() -> Result<Command>,
+    paths: &[PathBuf],
+    pos: u64,
+    m: &Manifest,
+    until: &str,
+) -> Result<MysqlStop> {
+    use std::io::BufRead;
+    let want = GtidSet::parse(until).context("--until-gtid")?;
+    let backed_up =
+        GtidSet::parse(m.position.gtid.as_deref().unwrap_or_default()).unwrap_or_default();
+    let mut seen = GtidSet::default();
+    let mut stop: Option<MysqlStop> = None;
+    for (i, p) in paths.iter().enumerate() {
+        let mut dec = decoder()?;
+        dec.arg("--no-defaults");
+        if i == 0 {
+            dec.arg(format!("--start-position={pos}"));
+        }
+        dec.arg(p)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = dec
+            .spawn()
+            .with_context(|| format!("running {:?}", dec.get_program()))?;
+        let out = child.stdout.take().context("no decoder output")?;
+        // End offsets of the last event and of the one before it; the
+        // transaction in progress (its GTID, and whether it is wanted).
+        let (mut last_end, mut prev_end) = (0u64, 0u64);
+        let mut open: Option<(String, u64)> = None;
+        let mut close = |open: &mut Option<(String, u64)>, end: u64, seen: &mut GtidSet| {
+            if let Some((sid, n)) = open.take() {
+                seen.add(&sid, n);
+                if want.contains(&sid, n) {
+                    stop = Some(MysqlStop {
+                        file: i,
+                        end,
+                        replayed: seen.clone(),
+                    });
+                }
+            }
+        };
+        for line in std::io::BufReader::new(out).split(b'\n') {
+            let line = line.context("reading the decoded binary log")?;
+            let line = String::from_utf8_lossy(&line);
+            if line.starts_with('#') {
+                if let Some(e) = line.split("end_log_pos ").nth(1) {
+                    if let Some(v) = e.split_whitespace().next().and_then(|v| v.parse().ok()) {
+                        prev_end = last_end;
+                        last_end = v;
+                    }
+                }
+            } else if let Some(rest) = line.strip_prefix("SET @@SESSION.GTID_NEXT= '") {
+                // A GTID event: the transaction before it ended where the
+                // event before this one did.
+                close(&mut open, prev_end, &mut seen);
+                let g = rest.split('\'').next().unwrap_or_default();
+                if g != "AUTOMATIC" {
+                    open = GtidSet::split(g);
+                }
+            }
+        }
+        close(&mut open, last_end, &mut seen);
+        let o = child.wait_with_output()?;
+        if !o.status.success() {
+            bail!(
+                "decoding {} failed ({}): {}",
+                p.display(),
+                o.status,
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+        }
+    }
+    let missing = want.minus(&backed_up).minus(&seen);
+    if !missing.is_empty() {
+        bail!(
+            "--until-gtid {until}: {missing} is neither in backup {} (taken at {}) nor in the binary \
+             logs copied after it; run `ox-backup binlog` against the server first",
+            m.id,
+            m.position.gtid.as_deref().unwrap_or("-")
+        );
+    }
+    stop.with_context(|| {
+        format!(
+            "--until-gtid {until}: backup {} (taken at {}) already holds it; nothing to replay",
+            m.id,
+            m.position.gtid.as_deref().unwrap_or("-")
+        )
+    })
+}
+
+/// Whether a MySQL replay keeps the source's GTIDs: yes into a server
+/// with GTIDs on, unless it has executed some of `replayed` already (it
+/// would skip them without a word: an error); with `gtid_mode=OFF` the
+/// transactions are replayed without them (`--skip-gtids`).
+fn keep_gtids(spec: &ConnSpec, copts: &ConnectOptions, replayed: &GtidSet) -> Result<bool> {
+    let mut c = conn::connect(spec, copts)?;
+    let mode: Option<Option<String>> = c.row(
+        "reading gtid_mode",
+        "SELECT CAST(@@GLOBAL.gtid_mode AS CHAR)",
+    )?;
+    if mode
+        .flatten()
+        .unwrap_or_default()
+        .eq_ignore_ascii_case("OFF")
+    {
+        return Ok(false);
+    }
+    let done: Option<Option<String>> =
+        c.row("reading gtid_executed", "SELECT @@GLOBAL.gtid_executed")?;
+    let done = GtidSet::parse(&done.flatten().unwrap_or_default()).unwrap_or_default();
+    let both = replayed.minus(&replayed.minus(&done));
+    if !both.is_empty() {
+        bail!(
+            "{} has already executed {both} of the transactions to replay (it is the source or a \
+             copy of it): it would skip them silently; restore into a server without them",
+            c.label()
+        );
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const U: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+
+    #[test]
+    fn gtid_sets() {
+        let s = GtidSet::parse(&format!("{U}:1-5:7, {U}:tag:3")).expect("parse");
+        assert!(s.contains(U, 5) && !s.contains(U, 6) && s.contains(U, 7));
+        assert!(s.contains(&format!("{U}:tag"), 3));
+        assert_eq!(s.to_string(), format!("{U}:1-5:7,{U}:tag:3"));
+        let b = GtidSet::parse(&format!("{U}:2-3")).expect("parse");
+        assert_eq!(s.minus(&b).to_string(), format!("{U}:1:4-5:7,{U}:tag:3"));
+        let mut a = GtidSet::default();
+        for n in [1, 2, 3, 5] {
+            a.add(U, n);
+        }
+        assert_eq!(a.to_string(), format!("{U}:1-3:5"));
+        assert!(GtidSet::parse("0-1-5").is_err());
+        assert_eq!(
+            GtidSet::split(&format!("{U}:12")),
+            Some((U.to_string(), 12))
+        );
+    }
 }

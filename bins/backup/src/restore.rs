@@ -335,6 +335,33 @@ fn warm_up(
     Ok(())
 }
 
+/// The rows are sent with `LOAD DATA LOCAL INFILE`, which a server with
+/// `local_infile` off (MySQL's default since 8.0) refuses with ERROR 3948
+/// once the tables exist: checked before anything is created, as MySQL
+/// Shell's `loadDump` does, and an error with exit status 1 naming the
+/// variable and how to turn it on.
+pub fn check_local_infile(c: &mut Conn) -> Result<()> {
+    let on: Option<Option<String>> = c.row(
+        "reading local_infile",
+        "SELECT CAST(@@GLOBAL.local_infile AS CHAR)",
+    )?;
+    let on = on.flatten().unwrap_or_default();
+    if on == "1" || on.eq_ignore_ascii_case("ON") {
+        return Ok(());
+    }
+    Err(oxkit::entry::ExitError {
+        exit: oxkit::Exit::ERROR,
+        message: format!(
+            "{} has local_infile=OFF: a logical restore loads rows with LOAD DATA LOCAL INFILE, \
+             which it refuses; enable it with SET GLOBAL local_infile = ON (needs \
+             SYSTEM_VARIABLES_ADMIN or SUPER; or start the server with --local-infile=ON) and run \
+             the restore again (nothing was restored)",
+            c.label()
+        ),
+    }
+    .into())
+}
+
 /// Reads and decodes the definitions of set `m`.
 pub fn read_schema(repo: &Repo, m: &Manifest, key: Option<&Key>) -> Result<SchemaDump> {
     let bytes = repo::read_all(&repo.set_dir(&m.id), m, &m.schema_file, key)?;
@@ -424,6 +451,9 @@ fn restore_inner(
     }
     if tables.is_empty() && views.is_empty() && other.is_empty() && dbs.is_empty() {
         bail!("nothing in backup {} matches the filters", m.id);
+    }
+    if !tables.is_empty() {
+        check_local_infile(&mut control)?;
     }
 
     // Never overwrite.

@@ -312,6 +312,7 @@ pub fn run_replay(
         m,
         spec,
         until,
+        &cfg.args.conn.connect_options()?,
         cfg.args.encrypt_key_file.as_deref(),
         cfg.args.no_binlog,
     );
