@@ -872,7 +872,9 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      executed some of them already: they would be skipped), else --skip-gtids. --max-rate limits the bytes per second a backup writes (logical) or reads from the data \
      files (physical); \
      progress with rate and ETA goes to stderr on a terminal.",
-    "PHYSICAL. backup --method physical (MariaDB 10.8+, run on the database host as a user \
+    "PHYSICAL. backup --method physical (MariaDB 10.8+ only: it reads the 10.8 redo log format; \
+     MySQL's redo log and data dictionary are other formats, so on MySQL it is refused with one \
+     line, and --method logical works there; run on the database host as a user \
      who can read the data directory) first checks the privileges (RELOAD, SELECT, BINLOG \
      MONITOR when the binary log is on), that every file to copy can be read, that the \
      repository's filesystem has room for half the data files, and samples the redo write \
