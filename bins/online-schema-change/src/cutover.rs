@@ -232,6 +232,23 @@ pub fn lock_rename_swap(
     }
 }
 
+/// Takes the swap's write locks (`lock`, a `LOCK TABLES` statement) on
+/// `a`: false, after saying who holds them (read on `conn`), when they are
+/// not granted within `lock_wait` seconds (the caller retries).
+fn lock_for_swap(a: &mut Conn, conn: &mut Conn, lock: &str, lock_wait: u32) -> Result<bool> {
+    match a.run("locking the table for the swap", lock) {
+        Ok(()) => Ok(true),
+        Err(e) if matches!(e.kind, ErrorKind::LockWaitTimeout | ErrorKind::Deadlock) => {
+            log::warn!(
+                "swapping the tables: write lock not granted within {lock_wait}s; holders: {}; retrying",
+                blockers(conn)
+            );
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn table_exists(conn: &mut Conn, db: &str, table: &str) -> Result<bool> {
     let n: Option<u64> = conn.row(
         "looking for name clashes",
@@ -265,16 +282,8 @@ fn lock_rename_attempt(
         n.q(&n.table),
         n.q(&n.shadow)
     );
-    match a.run("locking the table for the swap", &lock) {
-        Ok(()) => {}
-        Err(e) if matches!(e.kind, ErrorKind::LockWaitTimeout | ErrorKind::Deadlock) => {
-            log::warn!(
-                "swapping the tables: write lock not granted within {lock_wait}s; holders: {}; retrying",
-                blockers(conn)
-            );
-            return Ok(false);
-        }
-        Err(e) => return Err(e.into()),
+    if !lock_for_swap(&mut a, conn, &lock, lock_wait)? {
+        return Ok(false);
     }
     // Writes are stopped from here until UNLOCK TABLES.
     let stopped = Instant::now();
@@ -489,16 +498,8 @@ fn swap_attempt(
         n.q(&n.shadow),
         n.q(&n.del)
     );
-    match a.run("locking the table for the swap", &lock) {
-        Ok(()) => {}
-        Err(e) if matches!(e.kind, ErrorKind::LockWaitTimeout | ErrorKind::Deadlock) => {
-            log::warn!(
-                "swapping the tables: write lock not granted within {lock_wait}s; holders: {}; retrying",
-                blockers(conn)
-            );
-            return Ok(false);
-        }
-        Err(e) => return Err(e.into()),
+    if !lock_for_swap(&mut a, conn, &lock, lock_wait)? {
+        return Ok(false);
     }
     let rename = format!(
         "RENAME TABLE {} TO {}, {} TO {}",
