@@ -50,6 +50,15 @@ enum Task {
     Bench(bench::Args),
     /// Run the differential drift fuzzer's long run (short run: part of `test`)
     FuzzDrift(fuzz::Args),
+    /// Build (when missing) the roots of the servers the host lacks, and print where each server is
+    Roots(RootsArgs),
+}
+
+/// Options of `cargo xtask roots`.
+#[derive(clap::Args, Debug)]
+struct RootsArgs {
+    /// The servers (default: `OXKIT_SERVERS`, else all)
+    server: Vec<String>,
 }
 
 /// Options of `cargo xtask test`.
@@ -85,6 +94,7 @@ fn main() -> ExitCode {
             workspace_root().and_then(|root| test::test(&root, &args.cargo_test_args))
         }
         Task::Bench(args) => bench::run(args),
+        Task::Roots(args) => roots::provision_and_show(&args.server),
         Task::FuzzDrift(args) => workspace_root().and_then(|root| fuzz::run(&root, args)),
         Task::Demo(args) => {
             workspace_root().and_then(|root| demo::demo(&root, args.keep, &args.server))

@@ -88,6 +88,24 @@ pub fn by_name(name: &str) -> Result<&'static Flavour> {
     })
 }
 
+/// `cargo xtask roots`: provisions `names` (or the selected flavours) and
+/// prints, for each, the variable and daemon the sandbox uses.
+pub fn provision_and_show(names: &[String]) -> Result<()> {
+    let flavours = if names.is_empty() {
+        selected()?
+    } else {
+        names.iter().map(|n| by_name(n)).collect::<Result<_>>()?
+    };
+    for f in flavours {
+        let env = f.provision()?;
+        match env.first() {
+            Some((k, v)) => println!("{}: {k}={}", f.name, v.display()),
+            None => println!("{}: the host's own server", f.name),
+        }
+    }
+    Ok(())
+}
+
 /// Where the roots live: `$OXKIT_ROOTS`, else `/var/cache/oxkit/roots`.
 fn roots_dir() -> PathBuf {
     std::env::var_os("OXKIT_ROOTS")
