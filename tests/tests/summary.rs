@@ -111,7 +111,15 @@ fn primary_and_replica() {
     } else {
         ("INSTALL SONAME 'metadata_lock_info'", "METADATA_LOCK_INFO")
     };
-    exec(&mut p, install).expect("plugin");
+    // MariaDB 11.8's root has only mariadb-server-core, which ships no
+    // plugin libraries.
+    let plugins = !oxkit_harness::not_on(
+        &["mariadb-11.8"],
+        "its plugin check: the MariaDB 11.8 root (mariadb-server-core) has no plugin libraries",
+    );
+    if plugins {
+        exec(&mut p, install).expect("plugin");
+    }
     t.sync().expect("sync");
     // An open transaction (a locking read: no row changes, so no stats
     // recalculation moves the schema figures under the test).
@@ -183,11 +191,14 @@ fn primary_and_replica() {
         trx.iter().any(|x| x["thread_id"].as_u64() == holder_id),
         "open transaction of thread {holder_id:?} listed: {trx:?}"
     );
-    assert!(pj["server"]["plugins"]
-        .as_array()
-        .expect("plugins")
-        .iter()
-        .any(|x| x["name"] == plugin));
+    assert!(
+        pj["server"]["plugins"]
+            .as_array()
+            .expect("plugins")
+            .iter()
+            .any(|x| x["name"] == plugin)
+            || !plugins
+    );
     // 127.0.0.1 is this host: the host half is there, with the server's
     // own process found by its port.
     let dbs = pj["system"]["db_processes"]
@@ -229,7 +240,13 @@ fn primary_and_replica() {
     assert_eq!(ch["source_port"], t.primary.port());
     assert_eq!(ch["io_running"], "Yes");
     assert_eq!(ch["sql_running"], "Yes");
-    assert_eq!(ch["seconds_behind"], 0);
+    // Known (a stopped thread makes it null) and small: the replica has
+    // applied everything, but MySQL counts from the last event's timestamp
+    // and a loaded machine can show a second or two.
+    assert!(
+        ch["seconds_behind"].as_u64().is_some_and(|s| s <= 2),
+        "{ch}"
+    );
     assert_eq!(ch["gtid_applied"].as_str(), Some(gtid.as_str()));
     assert_eq!(rj["server"]["status"]["basis"], "interval");
     assert!(rj["server"]["status"]["interval_seconds"].as_f64() >= Some(0.9));
@@ -264,6 +281,7 @@ fn primary_and_replica() {
     let missing: Vec<&String> = documented
         .difference(&seen)
         .filter(|k| !empty_host_array(k))
+        .filter(|k| plugins || !k.starts_with("server.plugins[]"))
         .collect();
     assert!(missing.is_empty(), "documented, never printed: {missing:?}");
 

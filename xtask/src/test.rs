@@ -211,7 +211,9 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
                     let _ = std::fs::write(&log, "");
                     let _ = std::fs::write(&skips, "");
                     let mut cmd = Command::new(&cargo);
-                    cmd.current_dir(root).arg("test");
+                    // Every test binary runs even after one fails, so a
+                    // red run lists all that failed, on every server.
+                    cmd.current_dir(root).args(["test", "--no-fail-fast"]);
                     if i == 0 {
                         cmd.arg("--workspace");
                     } else {
