@@ -663,7 +663,7 @@ pub fn cache_dir() -> Result<PathBuf> {
 pub const REDO_SIZE: &str = "32M";
 
 /// Version of the template's contents (accounts, options used to bootstrap).
-const TEMPLATE_FORMAT: u32 = 3;
+const TEMPLATE_FORMAT: u32 = 4;
 
 /// Returns the cached template datadir for `install`, creating it on first
 /// use. Safe against concurrent callers (file lock, atomic rename). The
@@ -715,6 +715,24 @@ pub fn template_datadir(install: &Install) -> Result<PathBuf> {
             "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; \
              GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION",
         )?;
+        // The bootstrap may add root accounts for the host's own name,
+        // which a server under --skip-name-resolve never loads (and a
+        // backup of the sandbox could not save): only the socket's and
+        // 127.0.0.1's are kept.
+        let extra: Vec<String> = c.rows(
+            "listing sandbox accounts",
+            "SELECT Host FROM mysql.user WHERE User = 'root' \
+             AND Host NOT IN ('localhost', '127.0.0.1')",
+        )?;
+        for host in extra {
+            c.run(
+                "dropping an unused sandbox account",
+                &format!(
+                    "DROP USER IF EXISTS 'root'@{}",
+                    crate::sql::quote_str(&host)
+                ),
+            )?;
+        }
         drop(c);
         sb.stop()?;
     }
