@@ -142,6 +142,11 @@ fn fixes_every_kind_of_drift_through_the_primary_under_writes() {
                 );
                 exec(&mut w, &sql).expect("write");
                 writes.fetch_add(1, Ordering::SeqCst);
+                // Steady, not flat out: unpaced on a loaded 2-core machine,
+                // the writer outran a MySQL replica's applier (7,000
+                // transactions a second against its 3,000) and the sync
+                // waited on --max-lag for minutes.
+                std::thread::sleep(std::time::Duration::from_millis(2));
             }
         })
     };
