@@ -137,8 +137,26 @@ pub struct Install {
 }
 
 impl Install {
-    /// The installation whose daemon is `program`, asked for its version.
+    /// The installation whose daemon is `program`, asked for its version
+    /// once per process (every sandbox start and [`Install::find`] asks
+    /// again; `--version` of a server costs a process start).
     pub fn at(program: &Path) -> Result<Install> {
+        static SEEN: std::sync::Mutex<Vec<Install>> = std::sync::Mutex::new(Vec::new());
+        if let Some(i) = SEEN
+            .lock()
+            .ok()
+            .and_then(|s| s.iter().find(|i| i.program == program).cloned())
+        {
+            return Ok(i);
+        }
+        let i = Install::probe(program)?;
+        if let Ok(mut s) = SEEN.lock() {
+            s.push(i.clone());
+        }
+        Ok(i)
+    }
+
+    fn probe(program: &Path) -> Result<Install> {
         let (root, loader) = match root_of(program) {
             Some((root, loader, libs)) => (root, Some((loader, libs))),
             None => (PathBuf::from("/"), None),

@@ -215,21 +215,33 @@ pub fn lock_rename_swap(
             return Ok(attempts);
         }
         if Instant::now() >= sw.bound.deadline {
-            let who = blockers(conn);
-            return Err(ExitError {
-                exit: Exit::ERROR,
-                message: format!(
-                    "swapping the tables: gave up after {attempts} attempts (--cut-over-timeout); the table's metadata lock is held: {who}"
-                ),
-            }
-            .into());
+            return Err(gave_up(conn, attempts));
         }
-        let until = Instant::now() + Duration::from_millis(500);
-        while Instant::now() < until {
-            cancel.check()?;
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        pause_before_retry(cancel)?;
     }
+}
+
+/// The error of a swap that ran out of `--cut-over-timeout`, naming who
+/// holds the table's metadata lock.
+fn gave_up(conn: &mut Conn, attempts: u32) -> anyhow::Error {
+    let who = blockers(conn);
+    ExitError {
+        exit: Exit::ERROR,
+        message: format!(
+            "swapping the tables: gave up after {attempts} attempts (--cut-over-timeout); the table's metadata lock is held: {who}"
+        ),
+    }
+    .into()
+}
+
+/// Half a second between swap attempts, cut short by Ctrl-C.
+fn pause_before_retry(cancel: &Cancel) -> Result<()> {
+    let until = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < until {
+        cancel.check()?;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 /// Takes the swap's write locks (`lock`, a `LOCK TABLES` statement) on
@@ -441,24 +453,14 @@ fn swap_loop(
             }
         }
         if Instant::now() >= sw.bound.deadline {
-            let who = blockers(conn);
+            let e = gave_up(conn, attempts);
             let _ = conn.run(
                 "dropping the cut-over sentry",
                 &format!("DROP TABLE IF EXISTS {}", n.q(&n.del)),
             );
-            return Err(ExitError {
-                exit: Exit::ERROR,
-                message: format!(
-                    "swapping the tables: gave up after {attempts} attempts (--cut-over-timeout); the table's metadata lock is held: {who}"
-                ),
-            }
-            .into());
+            return Err(e);
         }
-        let until = Instant::now() + Duration::from_millis(500);
-        while Instant::now() < until {
-            cancel.check()?;
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        pause_before_retry(cancel)?;
     }
 }
 
