@@ -339,49 +339,247 @@ pub fn load_table_without_children(
 }
 
 fn load(conn: &mut Conn, db: &str, table: &str, children: bool) -> Result<Table, DbError> {
-    let p = || vec![db.to_string(), table.to_string()];
-    let what = format!("reading metadata of {db}.{table}");
-    let t = query(
-        conn,
-        &what,
-        "SELECT ENGINE, TABLE_TYPE, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH, TABLE_COLLATION, CREATE_OPTIONS \
-         FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-        p(),
-    )?;
-    let Some(t) = t.first() else {
+    let Some(mut t) = read(conn, db, Some(table))?.pop() else {
         return Err(DbError {
             kind: ErrorKind::UnknownTable,
             code: Some(1146),
             message: format!("table {db}.{table} does not exist on {}", conn.label()),
         });
     };
+    if children {
+        let what = format!("reading metadata of {db}.{table}");
+        let schemas: Vec<String> = conn.rows(
+            &what,
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME",
+        )?;
+        for schema in schemas
+            .iter()
+            .filter(|s| !SYSTEM_SCHEMAS.contains(&s.as_str()))
+        {
+            let rows = query(
+                conn,
+                &what,
+                &format!(
+                    "{FK_SQL} AND k.REFERENCED_TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME = ? \
+                     AND NOT (k.TABLE_SCHEMA = ? AND k.TABLE_NAME = ?){FK_ORDER}"
+                ),
+                vec![
+                    schema.clone(),
+                    schema.clone(),
+                    db.to_string(),
+                    table.to_string(),
+                    db.to_string(),
+                    table.to_string(),
+                ],
+            )?;
+            t.referenced_by.extend(foreign_keys(&rows));
+        }
+    }
+    Ok(t)
+}
 
-    let cols = query(
-        conn,
-        &what,
-        "SELECT COLUMN_NAME, ORDINAL_POSITION, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, \
-         CHARACTER_SET_NAME, COLLATION_NAME, EXTRA, GENERATION_EXPRESSION \
-         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
-        p(),
-    )?;
-    let columns = cols
+/// Every base table of `db` (system-versioned ones included), sorted by
+/// name, each as [`load_table_without_children`] returns it. Five queries
+/// for the whole schema instead of five per table: with a thousand small
+/// tables the per-table round trips were most of a checksum's run.
+pub fn load_schema(conn: &mut Conn, db: &str) -> Result<Vec<Table>, DbError> {
+    read(conn, db, None)
+}
+
+/// The named tables of `db`, in the order named, each as
+/// [`load_table_without_children`] returns it. A few are read one by one;
+/// more are read with the whole schema ([`load_schema`]), which costs the
+/// same five queries however many tables it holds. A named table that is
+/// gone is an [`ErrorKind::UnknownTable`] error naming it.
+pub fn load_tables(conn: &mut Conn, db: &str, names: &[String]) -> Result<Vec<Table>, DbError> {
+    const ONE_BY_ONE: usize = 8;
+    if names.len() <= ONE_BY_ONE {
+        return names
+            .iter()
+            .map(|n| load_table_without_children(conn, db, n))
+            .collect();
+    }
+    let mut all: std::collections::HashMap<String, Table> = read(conn, db, None)?
+        .into_iter()
+        .map(|t| (t.name.clone(), t))
+        .collect();
+    names
         .iter()
+        .map(|n| match all.remove(n) {
+            Some(t) => Ok(t),
+            None => load_table_without_children(conn, db, n),
+        })
+        .collect()
+}
+
+// Foreign keys and the columns they join. Every query names one
+// TABLE_SCHEMA by equality, so the server opens only that schema's tables:
+// a KEY_COLUMN_USAGE scan without it opens every table of every schema,
+// information_schema's own included, and MariaDB 10.11 was seen crashing
+// (signal 11 in create_tmp_table_for_schema's cleanup) on that path under
+// load.
+const FK_SQL: &str = "SELECT k.CONSTRAINT_NAME, k.TABLE_SCHEMA, k.TABLE_NAME, k.COLUMN_NAME, \
+            k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, \
+            r.UPDATE_RULE, r.DELETE_RULE \
+     FROM information_schema.KEY_COLUMN_USAGE k \
+     JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
+       ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
+      AND r.TABLE_NAME = k.TABLE_NAME \
+     WHERE k.TABLE_SCHEMA = ? AND r.CONSTRAINT_SCHEMA = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL";
+const FK_ORDER: &str =
+    " ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION";
+
+/// Reads `db`.`table`, or every base table of `db` when `table` is `None`:
+/// one query per `information_schema` view, each naming the schema (and
+/// the table) by equality. Every row starts with its table's name, by which
+/// the rows are grouped.
+fn read(conn: &mut Conn, db: &str, table: Option<&str>) -> Result<Vec<Table>, DbError> {
+    let what = match table {
+        Some(t) => format!("reading metadata of {db}.{t}"),
+        None => format!("reading metadata of the tables of {db}"),
+    };
+    // `AND <table column> = ?` and the parameters, for one table or none.
+    let scope = |col: &str, schema_params: usize| {
+        let mut params = vec![db.to_string(); schema_params];
+        let cond = match table {
+            Some(t) => {
+                params.push(t.to_string());
+                format!(" AND {col} = ?")
+            }
+            None => String::new(),
+        };
+        (cond, params)
+    };
+    let mut grouped = |sql: &str, col: &str, schema_params: usize, order: &str| {
+        let (cond, params) = scope(col, schema_params);
+        let rows = query(
+            conn,
+            &what,
+            &format!("{sql}{cond} ORDER BY {order}"),
+            params,
+        )?;
+        let mut by_table: std::collections::HashMap<String, Vec<mysql::Row>> = Default::default();
+        for r in rows {
+            by_table
+                .entry(s(&r, 0).unwrap_or_default())
+                .or_default()
+                .push(r);
+        }
+        Ok::<_, DbError>(by_table)
+    };
+    let kinds = if table.is_some() {
+        ""
+    } else {
+        " AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')"
+    };
+    let tables = grouped(
+        &format!(
+            "SELECT TABLE_NAME, ENGINE, TABLE_TYPE, TABLE_ROWS, DATA_LENGTH, INDEX_LENGTH, \
+             TABLE_COLLATION, CREATE_OPTIONS FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = ?{kinds}"
+        ),
+        "TABLE_NAME",
+        1,
+        "TABLE_NAME",
+    )?;
+    let mut columns = grouped(
+        "SELECT TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, \
+         COLUMN_DEFAULT, CHARACTER_SET_NAME, COLLATION_NAME, EXTRA, GENERATION_EXPRESSION \
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ?",
+        "TABLE_NAME",
+        1,
+        "TABLE_NAME, ORDINAL_POSITION",
+    )?;
+    let mut stats = grouped(
+        "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, NULLABLE, INDEX_TYPE \
+         FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ?",
+        "TABLE_NAME",
+        1,
+        "TABLE_NAME, INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX",
+    )?;
+    let mut triggers = grouped(
+        "SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME, EVENT_MANIPULATION, ACTION_TIMING, \
+         ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ?",
+        "EVENT_OBJECT_TABLE",
+        1,
+        "EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER",
+    )?;
+    // The foreign-key query names the table twice (its usage and its
+    // constraint rows), and its rows start with the constraint's name.
+    let fk_rows = {
+        let (mut cond, mut params) = scope("k.TABLE_NAME", 2);
+        if let Some(t) = table {
+            cond.push_str(" AND r.TABLE_NAME = ?");
+            params.push(t.to_string());
+        }
+        query(conn, &what, &format!("{FK_SQL}{cond}{FK_ORDER}"), params)?
+    };
+    let mut fks: std::collections::HashMap<String, Vec<ForeignKey>> = Default::default();
+    for f in foreign_keys(&fk_rows) {
+        fks.entry(f.table.clone()).or_default().push(f);
+    }
+
+    let mut names: Vec<&String> = tables.keys().collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let t = &tables[name][0];
+        let foreign_keys = fks.remove(name).unwrap_or_default();
+        // A self-referencing key is both a foreign key and a reference.
+        let referenced_by = foreign_keys
+            .iter()
+            .filter(|f| f.parent_db == db && &f.parent_table == name)
+            .cloned()
+            .collect();
+        out.push(Table {
+            db: db.to_string(),
+            name: name.clone(),
+            engine: s(t, 1),
+            kind: s(t, 2).unwrap_or_default(),
+            row_estimate: n(t, 3),
+            data_length: n(t, 4),
+            index_length: n(t, 5),
+            collation: s(t, 6),
+            create_options: s(t, 7).unwrap_or_default(),
+            columns: parse_columns(&columns.remove(name).unwrap_or_default()),
+            indexes: parse_indexes(&stats.remove(name).unwrap_or_default()),
+            foreign_keys,
+            referenced_by,
+            triggers: triggers
+                .remove(name)
+                .unwrap_or_default()
+                .iter()
+                .map(|r| Trigger {
+                    name: s(r, 1).unwrap_or_default(),
+                    event: s(r, 2).unwrap_or_default(),
+                    timing: s(r, 3).unwrap_or_default(),
+                    statement: s(r, 4).unwrap_or_default(),
+                })
+                .collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// Columns from `information_schema.COLUMNS` rows (table name first).
+fn parse_columns(rows: &[mysql::Row]) -> Vec<Column> {
+    rows.iter()
         .map(|r| {
-            let extra = s(r, 8).unwrap_or_default();
+            let extra = s(r, 9).unwrap_or_default();
             let lower = extra.to_ascii_lowercase();
-            let expr = s(r, 9).filter(|e| !e.is_empty());
+            let expr = s(r, 10).filter(|e| !e.is_empty());
             let is_generated = lower.contains("generated")
                 || lower.contains("virtual")
                 || lower.contains("persistent");
             Column {
-                name: s(r, 0).unwrap_or_default(),
-                position: n(r, 1) as u32,
-                data_type: s(r, 2).unwrap_or_default().to_ascii_lowercase(),
-                column_type: s(r, 3).unwrap_or_default(),
-                nullable: s(r, 4).as_deref() == Some("YES"),
-                default: s(r, 5),
-                charset: s(r, 6),
-                collation: s(r, 7),
+                name: s(r, 1).unwrap_or_default(),
+                position: n(r, 2) as u32,
+                data_type: s(r, 3).unwrap_or_default().to_ascii_lowercase(),
+                column_type: s(r, 4).unwrap_or_default(),
+                nullable: s(r, 5).as_deref() == Some("YES"),
+                default: s(r, 6),
+                charset: s(r, 7),
+                collation: s(r, 8),
                 generated: if is_generated {
                     Some(Generated {
                         expression: expr.unwrap_or_default(),
@@ -394,24 +592,20 @@ fn load(conn: &mut Conn, db: &str, table: &str, children: bool) -> Result<Table,
                 extra,
             }
         })
-        .collect::<Vec<_>>();
+        .collect()
+}
 
-    let stats = query(
-        conn,
-        &what,
-        "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, NULLABLE, INDEX_TYPE \
-         FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
-         ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX",
-        p(),
-    )?;
+/// Indexes from `information_schema.STATISTICS` rows (table name first),
+/// in index and column order.
+fn parse_indexes(rows: &[mysql::Row]) -> Vec<Index> {
     let mut indexes: Vec<Index> = Vec::new();
-    for r in &stats {
-        let name = s(r, 0).unwrap_or_default();
+    for r in rows {
+        let name = s(r, 1).unwrap_or_default();
         let col = IndexColumn {
-            name: s(r, 2).unwrap_or_default(),
-            sub_part: s(r, 3).and_then(|v| v.parse().ok()),
+            name: s(r, 3).unwrap_or_default(),
+            sub_part: s(r, 4).and_then(|v| v.parse().ok()),
         };
-        let nullable = s(r, 4).as_deref() == Some("YES");
+        let nullable = s(r, 5).as_deref() == Some("YES");
         match indexes.last_mut().filter(|i| i.name == name) {
             Some(i) => {
                 i.columns.push(col);
@@ -419,74 +613,21 @@ fn load(conn: &mut Conn, db: &str, table: &str, children: bool) -> Result<Table,
             }
             None => indexes.push(Index {
                 primary: name == "PRIMARY",
-                unique: n(r, 1) == 0,
+                unique: n(r, 2) == 0,
                 name,
                 columns: vec![col],
-                kind: s(r, 5).unwrap_or_default(),
+                kind: s(r, 6).unwrap_or_default(),
                 nullable,
             }),
         }
     }
+    indexes
+}
 
-    // Foreign keys of the table, then those pointing at it. Every query
-    // names one TABLE_SCHEMA by equality, so the server opens only that
-    // schema's tables: a KEY_COLUMN_USAGE scan without it opens every table
-    // of every schema, information_schema's own included, and MariaDB 10.11
-    // was seen crashing (signal 11 in create_tmp_table_for_schema's cleanup)
-    // on that path under load.
-    const FK_SQL: &str = "SELECT k.CONSTRAINT_NAME, k.TABLE_SCHEMA, k.TABLE_NAME, k.COLUMN_NAME, \
-                k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, \
-                r.UPDATE_RULE, r.DELETE_RULE \
-         FROM information_schema.KEY_COLUMN_USAGE k \
-         JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
-           ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
-          AND r.TABLE_NAME = k.TABLE_NAME \
-         WHERE k.TABLE_SCHEMA = ? AND r.CONSTRAINT_SCHEMA = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL";
-    const ORDER: &str =
-        " ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION";
-    let mut fk_rows = query(
-        conn,
-        &what,
-        &format!("{FK_SQL} AND k.TABLE_NAME = ? AND r.TABLE_NAME = ?{ORDER}"),
-        vec![
-            db.to_string(),
-            db.to_string(),
-            table.to_string(),
-            table.to_string(),
-        ],
-    )?;
-    let schemas: Vec<String> = if children {
-        conn.rows(
-            &what,
-            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME",
-        )?
-    } else {
-        Vec::new()
-    };
-    for schema in schemas
-        .iter()
-        .filter(|s| !SYSTEM_SCHEMAS.contains(&s.as_str()))
-    {
-        let rows = query(
-            conn,
-            &what,
-            &format!(
-                "{FK_SQL} AND k.REFERENCED_TABLE_SCHEMA = ? AND k.REFERENCED_TABLE_NAME = ? \
-                 AND NOT (k.TABLE_SCHEMA = ? AND k.TABLE_NAME = ?){ORDER}"
-            ),
-            vec![
-                schema.clone(),
-                schema.clone(),
-                db.to_string(),
-                table.to_string(),
-                db.to_string(),
-                table.to_string(),
-            ],
-        )?;
-        fk_rows.extend(rows);
-    }
+/// Foreign keys from [`FK_SQL`] rows, one per constraint.
+fn foreign_keys(rows: &[mysql::Row]) -> Vec<ForeignKey> {
     let mut fks: Vec<ForeignKey> = Vec::new();
-    for r in &fk_rows {
+    for r in rows {
         let (name, cdb, ctable) = (
             s(r, 0).unwrap_or_default(),
             s(r, 1).unwrap_or_default(),
@@ -513,52 +654,7 @@ fn load(conn: &mut Conn, db: &str, table: &str, children: bool) -> Result<Table,
             }),
         }
     }
-    let (foreign_keys, referenced_by): (Vec<_>, Vec<_>) = fks
-        .into_iter()
-        .partition(|f| f.db == db && f.table == table);
-    // A self-referencing key is both.
-    let self_refs: Vec<ForeignKey> = foreign_keys
-        .iter()
-        .filter(|f| f.parent_db == db && f.parent_table == table)
-        .cloned()
-        .collect();
-    let mut referenced_by = referenced_by;
-    referenced_by.extend(self_refs);
-
-    let trig = query(
-        conn,
-        &what,
-        "SELECT TRIGGER_NAME, EVENT_MANIPULATION, ACTION_TIMING, ACTION_STATEMENT \
-         FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ? \
-         ORDER BY ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER",
-        p(),
-    )?;
-    let triggers = trig
-        .iter()
-        .map(|r| Trigger {
-            name: s(r, 0).unwrap_or_default(),
-            event: s(r, 1).unwrap_or_default(),
-            timing: s(r, 2).unwrap_or_default(),
-            statement: s(r, 3).unwrap_or_default(),
-        })
-        .collect();
-
-    Ok(Table {
-        db: db.to_string(),
-        name: table.to_string(),
-        engine: s(t, 0),
-        kind: s(t, 1).unwrap_or_default(),
-        row_estimate: n(t, 2),
-        data_length: n(t, 3),
-        index_length: n(t, 4),
-        collation: s(t, 5),
-        create_options: s(t, 6).unwrap_or_default(),
-        columns,
-        indexes,
-        foreign_keys,
-        referenced_by,
-        triggers,
-    })
+    fks
 }
 
 /// Base tables of user schemas (system schemas excluded), optionally only in

@@ -1,7 +1,7 @@
 //! Metadata of awkward tables, read from a real server.
 
 use oxkit::conn::ErrorKind;
-use oxkit::schema::{list_tables, load_table};
+use oxkit::schema::{list_tables, load_schema, load_table, load_table_without_children};
 use oxkit_harness::{exec, single};
 
 const DDL: &str = r#"
@@ -25,6 +25,9 @@ CREATE TABLE nullable_uk (x INT NULL, y INT NOT NULL, UNIQUE KEY uk (x), KEY ky 
 CREATE TABLE uks (a INT NOT NULL, b INT NOT NULL, c INT NOT NULL, n INT NULL,
   UNIQUE KEY wide (a, b), UNIQUE KEY narrow (c), UNIQUE KEY nul (n)) ENGINE=InnoDB;
 CREATE TABLE prefix_pk (t VARCHAR(200) NOT NULL, PRIMARY KEY (t(10))) ENGINE=InnoDB;
+CREATE TABLE tree (id INT PRIMARY KEY, up INT, KEY (up),
+  CONSTRAINT fk_up FOREIGN KEY (up) REFERENCES tree (id) ON DELETE CASCADE) ENGINE=InnoDB;
+CREATE VIEW v_parent AS SELECT a FROM parent;
 CREATE TRIGGER trg_bi BEFORE INSERT ON `child ✓` FOR EACH ROW SET NEW.f = 1.5;
 INSERT INTO parent VALUES (1, 'ünï 🐬');
 "#;
@@ -156,7 +159,7 @@ fn awkward_tables() {
     assert!(err.message.contains("wéird db.missing"), "{}", err.message);
 
     let all = list_tables(&mut c, &[]).expect("list");
-    assert_eq!(all.len(), 6);
+    assert_eq!(all.len(), 7);
     assert!(all.iter().all(|(d, _)| d == "wéird db"));
 
     // utf8mb4 data round-trips.
@@ -164,4 +167,19 @@ fn awkward_tables() {
         .row("read", "SELECT `b c` FROM `wéird db`.parent")
         .expect("row");
     assert_eq!(v.as_deref(), Some("ünï 🐬"));
+
+    // The whole schema in one read is the same as each table read alone
+    // (the view is not a table), a self-reference included.
+    let schema = load_schema(&mut c, "wéird db").expect("schema");
+    let names: Vec<&str> = schema.iter().map(|t| t.name.as_str()).collect();
+    let mut listed: Vec<&str> = all.iter().map(|(_, t)| t.as_str()).collect();
+    listed.sort();
+    assert_eq!(names, listed);
+    for t in &schema {
+        let one = load_table_without_children(&mut c, "wéird db", &t.name).expect("one");
+        assert_eq!(t, &one, "{}", t.name);
+    }
+    let tree = schema.iter().find(|t| t.name == "tree").expect("tree");
+    assert_eq!(tree.foreign_keys.len(), 1);
+    assert_eq!(tree.referenced_by.len(), 1, "a self-reference is both");
 }

@@ -7,7 +7,7 @@ use mysql::prelude::Queryable;
 use oxkit::checksum::{Function, TableChecksum};
 use oxkit::conn::Conn;
 use oxkit::nibble::{chunk_index, ChunkKey};
-use oxkit::schema::{load_table_without_children, Table, SYSTEM_SCHEMAS};
+use oxkit::schema::{load_tables, Table, SYSTEM_SCHEMAS};
 use oxkit::sql::quote_table;
 
 /// How a table is read.
@@ -57,7 +57,7 @@ pub fn plan_tables(conn: &mut Conn, cfg: &Config, function: Function) -> Result<
         rows.extend(tables.into_iter().map(|(t, e)| (db.clone(), t, e)));
     }
     let (rdb, rtbl) = &cfg.replicate_table;
-    let mut out = Vec::new();
+    let mut selected: Vec<(String, Vec<String>)> = Vec::new();
     for (db, name, engine) in rows {
         if SYSTEM_SCHEMAS.contains(&db.as_str())
             || (&db == rdb && &name == rtbl)
@@ -65,7 +65,20 @@ pub fn plan_tables(conn: &mut Conn, cfg: &Config, function: Function) -> Result<
         {
             continue;
         }
-        let table = load_table_without_children(conn, &db, &name)?;
+        match selected.last_mut().filter(|(d, _)| *d == db) {
+            Some((_, names)) => names.push(name),
+            None => selected.push((db, vec![name])),
+        }
+    }
+    let mut out = Vec::new();
+    for table in selected
+        .iter()
+        .map(|(db, names)| load_tables(conn, db, names))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+    {
+        let (db, name) = (&table.db, &table.name);
         let checksum = TableChecksum::new(&table, function, &cfg.row);
         let walk = match chunk_index(&table) {
             Some(idx) => Walk::Chunked(ChunkKey::new(&table, idx)),
@@ -73,7 +86,7 @@ pub fn plan_tables(conn: &mut Conn, cfg: &Config, function: Function) -> Result<
                 let limit = cfg.args.max_unkeyed_rows;
                 let sql = format!(
                     "SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT {}) x",
-                    quote_table(&db, &name),
+                    quote_table(db, name),
                     limit + 1
                 );
                 let n: Option<u64> = conn.row(&format!("counting rows of {db}.{name}"), &sql)?;
