@@ -477,6 +477,11 @@ impl Nibbler {
         };
     }
 
+    /// The number the next chunk gets (1 before the walk began).
+    pub fn next_number(&self) -> u32 {
+        self.next_number
+    }
+
     /// The current chunk size in rows.
     pub fn chunk_rows(&self) -> u64 {
         self.rows

@@ -26,7 +26,7 @@
 //! - **condition**: idle, or a writer on the primary updating rows no drift
 //!   touched (and inserting into `busy`) during checksum and sync;
 //! - **tools**: ox-table-checksum `--method replicate|snapshot`,
-//!   `--function sha1|md5|crc32`, chunk sizes 7–1000 (it must exit 16 when
+//!   `--function sha1|sha1-crc32|md5|crc32`, chunk sizes 7–1000 (it must exit 16 when
 //!   the server sees drift, 0 otherwise); ox-table-sync through
 //!   `--replicate` (all replicas), `--replicate --sync-to-master`,
 //!   `--sync-to-master`, or direct `PRIMARY REPLICA`, with varied chunk,

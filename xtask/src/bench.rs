@@ -7,7 +7,7 @@
 //! replicating millions of rows), warms both buffer pools, then times:
 //! - the floor: one plain full-table checksum query (the default row hash,
 //!   no chunking) run on the primary and the replica at the same time;
-//! - `ox-table-checksum` with its defaults (replicate method, sha1), and
+//! - `ox-table-checksum` with its defaults (replicate method, sha1-crc32), and
 //!   with `--method snapshot`;
 //! - `pt-table-checksum` 3.x with its defaults (replicate, CRC32);
 //! - both tools' defaults on two ordinary schemas loaded beside it: `four`
@@ -235,7 +235,7 @@ pub fn table_checksum(args: &Args) -> Result<()> {
     };
     let q = oxkit::checksum::TableChecksum::new(
         &table,
-        oxkit::checksum::Function::Sha1,
+        oxkit::checksum::Function::Sha1Crc32,
         &Default::default(),
     )
     .query("", "1=1");
@@ -260,6 +260,8 @@ pub fn table_checksum(args: &Args) -> Result<()> {
     if sums[0] != sums[1] {
         bail!("the servers differ before the benchmark: {sums:?}");
     }
+
+    let hash_costs = hash_costs(&primary, &table)?;
 
     let dsn = format!("h=127.0.0.1,P={},u=root", primary.port());
     let pt = |db: &str| -> Result<(Duration, String)> {
@@ -317,15 +319,21 @@ pub fn table_checksum(args: &Args) -> Result<()> {
     let s = |d: Duration| d.as_secs_f64();
     println!("rows: {} (primary + 1 replica, same data)", args.rows);
     println!(
-        "floor (one full-table sha1 checksum query per server, in parallel): {:.2}s",
+        "floor (one full-table default-hash checksum query per server, in parallel): {:.2}s",
         s(floor)
     );
-    println!("ox-table-checksum (replicate, sha1):  {:.2}s", s(ox_t));
     println!(
-        "ox-table-checksum (replicate, sha1, --threads 1):  {:.2}s",
+        "ox-table-checksum (replicate, sha1-crc32):  {:.2}s",
+        s(ox_t)
+    );
+    println!(
+        "ox-table-checksum (replicate, sha1-crc32, --threads 1):  {:.2}s",
         s(ox_one_t)
     );
-    println!("ox-table-checksum (snapshot, sha1):   {:.2}s", s(ox_snap_t));
+    println!(
+        "ox-table-checksum (snapshot, sha1-crc32):   {:.2}s",
+        s(ox_snap_t)
+    );
     println!(
         "load average at the end: {}",
         std::fs::read_to_string("/proc/loadavg")
@@ -343,6 +351,13 @@ pub fn table_checksum(args: &Args) -> Result<()> {
         s(ox_t) / s(floor),
         s(ox_snap_t) / s(floor)
     );
+    println!("\nwhat the row hash costs on the server (one query, one core, whole table):");
+    for (name, secs) in &hash_costs {
+        println!(
+            "  {name:<28} {secs:>6.2}s  {:>5.2}M rows/s",
+            args.rows as f64 / secs / 1e6
+        );
+    }
     println!("\nordinary schemas, defaults of both tools (primary + 1 replica):");
     let mut all = small.clone();
     all.push(("1 table x {rows} rows", ox_t, pt_t));
@@ -362,6 +377,40 @@ pub fn table_checksum(args: &Args) -> Result<()> {
         let _ = std::io::stdin().read_line(&mut String::new());
     }
     Ok(())
+}
+
+/// Times one full-table aggregate per row hash on `s` (one query runs on
+/// one core): the rows alone, then each function of oxkit::checksum.
+fn hash_costs(s: &Sandbox, table: &oxkit::schema::Table) -> Result<Vec<(String, f64)>> {
+    use oxkit::checksum::{Function, TableChecksum};
+    let mut c = s.connect()?;
+    let mut out = Vec::new();
+    let mut time = |name: String, sql: String| -> Result<()> {
+        let start = Instant::now();
+        let _: Option<mysql::Row> = c.query_first(&sql).with_context(|| name.clone())?;
+        out.push((name, start.elapsed().as_secs_f64()));
+        Ok(())
+    };
+    let t = oxkit::sql::quote_table(&table.db, &table.name);
+    time(
+        "rows only (COUNT(*))".into(),
+        format!("SELECT COUNT(*) FROM {t}"),
+    )?;
+    for f in [
+        Function::Crc32,
+        Function::Sha1Crc32,
+        Function::Sha1,
+        Function::Md5,
+        Function::Sha2,
+    ] {
+        let q = TableChecksum::new(table, f, &Default::default()).query("", "1=1");
+        let name = serde_json::to_value(f)?
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        time(name, q)?;
+    }
+    Ok(out)
 }
 
 /// Runs `cargo xtask bench`.

@@ -52,6 +52,9 @@ struct TableState {
     errors: Vec<String>,
     diffs: Vec<DiffChunk>,
     began: Option<Instant>,
+    /// Continues a previous run's chunks (the replicate method's totals
+    /// then come from the checksum table).
+    resumed: bool,
 }
 
 struct TableWork {
@@ -77,6 +80,9 @@ pub struct Shared<'a> {
     abort: AtomicBool,
     rt: oxkit::checksum::ReplicateTable,
     primary_label: String,
+    /// Finished tables waiting for [`check_replicas`], with when they
+    /// finished.
+    pending: Mutex<Vec<(Instant, TableResult)>>,
 }
 
 struct WorkerConns {
@@ -267,6 +273,7 @@ pub fn run(
         abort: AtomicBool::new(false),
         rt,
         primary_label: dsn::label(&primary_spec),
+        pending: Mutex::new(Vec::new()),
     };
 
     let mut results = Vec::new();
@@ -433,6 +440,7 @@ fn begin_table(shared: &Shared, t: &Arc<TableWork>, w: &mut WorkerConns) -> Resu
             replicate::Resume::Fresh => {}
             replicate::Resume::Done => {
                 log::info!("{}: finished in the previous run", plan.table.full_name());
+                st.resumed = true;
                 st.issued_all = true;
                 st.finalized = true;
                 drop(st);
@@ -441,11 +449,29 @@ fn begin_table(shared: &Shared, t: &Arc<TableWork>, w: &mut WorkerConns) -> Resu
             }
             replicate::Resume::After(n, v, below) => {
                 log::info!("{}: resuming after chunk {n}", plan.table.full_name());
+                st.resumed = true;
                 if let Some(nb) = nibbler.as_mut() {
                     nb.resume_after(n, Some(v), below);
                 }
             }
         }
+    }
+    // A table that fits one chunk is checksummed in one, without
+    // boundaries, as pt-table-checksum does: walked, it would cost three
+    // chunks (below its first key, its rows, above its last) and their
+    // boundary reads, more than its rows. The optimizer's estimate spares
+    // big tables the count; the count keeps a stale estimate harmless.
+    let initial = shared.cfg.args.chunk_size;
+    if nibbler.as_ref().is_some_and(|n| n.next_number() == 1)
+        && plan.table.row_estimate <= initial.saturating_mul(4)
+        && crate::plan::count_up_to(
+            &mut w.primary,
+            &plan.table,
+            shared.cfg.args.r#where.as_deref(),
+            initial + 1,
+        )? <= initial
+    {
+        nibbler = None;
     }
     st.nibbler = nibbler;
     Ok(true)
@@ -538,7 +564,7 @@ fn worker(shared: &Shared, mut w: WorkerConns) -> Result<()> {
         }
         let Some((t, chunk)) = next_chunk(shared, &mut w)? else {
             finish_idle_tables(shared, &mut w)?;
-            return Ok(());
+            return check_replicas(shared, &mut w, true);
         };
         let outcome = checksum_chunk(shared, &t, &chunk, &mut w);
         let last = {
@@ -722,11 +748,11 @@ fn warn_result(r: &TableResult) {
     }
 }
 
-/// Completes a table: the replicate method's comparison, index checks, and
-/// the result line.
+/// Completes a table: its index checks and its result, which the replicate
+/// method leaves for [`check_replicas`] to compare.
 fn finish(shared: &Shared, t: &TableWork, w: &mut WorkerConns) -> Result<()> {
     let plan = &t.plan;
-    let (mut rows, chunk_skips, mut errors, mut diffs, began, mut chunks) = {
+    let (mut rows, chunk_skips, mut errors, diffs, began, mut chunks, resumed) = {
         let st = lock(&t.state, "table state")?;
         (
             st.rows,
@@ -735,45 +761,18 @@ fn finish(shared: &Shared, t: &TableWork, w: &mut WorkerConns) -> Result<()> {
             st.diffs.clone(),
             st.began.unwrap_or_else(Instant::now),
             st.started,
+            st.resumed,
         )
     };
     let skip_reason = match &plan.walk {
         Walk::Skip(r) => Some(r.clone()),
         _ => None,
     };
-    if shared.method == Method::Replicate && skip_reason.is_none() {
+    let compare_later = shared.method == Method::Replicate && skip_reason.is_none();
+    if compare_later && resumed {
         let (r, c) = replicate::totals(&mut w.primary, &shared.rt, plan)?;
         rows = r;
         chunks = c as u32;
-        let pos = source_position(&mut w.primary, &shared.primary_server)?.gtid;
-        for (r, rc) in shared.replicas.iter().zip(w.replicas.iter_mut()) {
-            if let Err(e) = oxkit::topology::wait_applied(
-                rc,
-                &r.server,
-                &pos,
-                shared.cfg.replica_timeout,
-                &shared.ctx.cancel,
-            ) {
-                if e.downcast_ref::<oxkit::entry::Cancelled>().is_some() {
-                    return Err(e);
-                }
-                errors.push(format!("replica {}: {e:#}", r.label));
-                continue;
-            }
-            for d in replicate::replica_diffs(rc, &shared.rt, plan)? {
-                diffs.push(DiffChunk {
-                    chunk: d.chunk,
-                    index: d.index,
-                    lower_boundary: d.lower,
-                    upper_boundary: d.upper,
-                    host: r.label.clone(),
-                    primary_rows: d.master_cnt.unwrap_or(0),
-                    replica_rows: d.this_cnt,
-                    primary_crc: d.master_crc.unwrap_or_default(),
-                    replica_crc: d.this_crc,
-                });
-            }
-        }
     }
     let mut index_checks = Vec::new();
     if shared.cfg.args.verify_indexes && skip_reason.is_none() {
@@ -798,13 +797,6 @@ fn finish(shared: &Shared, t: &TableWork, w: &mut WorkerConns) -> Result<()> {
             }
         }
     }
-    diffs.sort_by(|a, b| (a.chunk, &a.host).cmp(&(b.chunk, &b.host)));
-    let mut per_chunk: std::collections::BTreeMap<u32, u64> = Default::default();
-    for d in &diffs {
-        let delta = d.primary_rows.abs_diff(d.replica_rows);
-        let e = per_chunk.entry(d.chunk).or_default();
-        *e = (*e).max(delta);
-    }
     let result = TableResult {
         db: plan.table.db.clone(),
         table: plan.table.name.clone(),
@@ -812,10 +804,10 @@ fn finish(shared: &Shared, t: &TableWork, w: &mut WorkerConns) -> Result<()> {
             Walk::Chunked(k) => Some(k.index.clone()),
             _ => None,
         },
-        errors: errors.len() as u32,
-        diffs: per_chunk.len() as u32,
+        errors: 0,
+        diffs: 0,
         rows,
-        diff_rows: per_chunk.values().sum(),
+        diff_rows: 0,
         chunks,
         skipped: chunk_skips,
         time: began.elapsed().as_secs_f64(),
@@ -824,11 +816,96 @@ fn finish(shared: &Shared, t: &TableWork, w: &mut WorkerConns) -> Result<()> {
         diff_chunks: diffs,
         index_checks,
     };
+    if compare_later {
+        lock(&shared.pending, "pending tables")?.push((Instant::now(), result));
+        return check_replicas(shared, w, false);
+    }
+    send(shared, result)
+}
+
+/// Compares finished tables on the replicas, in batches: once the oldest
+/// waited a second, a hundred are waiting, or with `all`. One wait for the
+/// primary's position and one read of the checksum table per replica serve
+/// the whole batch; waiting table by table left the worker idle for each
+/// replica's apply of the table's last chunk, most of a small table's time.
+fn check_replicas(shared: &Shared, w: &mut WorkerConns, all: bool) -> Result<()> {
+    let batch = {
+        let mut pending = lock(&shared.pending, "pending tables")?;
+        let due = all
+            || pending.len() >= 100
+            || pending
+                .first()
+                .is_some_and(|(at, _)| at.elapsed() >= Duration::from_secs(1));
+        if !due || pending.is_empty() {
+            return Ok(());
+        }
+        std::mem::take(&mut *pending)
+    };
+    let mut results: Vec<TableResult> = batch.into_iter().map(|(_, r)| r).collect();
+    let names: Vec<(String, String)> = results
+        .iter()
+        .map(|r| (r.db.clone(), r.table.clone()))
+        .collect();
+    let pos = source_position(&mut w.primary, &shared.primary_server)?.gtid;
+    for (r, rc) in shared.replicas.iter().zip(w.replicas.iter_mut()) {
+        if let Err(e) = oxkit::topology::wait_applied(
+            rc,
+            &r.server,
+            &pos,
+            shared.cfg.replica_timeout,
+            &shared.ctx.cancel,
+        ) {
+            if e.downcast_ref::<oxkit::entry::Cancelled>().is_some() {
+                return Err(e);
+            }
+            for res in &mut results {
+                res.error_messages
+                    .push(format!("replica {}: {e:#}", r.label));
+            }
+            continue;
+        }
+        for d in replicate::replica_diffs(rc, &shared.rt, &names)? {
+            let Some(res) = results
+                .iter_mut()
+                .find(|res| res.db == d.db && res.table == d.table)
+            else {
+                continue;
+            };
+            res.diff_chunks.push(DiffChunk {
+                chunk: d.chunk,
+                index: d.index,
+                lower_boundary: d.lower,
+                upper_boundary: d.upper,
+                host: r.label.clone(),
+                primary_rows: d.master_cnt.unwrap_or(0),
+                replica_rows: d.this_cnt,
+                primary_crc: d.master_crc.unwrap_or_default(),
+                replica_crc: d.this_crc,
+            });
+        }
+    }
+    results.into_iter().try_for_each(|r| send(shared, r))
+}
+
+/// Sends a table's result to the printer, its counts taken from its
+/// differing chunks and errors.
+fn send(shared: &Shared, mut result: TableResult) -> Result<()> {
+    result
+        .diff_chunks
+        .sort_by(|a, b| (a.chunk, &a.host).cmp(&(b.chunk, &b.host)));
+    let mut per_chunk: std::collections::BTreeMap<u32, u64> = Default::default();
+    for d in &result.diff_chunks {
+        let delta = d.primary_rows.abs_diff(d.replica_rows);
+        let e = per_chunk.entry(d.chunk).or_default();
+        *e = (*e).max(delta);
+    }
+    result.diffs = per_chunk.len() as u32;
+    result.diff_rows = per_chunk.values().sum();
+    result.errors = result.error_messages.len() as u32;
     shared
         .results
         .send(result)
-        .map_err(|_| anyhow!("result channel closed"))?;
-    Ok(())
+        .map_err(|_| anyhow!("result channel closed"))
 }
 
 /// Reads `plan`'s table through each secondary index (covering: the index

@@ -57,8 +57,8 @@ pub struct Args {
     /// How checksums are compared (see METHODS)
     #[arg(long, value_enum, default_value_t = Method::Auto, help_heading = "Checksum")]
     pub method: Method,
-    /// Row hash: sha1 (non-linear, default), md5, or crc32 (pt-table-checksum's, which can cancel out)
-    #[arg(long, value_enum, default_value_t = Function::Sha1, help_heading = "Checksum")]
+    /// Row hash: sha1-crc32 (non-linear, 32 bits, default), sha1, md5, sha2 (64 bits), or crc32 (pt-table-checksum's, which can cancel out)
+    #[arg(long, value_enum, default_value_t = Function::Sha1Crc32, help_heading = "Checksum")]
     pub function: Function,
     /// Round FLOAT and DOUBLE values to this many decimals before hashing
     #[arg(long, value_name = "N", help_heading = "Checksum")]
@@ -321,12 +321,15 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      collation), variable-length values preceded by their length, and a final field of \
      NULL flags, so NULL and '' differ. TIMESTAMP columns read the same on every server \
      because oxkit sessions use time_zone '+00:00'. --float-precision rounds FLOAT and \
-     DOUBLE; --ignore-columns leaves columns out. The default hash, sha1, takes 64 bits of \
-     the row's SHA1 and folds them with BIT_XOR when the table has a NOT NULL unique key, \
-     with an exact SUM otherwise (so duplicate rows cannot cancel). It is not linear: the \
-     same same-length edit made to two rows of a chunk changes the checksum. crc32 is \
-     pt-table-checksum's BIT_XOR of CRC32, which such a pair of edits cancels out; md5 \
-     works like sha1 and is slower on MariaDB.",
+     DOUBLE; --ignore-columns leaves columns out. The default hash, sha1-crc32, is the \
+     CRC32 of the row's SHA1 digest (32 bits per row, as pt-table-checksum's), folded with \
+     BIT_XOR when the table has a NOT NULL unique key and with an exact SUM otherwise (so \
+     duplicate rows cannot cancel). It is not linear: the same same-length edit made to two \
+     rows of a chunk changes the checksum. sha1, md5 and sha2 take 64 bits of the digest \
+     instead, and cost more (reading them back as a number is half the work on MariaDB). \
+     crc32 is pt-table-checksum's BIT_XOR of CRC32, the cheapest, which such a pair of \
+     edits cancels out. On MySQL 9.6+, which removed SHA1() and MD5(), every digest \
+     function becomes sha2.",
     "OUTPUT. One line per table as it finishes, in pt-table-checksum's columns: TS (UTC, \
      MM-DDTHH:MM:SS), ERRORS, DIFFS (chunks that differ on at least one replica), ROWS \
      (rows checksummed on the primary), DIFF_ROWS, CHUNKS, SKIPPED (chunks not \

@@ -78,19 +78,13 @@ pub fn plan_tables(conn: &mut Conn, cfg: &Config, function: Function) -> Result<
         .into_iter()
         .flatten()
     {
-        let (db, name) = (&table.db, &table.name);
         let checksum = TableChecksum::new(&table, function, &cfg.row);
         let walk = match chunk_index(&table) {
             Some(idx) => Walk::Chunked(ChunkKey::new(&table, idx)),
             None => {
                 let limit = cfg.args.max_unkeyed_rows;
-                let sql = format!(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT {}) x",
-                    quote_table(db, name),
-                    limit + 1
-                );
-                let n: Option<u64> = conn.row(&format!("counting rows of {db}.{name}"), &sql)?;
-                if n.unwrap_or(0) > limit {
+                let n = count_up_to(conn, &table, None, limit + 1)?;
+                if n > limit {
                     Walk::Skip(format!(
                         "no usable index and more than {limit} rows (--max-unkeyed-rows)"
                     ))
@@ -106,4 +100,21 @@ pub fn plan_tables(conn: &mut Conn, cfg: &Config, function: Function) -> Result<
         });
     }
     Ok(out)
+}
+
+/// The rows of `table` matching `filter`, counted up to `limit` (a
+/// bigger table reads `limit` rows and stops).
+pub fn count_up_to(
+    conn: &mut Conn,
+    table: &Table,
+    filter: Option<&str>,
+    limit: u64,
+) -> Result<u64, oxkit::conn::DbError> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM {}{} LIMIT {limit}) x",
+        quote_table(&table.db, &table.name),
+        filter.map(|f| format!(" WHERE {f}")).unwrap_or_default()
+    );
+    let n: Option<u64> = conn.row(&format!("counting rows of {}", table.full_name()), &sql)?;
+    Ok(n.unwrap_or(0))
 }

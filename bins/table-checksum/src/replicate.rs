@@ -168,6 +168,8 @@ pub fn begin_table(
 
 /// A chunk that differs on one replica, as the checksum table says.
 pub struct StoredDiff {
+    pub db: String,
+    pub table: String,
     pub chunk: u32,
     pub index: Option<String>,
     pub lower: Option<String>,
@@ -178,13 +180,23 @@ pub struct StoredDiff {
     pub master_crc: Option<String>,
 }
 
-/// Differing chunks of `plan`'s table on a replica.
+/// Differing chunks of the `tables` (schema, name) on a replica, in one
+/// read.
 pub fn replica_diffs(
     conn: &mut Conn,
     rt: &ReplicateTable,
-    plan: &TablePlan,
+    tables: &[(String, String)],
 ) -> Result<Vec<StoredDiff>, DbError> {
+    if tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    let which: Vec<String> = tables
+        .iter()
+        .map(|(db, t)| format!("(db = {} AND tbl = {})", quote_str(db), quote_str(t)))
+        .collect();
     type Row = (
+        String,
+        String,
         u32,
         Option<String>,
         Option<String>,
@@ -197,19 +209,20 @@ pub fn replica_diffs(
     let rows: Vec<Row> = conn.rows(
         "reading differing chunks",
         &format!(
-            "SELECT chunk, chunk_index, lower_boundary, upper_boundary, this_cnt, {}, this_crc, {} \
-             FROM {rt} WHERE db = {} AND tbl = {} AND {} ORDER BY chunk",
+            "SELECT db, tbl, chunk, chunk_index, lower_boundary, upper_boundary, this_cnt, {}, this_crc, {} \
+             FROM {rt} WHERE ({}) AND {} ORDER BY db, tbl, chunk",
             rt.source_cnt,
             rt.source_crc,
-            quote_str(&plan.table.db),
-            quote_str(&plan.table.name),
+            which.join(" OR "),
             rt.differs()
         ),
     )?;
     Ok(rows
         .into_iter()
         .map(
-            |(chunk, index, lower, upper, this_cnt, master_cnt, this_crc, master_crc)| StoredDiff {
+            |(
+                db,
+                table,
                 chunk,
                 index,
                 lower,
@@ -218,6 +231,19 @@ pub fn replica_diffs(
                 master_cnt,
                 this_crc,
                 master_crc,
+            )| {
+                StoredDiff {
+                    db,
+                    table,
+                    chunk,
+                    index,
+                    lower,
+                    upper,
+                    this_cnt,
+                    master_cnt,
+                    this_crc,
+                    master_crc,
+                }
             },
         )
         .collect())
