@@ -164,18 +164,18 @@ fn reader_server_id(avoid: u32) -> u32 {
     id
 }
 
-/// A rotate event's file name. The server sends the first (fake) rotate
-/// event before the format description that says whether events carry a
-/// checksum, so its name can end in the 4 checksum bytes: the name is cut
-/// after the last `.` followed by at least 6 digits (`mysql-bin.000042`).
-/// Searching for that, not for the last `.`, matters: a checksum byte can
-/// be a `.` itself (it was, once in CI).
-fn log_name(raw: &str) -> String {
-    let b = raw.as_bytes();
-    let ext = |i: usize| b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
-    match (0..b.len()).rev().find(|&i| b[i] == b'.' && ext(i) >= 6) {
-        Some(dot) => raw[..dot + 1 + ext(dot)].to_string(),
-        None => raw.to_string(),
+/// The file name in the first (fake) rotate event, which the server sends
+/// before the format description that tells the client library whether
+/// events carry a checksum. It names the log the reader asked for, but
+/// MariaDB checksums it (its raw name then ends in 4 checksum bytes, any of
+/// which can be a digit or a dot) and MySQL does not: the asked name is
+/// taken when the raw name starts with it. Later rotate events come after a
+/// format description, and the library strips their checksum itself.
+fn first_rotate_name(raw: &[u8], asked: &str) -> String {
+    if raw.starts_with(asked.as_bytes()) {
+        asked.to_string()
+    } else {
+        String::from_utf8_lossy(raw).into_owned()
     }
 }
 
@@ -205,6 +205,148 @@ fn row_values(row: Option<mysql::binlog::row::BinlogRow>) -> Result<Vec<Value>, 
             )),
         })
         .collect()
+}
+
+/// The reader thread: decodes the stream's events and queues the table's
+/// changes and the commits.
+struct Events {
+    tx: std::sync::mpsc::Sender<Result<Item, String>>,
+    received: Arc<Mutex<Position>>,
+    stop: Arc<AtomicBool>,
+    db: String,
+    table: String,
+    /// The log being read.
+    file: String,
+    /// A format description was read: until then the client library does
+    /// not know that events carry a checksum (see [`first_rotate_name`]).
+    described: bool,
+}
+
+impl Events {
+    /// Reads until told to stop, the consumer is gone, or an error (which
+    /// is queued for the consumer).
+    fn run(mut self, mut stream: mysql::BinlogStream) {
+        let tx = self.tx.clone();
+        while let Some(ev) = stream.next() {
+            if self.stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let ev = match ev {
+                Ok(ev) => ev,
+                Err(e) => {
+                    let _ = tx.send(Err(format!(
+                        "reading the binary log: {}",
+                        conn::error_detail(&e)
+                    )));
+                    return;
+                }
+            };
+            match self.event(&stream, &ev) {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+        }
+        let _ = tx.send(Err("the server ended the binary log stream".to_string()));
+    }
+
+    /// Handles one event; false when the consumer is gone.
+    fn event(
+        &mut self,
+        stream: &mysql::BinlogStream,
+        ev: &mysql::binlog::events::Event,
+    ) -> Result<bool, String> {
+        let header = ev.header();
+        let data = ev
+            .read_data()
+            .map_err(|e| format!("decoding a binary log event: {e}"))?;
+        let mut item = None;
+        match data {
+            Some(EventData::RotateEvent(r)) => {
+                self.file = if self.described {
+                    r.name().into_owned()
+                } else {
+                    first_rotate_name(r.name_raw(), &self.file)
+                };
+                *self.received.lock().unwrap_or_else(|p| p.into_inner()) = Position {
+                    file: self.file.clone(),
+                    pos: r.position(),
+                };
+                return Ok(true);
+            }
+            Some(EventData::TransactionPayloadEvent(_)) => {
+                // Never skipped: its row events would be lost.
+                return Err("a compressed transaction in the binary log (binlog_transaction_compression, set by a session?): its row changes cannot be read".to_string());
+            }
+            Some(EventData::FormatDescriptionEvent(_)) => self.described = true,
+            Some(EventData::XidEvent(_)) => item = Some(Item::Commit(Position::default())),
+            Some(EventData::QueryEvent(q)) if !q.query().trim().eq_ignore_ascii_case("BEGIN") => {
+                item = Some(Item::Commit(Position::default()));
+            }
+            Some(EventData::RowsEvent(re)) => {
+                let Some(tme) = stream.get_tme(re.table_id()) else {
+                    return Err(
+                        "a row event without its table map (the reader started mid-transaction)"
+                            .to_string(),
+                    );
+                };
+                if tme.database_name() == self.db.as_str()
+                    && tme.table_name() == self.table.as_str()
+                {
+                    item = Some(Item::Rows(row_changes(&re, tme)?));
+                }
+            }
+            _ => {}
+        }
+        let end = u64::from(header.log_pos());
+        if end == 0 {
+            // MariaDB 11.7+ writes the events inside a transaction with no
+            // end position (`binlog_legacy_event_pos` off): their changes
+            // are handed out, and the position moves at the transaction's
+            // end, which has one.
+            if let Some(it @ Item::Rows(_)) = item {
+                return Ok(self.tx.send(Ok(it)).is_ok());
+            }
+            return Ok(true);
+        }
+        let pos = Position {
+            file: self.file.clone(),
+            pos: end,
+        };
+        if let Some(Item::Commit(p)) = &mut item {
+            *p = pos.clone();
+        }
+        if let Some(it) = item {
+            if self.tx.send(Ok(it)).is_err() {
+                return Ok(false);
+            }
+        }
+        // Published after the event's items are queued: a consumer that
+        // sees this position has them all.
+        *self.received.lock().unwrap_or_else(|p| p.into_inner()) = pos;
+        Ok(true)
+    }
+}
+
+/// The row changes of one rows event.
+fn row_changes(
+    re: &mysql::binlog::events::RowsEventData<'_>,
+    tme: &mysql::binlog::events::TableMapEvent<'_>,
+) -> Result<Vec<Change>, String> {
+    let mut changes = Vec::new();
+    for r in re.rows(tme) {
+        let (before, after) = r.map_err(|e| format!("decoding a row: {e}"))?;
+        changes.push(match (before.is_some(), after.is_some()) {
+            (true, true) => Change::Update(row_values(before)?, row_values(after)?),
+            (false, true) => Change::Insert(row_values(after)?),
+            (true, false) => Change::Delete(row_values(before)?),
+            _ => return Err("a row event with no image".to_string()),
+        });
+    }
+    Ok(changes)
 }
 
 impl Reader {
@@ -241,145 +383,16 @@ impl Reader {
         let (tx, rx) = channel();
         let received = Arc::new(Mutex::new(from.clone()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (db, table) = (db.to_string(), table.to_string());
-        let (rec, st) = (received.clone(), stop.clone());
-        let handle = std::thread::spawn(move || {
-            let mut stream = stream;
-            let mut file = from.file.clone();
-            // Until the first format description the client library does
-            // not know that events carry a checksum (see [`log_name`]).
-            let mut described = false;
-            while let Some(ev) = stream.next() {
-                if st.load(Ordering::SeqCst) {
-                    return;
-                }
-                let ev = match ev {
-                    Ok(ev) => ev,
-                    Err(e) => {
-                        let _ = tx.send(Err(format!(
-                            "reading the binary log: {}",
-                            conn::error_detail(&e)
-                        )));
-                        return;
-                    }
-                };
-                let header = ev.header();
-                let data = match ev.read_data() {
-                    Ok(d) => d,
-                    Err(e) => {
-                        let _ = tx.send(Err(format!("decoding a binary log event: {e}")));
-                        return;
-                    }
-                };
-                let mut item = None;
-                match data {
-                    Some(EventData::RotateEvent(r)) => {
-                        let raw = r.name_raw();
-                        let asked = from.file.as_bytes();
-                        file =
-                            if !described && raw.starts_with(asked) && raw.len() <= asked.len() + 4
-                            {
-                                // The first (fake) rotate names the log asked
-                                // for, its checksum possibly still attached:
-                                // a checksum byte can be a digit itself (seen:
-                                // `mysql-bin.0000012`).
-                                from.file.clone()
-                            } else {
-                                log_name(&r.name())
-                            };
-                        let mut g = rec.lock().unwrap_or_else(|p| p.into_inner());
-                        *g = Position {
-                            file: file.clone(),
-                            pos: r.position(),
-                        };
-                        continue;
-                    }
-                    Some(EventData::TransactionPayloadEvent(_)) => {
-                        // Never skipped: its row events would be lost.
-                        let _ = tx.send(Err(
-                            "a compressed transaction in the binary log (binlog_transaction_compression, set by a session?): its row changes cannot be read"
-                                .to_string(),
-                        ));
-                        return;
-                    }
-                    Some(EventData::FormatDescriptionEvent(_)) => described = true,
-                    Some(EventData::XidEvent(_)) => item = Some(Item::Commit(Position::default())),
-                    Some(EventData::QueryEvent(q))
-                        if !q.query().trim().eq_ignore_ascii_case("BEGIN") =>
-                    {
-                        item = Some(Item::Commit(Position::default()));
-                    }
-                    Some(EventData::RowsEvent(re)) => {
-                        let Some(tme) = stream.get_tme(re.table_id()) else {
-                            let _ = tx.send(Err(
-                                "a row event without its table map (the reader started mid-transaction)"
-                                    .to_string(),
-                            ));
-                            return;
-                        };
-                        if tme.database_name() == db.as_str() && tme.table_name() == table.as_str()
-                        {
-                            let mut changes = Vec::new();
-                            for r in re.rows(tme) {
-                                let (before, after) = match r {
-                                    Ok(x) => x,
-                                    Err(e) => {
-                                        let _ = tx.send(Err(format!("decoding a row: {e}")));
-                                        return;
-                                    }
-                                };
-                                let change = match (&re, before.is_some(), after.is_some()) {
-                                    (_, true, true) => row_values(before).and_then(|b| {
-                                        row_values(after).map(|a| Change::Update(b, a))
-                                    }),
-                                    (_, false, true) => row_values(after).map(Change::Insert),
-                                    (_, true, false) => row_values(before).map(Change::Delete),
-                                    _ => Err("a row event with no image".to_string()),
-                                };
-                                match change {
-                                    Ok(c) => changes.push(c),
-                                    Err(e) => {
-                                        let _ = tx.send(Err(e));
-                                        return;
-                                    }
-                                }
-                            }
-                            item = Some(Item::Rows(changes));
-                        }
-                    }
-                    _ => {}
-                }
-                let end = u64::from(header.log_pos());
-                if end == 0 {
-                    // MariaDB 11.7+ writes the events inside a transaction
-                    // with no end position (`binlog_legacy_event_pos` off):
-                    // their changes are handed out, and the position moves
-                    // at the transaction's end, which has one.
-                    if let Some(it @ Item::Rows(_)) = item {
-                        if tx.send(Ok(it)).is_err() {
-                            return;
-                        }
-                    }
-                    continue;
-                }
-                let pos = Position {
-                    file: file.clone(),
-                    pos: end,
-                };
-                if let Some(Item::Commit(p)) = &mut item {
-                    *p = pos.clone();
-                }
-                if let Some(it) = item {
-                    if tx.send(Ok(it)).is_err() {
-                        return;
-                    }
-                }
-                // Published after the event's items are queued: a
-                // consumer that sees this position has them all.
-                *rec.lock().unwrap_or_else(|p| p.into_inner()) = pos;
-            }
-            let _ = tx.send(Err("the server ended the binary log stream".to_string()));
-        });
+        let events = Events {
+            tx,
+            received: received.clone(),
+            stop: stop.clone(),
+            db: db.to_string(),
+            table: table.to_string(),
+            file: from.file.clone(),
+            described: false,
+        };
+        let handle = std::thread::spawn(move || events.run(stream));
         Ok(Reader {
             rx,
             received,
@@ -511,13 +524,14 @@ mod tests {
         let id = reader_server_id(0);
         assert!(id >= 4_000_000_000);
         assert_ne!(reader_server_id(id), id);
-        assert_eq!(log_name("mysql-bin.000001Y`\u{fffd}s"), "mysql-bin.000001");
-        assert_eq!(log_name("binlog.000012"), "binlog.000012");
-        // A checksum byte that is a dot.
+        let asked = "mysql-bin.000001";
+        assert_eq!(first_rotate_name(b"mysql-bin.000001Y`\xffs", asked), asked);
+        // Checksum bytes that are a digit or a dot (MariaDB).
         assert_eq!(
-            log_name("mysql-bin.000002\u{fffd}.\u{fffd}"),
-            "mysql-bin.000002"
+            first_rotate_name(b"mysql-bin.0000012\xff.\xff", asked),
+            asked
         );
-        assert_eq!(log_name("my.host-bin.000003."), "my.host-bin.000003");
+        // No checksum (MySQL).
+        assert_eq!(first_rotate_name(b"mysql-bin.000001", asked), asked);
     }
 }

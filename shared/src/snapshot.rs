@@ -327,20 +327,32 @@ pub fn run_to(
     Ok(())
 }
 
+/// The connections [`open_pair`] works with.
+pub struct Pair<'a> {
+    /// A read connection to the source.
+    pub source: &'a mut Conn,
+    /// What the source is.
+    pub source_server: &'a Server,
+    /// Stops and restarts the replica's replication.
+    pub replica_control: &'a mut Conn,
+    /// What the replica is.
+    pub replica_server: &'a Server,
+    /// The replica's read connection.
+    pub replica_read: &'a mut Conn,
+}
+
 /// Opens snapshots at the same position on `source` (a read connection)
 /// and `replica_read`, using `replica_control` to stop and restart
 /// replication. Fails (exit 128, replication stopped), without touching replication, when the replica's
 /// threads are not running. Returns the position.
-#[allow(clippy::too_many_arguments)]
-pub fn open_pair(
-    source: &mut Conn,
-    source_server: &Server,
-    replica_control: &mut Conn,
-    replica_server: &Server,
-    replica_read: &mut Conn,
-    limit: Duration,
-    cancel: &Cancel,
-) -> Result<String> {
+pub fn open_pair(pair: Pair<'_>, limit: Duration, cancel: &Cancel) -> Result<String> {
+    let Pair {
+        source,
+        source_server,
+        replica_control,
+        replica_server,
+        replica_read,
+    } = pair;
     let st = replica_status(replica_control, replica_server)?;
     if st.first().is_none_or(|s| s.is_stopped()) {
         return Err(crate::entry::ExitError {

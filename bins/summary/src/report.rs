@@ -327,13 +327,15 @@ fn system_notes(
 }
 
 fn server_notes(i: &Inputs, mem: Option<&system::Memory>, out: &mut Vec<Note>) {
-    let rep = server::replication(i);
-    let is_replica = !rep.channels.is_empty();
-    let read_only = i.var_on("read_only").unwrap_or(false);
-    let primary = !is_replica && !read_only;
-    let log_bin = i.var_on("log_bin").unwrap_or(false);
-    let inno = server::innodb(i);
+    memory_notes(i, mem, out);
+    replication_notes(i, out);
+    workload_notes(i, out);
+    safety_notes(i, out);
+}
 
+/// The buffer pool against the host's memory.
+fn memory_notes(i: &Inputs, mem: Option<&system::Memory>, out: &mut Vec<Note>) {
+    let inno = server::innodb(i);
     if let (Some(m), Some(bp)) = (mem.and_then(|m| m.total_bytes), inno.buffer_pool_bytes) {
         if bp as f64 > 0.9 * m as f64 {
             note(
@@ -370,6 +372,16 @@ fn server_notes(i: &Inputs, mem: Option<&system::Memory>, out: &mut Vec<Note>) {
             }
         }
     }
+}
+
+/// Durability and replication settings for the server's role.
+fn replication_notes(i: &Inputs, out: &mut Vec<Note>) {
+    let rep = server::replication(i);
+    let is_replica = !rep.channels.is_empty();
+    let read_only = i.var_on("read_only").unwrap_or(false);
+    let primary = !is_replica && !read_only;
+    let log_bin = i.var_on("log_bin").unwrap_or(false);
+    let inno = server::innodb(i);
     if primary {
         if let Some(v) = inno
             .flush_log_at_trx_commit
@@ -459,6 +471,11 @@ fn server_notes(i: &Inputs, mem: Option<&system::Memory>, out: &mut Vec<Note>) {
             "binlog_expire_logs_seconds = 0 and expire_logs_days = 0".into(),
         );
     }
+}
+
+/// Purge lag, long transactions and checkpoint age.
+fn workload_notes(i: &Inputs, out: &mut Vec<Note>) {
+    let inno = server::innodb(i);
     if let Some(h) = inno.history_list_length {
         let before = i.stat_first("Innodb_history_list_length");
         let growing = i.interval().is_some() && before.is_some_and(|b| h > b);
@@ -505,6 +522,11 @@ fn server_notes(i: &Inputs, mem: Option<&system::Memory>, out: &mut Vec<Note>) {
             format!("checkpoint age {p:.1}% of the redo capacity"),
         );
     }
+}
+
+/// Accounts, connections, the buffer pool hit ratio, backup safety and errors.
+fn safety_notes(i: &Inputs, out: &mut Vec<Note>) {
+    let inno = server::innodb(i);
     let acc = server::accounts(i);
     if !acc.without_password.is_empty() {
         note(

@@ -119,19 +119,24 @@ fn replica_appliers(conn: &mut Conn) -> usize {
     1
 }
 
-/// Runs the whole checksum.
-pub fn run(
-    ctx: &Context,
-    cfg: &Config,
-    primary_spec: ConnSpec,
-    replica_specs: Vec<ConnSpec>,
-) -> Result<Exit> {
-    let opts = cfg.args.conn.connect_options()?;
-    let mut main_conn = conn::connect(&primary_spec, &opts)?;
-    let primary_server = Server::detect(&mut main_conn)?;
+/// The replicas to compare, each with a control connection (stop/start
+/// replication) and one the throttle watches.
+struct Replicas {
+    infos: Vec<ReplicaInfo>,
+    controls: Vec<Conn>,
+    watched: Vec<Watched>,
+}
 
+/// Connects to the replicas named on the command line, or found from the
+/// primary.
+fn connect_replicas(
+    cfg: &Config,
+    primary_spec: &ConnSpec,
+    replica_specs: Vec<ConnSpec>,
+    opts: &conn::ConnectOptions,
+) -> Result<Replicas> {
     let replica_specs = if replica_specs.is_empty() {
-        discover(&primary_spec, &cfg.recursion, cfg.args.recurse, &opts)
+        discover(primary_spec, &cfg.recursion, cfg.args.recurse, opts)
             .context("finding replicas")?
             .into_iter()
             .map(|r| r.spec)
@@ -139,67 +144,75 @@ pub fn run(
     } else {
         replica_specs
     };
-    let mut replicas = Vec::new();
-    let mut controls = Vec::new();
-    let mut watched = Vec::new();
+    let mut out = Replicas {
+        infos: Vec::new(),
+        controls: Vec::new(),
+        watched: Vec::new(),
+    };
     for spec in replica_specs {
         let label = dsn::label(&spec);
-        let mut c = conn::connect(&spec, &opts)
-            .with_context(|| format!("connecting to replica {label}"))?;
+        let mut c =
+            conn::connect(&spec, opts).with_context(|| format!("connecting to replica {label}"))?;
         let server = Server::detect(&mut c)?;
-        let w = conn::connect(&spec, &opts)?;
-        watched.push(Watched {
+        let w = conn::connect(&spec, opts)?;
+        out.watched.push(Watched {
             label: label.clone(),
             conn: w,
             server: server.clone(),
         });
-        controls.push(c);
-        replicas.push(ReplicaInfo {
+        out.controls.push(c);
+        out.infos.push(ReplicaInfo {
             label,
             spec,
             server,
         });
     }
-    if replicas.is_empty() {
+    if out.infos.is_empty() {
         log::warn!(
             "no replicas found for {} (--recursion-method {}): checksumming the primary only",
-            dsn::label(&primary_spec),
+            dsn::label(primary_spec),
             cfg.args.recursion.recursion_method
         );
     }
+    Ok(out)
+}
 
-    let method = match cfg.args.method {
+/// `--method` as it will run: auto becomes replicate when the primary logs
+/// and allows statement-format sessions, snapshot otherwise.
+fn choose_method(cfg: &Config, main_conn: &mut Conn, primary: &Server) -> Result<Method> {
+    Ok(match cfg.args.method {
         Method::Snapshot => Method::Snapshot,
         Method::Replicate => {
-            replicate::session_setup(&mut main_conn).map_err(|e| {
+            replicate::session_setup(main_conn).map_err(|e| {
                 anyhow!("{e}: the replicate method needs statement-format binary logging (SUPER or BINLOG ADMIN); use --method snapshot")
             })?;
             Method::Replicate
         }
-        Method::Auto => match replicate::session_setup(&mut main_conn) {
-            Ok(()) if primary_server.log_bin => Method::Replicate,
+        Method::Auto => match replicate::session_setup(main_conn) {
+            Ok(()) if primary.log_bin => Method::Replicate,
             Ok(()) => Method::Snapshot,
             Err(e) => {
                 log::info!("using the snapshot method: {e}");
                 Method::Snapshot
             }
         },
-    };
-    let (rdb, rtbl) = &cfg.replicate_table;
-    let rt = oxkit::checksum::ReplicateTable::open(&mut main_conn, &primary_server, rdb, rtbl)?;
-    if method == Method::Replicate {
-        main_conn.run("creating the checksum table", &rt.create_sql())?;
-    }
+    })
+}
 
-    let plans = plan_tables(&mut main_conn, cfg, cfg.args.function.on(&primary_server))?;
-    if plans.is_empty() {
-        log::warn!("{}", cfg.filter.nothing_matched());
-    }
-    let total_rows: u64 = plans.iter().map(|p| p.table.row_estimate).sum();
+/// How many workers run: `--threads`, or half the primary's CPUs (2 to 8),
+/// no more than the slowest replica applies at once with the replicate
+/// method, and no more than there are tables.
+fn worker_count(
+    cfg: &Config,
+    main_conn: &mut Conn,
+    controls: &mut [Conn],
+    method: Method,
+    tables: usize,
+) -> usize {
     let mut threads = cfg
         .args
         .threads
-        .unwrap_or_else(|| default_threads(&mut main_conn));
+        .unwrap_or_else(|| default_threads(main_conn));
     if cfg.args.threads.is_none() && method == Method::Replicate {
         // Every chunk is re-executed by each replica's applier: more
         // workers than the slowest replica applies in parallel only make
@@ -211,19 +224,21 @@ pub fn run(
             .unwrap_or(usize::MAX);
         threads = threads.min(appliers);
     }
-    let threads = threads.min(plans.len().max(1));
-    log::info!(
-        "{} tables, method {:?}, {} replicas, {threads} threads",
-        plans.len(),
-        method,
-        replicas.len()
-    );
+    threads.min(tables.max(1))
+}
 
-    // Worker connections, opened before any work so a bad password or a
-    // missing grant fails at once.
+/// Opens every worker's connections before any work, so a bad password or
+/// a missing grant fails at once.
+fn open_workers(
+    threads: usize,
+    method: Method,
+    primary_spec: &ConnSpec,
+    replicas: &[ReplicaInfo],
+    opts: &conn::ConnectOptions,
+) -> Result<Vec<WorkerConns>> {
     let mut workers = Vec::new();
     for _ in 0..threads {
-        let mut p = conn::connect(&primary_spec, &opts)?;
+        let mut p = conn::connect(primary_spec, opts)?;
         match method {
             Method::Replicate => replicate::session_setup(&mut p)?,
             _ => p.run(
@@ -232,8 +247,8 @@ pub fn run(
             )?,
         }
         let mut rs = Vec::new();
-        for r in &replicas {
-            let mut c = conn::connect(&r.spec, &opts)?;
+        for r in replicas {
+            let mut c = conn::connect(&r.spec, opts)?;
             c.run(
                 "setting isolation",
                 "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
@@ -246,6 +261,44 @@ pub fn run(
             snapshot_at: None,
         });
     }
+    Ok(workers)
+}
+
+/// Runs the whole checksum.
+pub fn run(
+    ctx: &Context,
+    cfg: &Config,
+    primary_spec: ConnSpec,
+    replica_specs: Vec<ConnSpec>,
+) -> Result<Exit> {
+    let opts = cfg.args.conn.connect_options()?;
+    let mut main_conn = conn::connect(&primary_spec, &opts)?;
+    let primary_server = Server::detect(&mut main_conn)?;
+    let Replicas {
+        infos: replicas,
+        mut controls,
+        watched,
+    } = connect_replicas(cfg, &primary_spec, replica_specs, &opts)?;
+    let method = choose_method(cfg, &mut main_conn, &primary_server)?;
+    let (rdb, rtbl) = &cfg.replicate_table;
+    let rt = oxkit::checksum::ReplicateTable::open(&mut main_conn, &primary_server, rdb, rtbl)?;
+    if method == Method::Replicate {
+        main_conn.run("creating the checksum table", &rt.create_sql())?;
+    }
+
+    let plans = plan_tables(&mut main_conn, cfg, cfg.args.function.on(&primary_server))?;
+    if plans.is_empty() {
+        log::warn!("{}", cfg.filter.nothing_matched());
+    }
+    let total_rows: u64 = plans.iter().map(|p| p.table.row_estimate).sum();
+    let threads = worker_count(cfg, &mut main_conn, &mut controls, method, plans.len());
+    log::info!(
+        "{} tables, method {:?}, {} replicas, {threads} threads",
+        plans.len(),
+        method,
+        replicas.len()
+    );
+    let workers = open_workers(threads, method, &primary_spec, &replicas, &opts)?;
 
     let throttle_primary = conn::connect(&primary_spec, &opts)?;
     let (tx, rx) = mpsc::channel();
@@ -276,12 +329,50 @@ pub fn run(
         pending: Mutex::new(Vec::new()),
     };
 
+    let (mut results, worker_errors) = run_workers(&shared, workers, rx);
+    shared.progress.finish();
+
+    // Cancellation and fatal errors: report the first (cancellation wins,
+    // so Ctrl-C exits 4), after every worker restarted what it stopped.
+    if worker_errors
+        .iter()
+        .any(|e| e.downcast_ref::<oxkit::entry::Cancelled>().is_some())
+    {
+        return Err(oxkit::entry::Cancelled.into());
+    }
+    if let Some(e) = worker_errors.into_iter().next() {
+        return Err(e);
+    }
+
+    let exit = exit_status(&shared, &results);
+    if cfg.args.output.format == oxkit::report::Format::Json {
+        results.sort_by(|a, b| (&a.db, &a.table).cmp(&(&b.db, &b.table)));
+        let doc = serde_json::json!({
+            "method": method,
+            "function": cfg.args.function.on(&shared.primary_server),
+            "primary": dsn::label(&primary_spec),
+            "replicas": shared.replicas.iter().map(|r| r.label.clone()).collect::<Vec<_>>(),
+            "tables": results,
+            "exit_status": exit.code(),
+        });
+        oxkit::report::mark_stdout_used();
+        oxkit::report::write_json(&mut std::io::stdout().lock(), &doc)?;
+    }
+    Ok(exit)
+}
+
+/// Runs the workers and prints each table's result as it arrives; returns
+/// the results and the workers' errors.
+fn run_workers(
+    shared: &Shared,
+    workers: Vec<WorkerConns>,
+    rx: mpsc::Receiver<TableResult>,
+) -> (Vec<TableResult>, Vec<anyhow::Error>) {
     let mut results = Vec::new();
-    let worker_errors: Vec<anyhow::Error> = std::thread::scope(|s| {
+    let errors = std::thread::scope(|s| {
         let handles: Vec<_> = workers
             .into_iter()
             .map(|w| {
-                let shared = &shared;
                 s.spawn(move || {
                     let r = worker(shared, w);
                     if r.is_err() {
@@ -291,7 +382,7 @@ pub fn run(
                 })
             })
             .collect();
-        let text = cfg.args.output.format == oxkit::report::Format::Text;
+        let text = shared.cfg.args.output.format == oxkit::report::Format::Text;
         let mut out = std::io::stdout().lock();
         oxkit::report::mark_stdout_used();
         // One handling for every result, whether it arrives while workers
@@ -328,23 +419,13 @@ pub fn run(
             })
             .collect()
     });
-    shared.progress.finish();
+    (results, errors)
+}
 
-    // Cancellation and fatal errors: report the first (cancellation wins,
-    // so Ctrl-C exits 4), after every worker restarted what it stopped.
-    if let Some(e) = worker_errors
-        .iter()
-        .find(|e| e.downcast_ref::<oxkit::entry::Cancelled>().is_some())
-    {
-        let _ = e;
-        return Err(oxkit::entry::Cancelled.into());
-    }
-    if let Some(e) = worker_errors.into_iter().next() {
-        return Err(e);
-    }
-
+/// The exit status the results add up to (pt-table-checksum's bits).
+fn exit_status(shared: &Shared, results: &[TableResult]) -> Exit {
     let mut exit = Exit::OK;
-    for r in &results {
+    for r in results {
         if r.diffs > 0 || r.index_checks.iter().any(|c| !c.ok) {
             exit |= Exit::DIFFERENCES;
         }
@@ -364,20 +445,7 @@ pub fn run(
     if shared.throttle.replication_stopped_seen() {
         exit |= Exit::REPLICATION_STOPPED;
     }
-    if cfg.args.output.format == oxkit::report::Format::Json {
-        results.sort_by(|a, b| (&a.db, &a.table).cmp(&(&b.db, &b.table)));
-        let doc = serde_json::json!({
-            "method": method,
-            "function": cfg.args.function.on(&shared.primary_server),
-            "primary": dsn::label(&primary_spec),
-            "replicas": shared.replicas.iter().map(|r| r.label.clone()).collect::<Vec<_>>(),
-            "tables": results,
-            "exit_status": exit.code(),
-        });
-        oxkit::report::mark_stdout_used();
-        oxkit::report::write_json(&mut std::io::stdout().lock(), &doc)?;
-    }
-    Ok(exit)
+    exit
 }
 
 /// Takes the next chunk of any table with chunks left, starting the next

@@ -488,14 +488,17 @@ fn recorded_ranges(
     Some(out)
 }
 
-fn open_snapshots(cfg: &Config, ctx: &Context, p: &Pair, c: &mut Conns) -> Result<()> {
-    if p.through {
+fn open_snapshots(run: &Run, c: &mut Conns) -> Result<()> {
+    let (cfg, ctx) = (run.cfg, run.ctx);
+    if run.p.through {
         open_pair(
-            &mut c.src_read,
-            &c.src_server,
-            &mut c.tgt_ctl,
-            &c.tgt_server,
-            &mut c.tgt_read,
+            oxkit::snapshot::Pair {
+                source: &mut c.src_read,
+                source_server: &c.src_server,
+                replica_control: &mut c.tgt_ctl,
+                replica_server: &c.tgt_server,
+                replica_read: &mut c.tgt_read,
+            },
             cfg.replica_timeout,
             &ctx.cancel,
         )?;
@@ -536,22 +539,24 @@ fn sync_pair(
     };
     if cfg.args.print {
         oxkit::report::mark_stdout_used();
+        let mut out = std::io::stdout().lock();
         if p.through && c.statement_ok {
-            println!(
+            writeln!(
+                out,
                 "-- ox-table-sync: run on the source {}; the fix replicates to {tl}",
                 dsn::label(&p.source)
-            );
-            println!("SET SESSION binlog_format = 'STATEMENT';");
+            )?;
+            writeln!(out, "SET SESSION binlog_format = 'STATEMENT';")?;
         } else {
-            println!("-- ox-table-sync: run on the target {tl}");
+            writeln!(out, "-- ox-table-sync: run on the target {tl}")?;
         }
         // The values below were read in this tool's session: the script
         // carries that session's settings (time_zone, sql_mode, names).
         let charset = p.source.charset.as_deref().unwrap_or("utf8mb4");
         for line in opts.session.script_preamble(charset) {
-            println!("{line}");
+            writeln!(out, "{line}")?;
         }
-        println!("SET SESSION foreign_key_checks = 0;");
+        writeln!(out, "SET SESSION foreign_key_checks = 0;")?;
     }
     for (db, name) in tables {
         ctx.cancel.check()?;
@@ -575,7 +580,8 @@ fn sync_pair(
             target: tl.clone(),
             ..Default::default()
         };
-        match sync_table(ctx, cfg, p, &mut c, &table, recorded.as_ref(), &mut rep) {
+        let run = Run { ctx, cfg, p };
+        match sync_table(&run, &mut c, &table, recorded.as_ref(), &mut rep) {
             Ok(e) => exit |= e,
             Err(e) => {
                 rep.interrupted = true;
@@ -599,16 +605,76 @@ fn sync_pair(
     Ok(exit)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What every table of one source/target pair shares.
+struct Run<'a> {
+    ctx: &'a Context,
+    cfg: &'a Config,
+    p: &'a Pair,
+}
+
+/// A range that held differences: its condition, its buckets and the
+/// differing ones (re-read after the fix).
+type Touched = (String, Bucketing, Vec<i128>);
+
 fn sync_table(
-    ctx: &Context,
-    cfg: &Config,
-    p: &Pair,
+    run: &Run,
     c: &mut Conns,
     table: &Table,
     recorded: Option<&Recorded>,
     rep: &mut TableReport,
 ) -> Result<Exit> {
+    let (cfg, p) = (run.cfg, run.p);
+    let shape = match check_table(run, c, table, rep)? {
+        Ok(shape) => shape,
+        Err(exit) => return Ok(exit),
+    };
+    // Through replication only keyed tables can be fixed with statements
+    // that are no-ops on the source.
+    let on_source = p.through && c.statement_ok && shape.key.is_some();
+    if p.through && shape.key.is_none() {
+        let w = format!(
+            "{}: no key, so the fix cannot go through the source; it is written on {} directly (binary log off there)",
+            table.full_name(),
+            rep.target
+        );
+        warn(&w);
+        rep.warnings.push(w);
+    }
+    let recorded = recorded.and_then(|r| r.get(&(table.db.clone(), table.name.clone())));
+    let (diffs, touched) = find_diffs(run, c, table, &shape, recorded, rep)?;
+    if diffs.is_empty() {
+        return Ok(Exit::OK);
+    }
+    if cfg.args.print {
+        print_fixes(table, &shape, &diffs, on_source, rep)?;
+    }
+    if !cfg.args.execute {
+        return Ok(Exit::DIFFERENCES);
+    }
+    rep.fixed_on = Some(if on_source { "source" } else { "target" }.into());
+    let fixed = rep.fixed.insert(0);
+    apply(
+        run.ctx,
+        c,
+        &shape,
+        &diffs,
+        on_source,
+        cfg.args.batch_size,
+        fixed,
+    )?;
+    verify_fix(run, c, table, &shape, &touched, rep)
+}
+
+/// The table's shape on the source, or the exit of a table that cannot be
+/// synced (missing on the target, no key without --allow-no-key); warns
+/// about child tables.
+fn check_table(
+    run: &Run,
+    c: &mut Conns,
+    table: &Table,
+    rep: &mut TableReport,
+) -> Result<Result<Shape, Exit>> {
+    let cfg = run.cfg;
     let full = table.full_name();
     if let Err(e) = load_table(&mut c.tgt_read, &table.db, &table.name) {
         if e.kind == ErrorKind::UnknownTable {
@@ -617,7 +683,7 @@ fn sync_table(
                 "{full}: skipped: it does not exist on {}",
                 rep.target
             ));
-            return Ok(Exit::TABLE_SKIPPED);
+            return Ok(Err(Exit::TABLE_SKIPPED));
         }
         return Err(e.into());
     }
@@ -627,7 +693,7 @@ fn sync_table(
         let why = "no unique NOT NULL key: rows cannot be matched by key (--allow-no-key syncs whole-row groups)";
         rep.skip_reason = Some(why.into());
         warn(&format!("{full}: skipped: {why}"));
-        return Ok(Exit::TABLE_SKIPPED);
+        return Ok(Err(Exit::TABLE_SKIPPED));
     }
     if cfg.args.check_child_tables && !table.referenced_by.is_empty() {
         let kids: Vec<String> = table
@@ -647,40 +713,43 @@ fn sync_table(
         warn(&w);
         rep.warnings.push(w);
     }
-    // Through replication only keyed tables can be fixed with statements
-    // that are no-ops on the source.
-    let on_source = p.through && c.statement_ok && shape.key.is_some();
-    if p.through && shape.key.is_none() {
-        let w = format!(
-            "{full}: no key, so the fix cannot go through the source; it is written on {} directly (binary log off there)",
-            rep.target
-        );
-        warn(&w);
-        rep.warnings.push(w);
-    }
+    Ok(Ok(shape))
+}
 
-    open_snapshots(cfg, ctx, p, c)?;
-    let ranges = match recorded.and_then(|r| r.get(&(table.db.clone(), table.name.clone()))) {
-        Some(chunks) => match recorded_ranges(cfg, table, &shape, chunks) {
+/// Compares the table's ranges (the recorded chunks, or the whole table)
+/// in one pair of snapshots; returns the differences in the order they are
+/// fixed (deletes, updates, inserts) and the ranges that held them.
+fn find_diffs(
+    run: &Run,
+    c: &mut Conns,
+    table: &Table,
+    shape: &Shape,
+    recorded: Option<&Vec<RecordedChunk>>,
+    rep: &mut TableReport,
+) -> Result<(Vec<Diff>, Vec<Touched>)> {
+    let cfg = run.cfg;
+    open_snapshots(run, c)?;
+    let ranges = match recorded {
+        Some(chunks) => match recorded_ranges(cfg, table, shape, chunks) {
             Some(r) => r,
             None => {
                 warn(&format!(
-                    "{full}: a recorded chunk boundary cannot be read back; comparing the whole table"
+                    "{}: a recorded chunk boundary cannot be read back; comparing the whole table",
+                    table.full_name()
                 ));
-                table_ranges(cfg, &mut c.src_read, table, &shape)?
+                table_ranges(cfg, &mut c.src_read, table, shape)?
             }
         },
-        None => table_ranges(cfg, &mut c.src_read, table, &shape)?,
+        None => table_ranges(cfg, &mut c.src_read, table, shape)?,
     };
     let mut diffs: Vec<Diff> = Vec::new();
-    // Ranges with differences: condition, bucket count, differing buckets.
-    let mut touched: Vec<(String, Bucketing, Vec<i128>)> = Vec::new();
+    let mut touched: Vec<Touched> = Vec::new();
     for r in &ranges {
-        ctx.cancel.check()?;
+        run.ctx.cancel.check()?;
         let res = compare_range(
             &mut c.src_read,
             &mut c.tgt_read,
-            &shape,
+            shape,
             &r.cond,
             r.estimate,
             r.span,
@@ -716,63 +785,70 @@ fn sync_table(
             Diff::Extra(_) | Diff::ExtraCopies(..) => rep.delete += d.rows(),
         }
     }
-    if diffs.is_empty() {
-        return Ok(Exit::OK);
-    }
-    if cfg.args.print {
-        oxkit::report::mark_stdout_used();
-        let mut out = std::io::stdout().lock();
-        writeln!(
-            out,
-            "-- {full}: {} to insert, {} to update, {} to delete on {}",
-            rep.insert, rep.update, rep.delete, rep.target
-        )?;
-        for d in &diffs {
-            let stmts = if on_source {
-                vec![fix::through_source_snapshot(&shape, d)]
-            } else {
-                fix::direct(&shape, d)
-            };
-            for s in stmts {
-                writeln!(out, "{s};")?;
-            }
-        }
-        out.flush()?;
-    }
-    if !cfg.args.execute {
-        return Ok(Exit::DIFFERENCES);
-    }
-    rep.fixed_on = Some(if on_source { "source" } else { "target" }.into());
-    let fixed = rep.fixed.insert(0);
-    apply(
-        ctx,
-        c,
-        &shape,
-        &diffs,
-        on_source,
-        cfg.args.batch_size,
-        fixed,
-    )?;
+    Ok((diffs, touched))
+}
 
-    // Re-verify what was touched, once the target has everything.
-    if p.through {
+/// `--print`: the statements that fix the table, on stdout.
+fn print_fixes(
+    table: &Table,
+    shape: &Shape,
+    diffs: &[Diff],
+    on_source: bool,
+    rep: &TableReport,
+) -> Result<()> {
+    oxkit::report::mark_stdout_used();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "-- {}: {} to insert, {} to update, {} to delete on {}",
+        table.full_name(),
+        rep.insert,
+        rep.update,
+        rep.delete,
+        rep.target
+    )?;
+    for d in diffs {
+        let stmts = if on_source {
+            vec![fix::through_source_snapshot(shape, d)]
+        } else {
+            fix::direct(shape, d)
+        };
+        for s in stmts {
+            writeln!(out, "{s};")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Re-reads what was touched once the target has every fix (through
+/// replication: once it reached the source's position).
+fn verify_fix(
+    run: &Run,
+    c: &mut Conns,
+    table: &Table,
+    shape: &Shape,
+    touched: &[Touched],
+    rep: &mut TableReport,
+) -> Result<Exit> {
+    if run.p.through {
         let w = c.src_write.as_mut().context("no source write connection")?;
         let pos = c.src_server.gtid_position(w)?;
         oxkit::topology::wait_applied(
             &mut c.tgt_ctl,
             &c.tgt_server,
             &pos,
-            cfg.replica_timeout,
-            &ctx.cancel,
+            run.cfg.replica_timeout,
+            &run.ctx.cancel,
         )?;
     }
-    open_snapshots(cfg, ctx, p, c)?;
+    open_snapshots(run, c)?;
     let mut left = 0;
-    for (cond, buckets, which) in &touched {
+    for (cond, buckets, which) in touched {
         let (read, d) = recheck(
             &mut c.src_read,
             &mut c.tgt_read,
-            &shape,
+            shape,
             cond,
             *buckets,
             which,
@@ -784,7 +860,8 @@ fn sync_table(
     rep.left = Some(left);
     if left > 0 {
         warn(&format!(
-            "{full}: {left} rows still differ on {} after the fix",
+            "{}: {left} rows still differ on {} after the fix",
+            table.full_name(),
             rep.target
         ));
         return Ok(Exit::DIFFERENCES);
