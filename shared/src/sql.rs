@@ -43,14 +43,6 @@ pub fn quote_idents<S: AsRef<str>>(names: &[S]) -> String {
         .join(", ")
 }
 
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push_str(&format!("{b:02X}"));
-    }
-    s
-}
-
 /// Quotes a string as a utf8mb4 literal that is read the same under every
 /// `sql_mode`.
 pub fn quote_str(s: &str) -> String {
@@ -62,7 +54,7 @@ pub fn quote_str(s: &str) -> String {
     } else if s.is_empty() {
         "''".to_string()
     } else {
-        format!("_utf8mb4 X'{}'", hex(s.as_bytes()))
+        format!("_utf8mb4 X'{}'", crate::hex::encode_upper(s.as_bytes()))
     }
 }
 
@@ -71,7 +63,7 @@ pub fn quote_str(s: &str) -> String {
 pub fn quote_bytes(b: &[u8]) -> String {
     match std::str::from_utf8(b) {
         Ok(s) => quote_str(s),
-        Err(_) => format!("X'{}'", hex(b)),
+        Err(_) => format!("X'{}'", crate::hex::encode_upper(b)),
     }
 }
 
@@ -81,7 +73,7 @@ pub fn quote_binary(b: &[u8]) -> String {
     if b.is_empty() {
         "_binary''".to_string()
     } else {
-        format!("_binary X'{}'", hex(b))
+        format!("_binary X'{}'", crate::hex::encode_upper(b))
     }
 }
 
