@@ -6,9 +6,6 @@
 //! and one variant to [`Task`].
 
 mod bench;
-mod bench_backup;
-mod bench_osc;
-mod bench_sync;
 mod completions;
 mod demo;
 mod dist;
@@ -16,7 +13,6 @@ mod fuzz;
 mod generated;
 mod man;
 mod roots;
-mod sysbench;
 mod test;
 mod tools;
 

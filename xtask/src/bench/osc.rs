@@ -20,13 +20,13 @@
 //! copy fails the benchmark.
 //!
 //! Then the same three changes run again while sysbench `oltp_read_write`
-//! (4 threads, [`crate::sysbench`]) runs on the table at half the
+//! (4 threads, [`super::sysbench`]) runs on the table at half the
 //! capacity measured just before, and the application's tps, p99 latency
 //! and client errors during each change are printed next to a load-only
 //! window of the same run. Not a test: numbers depend on the machine.
 
-use crate::bench::{loaded_pair, replicate, Args};
-use crate::sysbench::{capacity, Load, Options, Stats};
+use super::sysbench::{capacity, Load, Options, Stats};
+use super::{loaded_pair, replicate, Args};
 use anyhow::{bail, Context as _, Result};
 use mysql::prelude::Queryable;
 use oxkit::sandbox::Sandbox;
@@ -118,7 +118,7 @@ pub fn run(args: &Args) -> Result<()> {
     if oxkit::sandbox::find_program(&["pt-online-schema-change"]).is_none() {
         crate::test::apt_install(&["percona-toolkit"])?;
     }
-    let ox = crate::bench::release_tool("ox-online-schema-change")?;
+    let ox = super::release_tool("ox-online-schema-change")?;
 
     let (primary, replica) = loaded_pair(args.rows)?;
     replicate(&primary, &replica)?;
@@ -239,7 +239,7 @@ fn oltp(
     ox: &std::path::Path,
     idle: &[Measured],
 ) -> Result<()> {
-    crate::sysbench::ensure_installed()?;
+    super::sysbench::ensure_installed()?;
     let opts = Options::read_write(args.rows);
     let cap = capacity(primary, "sbtest", &opts, 12)?;
     let mut half = opts.clone();
@@ -327,11 +327,11 @@ fn oltp(
         let load = Load::start(primary, "sbtest", &o)?;
         let load_start = Instant::now();
         std::thread::sleep(Duration::from_secs(5));
-        let log_from = crate::bench::error_log_len(primary);
+        let log_from = super::error_log_len(primary);
         let t0 = Instant::now();
         op()?;
         let t1 = Instant::now();
-        for d in crate::bench::deadlocks_since(primary, log_from) {
+        for d in super::deadlocks_since(primary, log_from) {
             eprintln!("    deadlock: {d}");
         }
         let fin = load.finish()?;

@@ -1,7 +1,7 @@
 //! sysbench as the application load of a benchmark: how much does a tool
 //! hurt the OLTP traffic that runs while it works?
 //!
-//! The benchmark tables are the ones [`crate::bench::load`] makes (the
+//! The benchmark tables are the ones [`super::load`] makes (the
 //! sysbench `sbtest` shape), so there is no `sysbench prepare` step: a run
 //! only needs `--tables` and `--table-size` to match what was loaded.
 //!
@@ -48,7 +48,7 @@ pub struct Options {
 }
 
 impl Options {
-    /// `oltp_read_write` on the one table [`crate::bench::load`] makes.
+    /// `oltp_read_write` on the one table [`super::load`] makes.
     pub fn read_write(table_size: u64) -> Options {
         Options {
             script: "oltp_read_write".into(),
@@ -360,7 +360,7 @@ fn parse_second(line: &str) -> Option<Second> {
 /// `cargo xtask bench oltp`: the load alone — what one benchmark server
 /// sustains unthrottled and what the application sees at half of that. The
 /// baseline the tool benchmarks compare their "during" figures with.
-pub fn bench(args: &crate::bench::Args) -> Result<()> {
+pub fn bench(args: &super::Args) -> Result<()> {
     ensure_installed()?;
     let s = Sandbox::builder()
         .tcp(true)
@@ -369,7 +369,7 @@ pub fn bench(args: &crate::bench::Args) -> Result<()> {
         .arg("--innodb-log-file-size=512M")
         .start()?;
     eprintln!("server on port {}; loading {} rows", s.port(), args.rows);
-    crate::bench::load(&s, args.rows)?;
+    super::load(&s, args.rows)?;
     let opts = Options::read_write(args.rows);
     let cap = capacity(&s, "sbtest", &opts, 12)?;
     let mut half = opts.clone();

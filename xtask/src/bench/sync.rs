@@ -14,14 +14,14 @@
 //! primary afterwards) and measured: wall time and InnoDB rows read on both
 //! servers (`Innodb_rows_read`). Not a test: numbers depend on the machine.
 
-use crate::bench::Args;
+use super::Args;
 use anyhow::{bail, Context as _, Result};
 use mysql::prelude::Queryable;
 use oxkit::conn::Conn;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::bench::{loaded_pair, replicate};
+use super::{loaded_pair, replicate};
 
 /// The 1000 drifted ids: (changed on the replica, missing on the replica,
 /// extra on the replica).
@@ -134,7 +134,7 @@ pub fn run(args: &Args) -> Result<()> {
     if oxkit::sandbox::find_program(&["pt-table-sync"]).is_none() {
         crate::test::apt_install(&["percona-toolkit"])?;
     }
-    let ox = crate::bench::release_tool("ox-table-sync")?;
+    let ox = super::release_tool("ox-table-sync")?;
 
     let (primary, replica) = loaded_pair(args.rows)?;
     let (upd, del, extra) = drift_ids(args.rows);

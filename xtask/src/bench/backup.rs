@@ -17,7 +17,7 @@
 //! ratios. Installs Debian's mydumper and mariadb-client when missing. Not
 //! a test: numbers depend on the machine.
 
-use crate::bench::{load, Args};
+use super::{load, Args};
 use anyhow::{bail, Context as _, Result};
 use mysql::prelude::Queryable;
 use oxkit::sandbox::Sandbox;
@@ -94,7 +94,7 @@ pub fn run_bench(args: &Args) -> Result<()> {
     if oxkit::sandbox::find_program(&["mariadb-dump"]).is_none() {
         crate::test::apt_install(&["mariadb-client"])?;
     }
-    let ox = crate::bench::release_tool("ox-backup")?;
+    let ox = super::release_tool("ox-backup")?;
     let threads = THREADS.to_string();
     let server = |id: u32, binlog: bool| {
         Sandbox::builder()
