@@ -20,10 +20,11 @@ complete -c ox-table-checksum -l set-vars -d 'Session variables to set after con
 complete -c ox-table-checksum -l method -d 'How checksums are compared (see METHODS)' -r -f -a "auto\t'replicate when the session can write statement-format binary logs, else snapshot'
 replicate\t'write each chunk\'s checksum on the primary (statement format) and let replicas recompute it'
 snapshot\t'no writes: checksum primary and replicas in snapshots at the same GTID position'"
-complete -c ox-table-checksum -l function -d 'Row hash: sha1 (non-linear, default), md5, or crc32 (pt-table-checksum\'s, which can cancel out)' -r -f -a "sha1\t'SHA1 digest, 64 bits per row, folded without cancellation (default)'
+complete -c ox-table-checksum -l function -d 'Row hash: sha1-crc32 (non-linear, 32 bits, default), sha1, md5, sha2 (64 bits), or crc32 (pt-table-checksum\'s, which can cancel out)' -r -f -a "sha1-crc32\t'CRC32 of the SHA1 digest, 32 bits per row: not linear, so edits cannot cancel, and cheaper than reading the digest as a number'
+sha1\t'SHA1 digest, 64 bits per row, folded without cancellation'
 md5\t'MD5 digest, 64 bits per row, folded like sha1'
 crc32\t'Percona\'s BIT_XOR of CRC32: compatible, fast, linear (can cancel)'
-sha2\t'SHA-256 digest, 64 bits per row, folded like sha1 (what sha1 and md5 become on MySQL 9.6+, which removed SHA1() and MD5())'"
+sha2\t'SHA-256 digest, 64 bits per row, folded like sha1 (what sha1, md5 and sha1-crc32 become on MySQL 9.6+, which removed SHA1() and MD5())'"
 complete -c ox-table-checksum -l float-precision -d 'Round FLOAT and DOUBLE values to this many decimals before hashing' -r
 complete -c ox-table-checksum -l ignore-columns -d 'Leave these columns out of the checksum (comma-separated)' -r
 complete -c ox-table-checksum -l where -d 'Only rows matching this SQL condition (applied on every server)' -r

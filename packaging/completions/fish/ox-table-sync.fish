@@ -19,10 +19,11 @@ complete -c ox-table-sync -l connect-timeout -d 'Seconds to wait for a connectio
 complete -c ox-table-sync -l set-vars -d 'Session variables to set after connecting: var=value,var2=value2' -r
 complete -c ox-table-sync -l replicate -d 'Sync only the chunks this checksum table (ox-table-checksum\'s or pt-table-checksum\'s) records as different' -r
 complete -c ox-table-sync -l where -d 'Only rows matching this SQL condition (applied on both sides)' -r
-complete -c ox-table-sync -l function -d 'Row hash used for the sub-range checksums' -r -f -a "sha1\t'SHA1 digest, 64 bits per row, folded without cancellation (default)'
+complete -c ox-table-sync -l function -d 'Row hash used for the sub-range checksums' -r -f -a "sha1-crc32\t'CRC32 of the SHA1 digest, 32 bits per row: not linear, so edits cannot cancel, and cheaper than reading the digest as a number'
+sha1\t'SHA1 digest, 64 bits per row, folded without cancellation'
 md5\t'MD5 digest, 64 bits per row, folded like sha1'
 crc32\t'Percona\'s BIT_XOR of CRC32: compatible, fast, linear (can cancel)'
-sha2\t'SHA-256 digest, 64 bits per row, folded like sha1 (what sha1 and md5 become on MySQL 9.6+, which removed SHA1() and MD5())'"
+sha2\t'SHA-256 digest, 64 bits per row, folded like sha1 (what sha1, md5 and sha1-crc32 become on MySQL 9.6+, which removed SHA1() and MD5())'"
 complete -c ox-table-sync -l chunk-size -d 'Rows per range in direct and --sync-to-master mode (each range is compared in one pass)' -r
 complete -c ox-table-sync -l bucket-rows -d 'Rows per hash bucket inside a range; only differing buckets\' rows are fetched' -r
 complete -c ox-table-sync -l batch-size -d 'Rows fixed per transaction' -r
