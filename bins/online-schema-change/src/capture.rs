@@ -54,8 +54,8 @@
 //! win over an older copied one.
 
 use crate::copy::{check_warnings, retrying};
+use crate::names::Names;
 use crate::plan::Plan;
-use crate::state::Names;
 use anyhow::{bail, Result};
 use mysql::prelude::Queryable;
 use mysql::Value;

@@ -21,8 +21,8 @@
 //! sessions ([`binlog_swap`]).
 
 use crate::capture::Capture;
+use crate::names::Names;
 use crate::plan::Plan;
-use crate::state::Names;
 use anyhow::Result;
 use oxkit::conn::{self, cell_text, Conn, ConnectOptions, ErrorKind};
 use oxkit::dsn::ConnSpec;
@@ -198,7 +198,7 @@ pub fn lock_rename_swap(
     capture: &mut Capture,
 ) -> Result<u32> {
     let n = sw.n;
-    if table_exists(conn, &n.db, &n.old)? {
+    if n.exists(conn, "looking for name clashes", &n.old)? {
         return Err(crate::plan::refuse(format!(
             "{}.{} exists; the swap renames the original to that name (drop it if an earlier run left it)",
             n.db, n.old
@@ -259,18 +259,6 @@ fn lock_for_swap(a: &mut Conn, conn: &mut Conn, lock: &str, lock_wait: u32) -> R
         }
         Err(e) => Err(e.into()),
     }
-}
-
-fn table_exists(conn: &mut Conn, db: &str, table: &str) -> Result<bool> {
-    let n: Option<u64> = conn.row(
-        "looking for name clashes",
-        &format!(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
-            oxkit::sql::quote_str(db),
-            oxkit::sql::quote_str(table)
-        ),
-    )?;
-    Ok(n.unwrap_or(0) > 0)
 }
 
 /// One attempt of [`lock_rename_swap`]: `Ok(true)` swapped, `Ok(false)`
@@ -334,7 +322,9 @@ fn lock_rename_attempt(
         Err(e) => {
             // A RENAME is atomic: either both names moved or neither. A
             // lost connection leaves the outcome unknown: the tables say.
-            if table_exists(conn, &n.db, &n.old)? && !table_exists(conn, &n.db, &n.shadow)? {
+            if n.exists(conn, "reading the swap's outcome", &n.old)?
+                && !n.exists(conn, "reading the swap's outcome", &n.shadow)?
+            {
                 log::warn!("swapping the tables: {e}; the rename was done");
                 return Ok(true);
             }
@@ -383,15 +373,7 @@ pub fn binlog_swap(
 ) -> Result<u32> {
     let orig = sw.n;
     for t in [&orig.swap_shadow, &orig.del] {
-        let exists: Option<u64> = conn.row(
-            "looking for name clashes",
-            &format!(
-                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
-                oxkit::sql::quote_str(&orig.db),
-                oxkit::sql::quote_str(t)
-            ),
-        )?;
-        if exists.unwrap_or(0) > 0 {
+        if orig.exists(conn, "looking for name clashes", t)? {
             return Err(crate::plan::refuse(format!(
                 "{}.{t} exists; the binary log swap needs that name (drop it if an earlier run left it)",
                 orig.db

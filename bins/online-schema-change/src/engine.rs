@@ -11,8 +11,9 @@ use crate::copy::{compare_chunk, copy_chunk, recopy_chunk, trigger_sql};
 use crate::cutover::{
     binlog_swap, bounded, instant_sql, lock_rename_swap, rebuild_fk_sql, swap_sql, Bound, SwapCtx,
 };
+use crate::names::Names;
 use crate::plan::{create_clone, plan, refuse, show_create, Plan};
-use crate::state::{self, Names};
+use crate::state;
 use crate::{Config, FkMethod, Method};
 use anyhow::{Context as _, Result};
 use oxkit::binlog::{master_position, Reader};
@@ -64,18 +65,6 @@ pub struct Report {
     exit_status: u8,
 }
 
-fn table_exists(conn: &mut Conn, db: &str, name: &str) -> Result<bool> {
-    let n: Option<u64> = conn.row(
-        "looking for leftovers",
-        &format!(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
-            oxkit::sql::quote_str(db),
-            oxkit::sql::quote_str(name)
-        ),
-    )?;
-    Ok(n.unwrap_or(0) > 0)
-}
-
 /// Rough time for copy and checksum: the rate `cargo xtask bench
 /// online-schema-change` measured on a 2-core machine (4M sysbench rows,
 /// copy and checksum together, unpaced: about 60k rows/s), slowed by the
@@ -105,8 +94,8 @@ pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
     let create = show_create(&mut conn, &names, &tname)?;
 
     // Leftovers of an earlier run.
-    let shadow_exists = table_exists(&mut conn, &db, &names.shadow)?;
-    let state_exists = table_exists(&mut conn, &db, &names.state)?;
+    let shadow_exists = names.exists(&mut conn, "looking for leftovers", &names.shadow)?;
+    let state_exists = names.exists(&mut conn, "looking for leftovers", &names.state)?;
     let mut checkpoint = None;
     if shadow_exists || state_exists {
         if !cfg.args.resume {

@@ -12,13 +12,14 @@
 //! the changes the binary log names ([`capture`]),
 //! checksums both, and swaps them ([`cutover`]). Progress is checkpointed
 //! in a small table next to the original ([`state`]) so `--resume` can
-//! continue after a crash.
+//! continue after a crash; [`names`] spells every helper object's name.
 
 mod alter;
 mod capture;
 mod copy;
 mod cutover;
 mod engine;
+mod names;
 mod plan;
 mod state;
 

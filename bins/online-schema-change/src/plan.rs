@@ -10,7 +10,7 @@
 //! the original), and which column types changed.
 
 use crate::alter::Alter;
-use crate::state::Names;
+use crate::names::Names;
 use crate::Config;
 use anyhow::Result;
 use oxkit::checksum::Function;

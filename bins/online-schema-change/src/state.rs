@@ -7,11 +7,12 @@
 //! refused), the phase, and the upper key of the last chunk copied, each
 //! key part hex-encoded (so any key type round-trips), `null` for NULL.
 
+use crate::names::Names;
 use anyhow::{Context as _, Result};
 use oxkit::binlog::Position;
 use oxkit::conn::Conn;
 use oxkit::nibble::KeyValue;
-use oxkit::sql::{quote_str, quote_table};
+use oxkit::sql::quote_str;
 
 /// The server-side lock that makes one run per table: a named lock
 /// (`GET_LOCK`) held by a connection of its own for the whole run, so a
@@ -79,69 +80,6 @@ impl RunLock {
             ),
         }
         .into())
-    }
-}
-
-/// Names of everything the tool creates for one table.
-#[derive(Clone, Debug)]
-pub struct Names {
-    /// The schema.
-    pub db: String,
-    /// The original table.
-    pub table: String,
-    /// The shadow table (`_t_new`).
-    pub shadow: String,
-    /// The original after the swap (`_t_old`).
-    pub old: String,
-    /// The checkpoint table (`_t_osc`).
-    pub state: String,
-    /// The empty clone the planner tries the ALTER on (`_t_osc_probe`).
-    pub probe: String,
-    /// The cut-over sentry of binary log capture (`t_osc_del`); the
-    /// original is renamed to it by the swap. Like [`Names::swap_shadow`]
-    /// its name starts with the table's, so it sorts after it: see
-    /// [`crate::cutover::binlog_swap`].
-    pub del: String,
-    /// The shadow's name during a binary log cut-over (`t_osc_new`).
-    pub swap_shadow: String,
-    /// The three triggers (insert, update, delete).
-    pub triggers: [String; 3],
-}
-
-impl Names {
-    /// Names for `db`.`table`; errors when one would exceed 64 characters.
-    pub fn new(db: &str, table: &str) -> Result<Names> {
-        let n = Names {
-            db: db.to_string(),
-            table: table.to_string(),
-            shadow: format!("_{table}_new"),
-            old: format!("_{table}_old"),
-            state: format!("_{table}_osc"),
-            probe: format!("_{table}_osc_probe"),
-            del: format!("{table}_osc_del"),
-            swap_shadow: format!("{table}_osc_new"),
-            triggers: [
-                format!("osc_{table}_ins"),
-                format!("osc_{table}_upd"),
-                format!("osc_{table}_del"),
-            ],
-        };
-        let longest = [&n.probe, &n.triggers[0]]
-            .iter()
-            .map(|s| s.chars().count())
-            .max()
-            .unwrap_or(0);
-        if longest > 64 {
-            anyhow::bail!(
-                "the table name {table:?} is too long for the helper names the tool needs (64 characters at most)"
-            );
-        }
-        Ok(n)
-    }
-
-    /// Quoted `db`.`name`.
-    pub fn q(&self, name: &str) -> String {
-        quote_table(&self.db, name)
     }
 }
 
@@ -350,13 +288,5 @@ mod tests {
         assert_eq!(decode_key(&s), Some(k));
         assert_eq!(decode_key("[1]"), None);
         assert_eq!(decode_key("[\"0\"]"), None);
-    }
-
-    #[test]
-    fn names() {
-        let n = Names::new("d", "t").expect("names");
-        assert_eq!(n.shadow, "_t_new");
-        assert_eq!(n.q(&n.old), "`d`.`_t_old`");
-        assert!(Names::new("d", &"x".repeat(60)).is_err());
     }
 }
