@@ -13,7 +13,7 @@ use crate::cutover::{
 };
 use crate::names::Names;
 use crate::plan::{create_clone, plan, refuse, show_create, Plan};
-use crate::state;
+use crate::state::{self, Phase};
 use crate::{Config, FkMethod, Method};
 use anyhow::{Context as _, Result};
 use oxkit::binlog::{master_position, Reader};
@@ -111,9 +111,9 @@ pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
             .all(|n| table.triggers.iter().any(|t| &t.name == n));
         match cp {
             Some(cp)
-                if cp.phase != "init"
+                if cp.phase != Phase::Init
                     && shadow_exists
-                    && (own_triggers || (cp.method == "binlog" && cp.binlog.is_some())) =>
+                    && (own_triggers || (cp.method == Method::Binlog && cp.binlog.is_some())) =>
             {
                 if cp.alter != cfg.alter.text {
                     return Err(refuse(format!(
@@ -121,10 +121,10 @@ pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
                         cp.alter
                     )));
                 }
-                if cfg.args.method.is_some_and(|m| m.name() != cp.method) {
+                if cfg.args.method.is_some_and(|m| m != cp.method) {
                     return Err(refuse(format!(
                         "the run to resume used --method {}; resume it with that method",
-                        cp.method
+                        cp.method.name()
                     )));
                 }
                 checkpoint = Some(cp);
@@ -158,8 +158,7 @@ pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
         shadow_schema,
     )?;
     let (method, method_note) = match &checkpoint {
-        Some(cp) if cp.method == "binlog" => (Method::Binlog, None),
-        Some(_) => (Method::Triggers, None),
+        Some(cp) => (cp.method, None),
         None => choose_method(cfg, &mut conn, &server)?,
     };
     if let Some(note) = &method_note {
@@ -492,7 +491,7 @@ fn copy_and_swap(
     match &checkpoint {
         None => {
             let from = capture.as_ref().map(|c| c.applied.clone());
-            state::create(conn, n, &cfg.alter.text, method.name(), from.as_ref())?;
+            state::create(conn, n, &cfg.alter.text, method, from.as_ref())?;
             let create = show_create(conn, n, &n.table)?;
             create_clone(conn, n, &create, &n.shadow)?;
             conn.run_one(
@@ -505,7 +504,7 @@ fn copy_and_swap(
                     bounded(conn, cancel, ddl_bound(), "creating a trigger", &sql)?;
                 }
             }
-            state::set_phase(conn, n, "copying")?;
+            state::set_phase(conn, n, Phase::Copying)?;
         }
         Some(cp) => {
             log::warn!(
@@ -581,7 +580,7 @@ fn copy_and_swap(
     report.copy_seconds = copy_start.elapsed().as_secs_f64();
 
     // Checksum, and again after a postponement.
-    state::set_phase(conn, n, "checksum")?;
+    state::set_phase(conn, n, Phase::Checksum)?;
     checksum_pass(
         ctx,
         cfg,
@@ -595,7 +594,7 @@ fn copy_and_swap(
     )?;
     if let Some(f) = &cfg.args.postpone_cut_over {
         if f.exists() {
-            state::set_phase(conn, n, "postponed")?;
+            state::set_phase(conn, n, Phase::Postponed)?;
             log::warn!(
                 "copy complete and in sync; the swap waits until {} is removed",
                 f.display()
@@ -607,7 +606,7 @@ fn copy_and_swap(
                     state::save_binlog(&mut copy, n, &cap.applied)?;
                 }
             }
-            state::set_phase(conn, n, "checksum")?;
+            state::set_phase(conn, n, Phase::Checksum)?;
             checksum_pass(
                 ctx,
                 cfg,
@@ -623,7 +622,7 @@ fn copy_and_swap(
     }
 
     // The swap.
-    state::set_phase(conn, n, "cutover")?;
+    state::set_phase(conn, n, Phase::Cutover)?;
     let t = Instant::now();
     cancel.check()?;
     if let Some(cap) = capture.as_mut() {

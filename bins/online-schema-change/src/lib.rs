@@ -45,12 +45,20 @@ pub enum Method {
 }
 
 impl Method {
-    /// The name on the command line and in the report.
+    /// The name on the command line, in the report and in the checkpoint.
     pub fn name(self) -> &'static str {
         match self {
             Method::Triggers => "triggers",
             Method::Binlog => "binlog",
         }
+    }
+
+    /// Reads [`Method::name`] (a checkpoint's `method` column).
+    pub fn from_name(s: &str) -> Option<Method> {
+        Method::value_variants()
+            .iter()
+            .copied()
+            .find(|m| m.name() == s)
     }
 }
 
@@ -455,6 +463,16 @@ mod tests {
         ])
         .is_err());
         assert!(parse(&["--alter", "ADD INDEX (a)", "--dry-run", "--resume"]).is_err());
+    }
+
+    #[test]
+    fn method_names_are_the_command_line_names() {
+        for m in Method::value_variants() {
+            assert_eq!(Method::from_name(m.name()), Some(*m));
+            assert_eq!(Method::from_str(m.name(), false), Ok(*m));
+            let json = serde_json::to_value(m).expect("json");
+            assert_eq!(json.as_str(), Some(m.name()));
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! key part hex-encoded (so any key type round-trips), `null` for NULL.
 
 use crate::names::Names;
+use crate::Method;
 use anyhow::{Context as _, Result};
 use oxkit::binlog::Position;
 use oxkit::conn::Conn;
@@ -83,13 +84,53 @@ impl RunLock {
     }
 }
 
+/// How far a run got: the checkpoint's `phase` column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Checkpoint, shadow table and triggers being created: nothing to resume.
+    Init,
+    /// Copying chunks.
+    Copying,
+    /// Comparing the original with the shadow.
+    Checksum,
+    /// Copied and in sync, waiting for `--postpone-cut-over`'s file to go.
+    Postponed,
+    /// Swapping the tables.
+    Cutover,
+}
+
+impl Phase {
+    const ALL: [Phase; 5] = [
+        Phase::Init,
+        Phase::Copying,
+        Phase::Checksum,
+        Phase::Postponed,
+        Phase::Cutover,
+    ];
+
+    /// The spelling in the checkpoint row (read by scripts and tests: keep it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Init => "init",
+            Phase::Copying => "copying",
+            Phase::Checksum => "checksum",
+            Phase::Postponed => "postponed",
+            Phase::Cutover => "cutover",
+        }
+    }
+
+    fn from_name(s: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| p.name() == s)
+    }
+}
+
 /// What the checkpoint row holds.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Checkpoint {
     /// The ALTER of the run.
     pub alter: String,
-    /// `init`, `copying`, `checksum`, `postponed`, `cutover`.
-    pub phase: String,
+    /// How far the run got.
+    pub phase: Phase,
     /// Last chunk number copied (0: none).
     pub chunk: u32,
     /// Its upper key; `None` when it was open (the copy is complete) or none copied.
@@ -98,8 +139,8 @@ pub struct Checkpoint {
     pub upper_excl: bool,
     /// Rows copied so far.
     pub rows: u64,
-    /// `triggers` or `binlog`.
-    pub method: String,
+    /// How the run captures changes.
+    pub method: Method,
     /// Binary log capture: the position up to which changes are applied.
     pub binlog: Option<Position>,
 }
@@ -148,7 +189,7 @@ pub fn create(
     conn: &mut Conn,
     n: &Names,
     alter: &str,
-    method: &str,
+    method: Method,
     binlog: Option<&Position>,
 ) -> Result<()> {
     let t = n.q(&n.state);
@@ -165,9 +206,10 @@ pub fn create(
     conn.run(
         "writing the checkpoint",
         &format!(
-            "INSERT INTO {t} (id, alter_text, phase, method, binlog_file, binlog_pos) VALUES (1, {}, 'init', {}, {})",
+            "INSERT INTO {t} (id, alter_text, phase, method, binlog_file, binlog_pos) VALUES (1, {}, {}, {}, {})",
             quote_str(alter),
-            quote_str(method),
+            quote_str(Phase::Init.name()),
+            quote_str(method.name()),
             binlog_sql(binlog)
         ),
     )?;
@@ -175,13 +217,13 @@ pub fn create(
 }
 
 /// Sets the phase.
-pub fn set_phase(conn: &mut Conn, n: &Names, phase: &str) -> Result<()> {
+pub fn set_phase(conn: &mut Conn, n: &Names, phase: Phase) -> Result<()> {
     conn.run(
         "writing the checkpoint",
         &format!(
             "UPDATE {} SET phase = {} WHERE id = 1",
             n.q(&n.state),
-            quote_str(phase)
+            quote_str(phase.name())
         ),
     )?;
     Ok(())
@@ -261,6 +303,12 @@ pub fn load(conn: &mut Conn, n: &Names) -> Result<Option<Checkpoint>> {
         None => None,
         Some(s) => Some(decode_key(&s).context("the checkpoint's key is unreadable")?),
     };
+    let phase = Phase::from_name(&phase).with_context(|| {
+        format!("the checkpoint's phase {phase:?} is not one this version writes")
+    })?;
+    let method = Method::from_name(&method).with_context(|| {
+        format!("the checkpoint's method {method:?} is not one this version writes")
+    })?;
     Ok(Some(Checkpoint {
         alter,
         phase,
@@ -288,5 +336,14 @@ mod tests {
         assert_eq!(decode_key(&s), Some(k));
         assert_eq!(decode_key("[1]"), None);
         assert_eq!(decode_key("[\"0\"]"), None);
+    }
+
+    #[test]
+    fn phases_round_trip() {
+        for p in Phase::ALL {
+            assert_eq!(Phase::from_name(p.name()), Some(p));
+        }
+        assert_eq!(Phase::Init.name(), "init");
+        assert_eq!(Phase::from_name("Copying"), None);
     }
 }
