@@ -22,7 +22,6 @@
 
 use crate::capture::Capture;
 use crate::names::Names;
-use crate::plan::Plan;
 use anyhow::Result;
 use oxkit::conn::{self, cell_text, Conn, ConnectOptions, ErrorKind};
 use oxkit::dsn::ConnSpec;
@@ -163,10 +162,6 @@ pub struct SwapCtx<'a> {
     pub opts: &'a ConnectOptions,
     /// Names.
     pub n: &'a Names,
-    /// The plan.
-    pub plan: &'a Plan,
-    /// `--allow-data-loss`.
-    pub allow_data_loss: bool,
     /// Lock waits and the deadline.
     pub bound: Bound,
     /// How long writes may stay stopped while the capture catches up.
@@ -209,7 +204,7 @@ pub fn lock_rename_swap(
         attempts += 1;
         cancel.check()?;
         if attempts > 1 {
-            capture.apply(conn, cancel, n, sw.plan, sw.allow_data_loss, false)?;
+            capture.apply(conn, cancel)?;
         }
         if lock_rename_attempt(conn, cancel, sw, capture)? {
             return Ok(attempts);
@@ -287,15 +282,7 @@ fn lock_rename_attempt(
     }
     // Writes are stopped from here until UNLOCK TABLES.
     let stopped = Instant::now();
-    if let Err(e) = capture.catch_up(
-        &mut a,
-        cancel,
-        n,
-        sw.plan,
-        sw.allow_data_loss,
-        true,
-        Instant::now() + sw.catch_up,
-    ) {
+    if let Err(e) = capture.catch_up(&mut a, cancel, true, Instant::now() + sw.catch_up) {
         let _ = a.run("unlocking", "UNLOCK TABLES");
         log::warn!("swapping the tables: {e:#}; the original is kept; retrying");
         return Ok(false);
@@ -393,8 +380,10 @@ pub fn binlog_swap(
     )?;
     let mut renamed = orig.clone();
     renamed.shadow = orig.swap_shadow.clone();
+    capture.retarget(&renamed.shadow);
     let r = swap_loop(conn, cancel, &SwapCtx { n: &renamed, ..*sw }, capture);
     if r.is_err() {
+        capture.retarget(&orig.shadow);
         // The shadow gets its name back, so the cleanup finds it (the
         // cleanup never drops t_osc_new: that name may be a user's table).
         let _ = conn.run(
@@ -421,7 +410,7 @@ fn swap_loop(
         attempts += 1;
         cancel.check()?;
         if attempts > 1 {
-            capture.apply(conn, cancel, n, sw.plan, sw.allow_data_loss, false)?;
+            capture.apply(conn, cancel)?;
         }
         match swap_attempt(conn, cancel, sw, capture) {
             Ok(true) => return Ok(attempts),
@@ -515,15 +504,7 @@ fn swap_attempt(
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        capture.catch_up(
-            &mut a,
-            cancel,
-            n,
-            sw.plan,
-            sw.allow_data_loss,
-            true,
-            Instant::now() + sw.catch_up,
-        )?;
+        capture.catch_up(&mut a, cancel, true, Instant::now() + sw.catch_up)?;
         Ok(())
     })();
     let released = match &ready {

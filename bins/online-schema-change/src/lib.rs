@@ -10,12 +10,14 @@
 //! instantly), and with `--execute` either runs the instant ALTER or copies
 //! the table into a shadow table kept in sync by triggers ([`copy`]) or by
 //! the changes the binary log names ([`capture`]),
-//! checksums both, and swaps them ([`cutover`]). Progress is checkpointed
+//! checksums both, and swaps them ([`cutover`]); [`copier`] runs those
+//! phases in order. Progress is checkpointed
 //! in a small table next to the original ([`state`]) so `--resume` can
 //! continue after a crash; [`names`] spells every helper object's name.
 
 mod alter;
 mod capture;
+mod copier;
 mod copy;
 mod cutover;
 mod engine;
