@@ -15,7 +15,7 @@ use crate::capture::{Capture, Shadow};
 use crate::copy::{compare_chunk, copy_chunk, recopy_chunk, trigger_sql};
 use crate::cutover::{binlog_swap, bounded, lock_rename_swap, rebuild_fk_sql, swap_sql, SwapCtx};
 use crate::engine::{Done, Job};
-use crate::plan::{create_clone, show_create};
+use crate::plan::{child_keys, create_clone, show_create};
 use crate::state::{self, Checkpoint, Phase};
 use crate::{FkMethod, Method};
 use anyhow::{Context as _, Result};
@@ -453,11 +453,7 @@ pub fn after_swap(job: &Job<'_>, conn: &mut Conn, done: &mut Done) -> Result<()>
 /// must then be kept).
 fn repoint_children(job: &Job<'_>, conn: &mut Conn, after: &Cancel) -> Result<bool> {
     let (n, table) = (job.n, job.table);
-    let children: Vec<_> = table
-        .referenced_by
-        .iter()
-        .filter(|f| !(f.db == table.db && f.table == table.name))
-        .collect();
+    let children: Vec<_> = child_keys(table).collect();
     if children.is_empty() {
         return Ok(true);
     }
