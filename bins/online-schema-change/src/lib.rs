@@ -225,7 +225,7 @@ impl Config {
         let alter = Alter::parse(text).map_err(|e| usage_error(format!("--alter: {e:#}")))?;
         if args.alter_foreign_keys_method == FkMethod::DropSwap {
             return Err(usage_error(
-                "--alter-foreign-keys-method drop_swap is not built; use rebuild_constraints",
+                "--alter-foreign-keys-method drop-swap is not built; use rebuild-constraints",
             ));
         }
         let throttle = args
@@ -465,6 +465,117 @@ mod tests {
         ])
         .is_err());
         assert!(parse(&["--alter", "ADD INDEX (a)", "--dry-run", "--resume"]).is_err());
+    }
+
+    /// The message `Config::new` refuses `argv` with (a usage error:
+    /// exit 1 with a hint to --help), or the clap error.
+    fn refusal(argv: &[&str]) -> String {
+        let mut full = vec!["ox-online-schema-change"];
+        full.extend_from_slice(argv);
+        let m = match oxkit::entry::full_command(command()).try_get_matches_from(full) {
+            Ok(m) => m,
+            Err(e) => return format!("clap: {e}"),
+        };
+        let args = Args::from_arg_matches(&m).expect("args");
+        match Config::new(args) {
+            Ok(_) => panic!("{argv:?} was accepted"),
+            Err(e) => {
+                assert!(
+                    e.downcast_ref::<oxkit::entry::UsageError>().is_some(),
+                    "{argv:?}: not a usage error: {e:#}"
+                );
+                format!("{e:#}")
+            }
+        }
+    }
+
+    #[test]
+    fn config_refuses_with_its_reason() {
+        let dsn = "h=x,D=d,t=t";
+        let alter = "ADD INDEX (a)";
+        let cases: &[(&[&str], &str)] = &[
+            (&[dsn, "--alter", alter], "say what to do: --dry-run"),
+            (&["--alter", alter, "--execute"], "give exactly one DSN"),
+            (
+                &[dsn, dsn, "--alter", alter, "--execute"],
+                "give exactly one DSN",
+            ),
+            (&[dsn, "--execute"], "--alter is required"),
+            (
+                &[dsn, "--alter", "RENAME TO x", "--execute"],
+                "--alter: \"RENAME TO x\": renaming the table is not an online change",
+            ),
+            (
+                &[dsn, "--alter", "ADD INDEX (a); DROP TABLE t", "--execute"],
+                "--alter: --alter holds a ';'",
+            ),
+            (
+                &[dsn, "--alter", "ADD INDEX (a", "--execute"],
+                "--alter: --alter has a '(' without its ')'",
+            ),
+            (
+                &[
+                    dsn,
+                    "--alter",
+                    alter,
+                    "--execute",
+                    "--alter-foreign-keys-method",
+                    "drop-swap",
+                ],
+                "--alter-foreign-keys-method drop-swap is not built; use rebuild-constraints",
+            ),
+            (
+                &[dsn, "--alter", alter, "--execute", "--chunk-time=-1"],
+                "--chunk-time must be a number of seconds >= 0",
+            ),
+            (
+                &[dsn, "--alter", alter, "--execute", "--chunk-time=NaN"],
+                "--chunk-time must be a number of seconds >= 0",
+            ),
+            (
+                &[dsn, "--alter", alter, "--execute", "--chunk-size", "0"],
+                "--chunk-size must be at least 1",
+            ),
+            (
+                &[dsn, "--alter", alter, "--execute", "--sleep-ratio", "101"],
+                "--sleep-ratio must be between 0 and 100",
+            ),
+            (
+                &[
+                    dsn,
+                    "--alter",
+                    alter,
+                    "--execute",
+                    "--cut-over-lock-wait=-1",
+                ],
+                "--cut-over-lock-wait must be a number of seconds >= 0",
+            ),
+            (
+                &[dsn, "--alter", alter, "--execute", "--cut-over-timeout=inf"],
+                "--cut-over-timeout must be a number of seconds >= 0",
+            ),
+            (
+                &[dsn, "--alter", alter, "--dry-run", "--resume"],
+                "--resume needs --execute",
+            ),
+            (
+                &[
+                    dsn,
+                    "--alter",
+                    alter,
+                    "--execute",
+                    "--recursion-method",
+                    "bogus",
+                ],
+                "--recursion-method: ",
+            ),
+        ];
+        for (argv, want) in cases {
+            let got = refusal(argv);
+            assert!(got.starts_with(want), "{argv:?}: {got}");
+        }
+        // Both actions: clap refuses before Config::new.
+        assert!(refusal(&[dsn, "--alter", alter, "--dry-run", "--execute"]).starts_with("clap: "));
     }
 
     #[test]
