@@ -502,77 +502,54 @@ mod tests {
             ),
             (&[dsn, "--execute"], "--alter is required"),
             (
-                &[dsn, "--alter", "RENAME TO x", "--execute"],
-                "--alter: \"RENAME TO x\": renaming the table is not an online change",
-            ),
-            (
-                &[dsn, "--alter", "ADD INDEX (a); DROP TABLE t", "--execute"],
-                "--alter: --alter holds a ';'",
-            ),
-            (
-                &[dsn, "--alter", "ADD INDEX (a", "--execute"],
-                "--alter: --alter has a '(' without its ')'",
-            ),
-            (
-                &[
-                    dsn,
-                    "--alter",
-                    alter,
-                    "--execute",
-                    "--alter-foreign-keys-method",
-                    "drop-swap",
-                ],
-                "--alter-foreign-keys-method drop-swap is not built; use rebuild-constraints",
-            ),
-            (
-                &[dsn, "--alter", alter, "--execute", "--chunk-time=-1"],
-                "--chunk-time must be a number of seconds >= 0",
-            ),
-            (
-                &[dsn, "--alter", alter, "--execute", "--chunk-time=NaN"],
-                "--chunk-time must be a number of seconds >= 0",
-            ),
-            (
-                &[dsn, "--alter", alter, "--execute", "--chunk-size", "0"],
-                "--chunk-size must be at least 1",
-            ),
-            (
-                &[dsn, "--alter", alter, "--execute", "--sleep-ratio", "101"],
-                "--sleep-ratio must be between 0 and 100",
-            ),
-            (
-                &[
-                    dsn,
-                    "--alter",
-                    alter,
-                    "--execute",
-                    "--cut-over-lock-wait=-1",
-                ],
-                "--cut-over-lock-wait must be a number of seconds >= 0",
-            ),
-            (
-                &[dsn, "--alter", alter, "--execute", "--cut-over-timeout=inf"],
-                "--cut-over-timeout must be a number of seconds >= 0",
-            ),
-            (
                 &[dsn, "--alter", alter, "--dry-run", "--resume"],
                 "--resume needs --execute",
-            ),
-            (
-                &[
-                    dsn,
-                    "--alter",
-                    alter,
-                    "--execute",
-                    "--recursion-method",
-                    "bogus",
-                ],
-                "--recursion-method: ",
             ),
         ];
         for (argv, want) in cases {
             let got = refusal(argv);
             assert!(got.starts_with(want), "{argv:?}: {got}");
+        }
+        // One option's value each, on an otherwise valid command line.
+        let seconds = "must be a number of seconds >= 0";
+        let options = [
+            (
+                "--alter=RENAME TO x",
+                "--alter: \"RENAME TO x\": renaming the table is not an online change",
+            ),
+            (
+                "--alter=ADD INDEX (a); DROP TABLE t",
+                "--alter: --alter holds a ';'",
+            ),
+            (
+                "--alter=ADD INDEX (a",
+                "--alter: --alter has a '(' without its ')'",
+            ),
+            (
+                "--alter-foreign-keys-method=drop-swap",
+                "--alter-foreign-keys-method drop-swap is not built; use rebuild-constraints",
+            ),
+            ("--chunk-time=-1", &format!("--chunk-time {seconds}")),
+            ("--chunk-time=NaN", &format!("--chunk-time {seconds}")),
+            ("--chunk-size=0", "--chunk-size must be at least 1"),
+            (
+                "--sleep-ratio=101",
+                "--sleep-ratio must be between 0 and 100",
+            ),
+            (
+                "--cut-over-lock-wait=-1",
+                &format!("--cut-over-lock-wait {seconds}"),
+            ),
+            (
+                "--cut-over-timeout=inf",
+                &format!("--cut-over-timeout {seconds}"),
+            ),
+            ("--recursion-method=bogus", "--recursion-method: "),
+        ];
+        for (option, want) in options {
+            // A later --alter wins over the valid one.
+            let got = refusal(&[dsn, "--execute", "--alter", alter, option]);
+            assert!(got.starts_with(want), "{option}: {got}");
         }
         // Both actions: clap refuses before Config::new.
         assert!(refusal(&[dsn, "--alter", alter, "--dry-run", "--execute"]).starts_with("clap: "));
