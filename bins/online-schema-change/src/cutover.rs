@@ -239,21 +239,44 @@ fn pause_before_retry(cancel: &Cancel) -> Result<()> {
     Ok(())
 }
 
-/// Takes the swap's write locks (`lock`, a `LOCK TABLES` statement) on
-/// `a`: false, after saying who holds them (read on `conn`), when they are
-/// not granted within `lock_wait` seconds (the caller retries).
-fn lock_for_swap(a: &mut Conn, conn: &mut Conn, lock: &str, lock_wait: u32) -> Result<bool> {
-    match a.run("locking the table for the swap", lock) {
-        Ok(()) => Ok(true),
+/// Opens the swap's locking session and takes write locks on `tables`
+/// with it (`LOCK TABLES`, waiting at most `--cut-over-lock-wait`):
+/// `None`, after saying who holds them (read on `conn`), when they are not
+/// granted in time (the caller retries).
+fn lock_for_swap(conn: &mut Conn, sw: &SwapCtx<'_>, tables: &[&str]) -> Result<Option<Conn>> {
+    let lock_wait = sw.bound.lock_wait;
+    let mut a = conn::connect(sw.spec, sw.opts)?;
+    crate::copy::classic_locking_reads(&mut a);
+    a.run(
+        "session setup",
+        &format!("SET SESSION lock_wait_timeout = {lock_wait}"),
+    )?;
+    let locks: Vec<String> = tables
+        .iter()
+        .map(|t| format!("{} WRITE", sw.n.q(t)))
+        .collect();
+    match a.run(
+        "locking the table for the swap",
+        &format!("LOCK TABLES {}", locks.join(", ")),
+    ) {
+        Ok(()) => Ok(Some(a)),
         Err(e) if matches!(e.kind, ErrorKind::LockWaitTimeout | ErrorKind::Deadlock) => {
             log::warn!(
                 "swapping the tables: write lock not granted within {lock_wait}s; holders: {}; retrying",
                 blockers(conn)
             );
-            Ok(false)
+            Ok(None)
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Says how long the application's writes waited for the swap.
+fn log_swapped(stopped: Duration) {
+    log::info!(
+        "swapped; writes were stopped for {:.2}s",
+        stopped.as_secs_f64()
+    );
 }
 
 /// One attempt of [`lock_rename_swap`]: `Ok(true)` swapped, `Ok(false)`
@@ -265,21 +288,9 @@ fn lock_rename_attempt(
     capture: &mut Capture,
 ) -> Result<bool> {
     let n = sw.n;
-    let lock_wait = sw.bound.lock_wait;
-    let mut a = conn::connect(sw.spec, sw.opts)?;
-    crate::copy::classic_locking_reads(&mut a);
-    a.run(
-        "session setup",
-        &format!("SET SESSION lock_wait_timeout = {lock_wait}"),
-    )?;
-    let lock = format!(
-        "LOCK TABLES {} WRITE, {} WRITE",
-        n.q(&n.table),
-        n.q(&n.shadow)
-    );
-    if !lock_for_swap(&mut a, conn, &lock, lock_wait)? {
+    let Some(mut a) = lock_for_swap(conn, sw, &[&n.table, &n.shadow])? else {
         return Ok(false);
-    }
+    };
     // Writes are stopped from here until UNLOCK TABLES.
     let stopped = Instant::now();
     if let Err(e) = capture.catch_up(&mut a, cancel, true, Instant::now() + sw.catch_up) {
@@ -300,10 +311,7 @@ fn lock_rename_attempt(
     drop(a);
     match renamed {
         Ok(()) => {
-            log::info!(
-                "swapped; writes were stopped for {:.2}s",
-                blocked.as_secs_f64()
-            );
+            log_swapped(blocked);
             Ok(true)
         }
         Err(e) => {
@@ -452,28 +460,16 @@ fn swap_attempt(
             oxkit::sql::quote_str(SENTRY_COMMENT)
         ),
     )?;
-    let mut a = conn::connect(sw.spec, sw.opts)?;
-    crate::copy::classic_locking_reads(&mut a);
     let mut b = conn::connect(sw.spec, sw.opts)?;
-    a.run(
-        "session setup",
-        &format!("SET SESSION lock_wait_timeout = {lock_wait}"),
-    )?;
     let b_wait = u64::from(lock_wait) + sw.catch_up.as_secs() + 10;
     b.run(
         "session setup",
         &format!("SET SESSION lock_wait_timeout = {b_wait}"),
     )?;
     let b_id = b.connection_id();
-    let lock = format!(
-        "LOCK TABLES {} WRITE, {} WRITE, {} WRITE",
-        n.q(&n.table),
-        n.q(&n.shadow),
-        n.q(&n.del)
-    );
-    if !lock_for_swap(&mut a, conn, &lock, lock_wait)? {
+    let Some(mut a) = lock_for_swap(conn, sw, &[&n.table, &n.shadow, &n.del])? else {
         return Ok(false);
-    }
+    };
     let rename = format!(
         "RENAME TABLE {} TO {}, {} TO {}",
         n.q(&n.table),
@@ -537,10 +533,7 @@ fn swap_attempt(
     drop(a);
     match (ready, released, renamed) {
         (Ok(()), Ok(()), Ok(())) => {
-            log::info!(
-                "swapped; writes were stopped for {:.2}s",
-                blocked.as_secs_f64()
-            );
+            log_swapped(blocked);
             Ok(true)
         }
         (Err(e), _, _) | (_, Err(e), _) => {
