@@ -140,11 +140,15 @@ pub fn bounded(
 
 /// The atomic swap.
 pub fn swap_sql(server: &Server, n: &Names, lock_wait: u32) -> String {
+    rename_sql(n, &wait_clause(server, lock_wait), &n.old)
+}
+
+/// `RENAME TABLE t{wait} TO aside, shadow TO t`: every swap's statement.
+fn rename_sql(n: &Names, wait: &str, aside: &str) -> String {
     format!(
-        "RENAME TABLE {}{} TO {}, {} TO {}",
+        "RENAME TABLE {}{wait} TO {}, {} TO {}",
         n.q(&n.table),
-        wait_clause(server, lock_wait),
-        n.q(&n.old),
+        n.q(aside),
         n.q(&n.shadow),
         n.q(&n.table)
     )
@@ -199,6 +203,19 @@ pub fn lock_rename_swap(
             n.db, n.old
         )));
     }
+    until_swapped(conn, cancel, sw, capture, lock_rename_attempt)
+}
+
+/// Runs `attempt` (one swap attempt: `Ok(true)` swapped) until it swaps,
+/// applying the captured changes between attempts, until the deadline.
+/// Returns the attempts.
+fn until_swapped(
+    conn: &mut Conn,
+    cancel: &Cancel,
+    sw: &SwapCtx<'_>,
+    capture: &mut Capture,
+    attempt: impl Fn(&mut Conn, &Cancel, &SwapCtx<'_>, &mut Capture) -> Result<bool>,
+) -> Result<u32> {
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -206,7 +223,7 @@ pub fn lock_rename_swap(
         if attempts > 1 {
             capture.apply(conn, cancel)?;
         }
-        if lock_rename_attempt(conn, cancel, sw, capture)? {
+        if attempt(conn, cancel, sw, capture)? {
             return Ok(attempts);
         }
         if Instant::now() >= sw.bound.deadline {
@@ -298,14 +315,7 @@ fn lock_rename_attempt(
         log::warn!("swapping the tables: {e:#}; the original is kept; retrying");
         return Ok(false);
     }
-    let rename = format!(
-        "RENAME TABLE {} TO {}, {} TO {}",
-        n.q(&n.table),
-        n.q(&n.old),
-        n.q(&n.shadow),
-        n.q(&n.table)
-    );
-    let renamed = a.run("swapping the tables", &rename);
+    let renamed = a.run("swapping the tables", &rename_sql(n, "", &n.old));
     let _ = a.run("unlocking", "UNLOCK TABLES");
     let blocked = stopped.elapsed();
     drop(a);
@@ -389,8 +399,15 @@ pub fn binlog_swap(
     let mut renamed = orig.clone();
     renamed.shadow = orig.swap_shadow.clone();
     capture.retarget(&renamed.shadow);
-    let r = swap_loop(conn, cancel, &SwapCtx { n: &renamed, ..*sw }, capture);
+    let sw_renamed = SwapCtx { n: &renamed, ..*sw };
+    let r = until_swapped(conn, cancel, &sw_renamed, capture, swap_attempt);
     if r.is_err() {
+        // A failed attempt keeps the sentry (so its rename fails): it goes
+        // now.
+        let _ = conn.run(
+            "dropping the cut-over sentry",
+            &format!("DROP TABLE IF EXISTS {}", orig.q(&orig.del)),
+        );
         capture.retarget(&orig.shadow);
         // The shadow gets its name back, so the cleanup finds it (the
         // cleanup never drops t_osc_new: that name may be a user's table).
@@ -404,43 +421,6 @@ pub fn binlog_swap(
         );
     }
     r
-}
-
-fn swap_loop(
-    conn: &mut Conn,
-    cancel: &Cancel,
-    sw: &SwapCtx<'_>,
-    capture: &mut Capture,
-) -> Result<u32> {
-    let n = sw.n;
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        cancel.check()?;
-        if attempts > 1 {
-            capture.apply(conn, cancel)?;
-        }
-        match swap_attempt(conn, cancel, sw, capture) {
-            Ok(true) => return Ok(attempts),
-            Ok(false) => {}
-            Err(e) => {
-                let _ = conn.run(
-                    "dropping the cut-over sentry",
-                    &format!("DROP TABLE IF EXISTS {}", n.q(&n.del)),
-                );
-                return Err(e);
-            }
-        }
-        if Instant::now() >= sw.bound.deadline {
-            let e = gave_up(conn, attempts);
-            let _ = conn.run(
-                "dropping the cut-over sentry",
-                &format!("DROP TABLE IF EXISTS {}", n.q(&n.del)),
-            );
-            return Err(e);
-        }
-        pause_before_retry(cancel)?;
-    }
 }
 
 /// One attempt: `Ok(true)` swapped, `Ok(false)` not (retry).
@@ -470,13 +450,7 @@ fn swap_attempt(
     let Some(mut a) = lock_for_swap(conn, sw, &[&n.table, &n.shadow, &n.del])? else {
         return Ok(false);
     };
-    let rename = format!(
-        "RENAME TABLE {} TO {}, {} TO {}",
-        n.q(&n.table),
-        n.q(&n.del),
-        n.q(&n.shadow),
-        n.q(&n.table)
-    );
+    let rename = rename_sql(n, "", &n.del);
     let (tx, rx) = std::sync::mpsc::channel();
     let renamer = std::thread::spawn(move || {
         let r = b.run("swapping the tables", &rename);
