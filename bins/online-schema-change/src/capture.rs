@@ -324,7 +324,6 @@ impl Capture {
             n.q(&n.table)
         );
         let del = format!("DELETE FROM {} WHERE {cond}", n.q(&n.shadow));
-        let this = &*self;
         let (mut warnings, got) = retrying(conn, cancel, |c| {
             let label = c.label().to_string();
             let err = |e: mysql::Error| {
@@ -332,12 +331,12 @@ impl Capture {
             };
             c.query_drop("START TRANSACTION").map_err(err)?;
             let rows: Vec<mysql::Row> = c.query(&probe).map_err(err)?;
-            let got: Vec<Vec<String>> = rows.into_iter().map(|r| this.row_key(r)).collect();
+            let got: Vec<Vec<String>> = rows.into_iter().map(|r| self.row_key(r)).collect();
             c.query_drop(&del).map_err(err)?;
             let mut w = 0;
             if !got.is_empty() {
                 // Rows this transaction holds share locks on: no wait.
-                let ins = this.reread_sql(&got).1;
+                let ins = self.reread_sql(&got).1;
                 c.query_drop(&ins).map_err(err)?;
                 w = c.warnings();
             }
@@ -412,8 +411,8 @@ impl Capture {
         }
     }
 
-    /// Reads the server's binary log position with `pos_conn` and applies
-    /// on `conn` everything up to it (bounded by `deadline`). `locked`: as
+    /// Reads the server's binary log position and applies on `conn`
+    /// everything up to it (bounded by `deadline`). `locked`: as
     /// for [`Capture::apply_all`].
     pub fn catch_up(
         &mut self,

@@ -45,7 +45,8 @@ pub struct Report {
     exit_status: u8,
 }
 
-/// What an executed run did (zero for a dry run).
+/// What an executed run did (zero for a dry run); the fields are the
+/// man page's (OUTPUT).
 #[derive(Debug, Default, Serialize)]
 pub struct Done {
     pub rows_copied: u64,
@@ -77,8 +78,10 @@ pub enum PlanKind {
 /// Where a run works and with which settings: enough to clean up.
 #[derive(Clone, Copy)]
 pub struct Site<'a> {
+    /// Ctrl-C and the progress display.
     pub ctx: &'a Context,
     pub cfg: &'a Config,
+    /// The server (the DSN).
     pub spec: &'a ConnSpec,
     pub opts: &'a ConnectOptions,
     /// The table's and its helpers' names.
@@ -208,6 +211,7 @@ impl Site<'_> {
 /// A planned run: the [`Site`] and what planning learned.
 pub struct Job<'a> {
     pub site: Site<'a>,
+    /// The server's flavour and version.
     pub server: &'a Server,
     /// The original table.
     pub table: &'a Table,
