@@ -54,8 +54,8 @@
 //! win over an older copied one.
 
 use crate::copy::{check_warnings, retrying};
+use crate::names::Names;
 use crate::plan::Plan;
-use crate::state::Names;
 use anyhow::{bail, Result};
 use mysql::prelude::Queryable;
 use mysql::Value;
@@ -71,9 +71,21 @@ use std::time::{Duration, Instant};
 /// Keys applied per statement.
 const BATCH: usize = 500;
 
+/// The shadow table a [`Capture`] keeps in sync, fixed for the run.
+pub struct Shadow {
+    /// The run's names; `shadow` is the table written.
+    pub names: Names,
+    /// The column mapping and the key.
+    pub plan: Plan,
+    /// `--allow-data-loss`: a warning while applying is not an error.
+    pub allow_data_loss: bool,
+}
+
 /// The binary log reader and the keys it has seen that are not applied yet.
 pub struct Capture {
     reader: Reader,
+    /// Where the keys are applied.
+    target: Shadow,
     /// 0-based positions of the key columns in the table, and the columns.
     key: Vec<(usize, Column)>,
     columns: usize,
@@ -148,16 +160,17 @@ pub fn key_literal(c: &Column, v: &Value) -> String {
 }
 
 impl Capture {
-    /// Starts reading `table`'s changes from `from`.
+    /// Starts reading `table`'s changes from `from`, to apply them to `target`.
     pub fn start(
         reader: Reader,
         server: &Server,
         table: &Table,
-        plan: &Plan,
         from: Position,
+        target: Shadow,
     ) -> Result<Capture> {
         let cols: Vec<&Column> = table.columns.iter().collect();
-        let key = plan
+        let key = target
+            .plan
             .key
             .column_names()
             .iter()
@@ -170,6 +183,7 @@ impl Capture {
             .collect::<Result<Vec<_>>>()?;
         Ok(Capture {
             reader,
+            target,
             key,
             columns: cols.len(),
             pending: BTreeSet::new(),
@@ -227,23 +241,25 @@ impl Capture {
         Ok(())
     }
 
-    /// Applies every change read so far. `locked`: the session holds
-    /// `LOCK TABLES` (no transactions then: START TRANSACTION would release
-    /// the locks; nothing else can write the two tables anyway).
-    #[allow(clippy::too_many_arguments)]
-    pub fn apply(
-        &mut self,
-        conn: &mut Conn,
-        cancel: &Cancel,
-        n: &Names,
-        plan: &Plan,
-        allow_data_loss: bool,
-        locked: bool,
-    ) -> Result<u64> {
+    /// The shadow got another name (MariaDB's swap renames it first): the
+    /// keys are applied there from now on.
+    pub fn retarget(&mut self, shadow: &str) {
+        self.target.names.shadow = shadow.to_string();
+    }
+
+    /// Applies every change read so far, in transactions.
+    pub fn apply(&mut self, conn: &mut Conn, cancel: &Cancel) -> Result<u64> {
+        self.apply_all(conn, cancel, false)
+    }
+
+    /// [`Capture::apply`]; `locked`: the session holds `LOCK TABLES` (no
+    /// transactions then: START TRANSACTION would release the locks;
+    /// nothing else can write the two tables anyway).
+    fn apply_all(&mut self, conn: &mut Conn, cancel: &Cancel, locked: bool) -> Result<u64> {
         self.collect(Duration::ZERO)?;
         let upto = self.seen.clone();
         let keys: Vec<Vec<String>> = std::mem::take(&mut self.pending).into_iter().collect();
-        match self.apply_keys(conn, cancel, n, plan, allow_data_loss, locked, &keys) {
+        match self.apply_keys(conn, cancel, locked, &keys) {
             Ok(()) => {
                 self.applied = upto;
                 Ok(keys.len() as u64)
@@ -256,33 +272,27 @@ impl Capture {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn apply_keys(
         &mut self,
         conn: &mut Conn,
         cancel: &Cancel,
-        n: &Names,
-        plan: &Plan,
-        allow_data_loss: bool,
         locked: bool,
         keys: &[Vec<String>],
     ) -> Result<()> {
         let mut warned = false;
         for batch in keys.chunks(BATCH) {
             cancel.check()?;
-            let cond = self.key_cond(plan, batch);
-            let del = format!("DELETE FROM {} WHERE {cond}", n.q(&n.shadow));
-            let ins = crate::copy::copy_sql(n, plan, &cond, true);
+            let (del, ins) = self.reread_sql(batch);
             let warnings = if locked {
                 conn.run("applying captured changes", &del)?;
                 conn.run("applying captured changes", &ins)?;
                 conn.warnings()
             } else if self.skip_locked {
-                self.apply_without_waiting(conn, cancel, n, plan, batch)?
+                self.apply_without_waiting(conn, cancel, batch)?
             } else {
                 delete_and_reread(conn, cancel, &del, &ins)?
             };
-            if warnings > 0 && !allow_data_loss && !warned {
+            if warnings > 0 && !self.target.allow_data_loss && !warned {
                 warned = true;
                 check_warnings(conn)?;
             }
@@ -297,11 +307,10 @@ impl Capture {
         &mut self,
         conn: &mut Conn,
         cancel: &Cancel,
-        n: &Names,
-        plan: &Plan,
         batch: &[Vec<String>],
     ) -> Result<u16> {
-        let cond = self.key_cond(plan, batch);
+        let n = &self.target.names;
+        let cond = self.key_cond(batch);
         // MySQL takes SKIP LOCKED only after `FOR SHARE` (8.0.1+), MariaDB
         // only after `LOCK IN SHARE MODE` (10.6+).
         let share = if self.server.flavor == oxkit::server::Flavor::MariaDB {
@@ -327,7 +336,7 @@ impl Capture {
             let mut w = 0;
             if !got.is_empty() {
                 // Rows this transaction holds share locks on: no wait.
-                let ins = crate::copy::copy_sql(n, plan, &self.key_cond(plan, &got), true);
+                let ins = self.reread_sql(&got).1;
                 c.query_drop(&ins).map_err(err)?;
                 w = c.warnings();
             }
@@ -337,14 +346,22 @@ impl Capture {
         let got: BTreeSet<Vec<String>> = got.into_iter().collect();
         for k in batch.iter().filter(|k| !got.contains(*k)) {
             cancel.check()?;
-            let one = std::slice::from_ref(k);
-            let cond = self.key_cond(plan, one);
-            let del = format!("DELETE FROM {} WHERE {cond}", n.q(&n.shadow));
-            let ins = crate::copy::copy_sql(n, plan, &cond, true);
+            let (del, ins) = self.reread_sql(std::slice::from_ref(k));
             warnings += delete_and_reread(conn, cancel, &del, &ins)?;
             self.keys_waited += 1;
         }
         Ok(warnings)
+    }
+
+    /// The `DELETE` of `keys` from the shadow and the `INSERT ... SELECT`
+    /// that reads them again from the original (under share locks).
+    fn reread_sql(&self, keys: &[Vec<String>]) -> (String, String) {
+        let Shadow { names: n, plan, .. } = &self.target;
+        let cond = self.key_cond(keys);
+        (
+            format!("DELETE FROM {} WHERE {cond}", n.q(&n.shadow)),
+            crate::copy::copy_sql(n, plan, &cond, true),
+        )
     }
 
     /// The key columns as the probe selects them: character columns as
@@ -379,8 +396,8 @@ impl Capture {
             .collect()
     }
 
-    fn key_cond(&self, plan: &Plan, batch: &[Vec<String>]) -> String {
-        let names = plan.key.column_names();
+    fn key_cond(&self, batch: &[Vec<String>]) -> String {
+        let names = self.target.plan.key.column_names();
         if names.len() == 1 {
             let vals: Vec<&str> = batch.iter().map(|k| k[0].as_str()).collect();
             format!("{} IN ({})", quote_ident(names[0]), vals.join(", "))
@@ -394,22 +411,19 @@ impl Capture {
         }
     }
 
-    /// Reads the server's binary log position with `pos_conn` and applies
-    /// on `conn` everything up to it (bounded by `deadline`).
-    #[allow(clippy::too_many_arguments)]
+    /// Reads the server's binary log position and applies on `conn`
+    /// everything up to it (bounded by `deadline`). `locked`: as
+    /// for [`Capture::apply_all`].
     pub fn catch_up(
         &mut self,
         conn: &mut Conn,
         cancel: &Cancel,
-        n: &Names,
-        plan: &Plan,
-        allow_data_loss: bool,
         locked: bool,
         deadline: Instant,
     ) -> Result<Position> {
         let target = master_position(conn, &self.server)?;
         self.reader.wait_received(&target, deadline)?;
-        self.apply(conn, cancel, n, plan, allow_data_loss, locked)?;
+        self.apply_all(conn, cancel, locked)?;
         Ok(target)
     }
 
@@ -418,18 +432,11 @@ impl Capture {
     /// unapplied before the next snapshot only during one short pass, not
     /// during a long one (under load the first pass applies what came in
     /// during the previous compare).
-    pub fn settle(
-        &mut self,
-        conn: &mut Conn,
-        cancel: &Cancel,
-        n: &Names,
-        plan: &Plan,
-        allow_data_loss: bool,
-    ) -> Result<()> {
+    pub fn settle(&mut self, conn: &mut Conn, cancel: &Cancel) -> Result<()> {
         for _ in 0..5 {
             let before = self.keys_applied;
             let deadline = Instant::now() + Duration::from_secs(60);
-            self.catch_up(conn, cancel, n, plan, allow_data_loss, false, deadline)?;
+            self.catch_up(conn, cancel, false, deadline)?;
             if self.keys_applied - before < 50 {
                 break;
             }
@@ -445,17 +452,14 @@ impl Capture {
     /// applies up to it inside the same transaction (no transaction
     /// statements, which would release the locks), and only then is the
     /// shadow's range read. Retried on deadlocks and lock wait timeouts.
-    #[allow(clippy::too_many_arguments)]
     pub fn compare_exact(
         &mut self,
         conn: &mut Conn,
         cancel: &Cancel,
-        n: &Names,
-        plan: &Plan,
         cond: &str,
-        allow_data_loss: bool,
     ) -> Result<((u64, String), (u64, String))> {
-        let (q_old, q_new) = crate::copy::checksum_queries(n, plan, cond);
+        let (q_old, q_new) =
+            crate::copy::checksum_queries(&self.target.names, &self.target.plan, cond);
         let q_old = format!("{q_old} LOCK IN SHARE MODE");
         let mut attempt = 0u32;
         loop {
@@ -467,15 +471,7 @@ impl Capture {
                 )?;
                 conn.run("checksumming a chunk", "START TRANSACTION")?;
                 let a: Option<(u64, String)> = conn.row("checksumming a chunk", &q_old)?;
-                self.catch_up(
-                    conn,
-                    cancel,
-                    n,
-                    plan,
-                    allow_data_loss,
-                    true,
-                    Instant::now() + Duration::from_secs(60),
-                )?;
+                self.catch_up(conn, cancel, true, Instant::now() + Duration::from_secs(60))?;
                 let b: Option<(u64, String)> = conn.row("checksumming a chunk", &q_new)?;
                 conn.run("checksumming a chunk", "COMMIT")?;
                 Ok((a.unwrap_or_default(), b.unwrap_or_default()))

@@ -23,8 +23,8 @@
 //! a concurrent DELETE then waits until the copy has inserted the row, so
 //! the trigger's DELETE removes it again.
 
+use crate::names::Names;
 use crate::plan::Plan;
-use crate::state::Names;
 use anyhow::{bail, Result};
 use mysql::prelude::Queryable;
 use oxkit::checksum::{aggregate, row_string, RowOptions};

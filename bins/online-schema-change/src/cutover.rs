@@ -21,8 +21,7 @@
 //! sessions ([`binlog_swap`]).
 
 use crate::capture::Capture;
-use crate::plan::Plan;
-use crate::state::Names;
+use crate::names::Names;
 use anyhow::Result;
 use oxkit::conn::{self, cell_text, Conn, ConnectOptions, ErrorKind};
 use oxkit::dsn::ConnSpec;
@@ -141,11 +140,15 @@ pub fn bounded(
 
 /// The atomic swap.
 pub fn swap_sql(server: &Server, n: &Names, lock_wait: u32) -> String {
+    rename_sql(n, &wait_clause(server, lock_wait), &n.old)
+}
+
+/// `RENAME TABLE t{wait} TO aside, shadow TO t`: every swap's statement.
+fn rename_sql(n: &Names, wait: &str, aside: &str) -> String {
     format!(
-        "RENAME TABLE {}{} TO {}, {} TO {}",
+        "RENAME TABLE {}{wait} TO {}, {} TO {}",
         n.q(&n.table),
-        wait_clause(server, lock_wait),
-        n.q(&n.old),
+        n.q(aside),
         n.q(&n.shadow),
         n.q(&n.table)
     )
@@ -163,10 +166,6 @@ pub struct SwapCtx<'a> {
     pub opts: &'a ConnectOptions,
     /// Names.
     pub n: &'a Names,
-    /// The plan.
-    pub plan: &'a Plan,
-    /// `--allow-data-loss`.
-    pub allow_data_loss: bool,
     /// Lock waits and the deadline.
     pub bound: Bound,
     /// How long writes may stay stopped while the capture catches up.
@@ -198,20 +197,33 @@ pub fn lock_rename_swap(
     capture: &mut Capture,
 ) -> Result<u32> {
     let n = sw.n;
-    if table_exists(conn, &n.db, &n.old)? {
+    if n.exists(conn, "looking for name clashes", &n.old)? {
         return Err(crate::plan::refuse(format!(
             "{}.{} exists; the swap renames the original to that name (drop it if an earlier run left it)",
             n.db, n.old
         )));
     }
+    until_swapped(conn, cancel, sw, capture, lock_rename_attempt)
+}
+
+/// Runs `attempt` (one swap attempt: `Ok(true)` swapped) until it swaps,
+/// applying the captured changes between attempts, until the deadline.
+/// Returns the attempts.
+fn until_swapped(
+    conn: &mut Conn,
+    cancel: &Cancel,
+    sw: &SwapCtx<'_>,
+    capture: &mut Capture,
+    attempt: impl Fn(&mut Conn, &Cancel, &SwapCtx<'_>, &mut Capture) -> Result<bool>,
+) -> Result<u32> {
     let mut attempts = 0;
     loop {
         attempts += 1;
         cancel.check()?;
         if attempts > 1 {
-            capture.apply(conn, cancel, n, sw.plan, sw.allow_data_loss, false)?;
+            capture.apply(conn, cancel)?;
         }
-        if lock_rename_attempt(conn, cancel, sw, capture)? {
+        if attempt(conn, cancel, sw, capture)? {
             return Ok(attempts);
         }
         if Instant::now() >= sw.bound.deadline {
@@ -244,33 +256,44 @@ fn pause_before_retry(cancel: &Cancel) -> Result<()> {
     Ok(())
 }
 
-/// Takes the swap's write locks (`lock`, a `LOCK TABLES` statement) on
-/// `a`: false, after saying who holds them (read on `conn`), when they are
-/// not granted within `lock_wait` seconds (the caller retries).
-fn lock_for_swap(a: &mut Conn, conn: &mut Conn, lock: &str, lock_wait: u32) -> Result<bool> {
-    match a.run("locking the table for the swap", lock) {
-        Ok(()) => Ok(true),
+/// Opens the swap's locking session and takes write locks on `tables`
+/// with it (`LOCK TABLES`, waiting at most `--cut-over-lock-wait`):
+/// `None`, after saying who holds them (read on `conn`), when they are not
+/// granted in time (the caller retries).
+fn lock_for_swap(conn: &mut Conn, sw: &SwapCtx<'_>, tables: &[&str]) -> Result<Option<Conn>> {
+    let lock_wait = sw.bound.lock_wait;
+    let mut a = conn::connect(sw.spec, sw.opts)?;
+    crate::copy::classic_locking_reads(&mut a);
+    a.run(
+        "session setup",
+        &format!("SET SESSION lock_wait_timeout = {lock_wait}"),
+    )?;
+    let locks: Vec<String> = tables
+        .iter()
+        .map(|t| format!("{} WRITE", sw.n.q(t)))
+        .collect();
+    match a.run(
+        "locking the table for the swap",
+        &format!("LOCK TABLES {}", locks.join(", ")),
+    ) {
+        Ok(()) => Ok(Some(a)),
         Err(e) if matches!(e.kind, ErrorKind::LockWaitTimeout | ErrorKind::Deadlock) => {
             log::warn!(
                 "swapping the tables: write lock not granted within {lock_wait}s; holders: {}; retrying",
                 blockers(conn)
             );
-            Ok(false)
+            Ok(None)
         }
         Err(e) => Err(e.into()),
     }
 }
 
-fn table_exists(conn: &mut Conn, db: &str, table: &str) -> Result<bool> {
-    let n: Option<u64> = conn.row(
-        "looking for name clashes",
-        &format!(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
-            oxkit::sql::quote_str(db),
-            oxkit::sql::quote_str(table)
-        ),
-    )?;
-    Ok(n.unwrap_or(0) > 0)
+/// Says how long the application's writes waited for the swap.
+fn log_swapped(stopped: Duration) {
+    log::info!(
+        "swapped; writes were stopped for {:.2}s",
+        stopped.as_secs_f64()
+    );
 }
 
 /// One attempt of [`lock_rename_swap`]: `Ok(true)` swapped, `Ok(false)`
@@ -282,59 +305,31 @@ fn lock_rename_attempt(
     capture: &mut Capture,
 ) -> Result<bool> {
     let n = sw.n;
-    let lock_wait = sw.bound.lock_wait;
-    let mut a = conn::connect(sw.spec, sw.opts)?;
-    crate::copy::classic_locking_reads(&mut a);
-    a.run(
-        "session setup",
-        &format!("SET SESSION lock_wait_timeout = {lock_wait}"),
-    )?;
-    let lock = format!(
-        "LOCK TABLES {} WRITE, {} WRITE",
-        n.q(&n.table),
-        n.q(&n.shadow)
-    );
-    if !lock_for_swap(&mut a, conn, &lock, lock_wait)? {
+    let Some(mut a) = lock_for_swap(conn, sw, &[&n.table, &n.shadow])? else {
         return Ok(false);
-    }
+    };
     // Writes are stopped from here until UNLOCK TABLES.
     let stopped = Instant::now();
-    if let Err(e) = capture.catch_up(
-        &mut a,
-        cancel,
-        n,
-        sw.plan,
-        sw.allow_data_loss,
-        true,
-        Instant::now() + sw.catch_up,
-    ) {
+    if let Err(e) = capture.catch_up(&mut a, cancel, true, Instant::now() + sw.catch_up) {
         let _ = a.run("unlocking", "UNLOCK TABLES");
         log::warn!("swapping the tables: {e:#}; the original is kept; retrying");
         return Ok(false);
     }
-    let rename = format!(
-        "RENAME TABLE {} TO {}, {} TO {}",
-        n.q(&n.table),
-        n.q(&n.old),
-        n.q(&n.shadow),
-        n.q(&n.table)
-    );
-    let renamed = a.run("swapping the tables", &rename);
+    let renamed = a.run("swapping the tables", &rename_sql(n, "", &n.old));
     let _ = a.run("unlocking", "UNLOCK TABLES");
     let blocked = stopped.elapsed();
     drop(a);
     match renamed {
         Ok(()) => {
-            log::info!(
-                "swapped; writes were stopped for {:.2}s",
-                blocked.as_secs_f64()
-            );
+            log_swapped(blocked);
             Ok(true)
         }
         Err(e) => {
             // A RENAME is atomic: either both names moved or neither. A
             // lost connection leaves the outcome unknown: the tables say.
-            if table_exists(conn, &n.db, &n.old)? && !table_exists(conn, &n.db, &n.shadow)? {
+            if n.exists(conn, "reading the swap's outcome", &n.old)?
+                && !n.exists(conn, "reading the swap's outcome", &n.shadow)?
+            {
                 log::warn!("swapping the tables: {e}; the rename was done");
                 return Ok(true);
             }
@@ -383,15 +378,7 @@ pub fn binlog_swap(
 ) -> Result<u32> {
     let orig = sw.n;
     for t in [&orig.swap_shadow, &orig.del] {
-        let exists: Option<u64> = conn.row(
-            "looking for name clashes",
-            &format!(
-                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
-                oxkit::sql::quote_str(&orig.db),
-                oxkit::sql::quote_str(t)
-            ),
-        )?;
-        if exists.unwrap_or(0) > 0 {
+        if orig.exists(conn, "looking for name clashes", t)? {
             return Err(crate::plan::refuse(format!(
                 "{}.{t} exists; the binary log swap needs that name (drop it if an earlier run left it)",
                 orig.db
@@ -411,8 +398,17 @@ pub fn binlog_swap(
     )?;
     let mut renamed = orig.clone();
     renamed.shadow = orig.swap_shadow.clone();
-    let r = swap_loop(conn, cancel, &SwapCtx { n: &renamed, ..*sw }, capture);
+    capture.retarget(&renamed.shadow);
+    let sw_renamed = SwapCtx { n: &renamed, ..*sw };
+    let r = until_swapped(conn, cancel, &sw_renamed, capture, swap_attempt);
     if r.is_err() {
+        // A failed attempt keeps the sentry (so its rename fails): it goes
+        // now.
+        let _ = conn.run(
+            "dropping the cut-over sentry",
+            &format!("DROP TABLE IF EXISTS {}", orig.q(&orig.del)),
+        );
+        capture.retarget(&orig.shadow);
         // The shadow gets its name back, so the cleanup finds it (the
         // cleanup never drops t_osc_new: that name may be a user's table).
         let _ = conn.run(
@@ -425,43 +421,6 @@ pub fn binlog_swap(
         );
     }
     r
-}
-
-fn swap_loop(
-    conn: &mut Conn,
-    cancel: &Cancel,
-    sw: &SwapCtx<'_>,
-    capture: &mut Capture,
-) -> Result<u32> {
-    let n = sw.n;
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        cancel.check()?;
-        if attempts > 1 {
-            capture.apply(conn, cancel, n, sw.plan, sw.allow_data_loss, false)?;
-        }
-        match swap_attempt(conn, cancel, sw, capture) {
-            Ok(true) => return Ok(attempts),
-            Ok(false) => {}
-            Err(e) => {
-                let _ = conn.run(
-                    "dropping the cut-over sentry",
-                    &format!("DROP TABLE IF EXISTS {}", n.q(&n.del)),
-                );
-                return Err(e);
-            }
-        }
-        if Instant::now() >= sw.bound.deadline {
-            let e = gave_up(conn, attempts);
-            let _ = conn.run(
-                "dropping the cut-over sentry",
-                &format!("DROP TABLE IF EXISTS {}", n.q(&n.del)),
-            );
-            return Err(e);
-        }
-        pause_before_retry(cancel)?;
-    }
 }
 
 /// One attempt: `Ok(true)` swapped, `Ok(false)` not (retry).
@@ -481,35 +440,17 @@ fn swap_attempt(
             oxkit::sql::quote_str(SENTRY_COMMENT)
         ),
     )?;
-    let mut a = conn::connect(sw.spec, sw.opts)?;
-    crate::copy::classic_locking_reads(&mut a);
     let mut b = conn::connect(sw.spec, sw.opts)?;
-    a.run(
-        "session setup",
-        &format!("SET SESSION lock_wait_timeout = {lock_wait}"),
-    )?;
     let b_wait = u64::from(lock_wait) + sw.catch_up.as_secs() + 10;
     b.run(
         "session setup",
         &format!("SET SESSION lock_wait_timeout = {b_wait}"),
     )?;
     let b_id = b.connection_id();
-    let lock = format!(
-        "LOCK TABLES {} WRITE, {} WRITE, {} WRITE",
-        n.q(&n.table),
-        n.q(&n.shadow),
-        n.q(&n.del)
-    );
-    if !lock_for_swap(&mut a, conn, &lock, lock_wait)? {
+    let Some(mut a) = lock_for_swap(conn, sw, &[&n.table, &n.shadow, &n.del])? else {
         return Ok(false);
-    }
-    let rename = format!(
-        "RENAME TABLE {} TO {}, {} TO {}",
-        n.q(&n.table),
-        n.q(&n.del),
-        n.q(&n.shadow),
-        n.q(&n.table)
-    );
+    };
+    let rename = rename_sql(n, "", &n.del);
     let (tx, rx) = std::sync::mpsc::channel();
     let renamer = std::thread::spawn(move || {
         let r = b.run("swapping the tables", &rename);
@@ -533,15 +474,7 @@ fn swap_attempt(
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        capture.catch_up(
-            &mut a,
-            cancel,
-            n,
-            sw.plan,
-            sw.allow_data_loss,
-            true,
-            Instant::now() + sw.catch_up,
-        )?;
+        capture.catch_up(&mut a, cancel, true, Instant::now() + sw.catch_up)?;
         Ok(())
     })();
     let released = match &ready {
@@ -574,10 +507,7 @@ fn swap_attempt(
     drop(a);
     match (ready, released, renamed) {
         (Ok(()), Ok(()), Ok(())) => {
-            log::info!(
-                "swapped; writes were stopped for {:.2}s",
-                blocked.as_secs_f64()
-            );
+            log_swapped(blocked);
             Ok(true)
         }
         (Err(e), _, _) | (_, Err(e), _) => {

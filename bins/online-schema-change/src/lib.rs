@@ -10,15 +10,18 @@
 //! instantly), and with `--execute` either runs the instant ALTER or copies
 //! the table into a shadow table kept in sync by triggers ([`copy`]) or by
 //! the changes the binary log names ([`capture`]),
-//! checksums both, and swaps them ([`cutover`]). Progress is checkpointed
+//! checksums both, and swaps them ([`cutover`]); [`copier`] runs those
+//! phases in order. Progress is checkpointed
 //! in a small table next to the original ([`state`]) so `--resume` can
-//! continue after a crash.
+//! continue after a crash; [`names`] spells every helper object's name.
 
 mod alter;
 mod capture;
+mod copier;
 mod copy;
 mod cutover;
 mod engine;
+mod names;
 mod plan;
 mod state;
 
@@ -44,12 +47,20 @@ pub enum Method {
 }
 
 impl Method {
-    /// The name on the command line and in the report.
+    /// The name on the command line, in the report and in the checkpoint.
     pub fn name(self) -> &'static str {
         match self {
             Method::Triggers => "triggers",
             Method::Binlog => "binlog",
         }
+    }
+
+    /// Reads [`Method::name`] (a checkpoint's `method` column).
+    pub fn from_name(s: &str) -> Option<Method> {
+        Method::value_variants()
+            .iter()
+            .copied()
+            .find(|m| m.name() == s)
     }
 }
 
@@ -214,7 +225,7 @@ impl Config {
         let alter = Alter::parse(text).map_err(|e| usage_error(format!("--alter: {e:#}")))?;
         if args.alter_foreign_keys_method == FkMethod::DropSwap {
             return Err(usage_error(
-                "--alter-foreign-keys-method drop_swap is not built; use rebuild_constraints",
+                "--alter-foreign-keys-method drop-swap is not built; use rebuild-constraints",
             ));
         }
         let throttle = args
@@ -454,6 +465,104 @@ mod tests {
         ])
         .is_err());
         assert!(parse(&["--alter", "ADD INDEX (a)", "--dry-run", "--resume"]).is_err());
+    }
+
+    /// The message `Config::new` refuses `argv` with (a usage error:
+    /// exit 1 with a hint to --help), or the clap error.
+    fn refusal(argv: &[&str]) -> String {
+        let mut full = vec!["ox-online-schema-change"];
+        full.extend_from_slice(argv);
+        let m = match oxkit::entry::full_command(command()).try_get_matches_from(full) {
+            Ok(m) => m,
+            Err(e) => return format!("clap: {e}"),
+        };
+        let args = Args::from_arg_matches(&m).expect("args");
+        match Config::new(args) {
+            Ok(_) => panic!("{argv:?} was accepted"),
+            Err(e) => {
+                assert!(
+                    e.downcast_ref::<oxkit::entry::UsageError>().is_some(),
+                    "{argv:?}: not a usage error: {e:#}"
+                );
+                format!("{e:#}")
+            }
+        }
+    }
+
+    #[test]
+    fn config_refuses_with_its_reason() {
+        let dsn = "h=x,D=d,t=t";
+        let alter = "ADD INDEX (a)";
+        let cases: &[(&[&str], &str)] = &[
+            (&[dsn, "--alter", alter], "say what to do: --dry-run"),
+            (&["--alter", alter, "--execute"], "give exactly one DSN"),
+            (
+                &[dsn, dsn, "--alter", alter, "--execute"],
+                "give exactly one DSN",
+            ),
+            (&[dsn, "--execute"], "--alter is required"),
+            (
+                &[dsn, "--alter", alter, "--dry-run", "--resume"],
+                "--resume needs --execute",
+            ),
+        ];
+        for (argv, want) in cases {
+            let got = refusal(argv);
+            assert!(got.starts_with(want), "{argv:?}: {got}");
+        }
+        // One option's value each, on an otherwise valid command line.
+        let seconds = "must be a number of seconds >= 0";
+        let options = [
+            (
+                "--alter=RENAME TO x",
+                "--alter: \"RENAME TO x\": renaming the table is not an online change",
+            ),
+            (
+                "--alter=ADD INDEX (a); DROP TABLE t",
+                "--alter: --alter holds a ';'",
+            ),
+            (
+                "--alter=ADD INDEX (a",
+                "--alter: --alter has a '(' without its ')'",
+            ),
+            (
+                "--alter-foreign-keys-method=drop-swap",
+                "--alter-foreign-keys-method drop-swap is not built; use rebuild-constraints",
+            ),
+            ("--chunk-time=-1", &format!("--chunk-time {seconds}")),
+            ("--chunk-time=NaN", &format!("--chunk-time {seconds}")),
+            ("--chunk-size=0", "--chunk-size must be at least 1"),
+            (
+                "--sleep-ratio=101",
+                "--sleep-ratio must be between 0 and 100",
+            ),
+            (
+                "--cut-over-lock-wait=-1",
+                &format!("--cut-over-lock-wait {seconds}"),
+            ),
+            (
+                "--cut-over-timeout=inf",
+                &format!("--cut-over-timeout {seconds}"),
+            ),
+            ("--recursion-method=bogus", "--recursion-method: "),
+        ];
+        for (option, want) in options {
+            // A later --alter wins over the valid one.
+            let got = refusal(&[dsn, "--execute", "--alter", alter, option]);
+            assert!(got.starts_with(want), "{option}: {got}");
+        }
+        // Both actions: clap refuses before Config::new.
+        assert!(refusal(&[dsn, "--alter", alter, "--dry-run", "--execute"]).starts_with("clap: "));
+    }
+
+    #[test]
+    fn method_names_are_the_command_line_names() {
+        for m in Method::value_variants() {
+            assert_eq!(Method::from_name(m.name()), Some(*m));
+            assert_eq!(Method::from_str(m.name(), false), Ok(*m));
+            let json = serde_json::to_value(m).expect("json");
+            assert_eq!(json.as_str(), Some(m.name()));
+        }
     }
 
     #[test]

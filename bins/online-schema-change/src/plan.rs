@@ -10,13 +10,13 @@
 //! the original), and which column types changed.
 
 use crate::alter::Alter;
-use crate::state::Names;
+use crate::names::Names;
 use crate::Config;
 use anyhow::Result;
 use oxkit::checksum::Function;
 use oxkit::conn::{Conn, DbError};
 use oxkit::entry::ExitError;
-use oxkit::schema::{load_table_without_children, Column, Index, Table};
+use oxkit::schema::{load_table_without_children, Column, ForeignKey, Index, Table};
 use oxkit::server::{Flavor, Server};
 use oxkit::sql::{quote_ident, quote_idents};
 use oxkit::Exit;
@@ -29,6 +29,9 @@ pub fn refuse(msg: impl Into<String>) -> anyhow::Error {
     }
     .into()
 }
+
+/// `(old, new)` columns holding the same data.
+pub type ColumnPairs = Vec<(Column, Column)>;
 
 /// The outcome of planning.
 #[derive(Clone, Debug)]
@@ -43,7 +46,7 @@ pub struct Plan {
     /// The key the copy walks and the triggers match rows by.
     pub key: Index,
     /// `(old, new)` columns holding the same data.
-    pub pairs: Vec<(Column, Column)>,
+    pub pairs: ColumnPairs,
     /// Warnings worth showing.
     pub guards: Vec<String>,
     /// Columns whose definition changes: `c: int(11) -> bigint(20)`.
@@ -216,6 +219,52 @@ pub fn plan(
     shadow: Option<Table>,
 ) -> Result<Plan> {
     let alter = &cfg.alter;
+    let key = copy_key(table, names)?;
+
+    // Resuming: the shadow table is the ALTER's result already.
+    let (instant, nocopy, new_table) = match shadow {
+        Some(t) => (false, false, t),
+        None => probe(conn, server, names, alter, create)?,
+    };
+    let (pairs, changed) = map_columns(alter, table, &new_table, &key)?;
+    let mut guards = unique_key_guards(conn, cfg, names, table, &new_table, &pairs)?;
+    if !changed.is_empty() && !instant {
+        guards.push(
+            "column definitions change: every copied value is checked, and a value the new type would change (truncation, out of range) stops the run unless --allow-data-loss".to_string(),
+        );
+    }
+    let children: Vec<String> = child_keys(table)
+        .map(|f| format!("{}.{} ({})", f.db, f.table, f.name))
+        .collect();
+    if !children.is_empty() {
+        guards.push(format!(
+            "child tables reference this table: {}; their constraints are re-pointed after the swap",
+            children.join(", ")
+        ));
+    }
+    Ok(Plan {
+        hash: Function::Sha1.on(server),
+        instant,
+        nocopy,
+        key,
+        pairs,
+        guards,
+        changed,
+        children,
+    })
+}
+
+/// The foreign keys of other tables that reference `table` (its
+/// children; a self-reference is refused by the guards).
+pub fn child_keys(table: &Table) -> impl Iterator<Item = &ForeignKey> {
+    table
+        .referenced_by
+        .iter()
+        .filter(|f| !(f.db == table.db && f.table == table.name))
+}
+
+/// The guards on the table itself; returns the key the copy walks.
+fn copy_key(table: &Table, names: &Names) -> Result<Index> {
     if table.kind != "BASE TABLE" {
         return Err(refuse(format!(
             "{} is a {}, not a base table",
@@ -267,14 +316,18 @@ pub fn plan(
             table.full_name()
         )));
     }
+    Ok(key)
+}
 
-    // Resuming: the shadow table is the ALTER's result already.
-    let (instant, nocopy, new_table) = match shadow {
-        Some(t) => (false, false, t),
-        None => probe(conn, server, names, alter, create)?,
-    };
-
-    // Column mapping.
+/// `(old, new)` column pairs holding the same data, and the changed
+/// definitions; refuses a column that disappears without a DROP and a key
+/// column the ALTER drops or renames.
+fn map_columns(
+    alter: &Alter,
+    table: &Table,
+    new_table: &Table,
+    key: &Index,
+) -> Result<(ColumnPairs, Vec<String>)> {
     let mut pairs = Vec::new();
     let mut changed = Vec::new();
     for old in table.data_columns() {
@@ -319,8 +372,20 @@ pub fn plan(
             )));
         }
     }
+    Ok((pairs, changed))
+}
 
-    // New unique keys over duplicated values would silently drop rows.
+/// New unique keys over duplicated values would silently drop rows: each
+/// new one over existing columns is looked for duplicates (refused unless
+/// `--allow-data-loss`); returns the guards to show.
+fn unique_key_guards(
+    conn: &mut Conn,
+    cfg: &Config,
+    names: &Names,
+    table: &Table,
+    new_table: &Table,
+    pairs: &[(Column, Column)],
+) -> Result<Vec<String>> {
     let mut guards = Vec::new();
     let old_name = |new: &str| -> Option<String> {
         pairs
@@ -384,33 +449,7 @@ pub fn plan(
             guards.push(msg);
         }
     }
-    if !changed.is_empty() && !instant {
-        guards.push(
-            "column definitions change: every copied value is checked, and a value the new type would change (truncation, out of range) stops the run unless --allow-data-loss".to_string(),
-        );
-    }
-    let children: Vec<String> = table
-        .referenced_by
-        .iter()
-        .filter(|f| !(f.db == table.db && f.table == table.name))
-        .map(|f| format!("{}.{} ({})", f.db, f.table, f.name))
-        .collect();
-    if !children.is_empty() {
-        guards.push(format!(
-            "child tables reference this table: {}; their constraints are re-pointed after the swap",
-            children.join(", ")
-        ));
-    }
-    Ok(Plan {
-        hash: Function::Sha1.on(server),
-        instant,
-        nocopy,
-        key,
-        pairs,
-        guards,
-        changed,
-        children,
-    })
+    Ok(guards)
 }
 
 #[cfg(test)]

@@ -7,11 +7,13 @@
 //! refused), the phase, and the upper key of the last chunk copied, each
 //! key part hex-encoded (so any key type round-trips), `null` for NULL.
 
+use crate::names::Names;
+use crate::Method;
 use anyhow::{Context as _, Result};
 use oxkit::binlog::Position;
 use oxkit::conn::Conn;
 use oxkit::nibble::KeyValue;
-use oxkit::sql::{quote_str, quote_table};
+use oxkit::sql::quote_str;
 
 /// The server-side lock that makes one run per table: a named lock
 /// (`GET_LOCK`) held by a connection of its own for the whole run, so a
@@ -82,76 +84,53 @@ impl RunLock {
     }
 }
 
-/// Names of everything the tool creates for one table.
-#[derive(Clone, Debug)]
-pub struct Names {
-    /// The schema.
-    pub db: String,
-    /// The original table.
-    pub table: String,
-    /// The shadow table (`_t_new`).
-    pub shadow: String,
-    /// The original after the swap (`_t_old`).
-    pub old: String,
-    /// The checkpoint table (`_t_osc`).
-    pub state: String,
-    /// The empty clone the planner tries the ALTER on (`_t_osc_probe`).
-    pub probe: String,
-    /// The cut-over sentry of binary log capture (`t_osc_del`); the
-    /// original is renamed to it by the swap. Like [`Names::swap_shadow`]
-    /// its name starts with the table's, so it sorts after it: see
-    /// [`crate::cutover::binlog_swap`].
-    pub del: String,
-    /// The shadow's name during a binary log cut-over (`t_osc_new`).
-    pub swap_shadow: String,
-    /// The three triggers (insert, update, delete).
-    pub triggers: [String; 3],
+/// How far a run got: the checkpoint's `phase` column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Checkpoint, shadow table and triggers being created: nothing to resume.
+    Init,
+    /// Copying chunks.
+    Copying,
+    /// Comparing the original with the shadow.
+    Checksum,
+    /// Copied and in sync, waiting for `--postpone-cut-over`'s file to go.
+    Postponed,
+    /// Swapping the tables.
+    Cutover,
 }
 
-impl Names {
-    /// Names for `db`.`table`; errors when one would exceed 64 characters.
-    pub fn new(db: &str, table: &str) -> Result<Names> {
-        let n = Names {
-            db: db.to_string(),
-            table: table.to_string(),
-            shadow: format!("_{table}_new"),
-            old: format!("_{table}_old"),
-            state: format!("_{table}_osc"),
-            probe: format!("_{table}_osc_probe"),
-            del: format!("{table}_osc_del"),
-            swap_shadow: format!("{table}_osc_new"),
-            triggers: [
-                format!("osc_{table}_ins"),
-                format!("osc_{table}_upd"),
-                format!("osc_{table}_del"),
-            ],
-        };
-        let longest = [&n.probe, &n.triggers[0]]
-            .iter()
-            .map(|s| s.chars().count())
-            .max()
-            .unwrap_or(0);
-        if longest > 64 {
-            anyhow::bail!(
-                "the table name {table:?} is too long for the helper names the tool needs (64 characters at most)"
-            );
+impl Phase {
+    const ALL: [Phase; 5] = [
+        Phase::Init,
+        Phase::Copying,
+        Phase::Checksum,
+        Phase::Postponed,
+        Phase::Cutover,
+    ];
+
+    /// The spelling in the checkpoint row (read by scripts and tests: keep it).
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Init => "init",
+            Phase::Copying => "copying",
+            Phase::Checksum => "checksum",
+            Phase::Postponed => "postponed",
+            Phase::Cutover => "cutover",
         }
-        Ok(n)
     }
 
-    /// Quoted `db`.`name`.
-    pub fn q(&self, name: &str) -> String {
-        quote_table(&self.db, name)
+    fn from_name(s: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| p.name() == s)
     }
 }
 
 /// What the checkpoint row holds.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Checkpoint {
     /// The ALTER of the run.
     pub alter: String,
-    /// `init`, `copying`, `checksum`, `postponed`, `cutover`.
-    pub phase: String,
+    /// How far the run got.
+    pub phase: Phase,
     /// Last chunk number copied (0: none).
     pub chunk: u32,
     /// Its upper key; `None` when it was open (the copy is complete) or none copied.
@@ -160,8 +139,8 @@ pub struct Checkpoint {
     pub upper_excl: bool,
     /// Rows copied so far.
     pub rows: u64,
-    /// `triggers` or `binlog`.
-    pub method: String,
+    /// How the run captures changes.
+    pub method: Method,
     /// Binary log capture: the position up to which changes are applied.
     pub binlog: Option<Position>,
 }
@@ -210,7 +189,7 @@ pub fn create(
     conn: &mut Conn,
     n: &Names,
     alter: &str,
-    method: &str,
+    method: Method,
     binlog: Option<&Position>,
 ) -> Result<()> {
     let t = n.q(&n.state);
@@ -227,9 +206,10 @@ pub fn create(
     conn.run(
         "writing the checkpoint",
         &format!(
-            "INSERT INTO {t} (id, alter_text, phase, method, binlog_file, binlog_pos) VALUES (1, {}, 'init', {}, {})",
+            "INSERT INTO {t} (id, alter_text, phase, method, binlog_file, binlog_pos) VALUES (1, {}, {}, {}, {})",
             quote_str(alter),
-            quote_str(method),
+            quote_str(Phase::Init.name()),
+            quote_str(method.name()),
             binlog_sql(binlog)
         ),
     )?;
@@ -237,13 +217,13 @@ pub fn create(
 }
 
 /// Sets the phase.
-pub fn set_phase(conn: &mut Conn, n: &Names, phase: &str) -> Result<()> {
+pub fn set_phase(conn: &mut Conn, n: &Names, phase: Phase) -> Result<()> {
     conn.run(
         "writing the checkpoint",
         &format!(
             "UPDATE {} SET phase = {} WHERE id = 1",
             n.q(&n.state),
-            quote_str(phase)
+            quote_str(phase.name())
         ),
     )?;
     Ok(())
@@ -323,6 +303,12 @@ pub fn load(conn: &mut Conn, n: &Names) -> Result<Option<Checkpoint>> {
         None => None,
         Some(s) => Some(decode_key(&s).context("the checkpoint's key is unreadable")?),
     };
+    let phase = Phase::from_name(&phase).with_context(|| {
+        format!("the checkpoint's phase {phase:?} is not one this version writes")
+    })?;
+    let method = Method::from_name(&method).with_context(|| {
+        format!("the checkpoint's method {method:?} is not one this version writes")
+    })?;
     Ok(Some(Checkpoint {
         alter,
         phase,
@@ -353,10 +339,11 @@ mod tests {
     }
 
     #[test]
-    fn names() {
-        let n = Names::new("d", "t").expect("names");
-        assert_eq!(n.shadow, "_t_new");
-        assert_eq!(n.q(&n.old), "`d`.`_t_old`");
-        assert!(Names::new("d", &"x".repeat(60)).is_err());
+    fn phases_round_trip() {
+        for p in Phase::ALL {
+            assert_eq!(Phase::from_name(p.name()), Some(p));
+        }
+        assert_eq!(Phase::Init.name(), "init");
+        assert_eq!(Phase::from_name("Copying"), None);
     }
 }
