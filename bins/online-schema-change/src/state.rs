@@ -145,27 +145,13 @@ pub struct Checkpoint {
     pub binlog: Option<Position>,
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// Encodes a key value as JSON text.
 pub fn encode_key(k: &KeyValue) -> String {
     let parts: Vec<serde_json::Value> = k
         .iter()
         .map(|p| match p {
             None => serde_json::Value::Null,
-            Some(b) => serde_json::Value::String(hex(b)),
+            Some(b) => serde_json::Value::String(oxkit::hex::encode(b)),
         })
         .collect();
     serde_json::Value::Array(parts).to_string()
@@ -178,7 +164,7 @@ pub fn decode_key(s: &str) -> Option<KeyValue> {
         .iter()
         .map(|p| match p {
             serde_json::Value::Null => Some(None),
-            serde_json::Value::String(h) => unhex(h).map(Some),
+            serde_json::Value::String(h) => oxkit::hex::decode(h).map(Some),
             _ => None,
         })
         .collect()
