@@ -79,11 +79,11 @@ pub struct Args {
     #[arg(
         long,
         value_enum,
-        default_value_t = physical::Method::Logical,
+        default_value_t = manifest::Method::Logical,
         value_name = "METHOD",
         help_heading = "Backup"
     )]
-    pub method: physical::Method,
+    pub method: manifest::Method,
     /// Parallel connections for backup and restore
     #[arg(long, default_value_t = 4, value_name = "N", help_heading = "Backup")]
     pub threads: usize,
@@ -357,7 +357,7 @@ impl Config {
             }
         }
         if args.action == Action::Backup
-            && args.method == physical::Method::Physical
+            && args.method == manifest::Method::Physical
             && !filter_words.is_empty()
         {
             // A physical backup copies the whole data directory: a filter
@@ -467,7 +467,7 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
                 None => None,
             };
             let repo = repo::Repo::open(&cfg.repo, true)?;
-            if cfg.args.method == physical::Method::Physical {
+            if cfg.args.method == manifest::Method::Physical {
                 return physical::run_backup(ctx, &cfg, &spec, &copts, &repo, key, format);
             }
             let opts = logical::BackupOptions {
@@ -539,7 +539,7 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
                 },
             )?;
             Ok(match vr {
-                Some(v) if v.status != "passed" => Exit::DIFFERENCES,
+                Some(v) if v.status != manifest::Verdict::Passed => Exit::DIFFERENCES,
                 _ => Exit::OK,
             })
         }
@@ -561,7 +561,7 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
                 for e in &list {
                     t.row([
                         e.id.clone(),
-                        e.state.clone(),
+                        e.state.to_string(),
                         e.age_secs.map(catalog::human_age).unwrap_or_default(),
                         e.stored_bytes.map(human_bytes).unwrap_or_default(),
                         e.duration_secs
@@ -610,7 +610,7 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
         Action::Verify => {
             let repo = repo::Repo::open(&cfg.repo, false)?;
             let m = repo.manifest(cfg.args.backup.as_deref())?;
-            let r = if m.method == "physical" {
+            let r = if m.method == manifest::Method::Physical {
                 let key = physical::key_for(&m, cfg.args.encrypt_key_file.as_deref())?;
                 physical::verify(ctx, &repo, &m, key.as_ref(), &cfg.args.verify_buffer_pool)?
             } else {
@@ -618,7 +618,7 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
                 verify::verify(ctx, &repo, &m, &ro, &cfg.args.verify_buffer_pool)?
             };
             print_verify(format, &r)?;
-            if r.status != "passed" {
+            if r.status != manifest::Verdict::Passed {
                 eprintln!("ox-backup: verify of {} FAILED: {}", r.backup, r.message);
                 return Ok(Exit::DIFFERENCES);
             }
@@ -628,7 +628,7 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             let dir = cfg.args.to_datadir.clone().unwrap_or_default();
             let repo = repo::Repo::open(&cfg.repo, false)?;
             let m = repo.manifest(cfg.args.backup.as_deref())?;
-            if m.method == "physical" {
+            if m.method == manifest::Method::Physical {
                 return physical::run_restore(&cfg, &repo, &m, &dir, format);
             }
             if cfg.args.owner.is_some() {
@@ -681,7 +681,7 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             let spec = spec(&cfg)?;
             let repo = repo::Repo::open(&cfg.repo, false)?;
             let m = repo.manifest(cfg.args.backup.as_deref())?;
-            if m.method == "physical" {
+            if m.method == manifest::Method::Physical {
                 let until = match (&cfg.args.until, &cfg.args.until_gtid) {
                     (Some(t), _) => pitr::Until::Time(t.clone()),
                     (_, Some(g)) => pitr::Until::Gtid(g.clone()),

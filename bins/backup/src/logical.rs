@@ -48,12 +48,55 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+/// What a definition in schema.json creates (written in lower case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectKind {
+    /// `CREATE DATABASE`.
+    Database,
+    /// `CREATE TABLE`.
+    Table,
+    /// `CREATE VIEW`.
+    View,
+    /// `CREATE PROCEDURE`.
+    Procedure,
+    /// `CREATE FUNCTION`.
+    Function,
+    /// `CREATE TRIGGER`.
+    Trigger,
+    /// `CREATE EVENT`.
+    Event,
+    /// `CREATE USER` (or `CREATE ROLE`) and its grants.
+    User,
+}
+
+impl ObjectKind {
+    /// The SQL keyword (`PROCEDURE`), as in `SHOW CREATE` and `DROP`.
+    pub fn sql_word(self) -> &'static str {
+        match self {
+            ObjectKind::Database => "DATABASE",
+            ObjectKind::Table => "TABLE",
+            ObjectKind::View => "VIEW",
+            ObjectKind::Procedure => "PROCEDURE",
+            ObjectKind::Function => "FUNCTION",
+            ObjectKind::Trigger => "TRIGGER",
+            ObjectKind::Event => "EVENT",
+            ObjectKind::User => "USER",
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.sql_word().to_ascii_lowercase())
+    }
+}
+
 /// One definition in schema.json.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SchemaObject {
-    /// `database`, `table`, `view`, `procedure`, `function`, `trigger`,
-    /// `event`, `user`.
-    pub kind: String,
+    /// What it creates.
+    pub kind: ObjectKind,
     /// Schema (empty for users).
     pub db: String,
     /// Name (for a trigger: its table is `table`).
@@ -352,7 +395,7 @@ fn dump_schema(
         )?;
         let sql = rows.first().map(|r| text(r, 1)).unwrap_or_default();
         objs.push(SchemaObject {
-            kind: "database".into(),
+            kind: ObjectKind::Database,
             db: db.clone(),
             name: db.clone(),
             table: None,
@@ -363,7 +406,7 @@ fn dump_schema(
     }
     for t in tables {
         objs.push(SchemaObject {
-            kind: "table".into(),
+            kind: ObjectKind::Table,
             db: t.db.clone(),
             name: t.name.clone(),
             table: None,
@@ -383,7 +426,7 @@ fn dump_schema(
         )?;
         let r = rows.first().context("no view definition")?;
         objs.push(SchemaObject {
-            kind: "view".into(),
+            kind: ObjectKind::View,
             db: db.clone(),
             name: v.clone(),
             table: None,
@@ -393,7 +436,8 @@ fn dump_schema(
         });
     }
     for db in dbs {
-        for kind in ["PROCEDURE", "FUNCTION"] {
+        for object in [ObjectKind::Procedure, ObjectKind::Function] {
+            let kind = object.sql_word();
             let rows = row_sql(
                 conn,
                 "listing routines",
@@ -412,7 +456,7 @@ fn dump_schema(
                     bail!("cannot read the body of {kind} {db}.{name}: the backup user needs SELECT on mysql.proc (or to be its definer)");
                 }
                 objs.push(SchemaObject {
-                    kind: kind.to_ascii_lowercase(),
+                    kind: object,
                     db: db.clone(),
                     name,
                     table: None,
@@ -440,7 +484,7 @@ fn dump_schema(
             )?;
             let d = def.first().context("no trigger definition")?;
             objs.push(SchemaObject {
-                kind: "trigger".into(),
+                kind: ObjectKind::Trigger,
                 db: db.clone(),
                 name,
                 table: Some(table),
@@ -463,7 +507,7 @@ fn dump_schema(
             )?;
             let d = def.first().context("no event definition")?;
             objs.push(SchemaObject {
-                kind: "event".into(),
+                kind: ObjectKind::Event,
                 db: db.clone(),
                 name,
                 table: None,
@@ -553,7 +597,7 @@ fn dump_users(
             continue;
         }
         objs.push(SchemaObject {
-            kind: "user".into(),
+            kind: ObjectKind::User,
             db: String::new(),
             name: if role { u } else { format!("{u}@{h}") },
             table: None,
@@ -960,7 +1004,7 @@ fn take(
     let create_before: BTreeMap<(String, String), String> = schema
         .objects
         .iter()
-        .filter(|o| o.kind == "table")
+        .filter(|o| o.kind == ObjectKind::Table)
         .map(|o| {
             (
                 (o.db.clone(), o.name.clone()),
@@ -1170,7 +1214,7 @@ fn take(
     let m = Manifest {
         format: manifest::FORMAT,
         id: id.to_string(),
-        method: "logical".into(),
+        method: manifest::Method::Logical,
         tool: "ox-backup".into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         server: ServerInfo::of(control, server),

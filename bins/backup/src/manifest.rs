@@ -1,7 +1,7 @@
 //! The manifest: one JSON document that makes a backup set self-describing.
 //!
-//! It is independent of how the backup was taken (`method`: `logical`
-//! today, `physical` later) and of where the bytes live (file paths are
+//! It is independent of how the backup was taken (`method`: `logical` or
+//! `physical`) and of where the bytes live (file paths are
 //! relative to the set). It is written last and atomically: a set whose
 //! `manifest.json` is missing is unfinished and never counts as a backup.
 //! Later runs (verify, restore) only append to `history` and replace
@@ -23,7 +23,7 @@ pub struct Manifest {
     /// The set's name: its directory under `backups/`.
     pub id: String,
     /// `logical` (a dump of rows and definitions) or `physical`.
-    pub method: String,
+    pub method: Method,
     /// Tool that wrote it and its version.
     pub tool: String,
     /// Version of the tool.
@@ -64,6 +64,45 @@ pub struct Manifest {
     pub verification: Option<Verification>,
     /// Verifications and restores, oldest first.
     pub history: Vec<HistoryEntry>,
+}
+
+/// How a set is taken (`backup --method`), and so how it is verified
+/// and restored. Written into the manifest as `logical` or `physical`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Rows through SQL in a consistent snapshot (any MySQL or MariaDB)
+    Logical,
+    /// A hot copy of the InnoDB files of a local MariaDB 10.8+ server
+    Physical,
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Method::Logical => "logical",
+            Method::Physical => "physical",
+        })
+    }
+}
+
+/// The outcome of a verification, written as `passed` or `failed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The restored copy matched every recorded count and checksum.
+    Passed,
+    /// It did not, or the set could not be restored.
+    Failed,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Passed => "passed",
+            Verdict::Failed => "failed",
+        })
+    }
 }
 
 /// Who was backed up.
@@ -242,7 +281,7 @@ pub struct FileEntry {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Verification {
     /// `passed` or `failed`.
-    pub status: String,
+    pub status: Verdict,
     /// When, UTC.
     pub at: String,
     /// When, seconds since the epoch.
@@ -284,7 +323,7 @@ impl Manifest {
     pub fn verified(&self) -> bool {
         self.verification
             .as_ref()
-            .is_some_and(|v| v.status == "passed")
+            .is_some_and(|v| v.status == Verdict::Passed)
     }
 }
 
@@ -306,4 +345,41 @@ pub fn utc(secs: u64) -> String {
 pub fn id_for(secs: u64) -> String {
     let (y, m, d, h, mi, s) = oxkit::report::utc_parts(secs);
     format!("{y:04}{m:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The enums write the words older manifests hold, and read them back.
+    #[test]
+    fn words_in_the_manifest_are_unchanged() {
+        for (m, word) in [(Method::Logical, "logical"), (Method::Physical, "physical")] {
+            assert_eq!(
+                serde_json::to_string(&m).expect("json"),
+                format!("\"{word}\"")
+            );
+            assert_eq!(
+                serde_json::from_str::<Method>(&format!("\"{word}\"")).expect("parse"),
+                m
+            );
+            assert_eq!(m.to_string(), word);
+        }
+        for (v, word) in [(Verdict::Passed, "passed"), (Verdict::Failed, "failed")] {
+            assert_eq!(
+                serde_json::to_string(&v).expect("json"),
+                format!("\"{word}\"")
+            );
+            assert_eq!(
+                serde_json::from_str::<Verdict>(&format!("\"{word}\"")).expect("parse"),
+                v
+            );
+            assert_eq!(v.to_string(), word);
+        }
+        let v: Verification = serde_json::from_str(
+            r#"{"status":"passed","at":"2020-01-01 00:00:00","at_unix":1,"restore_secs":1.0,"duration_secs":2.0,"message":"ok"}"#,
+        )
+        .expect("an older verification loads");
+        assert_eq!(v.status, Verdict::Passed);
+    }
 }

@@ -16,7 +16,7 @@
 //! of the tables it would create exists.
 
 use crate::crypt::Key;
-use crate::logical::{SchemaDump, SchemaObject};
+use crate::logical::{ObjectKind, SchemaDump, SchemaObject};
 use crate::manifest::{Manifest, TableEntry};
 use crate::repo::{self, Repo};
 use anyhow::{bail, Context as _, Result};
@@ -428,14 +428,16 @@ fn restore_inner(
     let views: Vec<&SchemaObject> = schema
         .objects
         .iter()
-        .filter(|o| o.kind == "view" && opts.filter.selects(&o.db, &o.name, None))
+        .filter(|o| o.kind == ObjectKind::View && opts.filter.selects(&o.db, &o.name, None))
         .collect();
     let other: Vec<&SchemaObject> = schema
         .objects
         .iter()
-        .filter(|o| match o.kind.as_str() {
-            "procedure" | "function" | "event" => opts.filter.selects(&o.db, &o.name, None),
-            "trigger" => tables
+        .filter(|o| match o.kind {
+            ObjectKind::Procedure | ObjectKind::Function | ObjectKind::Event => {
+                opts.filter.selects(&o.db, &o.name, None)
+            }
+            ObjectKind::Trigger => tables
                 .iter()
                 .any(|t| t.db == o.db && Some(&t.name) == o.table.as_ref()),
             _ => false,
@@ -444,7 +446,11 @@ fn restore_inner(
     let mut dbs: BTreeSet<String> = tables.iter().map(|t| t.db.clone()).collect();
     dbs.extend(views.iter().map(|o| o.db.clone()));
     dbs.extend(other.iter().map(|o| o.db.clone()));
-    for o in schema.objects.iter().filter(|o| o.kind == "database") {
+    for o in schema
+        .objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Database)
+    {
         if opts.filter.selects(&o.db, "", None) || opts.filter.selects(&o.db, "*", None) {
             dbs.insert(o.db.clone());
         }
@@ -480,13 +486,17 @@ fn restore_inner(
             undo.push(format!("DROP DATABASE IF EXISTS {}", quote_ident(db)));
         }
     }
-    let drop_sql = |kind: &str, db: &str, name: &str| {
-        format!("DROP {kind} IF EXISTS {}", quote_table(db, name))
+    let drop_sql = |kind: ObjectKind, db: &str, name: &str| {
+        format!(
+            "DROP {} IF EXISTS {}",
+            kind.sql_word(),
+            quote_table(db, name)
+        )
     };
     for o in schema
         .objects
         .iter()
-        .filter(|o| o.kind == "database" && dbs.contains(&o.db))
+        .filter(|o| o.kind == ObjectKind::Database && dbs.contains(&o.db))
     {
         let sql = o
             .sql
@@ -498,7 +508,7 @@ fn restore_inner(
         if !schema
             .objects
             .iter()
-            .any(|o| o.kind == "database" && o.db == *db)
+            .any(|o| o.kind == ObjectKind::Database && o.db == *db)
         {
             control.run(
                 "creating a database",
@@ -511,14 +521,14 @@ fn restore_inner(
         let o = schema
             .objects
             .iter()
-            .find(|o| o.kind == "table" && o.db == t.db && o.name == t.name)
+            .find(|o| o.kind == ObjectKind::Table && o.db == t.db && o.name == t.name)
             .with_context(|| {
                 format!("backup {} has no definition for {}.{}", m.id, t.db, t.name)
             })?;
         let (create, later) = split_create(&o.sql.join(""));
         run_object(&mut control, o, &create)?;
         if existing.contains(&t.db) {
-            undo.push(drop_sql("TABLE", &t.db, &t.name));
+            undo.push(drop_sql(ObjectKind::Table, &t.db, &t.name));
         }
         if !later.is_empty() {
             deferred.push((t.db.clone(), t.name.clone(), later));
@@ -613,7 +623,9 @@ fn restore_inner(
         let mut last_err = None;
         for o in pending.iter().copied() {
             match run_object(&mut control, o, &o.sql.join("")) {
-                Ok(()) if existing.contains(&o.db) => undo.push(drop_sql("VIEW", &o.db, &o.name)),
+                Ok(()) if existing.contains(&o.db) => {
+                    undo.push(drop_sql(ObjectKind::View, &o.db, &o.name))
+                }
                 Ok(()) => {}
                 Err(e) => {
                     last_err = Some(e);
@@ -629,11 +641,11 @@ fn restore_inner(
     for o in other {
         run_object(&mut control, o, &o.sql.join(""))?;
         if existing.contains(&o.db) {
-            undo.push(drop_sql(&o.kind.to_ascii_uppercase(), &o.db, &o.name));
+            undo.push(drop_sql(o.kind, &o.db, &o.name));
         }
     }
     if opts.users {
-        for o in schema.objects.iter().filter(|o| o.kind == "user") {
+        for o in schema.objects.iter().filter(|o| o.kind == ObjectKind::User) {
             for (i, s) in o.sql.iter().enumerate() {
                 let s = if i == 0 {
                     s.replacen("CREATE USER ", "CREATE USER IF NOT EXISTS ", 1)

@@ -6,7 +6,7 @@
 //! the restore time in the manifest. A verification stopped by a signal
 //! records no verdict (see [`record`]).
 
-use crate::manifest::{self, HistoryEntry, Manifest, Verification};
+use crate::manifest::{self, HistoryEntry, Manifest, Verdict, Verification};
 use crate::repo::Repo;
 use crate::restore::{self, RestoreOptions};
 use anyhow::Result;
@@ -41,7 +41,7 @@ pub struct VerifyReport {
     /// The set.
     pub backup: String,
     /// `passed` or `failed`.
-    pub status: String,
+    pub status: Verdict,
     /// Seconds the restore took.
     pub restore_secs: f64,
     /// Seconds the whole verification took.
@@ -63,7 +63,7 @@ pub fn verify(
     let t0 = Instant::now();
     let mut report = VerifyReport {
         backup: m.id.clone(),
-        status: "failed".into(),
+        status: Verdict::Failed,
         restore_secs: 0.0,
         duration_secs: 0.0,
         message: String::new(),
@@ -172,7 +172,7 @@ pub fn verify(
         drop(c);
         sb.stop()?;
         if bad.is_empty() {
-            report.status = "passed".into();
+            report.status = Verdict::Passed;
             report.message = format!("{} tables match", m.tables.len());
         } else {
             report.message = format!("restored data differs: {}", bad.join("; "));
@@ -222,7 +222,7 @@ pub fn record(repo: &Repo, m: &Manifest, report: &VerifyReport, interrupted: boo
             .context(format!("verify of {}: no verdict recorded", m.id)));
     }
     let v = Verification {
-        status: report.status.clone(),
+        status: report.status,
         at: manifest::utc(now),
         at_unix: now,
         restore_secs: report.restore_secs,
@@ -233,7 +233,7 @@ pub fn record(repo: &Repo, m: &Manifest, report: &VerifyReport, interrupted: boo
         action: "verify".into(),
         at: v.at.clone(),
         at_unix: now,
-        ok: report.status == "passed",
+        ok: report.status == Verdict::Passed,
         duration_secs: report.restore_secs,
         target: "sandbox".into(),
         message: report.message.clone(),

@@ -938,7 +938,7 @@ fn take(
     Ok(Manifest {
         format: manifest::FORMAT,
         id: id.to_string(),
-        method: "physical".into(),
+        method: manifest::Method::Physical,
         tool: "ox-backup".into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         server: ServerInfo::of(control, server),

@@ -16,21 +16,11 @@ pub mod snapshot;
 
 use crate::manifest::Manifest;
 use anyhow::{Context as _, Result};
-use clap::ValueEnum;
 use oxkit::entry::usage_error;
 
-/// The backup method (`--method`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Method {
-    /// Rows through SQL in a consistent snapshot (any MySQL or MariaDB)
-    Logical,
-    /// A hot copy of the InnoDB files of a local MariaDB 10.8+ server
-    Physical,
-}
-
 /// Refuses `--method physical` where it means nothing.
-pub fn check_method(method: Method, taking_backup: bool) -> Result<()> {
-    if method == Method::Physical && !taking_backup {
+pub fn check_method(method: crate::manifest::Method, taking_backup: bool) -> Result<()> {
+    if method == crate::manifest::Method::Physical && !taking_backup {
         return Err(usage_error(
             "--method applies to backup only (restore and verify follow the backup's own method)",
         ));
@@ -64,7 +54,7 @@ pub fn verify(
     let t0 = std::time::Instant::now();
     let mut report = crate::verify::VerifyReport {
         backup: m.id.clone(),
-        status: "failed".into(),
+        status: crate::manifest::Verdict::Failed,
         restore_secs: 0.0,
         duration_secs: 0.0,
         message: String::new(),
@@ -159,7 +149,7 @@ pub fn verify(
     let interrupted = crate::verify::interrupted(ctx, &outcome);
     match outcome {
         Ok(msg) => {
-            report.status = "passed".into();
+            report.status = crate::manifest::Verdict::Passed;
             report.message = msg;
         }
         Err(e) => report.message = format!("{e:#}"),
@@ -222,7 +212,10 @@ pub fn run_backup(
             Ok(())
         },
     )?;
-    if vr.as_ref().is_some_and(|v| v.status != "passed") {
+    if vr
+        .as_ref()
+        .is_some_and(|v| v.status != crate::manifest::Verdict::Passed)
+    {
         return Ok(oxkit::Exit::DIFFERENCES);
     }
     Ok(oxkit::Exit::OK)
