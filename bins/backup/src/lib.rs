@@ -18,8 +18,8 @@ pub mod logical;
 pub mod manifest;
 pub mod physical;
 pub mod pitr;
+pub mod pool;
 pub mod repo;
-pub mod restore;
 pub mod verify;
 
 use anyhow::{Context as _, Result};
@@ -393,7 +393,10 @@ fn spec(cfg: &Config) -> Result<oxkit::dsn::ConnSpec> {
         .context("resolving the connection")
 }
 
-fn restore_options(cfg: &Config, m: &manifest::Manifest) -> Result<restore::RestoreOptions> {
+fn restore_options(
+    cfg: &Config,
+    m: &manifest::Manifest,
+) -> Result<logical::restore::RestoreOptions> {
     let key = match &m.encryption {
         Some(e) => Some(crypt::Key::for_existing(
             cfg.args.encrypt_key_file.as_deref(),
@@ -402,7 +405,7 @@ fn restore_options(cfg: &Config, m: &manifest::Manifest) -> Result<restore::Rest
         )?),
         None => None,
     };
-    Ok(restore::RestoreOptions {
+    Ok(logical::restore::RestoreOptions {
         threads: cfg.args.threads,
         no_binlog: cfg.args.no_binlog,
         filter: cfg.filter.clone(),
@@ -489,7 +492,7 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             let vr = if cfg.args.verify {
                 let ro = restore_options(&cfg, &m)?;
                 Some(
-                    verify::verify(ctx, &repo, &m, &ro, &cfg.args.verify_buffer_pool)
+                    logical::verify::verify(ctx, &repo, &m, &ro, &cfg.args.verify_buffer_pool)
                         .map_err(|e| verify_interrupted_note(&m.id, e))?,
                 )
             } else {
@@ -615,7 +618,7 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
                 physical::verify(ctx, &repo, &m, key.as_ref(), &cfg.args.verify_buffer_pool)?
             } else {
                 let ro = restore_options(&cfg, &m)?;
-                verify::verify(ctx, &repo, &m, &ro, &cfg.args.verify_buffer_pool)?
+                logical::verify::verify(ctx, &repo, &m, &ro, &cfg.args.verify_buffer_pool)?
             };
             print_verify(format, &r)?;
             if r.status != manifest::Verdict::Passed {
@@ -643,7 +646,7 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
                 )));
             }
             let ro = restore_options(&cfg, &m)?;
-            let r = restore::to_datadir(ctx, &repo, &m, &ro, &dir)?;
+            let r = logical::restore::to_datadir(ctx, &repo, &m, &ro, &dir)?;
             // The datadir is made by, and for, a server of the backup's
             // flavour and major version.
             let (flavor, v) = m.server.flavor_version();
@@ -703,8 +706,8 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
             if let Some(u) = &until {
                 pitr::check_until(&m, u)?;
             }
-            let result = (|| -> Result<restore::RestoreReport> {
-                let mut r = restore::restore(ctx, &repo, &m, &spec, &copts, &ro)?;
+            let result = (|| -> Result<logical::restore::RestoreReport> {
+                let mut r = logical::restore::restore(ctx, &repo, &m, &spec, &copts, &ro)?;
                 if let Some(u) = until {
                     let secs = pitr::replay(
                         &repo,

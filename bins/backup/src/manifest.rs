@@ -184,6 +184,31 @@ pub struct Position {
     pub xa_prepared: Vec<XaPrepared>,
 }
 
+impl Position {
+    /// The server's binary log file and offset (when the log is on) and
+    /// GTID position, read through `conn` while commits are blocked by
+    /// `lock`.
+    pub fn read(
+        conn: &mut oxkit::conn::Conn,
+        server: &oxkit::server::Server,
+        lock: &str,
+    ) -> anyhow::Result<Position> {
+        let mut pos = Position {
+            lock: lock.into(),
+            ..Position::default()
+        };
+        if server.log_bin {
+            if let Some((file, at)) = oxkit::topology::binlog_file_position(conn, server)? {
+                pos.binlog_file = Some(file);
+                pos.binlog_pos = Some(at);
+            }
+        }
+        let gtid = server.gtid_position(conn)?;
+        pos.gtid = (!gtid.is_empty()).then_some(gtid);
+        Ok(pos)
+    }
+}
+
 /// An XA transaction prepared at the consistent point, and where its
 /// `XA START .. XA PREPARE` group is in the binary log.
 #[derive(Clone, Debug, Serialize, Deserialize, Default)]
@@ -314,6 +339,49 @@ pub struct HistoryEntry {
 }
 
 impl Manifest {
+    /// The manifest of set `id` being taken with `method` from `server`,
+    /// started at `started` (Unix seconds): the rest is filled in by the
+    /// method, then [`Manifest::finish`] dates it and sums its files.
+    pub fn begin(id: &str, method: Method, server: ServerInfo, started: u64) -> Manifest {
+        Manifest {
+            format: FORMAT,
+            id: id.to_string(),
+            method,
+            tool: "ox-backup".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            server,
+            started_at: utc(started),
+            started_unix: started,
+            finished_at: String::new(),
+            finished_unix: 0,
+            duration_secs: 0.0,
+            position: Position::default(),
+            options: Options::default(),
+            encryption: None,
+            checksum_function: "sha1".into(),
+            tables: Vec::new(),
+            schema_file: String::new(),
+            files: Vec::new(),
+            stored_bytes: 0,
+            raw_bytes: 0,
+            warnings: Vec::new(),
+            verification: None,
+            history: Vec::new(),
+        }
+    }
+
+    /// Dates the end of the backup (`t0`: when it started) and sums the
+    /// sizes of its files.
+    pub fn finish(mut self, t0: std::time::Instant) -> Manifest {
+        let now = now_unix();
+        self.finished_at = utc(now);
+        self.finished_unix = now;
+        self.duration_secs = t0.elapsed().as_secs_f64();
+        self.stored_bytes = self.files.iter().map(|f| f.size).sum();
+        self.raw_bytes = self.files.iter().map(|f| f.raw_size).sum();
+        self
+    }
+
     /// The file entry for `path`.
     pub fn file(&self, path: &str) -> Option<&FileEntry> {
         self.files.iter().find(|f| f.path == path)

@@ -473,6 +473,42 @@ impl Write for StoredWriter {
     }
 }
 
+/// Where a backup writes its set: the set's directory, and the zstd level
+/// and key every file of it is stored with.
+#[derive(Clone, Copy)]
+pub struct SetWriter<'a> {
+    /// The set's directory.
+    pub dir: &'a Path,
+    /// zstd level.
+    pub level: i32,
+    /// The key, when the set is encrypted.
+    pub key: Option<&'a Key>,
+}
+
+impl SetWriter<'_> {
+    /// A new stored file at `rel` in the set (its directory created
+    /// first), written at most as fast as `limit` allows.
+    pub fn file(&self, rel: &str, limit: Option<Arc<RateLimit>>) -> Result<StoredWriter> {
+        if let Some(parent) = self.dir.join(rel).parent() {
+            mkdir(parent)?;
+        }
+        StoredWriter::create(self.dir, rel, self.level, self.key, limit)
+    }
+
+    /// Stores `bytes` as the file `rel` of the set.
+    pub fn bytes(&self, rel: &str, bytes: &[u8]) -> Result<FileEntry> {
+        let mut w = self.file(rel, None)?;
+        w.write_all(bytes)
+            .with_context(|| format!("writing {}", self.dir.join(rel).display()))?;
+        w.finish()
+    }
+
+    /// Stores `value` as JSON in the file `rel` of the set.
+    pub fn json<T: serde::Serialize + ?Sized>(&self, rel: &str, value: &T) -> Result<FileEntry> {
+        self.bytes(rel, &serde_json::to_vec(value)?)
+    }
+}
+
 /// Reads stored file `entry` of the set in `set_dir` whole and checks its
 /// size and SHA-256 against the manifest.
 pub fn read_verified(set_dir: &Path, entry: &FileEntry) -> Result<Vec<u8>> {

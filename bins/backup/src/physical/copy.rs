@@ -642,7 +642,7 @@ pub fn backup(
     let mut control = conn::connect(spec, copts)?;
     let server = Server::detect(&mut control)?;
     let layout = preflight(&mut control, &server)?;
-    crate::logical::check_privileges(&mut control, &server)?;
+    crate::logical::backup::check_privileges(&mut control, &server)?;
     let pre_warnings = preflight_load(ctx, &mut control, &layout, &repo.root, opts)?;
     for w in &pre_warnings {
         eprintln!("ox-backup: warning: {w}");
