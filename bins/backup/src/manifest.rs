@@ -338,6 +338,28 @@ pub struct HistoryEntry {
     pub message: String,
 }
 
+impl HistoryEntry {
+    /// A line of history dated now.
+    pub fn now(
+        action: &str,
+        ok: bool,
+        duration_secs: f64,
+        target: String,
+        message: String,
+    ) -> Self {
+        let now = now_unix();
+        HistoryEntry {
+            action: action.into(),
+            at: utc(now),
+            at_unix: now,
+            ok,
+            duration_secs,
+            target,
+            message,
+        }
+    }
+}
+
 impl Manifest {
     /// The manifest of set `id` being taken with `method` from `server`,
     /// started at `started` (Unix seconds): the rest is filled in by the

@@ -5,7 +5,7 @@
 //! manifest. A verification stopped by a signal records no verdict (see
 //! [`record`]).
 
-use crate::manifest::{self, HistoryEntry, Manifest, Verdict, Verification};
+use crate::manifest::{HistoryEntry, Manifest, Verdict, Verification};
 use crate::repo::Repo;
 use anyhow::Result;
 use oxkit::entry::{Cancelled, Context};
@@ -63,39 +63,34 @@ pub fn interrupted<T>(ctx: &Context, outcome: &Result<T>) -> bool {
 /// turns a good backup into a failed one that `expire` deletes and `check`
 /// skips.
 pub fn record(repo: &Repo, m: &Manifest, report: &VerifyReport, interrupted: bool) -> Result<()> {
-    let now = manifest::now_unix();
     if interrupted {
-        let h = HistoryEntry {
-            action: "verify-interrupted".into(),
-            at: manifest::utc(now),
-            at_unix: now,
-            ok: false,
-            duration_secs: report.duration_secs,
-            target: "sandbox".into(),
-            message: format!(
+        let h = HistoryEntry::now(
+            "verify-interrupted",
+            false,
+            report.duration_secs,
+            "sandbox".into(),
+            format!(
                 "interrupted by a signal after {:.1}s: no verdict, the previous verification stands",
                 report.duration_secs
             ),
-        };
+        );
         repo.update_manifest(&m.id, |m| m.history.push(h))?;
         return Err(anyhow::Error::new(Cancelled)
             .context(format!("verify of {}: no verdict recorded", m.id)));
     }
+    let h = HistoryEntry::now(
+        "verify",
+        report.status == Verdict::Passed,
+        report.restore_secs,
+        "sandbox".into(),
+        report.message.clone(),
+    );
     let v = Verification {
         status: report.status,
-        at: manifest::utc(now),
-        at_unix: now,
+        at: h.at.clone(),
+        at_unix: h.at_unix,
         restore_secs: report.restore_secs,
         duration_secs: report.duration_secs,
-        message: report.message.clone(),
-    };
-    let h = HistoryEntry {
-        action: "verify".into(),
-        at: v.at.clone(),
-        at_unix: now,
-        ok: report.status == Verdict::Passed,
-        duration_secs: report.restore_secs,
-        target: "sandbox".into(),
         message: report.message.clone(),
     };
     repo.update_manifest(&m.id, |m| {

@@ -28,6 +28,7 @@ use oxkit::filter::TableFilter;
 use oxkit::sql::{quote_ident, quote_str, quote_table};
 use serde::Serialize;
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -46,6 +47,22 @@ pub struct RestoreOptions {
     pub key: Option<Key>,
     /// Read the indexes that were in the source's buffer pool afterwards.
     pub warm_up: bool,
+}
+
+impl RestoreOptions {
+    /// Options for set `m` on `threads` connections, with its key (read
+    /// from `key_file`) when it is encrypted, and everything else off:
+    /// every table, binary logging on, no users, no warm-up.
+    pub fn for_set(m: &Manifest, key_file: Option<&Path>, threads: usize) -> Result<Self> {
+        Ok(RestoreOptions {
+            threads,
+            no_binlog: false,
+            filter: TableFilter::default(),
+            users: false,
+            key: Key::for_set(m, key_file)?,
+            warm_up: false,
+        })
+    }
 }
 
 /// What a restore did.
