@@ -10,6 +10,7 @@ use crate::repo::Repo;
 use anyhow::Result;
 use oxkit::entry::{Cancelled, Context};
 use serde::Serialize;
+use std::time::Instant;
 
 /// One table's comparison.
 #[derive(Clone, Debug, Serialize)]
@@ -47,10 +48,43 @@ pub struct VerifyReport {
     pub tables: Vec<TableCheck>,
 }
 
+impl VerifyReport {
+    /// A report on set `m`: failed until the verification passes.
+    pub fn new(m: &Manifest) -> VerifyReport {
+        VerifyReport {
+            backup: m.id.clone(),
+            status: Verdict::Failed,
+            restore_secs: 0.0,
+            duration_secs: 0.0,
+            message: String::new(),
+            tables: Vec::new(),
+        }
+    }
+
+    /// Ends the verification of `m` started at `t0`: an error `outcome`
+    /// is its message, and the verdict is recorded in the manifest (none
+    /// after a signal, see [`record`]).
+    pub fn conclude(
+        mut self,
+        ctx: &Context,
+        repo: &Repo,
+        m: &Manifest,
+        t0: Instant,
+        outcome: Result<()>,
+    ) -> Result<VerifyReport> {
+        self.duration_secs = t0.elapsed().as_secs_f64();
+        if let Err(e) = &outcome {
+            self.message = format!("{e:#}");
+        }
+        record(repo, m, &self, interrupted(ctx, &outcome))?;
+        Ok(self)
+    }
+}
+
 /// True when a verification ended early because of a signal: its error
 /// (a cancelled step, or the sandbox or a connection torn down by the same
 /// Ctrl-C) says nothing about the backup.
-pub fn interrupted<T>(ctx: &Context, outcome: &Result<T>) -> bool {
+fn interrupted<T>(ctx: &Context, outcome: &Result<T>) -> bool {
     match outcome {
         Ok(_) => false,
         Err(e) => ctx.cancel.is_cancelled() || e.downcast_ref::<Cancelled>().is_some(),

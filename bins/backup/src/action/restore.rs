@@ -19,208 +19,250 @@ use std::path::Path;
 
 /// Runs `restore`.
 pub fn run(ctx: &Context, cfg: &Config, r: &RestoreConfig) -> Result<Exit> {
-    let open = || -> Result<(Repo, Manifest)> {
+    let open = || -> Result<Restore> {
         let repo = Repo::open(&cfg.repo, false)?;
         let m = repo.manifest(r.args.set.backup.as_deref())?;
-        Ok((repo, m))
+        Ok(Restore { cfg, r, repo, m })
     };
     match &r.target {
         Target::Datadir(dir) => {
-            let (repo, m) = open()?;
-            match m.method {
-                Method::Physical => physical_to_datadir(cfg, r, &repo, &m, dir),
-                Method::Logical => logical_to_datadir(ctx, cfg, r, &repo, &m, dir),
+            let job = open()?;
+            match job.m.method {
+                Method::Physical => job.physical_to_datadir(dir),
+                Method::Logical => job.logical_to_datadir(ctx, dir),
             }
         }
         Target::Server => {
             let spec = r.args.server.resolve(&cfg.conn)?;
-            let (repo, m) = open()?;
-            match m.method {
-                Method::Physical => replay(cfg, r, &repo, &m, &spec),
-                Method::Logical => logical_to_server(ctx, cfg, r, &repo, &m, &spec),
+            let job = open()?;
+            match job.m.method {
+                Method::Physical => job.replay(&spec),
+                Method::Logical => job.logical_to_server(ctx, &spec),
             }
         }
     }
 }
 
-/// The logical restore's options, as given.
-fn options(r: &RestoreConfig, m: &Manifest) -> Result<RestoreOptions> {
-    let a = &r.args;
-    Ok(RestoreOptions {
-        no_binlog: a.no_binlog,
-        filter: r.filter.clone(),
-        users: a.users.users,
-        warm_up: a.warm_up,
-        ..RestoreOptions::for_set(m, a.key.encrypt_key_file.as_deref(), a.threads.threads)?
-    })
+/// One restore: the options as checked, and the set.
+struct Restore<'a> {
+    cfg: &'a Config,
+    r: &'a RestoreConfig,
+    repo: Repo,
+    m: Manifest,
 }
 
-/// Appends a line to the history of `m` (best effort after a failure:
-/// the failure is what the user needs to see).
-fn record(repo: &Repo, m: &Manifest, h: HistoryEntry) -> Result<()> {
-    repo.update_manifest(&m.id, |mm| mm.history.push(h))?;
-    Ok(())
-}
-
-fn logical_to_server(
-    ctx: &Context,
-    cfg: &Config,
-    r: &RestoreConfig,
-    repo: &Repo,
-    m: &Manifest,
-    spec: &ConnSpec,
-) -> Result<Exit> {
-    let copts = cfg.conn.connect_options()?;
-    let ro = options(r, m)?;
-    if let Some(u) = &r.until {
-        pitr::check_until(m, u)?;
+impl Restore<'_> {
+    /// The logical restore's options, as given.
+    fn options(&self) -> Result<RestoreOptions> {
+        let a = &self.r.args;
+        Ok(RestoreOptions {
+            no_binlog: a.no_binlog,
+            filter: self.r.filter.clone(),
+            users: a.users.users,
+            warm_up: a.warm_up,
+            ..RestoreOptions::for_set(&self.m, self.key_file(), a.threads.threads)?
+        })
     }
-    let result = (|| -> Result<RestoreReport> {
-        let mut rep = crate::logical::restore::restore(ctx, repo, m, spec, &copts, &ro)?;
+
+    /// `--encrypt-key-file`.
+    fn key_file(&self) -> Option<&Path> {
+        self.r.args.key.encrypt_key_file.as_deref()
+    }
+
+    /// Appends a line to the set's history.
+    fn record(&self, h: HistoryEntry) -> Result<()> {
+        self.repo
+            .update_manifest(&self.m.id, |mm| mm.history.push(h))?;
+        Ok(())
+    }
+
+    /// A logical set into the running server `spec`, rolled forward with
+    /// `--until`/`--until-gtid`.
+    fn logical_to_server(&self, ctx: &Context, spec: &ConnSpec) -> Result<Exit> {
+        let (cfg, r, repo, m) = (self.cfg, self.r, &self.repo, &self.m);
+        let copts = cfg.conn.connect_options()?;
+        let ro = self.options()?;
         if let Some(u) = &r.until {
-            let key_file = r.args.key.encrypt_key_file.as_deref();
-            let secs = pitr::replay(repo, m, spec, u, &copts, key_file, r.args.no_binlog)?;
-            rep.binlog_secs = Some(secs);
-            rep.duration_secs += secs;
+            pitr::check_until(m, u)?;
         }
-        Ok(rep)
-    })();
-    let h = match &result {
-        Ok(rep) => HistoryEntry::now(
-            "restore",
-            true,
-            rep.duration_secs,
-            rep.target.clone(),
-            format!("{} tables, {} rows", rep.tables, rep.rows),
-        ),
-        Err(e) => HistoryEntry::now(
-            "restore",
-            false,
-            0.0,
-            oxkit::dsn::label(spec),
-            format!("{e:#}"),
-        ),
-    };
-    let _ = record(repo, m, h);
-    let rep = result?;
-    super::warn_all(&rep.warnings);
-    emit(cfg.format, &rep, |w| {
-        writeln!(
-            w,
-            "restored {} into {}: {} tables, {} rows in {:.1}s{}",
-            rep.backup,
-            rep.target,
-            rep.tables,
-            rep.rows,
-            rep.duration_secs,
-            rep.binlog_secs
-                .map(|s| format!(" (binary log replay {s:.1}s)"))
-                .unwrap_or_default()
-        )
-    })?;
-    Ok(Exit::OK)
-}
+        let result = (|| -> Result<RestoreReport> {
+            let mut rep = crate::logical::restore::restore(ctx, repo, m, spec, &copts, &ro)?;
+            if let Some(u) = &r.until {
+                let secs =
+                    pitr::replay(repo, m, spec, u, &copts, self.key_file(), r.args.no_binlog)?;
+                rep.binlog_secs = Some(secs);
+                rep.duration_secs += secs;
+            }
+            Ok(rep)
+        })();
+        let (ok, secs, target, message) = match &result {
+            Ok(rep) => (
+                true,
+                rep.duration_secs,
+                rep.target.clone(),
+                format!("{} tables, {} rows", rep.tables, rep.rows),
+            ),
+            Err(e) => (false, 0.0, oxkit::dsn::label(spec), format!("{e:#}")),
+        };
+        // Best effort after a failure: the failure is what to report.
+        let _ = self.record(HistoryEntry::now("restore", ok, secs, target, message));
+        let rep = result?;
+        super::warn_all(&rep.warnings);
+        emit(cfg.format, &rep, |w| {
+            writeln!(
+                w,
+                "restored {} into {}: {} tables, {} rows in {:.1}s{}",
+                rep.backup,
+                rep.target,
+                rep.tables,
+                rep.rows,
+                rep.duration_secs,
+                rep.binlog_secs
+                    .map(|s| format!(" (binary log replay {s:.1}s)"))
+                    .unwrap_or_default()
+            )
+        })?;
+        Ok(Exit::OK)
+    }
 
-fn logical_to_datadir(
-    ctx: &Context,
-    cfg: &Config,
-    r: &RestoreConfig,
-    repo: &Repo,
-    m: &Manifest,
-    dir: &Path,
-) -> Result<Exit> {
-    if r.args.owner.is_some() {
-        return Err(usage_error(
-            "--owner applies to physical backups (a logical --to-datadir restore leaves the files to the user running it)",
-        ));
-    }
-    if dir.exists() {
-        return Err(usage_error(format!(
-            "--to-datadir {}: a logical restore needs a directory that does not exist yet",
-            dir.display()
-        )));
-    }
-    let ro = options(r, m)?;
-    let rep = crate::logical::restore::to_datadir(ctx, repo, m, &ro, dir)?;
-    // The datadir is made by, and for, a server of the backup's flavour
-    // and major version.
-    let (flavor, v) = m.server.flavor_version();
-    let server = match flavor {
-        oxkit::server::Flavor::MariaDB => "mariadbd",
-        _ => "mysqld",
-    };
-    record(
-        repo,
-        m,
-        HistoryEntry::now(
+    /// A logical set into a new data directory, through a throwaway
+    /// server of the set's flavour and major version.
+    fn logical_to_datadir(&self, ctx: &Context, dir: &Path) -> Result<Exit> {
+        let m = &self.m;
+        if self.r.args.owner.is_some() {
+            return Err(usage_error(
+                "--owner applies to physical backups (a logical --to-datadir restore leaves the files to the user running it)",
+            ));
+        }
+        if dir.exists() {
+            return Err(usage_error(format!(
+                "--to-datadir {}: a logical restore needs a directory that does not exist yet",
+                dir.display()
+            )));
+        }
+        let ro = self.options()?;
+        let rep = crate::logical::restore::to_datadir(ctx, &self.repo, m, &ro, dir)?;
+        // The datadir is made by, and for, a server of the backup's flavour
+        // and major version.
+        let (flavor, v) = m.server.flavor_version();
+        let server = match flavor {
+            oxkit::server::Flavor::MariaDB => "mariadbd",
+            _ => "mysqld",
+        };
+        self.record(HistoryEntry::now(
             "restore",
             true,
             rep.duration_secs,
             format!("datadir {}", rep.target),
             format!("{} tables, {} rows", rep.tables, rep.rows),
-        ),
-    )?;
-    emit(cfg.format, &rep, |w| {
-        writeln!(
-            w,
-            "restored {} into the new datadir {} ({} tables, {} rows in {:.1}s); start {server} {}.{} with --datadir={}",
-            rep.backup, rep.target, rep.tables, rep.rows, rep.duration_secs, v.major, v.minor, rep.target
-        )
-    })?;
-    Ok(Exit::OK)
-}
+        ))?;
+        emit(self.cfg.format, &rep, |w| {
+            writeln!(
+                w,
+                "restored {} into the new datadir {} ({} tables, {} rows in {:.1}s); start {server} {}.{} with --datadir={}",
+                rep.backup, rep.target, rep.tables, rep.rows, rep.duration_secs, v.major, v.minor, rep.target
+            )
+        })?;
+        Ok(Exit::OK)
+    }
 
-fn physical_to_datadir(
-    cfg: &Config,
-    r: &RestoreConfig,
-    repo: &Repo,
-    m: &Manifest,
-    dir: &Path,
-) -> Result<Exit> {
-    let key = Key::for_set(m, r.args.key.encrypt_key_file.as_deref())?;
-    let owner = owner::wanted(r.args.owner.as_deref(), dir)?;
-    let buffer_pool = &r.args.sandbox.verify_buffer_pool;
-    let result =
-        prepare::restore_to_dir(repo, m, key.as_ref(), dir, buffer_pool).and_then(|mut rep| {
-            if let Some(o) = &owner {
-                owner::chown_tree(dir, o)?;
-                rep.owner = Some(o.describe());
-            }
-            Ok(rep)
-        });
-    let (duration, message) = match &result {
-        Ok(rep) => (
-            rep.duration_secs,
-            format!(
-                "prepared to LSN {} in {:.2}s",
-                rep.end_lsn, rep.prepare_secs
+    /// A physical set decoded into `dir` and prepared there.
+    fn physical_to_datadir(&self, dir: &Path) -> Result<Exit> {
+        let a = &self.r.args;
+        let key = Key::for_set(&self.m, self.key_file())?;
+        let owner = owner::wanted(a.owner.as_deref(), dir)?;
+        let buffer_pool = &a.sandbox.verify_buffer_pool;
+        let result = prepare::restore_to_dir(&self.repo, &self.m, key.as_ref(), dir, buffer_pool)
+            .and_then(|mut rep| {
+                if let Some(o) = &owner {
+                    owner::chown_tree(dir, o)?;
+                    rep.owner = Some(o.describe());
+                }
+                Ok(rep)
+            });
+        let (duration, message) = match &result {
+            Ok(rep) => (
+                rep.duration_secs,
+                format!(
+                    "prepared to LSN {} in {:.2}s",
+                    rep.end_lsn, rep.prepare_secs
+                ),
             ),
-        ),
-        Err(e) => (0.0, format!("{e:#}")),
-    };
-    let target = format!("datadir {}", dir.display());
-    let h = HistoryEntry::now("restore", result.is_ok(), duration, target, message);
-    let _ = record(repo, m, h);
-    let rep = result?;
-    emit(cfg.format, &rep, |w| {
-        writeln!(
-            w,
-            "restored {} into {}: files {:.1}s, prepare (crash recovery) {:.1}s, total {:.1}s; {} XA rolled back{}; \
-             start mariadbd with --datadir={}",
-            rep.backup,
-            rep.datadir,
-            rep.copy_secs,
-            rep.prepare_secs,
-            rep.duration_secs,
-            rep.xa_rolled_back,
-            rep.owner
-                .as_deref()
-                .map(|o| format!("; files owned by {o}"))
-                .unwrap_or_default(),
-            rep.datadir
-        )
-    })?;
-    Ok(Exit::OK)
+            Err(e) => (0.0, format!("{e:#}")),
+        };
+        let target = format!("datadir {}", dir.display());
+        let h = HistoryEntry::now("restore", result.is_ok(), duration, target, message);
+        let _ = self.record(h);
+        let rep = result?;
+        emit(self.cfg.format, &rep, |w| {
+            writeln!(
+                w,
+                "restored {} into {}: files {:.1}s, prepare (crash recovery) {:.1}s, total {:.1}s; {} XA rolled back{}; \
+                 start mariadbd with --datadir={}",
+                rep.backup,
+                rep.datadir,
+                rep.copy_secs,
+                rep.prepare_secs,
+                rep.duration_secs,
+                rep.xa_rolled_back,
+                rep.owner
+                    .as_deref()
+                    .map(|o| format!("; files owned by {o}"))
+                    .unwrap_or_default(),
+                rep.datadir
+            )
+        })?;
+        Ok(Exit::OK)
+    }
+
+    /// `restore DSN --until/--until-gtid` of a physical set: the set was
+    /// restored with `--to-datadir` and a server started on it; the copied
+    /// binary logs are replayed into it from the set's position.
+    fn replay(&self, spec: &ConnSpec) -> Result<Exit> {
+        let (cfg, r, m) = (self.cfg, self.r, &self.m);
+        let Some(until) = &r.until else {
+            anyhow::bail!(
+                "backup {} is physical: it restores into a directory (restore --to-datadir DIR); \
+                 to roll it forward, start a server on that directory and run restore DSN --until \
+                 or --until-gtid against it (the binary logs are replayed from the backup's position)",
+                m.id
+            );
+        };
+        let result = pitr::replay(
+            &self.repo,
+            m,
+            spec,
+            until,
+            &cfg.conn.connect_options()?,
+            self.key_file(),
+            r.args.no_binlog,
+        );
+        let target = oxkit::dsn::label(spec);
+        let (secs, message) = match &result {
+            Ok(s) => (
+                *s,
+                format!("binary logs replayed from the backup's position to {until:?}"),
+            ),
+            Err(e) => (0.0, format!("{e:#}")),
+        };
+        let h = HistoryEntry::now("replay", result.is_ok(), secs, target.clone(), message);
+        let _ = self.record(h);
+        let secs = result?;
+        let rep = ReplayReport {
+            backup: m.id.clone(),
+            target,
+            xa_reprepared: m.position.xa_prepared.len(),
+            binlog_secs: secs,
+        };
+        emit(cfg.format, &rep, |w| {
+            writeln!(
+                w,
+                "replayed the binary logs of {} into {} from the backup's position in {:.1}s ({} XA transactions re-prepared first)",
+                rep.backup, rep.target, rep.binlog_secs, rep.xa_reprepared
+            )
+        })?;
+        Ok(Exit::OK)
+    }
 }
 
 /// What a physical roll-forward did.
@@ -234,58 +276,4 @@ pub struct ReplayReport {
     pub xa_reprepared: usize,
     /// Seconds the replay took.
     pub binlog_secs: f64,
-}
-
-/// `restore DSN --until/--until-gtid` of a physical set: the set was
-/// restored with `--to-datadir` and a server started on it; the copied
-/// binary logs are replayed into it from the set's position.
-fn replay(
-    cfg: &Config,
-    r: &RestoreConfig,
-    repo: &Repo,
-    m: &Manifest,
-    spec: &ConnSpec,
-) -> Result<Exit> {
-    let Some(until) = &r.until else {
-        anyhow::bail!(
-            "backup {} is physical: it restores into a directory (restore --to-datadir DIR); \
-             to roll it forward, start a server on that directory and run restore DSN --until \
-             or --until-gtid against it (the binary logs are replayed from the backup's position)",
-            m.id
-        );
-    };
-    let result = pitr::replay(
-        repo,
-        m,
-        spec,
-        until,
-        &cfg.conn.connect_options()?,
-        r.args.key.encrypt_key_file.as_deref(),
-        r.args.no_binlog,
-    );
-    let target = oxkit::dsn::label(spec);
-    let (secs, message) = match &result {
-        Ok(s) => (
-            *s,
-            format!("binary logs replayed from the backup's position to {until:?}"),
-        ),
-        Err(e) => (0.0, format!("{e:#}")),
-    };
-    let h = HistoryEntry::now("replay", result.is_ok(), secs, target.clone(), message);
-    let _ = record(repo, m, h);
-    let secs = result?;
-    let rep = ReplayReport {
-        backup: m.id.clone(),
-        target,
-        xa_reprepared: m.position.xa_prepared.len(),
-        binlog_secs: secs,
-    };
-    emit(cfg.format, &rep, |w| {
-        writeln!(
-            w,
-            "replayed the binary logs of {} into {} from the backup's position in {:.1}s ({} XA transactions re-prepared first)",
-            rep.backup, rep.target, rep.binlog_secs, rep.xa_reprepared
-        )
-    })?;
-    Ok(Exit::OK)
 }

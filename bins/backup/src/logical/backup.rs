@@ -116,30 +116,16 @@ pub fn backup(
     let started = crate::manifest::now_unix();
     let t0 = Instant::now();
     let mut run = Run::connect(ctx, spec, copts, opts)?;
-    // Held until the manifest is written: `list` and `expire` tell this
-    // run's set from a dead run's by it.
-    let (id, lock) = repo.claim_set(started)?;
-    let set_dir = repo.set_dir(&id);
-    let m = Manifest::begin(
-        &id,
-        Method::Logical,
-        ServerInfo::of(&run.control, &run.server),
-        started,
-    );
-    let result = repo::mkdir(&set_dir.join("data"))
-        .and_then(|()| run.take(m, &set_dir))
-        .and_then(|m| {
-            let m = m.finish(t0);
-            repo.write_manifest(&m)?;
-            Ok(m)
-        });
-    if result.is_err() {
-        // Never leave a half-written set behind; the manifest is what makes a
-        // set good, and it is written last, so removing is only tidiness.
-        let _ = std::fs::remove_dir_all(&set_dir);
-    }
-    lock.finish();
-    result
+    repo.take_set(started, t0, |id, set_dir| {
+        repo::mkdir(&set_dir.join("data"))?;
+        let m = Manifest::begin(
+            id,
+            Method::Logical,
+            ServerInfo::of(&run.control, &run.server),
+            started,
+        );
+        run.take(m, set_dir)
+    })
 }
 
 /// One logical backup: what it was asked for, and its control connection

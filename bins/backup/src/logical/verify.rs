@@ -25,14 +25,7 @@ pub fn verify(
     buffer_pool: &str,
 ) -> Result<VerifyReport> {
     let t0 = Instant::now();
-    let mut report = VerifyReport {
-        backup: m.id.clone(),
-        status: Verdict::Failed,
-        restore_secs: 0.0,
-        duration_secs: 0.0,
-        message: String::new(),
-        tables: Vec::new(),
-    };
+    let mut report = VerifyReport::new(m);
     let outcome = (|| -> Result<()> {
         let sb = oxkit::sandbox::Sandbox::builder()
             .install(m.server.install()?)
@@ -116,10 +109,5 @@ pub fn verify(
         }
         Ok(())
     })();
-    if let Err(e) = &outcome {
-        report.message = format!("{e:#}");
-    }
-    report.duration_secs = t0.elapsed().as_secs_f64();
-    crate::verify::record(repo, m, &report, crate::verify::interrupted(ctx, &outcome))?;
-    Ok(report)
+    report.conclude(ctx, repo, m, t0, outcome)
 }

@@ -486,39 +486,29 @@ pub fn backup(
     for w in &pre_warnings {
         log::warn!("{w}");
     }
-    // Held until the manifest is written: `list` and `expire` tell this
-    // run's set from a dead run's by it.
-    let (id, lock) = repo.claim_set(started)?;
-    let set_dir = repo.set_dir(&id);
-    let take = Take {
-        ctx,
-        spec,
-        copts,
-        opts,
-        layout: &layout,
-        set: SetWriter {
-            dir: &set_dir,
-            level: opts.compress_level,
-            key: opts.key.as_ref().map(|(k, _)| k),
-        },
-    };
-    let m = Manifest::begin(
-        &id,
-        Method::Physical,
-        ServerInfo::of(&control, &server),
-        started,
-    );
-    let r = take.run(m, &mut control, &server).and_then(|mut m| {
+    repo.take_set(started, t0, |id, set_dir| {
+        let take = Take {
+            ctx,
+            spec,
+            copts,
+            opts,
+            layout: &layout,
+            set: SetWriter {
+                dir: set_dir,
+                level: opts.compress_level,
+                key: opts.key.as_ref().map(|(k, _)| k),
+            },
+        };
+        let m = Manifest::begin(
+            id,
+            Method::Physical,
+            ServerInfo::of(&control, &server),
+            started,
+        );
+        let mut m = take.run(m, &mut control, &server)?;
         m.warnings.splice(0..0, pre_warnings);
-        let m = m.finish(t0);
-        repo.write_manifest(&m)?;
         Ok(m)
-    });
-    if r.is_err() {
-        let _ = std::fs::remove_dir_all(&set_dir);
-    }
-    lock.finish();
-    r
+    })
 }
 
 /// One physical backup under way: what it was asked for, where the

@@ -20,14 +20,7 @@ pub fn verify(
     buffer_pool: &str,
 ) -> Result<VerifyReport> {
     let t0 = std::time::Instant::now();
-    let mut report = VerifyReport {
-        backup: m.id.clone(),
-        status: Verdict::Failed,
-        restore_secs: 0.0,
-        duration_secs: 0.0,
-        message: String::new(),
-        tables: Vec::new(),
-    };
+    let mut report = VerifyReport::new(m);
     let outcome = (|| -> Result<String> {
         let tmp = tempfile::Builder::new()
             .prefix("oxk-phys-verify")
@@ -113,15 +106,9 @@ pub fn verify(
             m.tables.len()
         ))
     })();
-    report.duration_secs = t0.elapsed().as_secs_f64();
-    let interrupted = crate::verify::interrupted(ctx, &outcome);
-    match outcome {
-        Ok(msg) => {
-            report.status = Verdict::Passed;
-            report.message = msg;
-        }
-        Err(e) => report.message = format!("{e:#}"),
-    }
-    crate::verify::record(repo, m, &report, interrupted)?;
-    Ok(report)
+    let outcome = outcome.map(|msg| {
+        report.status = Verdict::Passed;
+        report.message = msg;
+    });
+    report.conclude(ctx, repo, m, t0, outcome)
 }
