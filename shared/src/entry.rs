@@ -166,7 +166,9 @@ impl Context {
 /// see the same command.
 pub fn full_command(cmd: Command) -> Command {
     // Config files are prepended to argv, so a later (command-line) value
-    // must replace an earlier one instead of being a usage error.
+    // must replace an earlier one instead of being a usage error. The
+    // options below are global: a tool with one subcommand per action
+    // (ox-backup) takes them after the action too.
     cmd.disable_help_flag(true)
         .disable_version_flag(true)
         .args_override_self(true)
@@ -188,6 +190,7 @@ pub fn full_command(cmd: Command) -> Command {
         )
         .arg(
             Arg::new("config")
+                .global(true)
                 .long("config")
                 .value_name("FILE")
                 .value_parser(clap::value_parser!(PathBuf))
@@ -196,6 +199,7 @@ pub fn full_command(cmd: Command) -> Command {
         )
         .arg(
             Arg::new("no-config")
+                .global(true)
                 .long("no-config")
                 .action(ArgAction::SetTrue)
                 .help("Do not read /etc/oxkit or ~/.config/oxkit config files")
@@ -203,6 +207,7 @@ pub fn full_command(cmd: Command) -> Command {
         )
         .arg(
             Arg::new("verbose")
+                .global(true)
                 .short('v')
                 .long("verbose")
                 .action(ArgAction::Count)
@@ -211,6 +216,7 @@ pub fn full_command(cmd: Command) -> Command {
         )
         .arg(
             Arg::new("quiet")
+                .global(true)
                 .long("quiet")
                 .action(ArgAction::SetTrue)
                 .help("Only errors on stderr: no warnings or notes (Percona Toolkit's --quiet)")
@@ -221,18 +227,21 @@ pub fn full_command(cmd: Command) -> Command {
         // home, and draws progress on stderr whenever it is a terminal.
         .arg(
             Arg::new("version-check")
+                .global(true)
                 .long("version-check")
                 .action(ArgAction::SetTrue)
                 .hide(true),
         )
         .arg(
             Arg::new("no-version-check")
+                .global(true)
                 .long("no-version-check")
                 .action(ArgAction::SetTrue)
                 .hide(true),
         )
         .arg(
             Arg::new("check-replication-filters")
+                .global(true)
                 .long("check-replication-filters")
                 .alias("nocheck-replication-filters")
                 .alias("no-check-replication-filters")
@@ -241,6 +250,7 @@ pub fn full_command(cmd: Command) -> Command {
         )
         .arg(
             Arg::new("progress")
+                .global(true)
                 .long("progress")
                 .num_args(0..=1)
                 .require_equals(true)
@@ -376,6 +386,89 @@ pub fn layered_args(tool: &str, args: Vec<OsString>) -> Result<Vec<OsString>> {
     out.extend(injected);
     out.extend(args);
     Ok(out)
+}
+
+/// In a tool with one subcommand per action, moves the `n` config-file
+/// words [`layered_args`] put after the program name: a word naming an
+/// option that only actions take goes right after the action named on the
+/// command line, or is left out when that action does not take it but
+/// another one does, so `/etc/oxkit/ox-backup.conf` can hold `threads=8`
+/// for the actions that use it and `list` still runs. The tool's own
+/// (global) options, and options no action knows, stay in front, where
+/// clap reads or refuses them. Other tools' arguments are returned as
+/// they are.
+pub fn config_words_to_action(cmd: &Command, mut args: Vec<OsString>, n: usize) -> Vec<OsString> {
+    if !cmd.has_subcommands() || n == 0 || args.len() <= n {
+        return args;
+    }
+    let mut cmd = cmd.clone();
+    cmd.build();
+    let words: Vec<OsString> = args.drain(1..=n).collect();
+    let action =
+        action_position(&cmd, &args).and_then(|i| Some((i, cmd.find_subcommand(&args[i])?)));
+    let (mut front, mut behind) = (Vec::new(), Vec::new());
+    for w in words {
+        let text = w.to_string_lossy();
+        let name = text.trim_start_matches('-');
+        let name = name.split('=').next().unwrap_or_default().to_string();
+        if takes_long(&cmd, &name) || !cmd.get_subcommands().any(|s| takes_long(s, &name)) {
+            front.push(w);
+        } else if action.is_some_and(|(_, s)| takes_long(s, &name)) {
+            behind.push(w);
+        }
+    }
+    if let Some((i, _)) = action {
+        args.splice(i + 1..i + 1, behind);
+    }
+    args.splice(1..1, front);
+    args
+}
+
+/// True when `cmd` has an option `--name` (or an alias of that name).
+fn takes_long(cmd: &Command, name: &str) -> bool {
+    cmd.get_arguments().any(|a| {
+        a.get_long() == Some(name) || a.get_all_aliases().is_some_and(|v| v.contains(&name))
+    })
+}
+
+/// Where `args` name a subcommand of `cmd`: the first word that is not
+/// an option of `cmd` or the separate value of one.
+fn action_position(cmd: &Command, args: &[OsString]) -> Option<usize> {
+    let separate_value = |a: &Arg| {
+        a.get_action().takes_values()
+            && !a.is_require_equals_set()
+            && a.get_num_args().is_some_and(|r| r.min_values() > 0)
+    };
+    let mut i = 1;
+    while i < args.len() {
+        let word = args[i].to_string_lossy();
+        if word == "--" {
+            return None;
+        }
+        if let Some(long) = word.strip_prefix("--") {
+            let value_follows = !long.contains('=')
+                && cmd
+                    .get_arguments()
+                    .any(|a| a.get_long() == Some(long) && separate_value(a));
+            i += usize::from(value_follows);
+        } else if let Some(shorts) = word.strip_prefix('-').filter(|s| !s.is_empty()) {
+            for (k, c) in shorts.char_indices() {
+                let Some(a) = cmd.get_arguments().find(|a| a.get_short() == Some(c)) else {
+                    continue;
+                };
+                if a.get_action().takes_values() {
+                    // The rest of the word is its value, or the next word is.
+                    let last = k + c.len_utf8() == shorts.len();
+                    i += usize::from(last && separate_value(a));
+                    break;
+                }
+            }
+        } else {
+            return cmd.find_subcommand(&*word).map(|_| i);
+        }
+        i += 1;
+    }
+    None
 }
 
 struct StderrLogger {
@@ -628,6 +721,7 @@ pub fn main(cmd: Command, run: RunFn) -> ! {
             std::process::exit(Exit::ERROR.code().into());
         }
     }
+    let given = args.len();
     let args = match layered_args(&tool, args) {
         Ok(a) => a,
         Err(e) => {
@@ -635,6 +729,8 @@ pub fn main(cmd: Command, run: RunFn) -> ! {
             std::process::exit(Exit::ERROR.code().into());
         }
     };
+    let injected = args.len() - given;
+    let args = config_words_to_action(&cmd, args, injected);
     let matches = match cmd.try_get_matches_from(args) {
         Ok(m) => m,
         Err(e) => {
@@ -861,6 +957,76 @@ mod tests {
         let out = layered_args("ox-x", args).expect("layered");
         assert_eq!(out[1], OsString::from("--port=3307"));
         assert_eq!(out.last(), Some(&OsString::from("--port=4000")));
+    }
+
+    /// A tool with one subcommand per action: config-file options only
+    /// actions take follow the action given (past the values of the
+    /// tool's own options), or stay out when it does not take them.
+    #[test]
+    fn config_words_follow_the_action() {
+        let cmd = Command::new("ox-x")
+            .version("1")
+            .arg(Arg::new("host").short('h').long("host").global(true))
+            .arg(
+                Arg::new("password")
+                    .short('p')
+                    .long("password")
+                    .num_args(0..=1)
+                    .require_equals(true)
+                    .global(true),
+            )
+            .subcommand(Command::new("backup").arg(Arg::new("threads").long("threads")))
+            .subcommand(Command::new("list"));
+        let cmd = full_command(cmd);
+        let words = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        let config = ["--threads=8", "--host=db", "--bogus=1"];
+        let run = |line: &[&str]| {
+            let mut args = words(&line[..1]);
+            args.extend(words(&config));
+            args.extend(words(&line[1..]));
+            config_words_to_action(&cmd, args, config.len())
+        };
+        assert_eq!(
+            run(&["ox-x", "-h", "backup", "list"]),
+            words(&["ox-x", "--host=db", "--bogus=1", "-h", "backup", "list"])
+        );
+        assert_eq!(
+            run(&["ox-x", "-p", "-v", "backup", "--threads", "2"]),
+            words(&[
+                "ox-x",
+                "--host=db",
+                "--bogus=1",
+                "-p",
+                "-v",
+                "backup",
+                "--threads=8",
+                "--threads",
+                "2"
+            ])
+        );
+        assert_eq!(
+            run(&["ox-x", "--host", "list", "list"]),
+            words(&["ox-x", "--host=db", "--bogus=1", "--host", "list", "list"])
+        );
+        assert_eq!(
+            run(&["ox-x", "--", "backup"]),
+            words(&["ox-x", "--host=db", "--bogus=1", "--", "backup"])
+        );
+        // A tool without subcommands keeps the words where they were.
+        let flat = full_command(
+            Command::new("ox-y")
+                .version("1")
+                .arg(Arg::new("threads").long("threads")),
+        );
+        let args = words(&["ox-y", "--threads=8", "x"]);
+        assert_eq!(config_words_to_action(&flat, args.clone(), 1), args);
+        // The general options are accepted after the action.
+        let m = cmd
+            .clone()
+            .try_get_matches_from(["ox-x", "backup", "-vv", "--quiet", "--no-config"])
+            .expect("global");
+        assert_eq!(m.get_count("verbose"), 2);
+        assert!(m.get_flag("quiet"));
     }
 
     #[test]

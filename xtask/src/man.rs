@@ -132,6 +132,9 @@ pub fn render(tool: &Tool) -> Result<String> {
     }
     out += &page.out;
 
+    if cmd.has_subcommands() {
+        out += &actions_section(&cmd)?;
+    }
     if cmd.get_arguments().any(|a| !a.is_hide_set()) {
         out += &piece(|w| man.render_options_section(w))?;
     }
@@ -141,6 +144,41 @@ pub fn render(tool: &Tool) -> Result<String> {
     out += &common_sections(tool.name, text.replaces);
     if cmd.get_version().is_some() || cmd.get_long_version().is_some() {
         out += &piece(|w| man.render_version_section(w))?;
+    }
+    Ok(out)
+}
+
+/// ACTIONS, for a tool with one subcommand per action (ox-backup): each
+/// action's synopsis, what it does, and the options only it takes; the
+/// options every action shares are global and listed under OPTIONS.
+fn actions_section(cmd: &clap::Command) -> Result<String> {
+    let mut out = String::from(".SH ACTIONS\n");
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        // The shared options are hidden here (they are under OPTIONS),
+        // and the action's own are listed without their headings.
+        let own = sub
+            .clone()
+            .bin_name(format!("{} {}", cmd.get_name(), sub.get_name()))
+            .mut_args(|a| {
+                if a.is_global_set() {
+                    a.hide(true)
+                } else {
+                    a.help_heading(None)
+                }
+            });
+        let man = Man::new(own.clone());
+        out += &format!(".SS {}\n", sub.get_name());
+        let synopsis = piece(|w| man.render_synopsis_section(w))?;
+        out += synopsis.strip_prefix(".SH SYNOPSIS\n").unwrap_or(&synopsis);
+        let mut page = Page::default();
+        if let Some(about) = sub.get_long_about().or_else(|| sub.get_about()) {
+            page.para(&about.to_string());
+        }
+        out += &page.out;
+        if own.get_arguments().any(|a| !a.is_hide_set()) {
+            let options = piece(|w| man.render_options_section(w))?;
+            out += options.strip_prefix(".SH OPTIONS\n").unwrap_or(&options);
+        }
     }
     Ok(out)
 }

@@ -10,10 +10,35 @@
 //! touches a running one. A set without a lock file (older versions) is
 //! `unfinished` and removed once older than a day.
 
-use crate::manifest::{self, Manifest};
+use crate::manifest::{self, Manifest, Method};
 use crate::repo::{Liveness, Repo};
 use anyhow::{Context as _, Result};
 use serde::Serialize;
+
+/// What a set in the repository is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// It has its manifest: a backup.
+    Complete,
+    /// No manifest yet, and its backup holds the set's lock.
+    Running,
+    /// No manifest, and the lock is free: its backup died.
+    Abandoned,
+    /// No manifest and no lock file to tell (or an unreadable manifest).
+    Unfinished,
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            State::Complete => "complete",
+            State::Running => "running",
+            State::Abandoned => "abandoned",
+            State::Unfinished => "unfinished",
+        })
+    }
+}
 
 /// One line of `list`.
 #[derive(Clone, Debug, Serialize)]
@@ -22,9 +47,9 @@ pub struct Entry {
     pub id: String,
     /// `complete`, `running` (a backup is writing it), `abandoned` (its
     /// backup died), or `unfinished` (no manifest, no lock to tell).
-    pub state: String,
+    pub state: State,
     /// `logical`, `physical`.
-    pub method: Option<String>,
+    pub method: Option<Method>,
     /// Finished, UTC.
     pub finished_at: Option<String>,
     /// Seconds since it finished.
@@ -48,20 +73,20 @@ pub struct Entry {
 }
 
 /// The state of a set without a manifest.
-fn unfinished_state(repo: &Repo, id: &str) -> &'static str {
+fn unfinished_state(repo: &Repo, id: &str) -> State {
     match crate::repo::liveness(&repo.set_dir(id), false).0 {
-        Liveness::Running => "running",
-        Liveness::Abandoned => "abandoned",
-        Liveness::Unknown => "unfinished",
+        Liveness::Running => State::Running,
+        Liveness::Abandoned => State::Abandoned,
+        Liveness::Unknown => State::Unfinished,
     }
 }
 
-fn entry(id: &str, m: Option<&Manifest>, now: u64, unfinished: &str) -> Entry {
+fn entry(id: &str, m: Option<&Manifest>, now: u64, unfinished: State) -> Entry {
     match m {
         Some(m) => Entry {
             id: id.to_string(),
-            state: "complete".into(),
-            method: Some(m.method.clone()),
+            state: State::Complete,
+            method: Some(m.method),
             finished_at: Some(m.finished_at.clone()),
             age_secs: Some(now.saturating_sub(m.finished_unix)),
             stored_bytes: Some(m.stored_bytes),
@@ -71,7 +96,7 @@ fn entry(id: &str, m: Option<&Manifest>, now: u64, unfinished: &str) -> Entry {
             verification: m
                 .verification
                 .as_ref()
-                .map(|v| v.status.clone())
+                .map(|v| v.status.to_string())
                 .unwrap_or_else(|| "never".into()),
             restore_secs: m.verification.as_ref().map(|v| v.restore_secs),
             gtid: m.position.gtid.clone(),
@@ -79,7 +104,7 @@ fn entry(id: &str, m: Option<&Manifest>, now: u64, unfinished: &str) -> Entry {
         },
         None => Entry {
             id: id.to_string(),
-            state: unfinished.into(),
+            state: unfinished,
             method: None,
             finished_at: None,
             age_secs: None,
@@ -105,7 +130,7 @@ pub fn list(repo: &Repo) -> Result<Vec<Entry>> {
             let state = if s.manifest.is_none() && s.error.is_none() {
                 unfinished_state(repo, &s.id)
             } else {
-                "unfinished"
+                State::Unfinished
             };
             entry(&s.id, s.manifest.as_ref(), now, state)
         })
@@ -169,7 +194,7 @@ pub fn check(repo: &Repo, max_age: u64) -> Result<CheckReport> {
     let abandoned: Vec<String> = sets
         .iter()
         .filter(|s| s.manifest.is_none() && s.error.is_none())
-        .filter(|s| unfinished_state(repo, &s.id) == "abandoned")
+        .filter(|s| unfinished_state(repo, &s.id) == State::Abandoned)
         .map(|s| s.id.clone())
         .collect();
     let note = if abandoned.is_empty() {

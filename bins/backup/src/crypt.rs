@@ -37,11 +37,22 @@ pub struct Encryption {
     /// `xchacha20poly1305-stream64k`.
     pub cipher: String,
     /// `raw` (the key file holds the key) or `argon2id` (a passphrase).
-    pub kdf: String,
+    pub kdf: Kdf,
     /// Hex salt for `argon2id`.
     pub salt: Option<String>,
     /// Hex check value of the derived key (first 16 bytes of a SHA-256).
     pub key_check: String,
+}
+
+/// How the key of a set comes from its key file (written as `raw` or
+/// `argon2id`).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Kdf {
+    /// The file holds the key.
+    Raw,
+    /// The file holds a passphrase, stretched with Argon2id.
+    Argon2id,
 }
 
 /// A 256-bit key.
@@ -126,17 +137,17 @@ impl Key {
     /// manifest records about it.
     pub fn for_new_backup(path: &Path) -> Result<(Key, Encryption)> {
         let (k, kdf, salt) = match read_material(path)? {
-            Material::Raw(k) => (k, "raw", None),
+            Material::Raw(k) => (k, Kdf::Raw, None),
             Material::Passphrase(p) => {
                 let salt = random_bytes(16)?;
-                (argon(&p, &salt)?, "argon2id", Some(hex(&salt)))
+                (argon(&p, &salt)?, Kdf::Argon2id, Some(hex(&salt)))
             }
         };
         Ok((
             Key(k),
             Encryption {
                 cipher: "xchacha20poly1305-stream64k".into(),
-                kdf: kdf.into(),
+                kdf,
                 salt,
                 key_check: key_check(&k),
             },
@@ -149,9 +160,9 @@ impl Key {
         let Some(path) = path else {
             bail!("{what} is encrypted: give its key with --encrypt-key-file");
         };
-        let k = match (read_material(path)?, enc.kdf.as_str()) {
-            (Material::Raw(k), "raw") => k,
-            (Material::Passphrase(p), "argon2id") => {
+        let k = match (read_material(path)?, enc.kdf) {
+            (Material::Raw(k), Kdf::Raw) => k,
+            (Material::Passphrase(p), Kdf::Argon2id) => {
                 let salt = enc
                     .salt
                     .as_deref()
@@ -175,6 +186,14 @@ impl Key {
             );
         }
         Ok(Key(k))
+    }
+
+    /// The key of set `m` from `path`, when the set is encrypted.
+    pub fn for_set(m: &crate::manifest::Manifest, path: Option<&Path>) -> Result<Option<Key>> {
+        m.encryption
+            .as_ref()
+            .map(|e| Key::for_existing(path, e, &format!("backup {}", m.id)))
+            .transpose()
     }
 
     /// Key material for a fresh key file (tests, the demo).
@@ -371,6 +390,14 @@ mod tests {
         let mut out = Vec::new();
         r.read_to_end(&mut out)?;
         Ok(out)
+    }
+
+    #[test]
+    fn kdf_words_are_unchanged() {
+        for (k, word) in [(Kdf::Raw, "\"raw\""), (Kdf::Argon2id, "\"argon2id\"")] {
+            assert_eq!(serde_json::to_string(&k).expect("json"), word);
+            assert_eq!(serde_json::from_str::<Kdf>(word).expect("parse"), k);
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The manifest: one JSON document that makes a backup set self-describing.
 //!
-//! It is independent of how the backup was taken (`method`: `logical`
-//! today, `physical` later) and of where the bytes live (file paths are
+//! It is independent of how the backup was taken (`method`: `logical` or
+//! `physical`) and of where the bytes live (file paths are
 //! relative to the set). It is written last and atomically: a set whose
 //! `manifest.json` is missing is unfinished and never counts as a backup.
 //! Later runs (verify, restore) only append to `history` and replace
@@ -23,7 +23,7 @@ pub struct Manifest {
     /// The set's name: its directory under `backups/`.
     pub id: String,
     /// `logical` (a dump of rows and definitions) or `physical`.
-    pub method: String,
+    pub method: Method,
     /// Tool that wrote it and its version.
     pub tool: String,
     /// Version of the tool.
@@ -64,6 +64,45 @@ pub struct Manifest {
     pub verification: Option<Verification>,
     /// Verifications and restores, oldest first.
     pub history: Vec<HistoryEntry>,
+}
+
+/// How a set is taken (`backup --method`), and so how it is verified
+/// and restored. Written into the manifest as `logical` or `physical`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Rows through SQL in a consistent snapshot (any MySQL or MariaDB)
+    Logical,
+    /// A hot copy of the InnoDB files of a local MariaDB 10.8+ server
+    Physical,
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Method::Logical => "logical",
+            Method::Physical => "physical",
+        })
+    }
+}
+
+/// The outcome of a verification, written as `passed` or `failed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The restored copy matched every recorded count and checksum.
+    Passed,
+    /// It did not, or the set could not be restored.
+    Failed,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Passed => "passed",
+            Verdict::Failed => "failed",
+        })
+    }
 }
 
 /// Who was backed up.
@@ -143,6 +182,31 @@ pub struct Position {
     /// `XA COMMIT`/`XA ROLLBACK` in the log applies).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub xa_prepared: Vec<XaPrepared>,
+}
+
+impl Position {
+    /// The server's binary log file and offset (when the log is on) and
+    /// GTID position, read through `conn` while commits are blocked by
+    /// `lock`.
+    pub fn read(
+        conn: &mut oxkit::conn::Conn,
+        server: &oxkit::server::Server,
+        lock: &str,
+    ) -> anyhow::Result<Position> {
+        let mut pos = Position {
+            lock: lock.into(),
+            ..Position::default()
+        };
+        if server.log_bin {
+            if let Some((file, at)) = oxkit::topology::binlog_file_position(conn, server)? {
+                pos.binlog_file = Some(file);
+                pos.binlog_pos = Some(at);
+            }
+        }
+        let gtid = server.gtid_position(conn)?;
+        pos.gtid = (!gtid.is_empty()).then_some(gtid);
+        Ok(pos)
+    }
 }
 
 /// An XA transaction prepared at the consistent point, and where its
@@ -242,7 +306,7 @@ pub struct FileEntry {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Verification {
     /// `passed` or `failed`.
-    pub status: String,
+    pub status: Verdict,
     /// When, UTC.
     pub at: String,
     /// When, seconds since the epoch.
@@ -274,7 +338,72 @@ pub struct HistoryEntry {
     pub message: String,
 }
 
+impl HistoryEntry {
+    /// A line of history dated now.
+    pub fn now(
+        action: &str,
+        ok: bool,
+        duration_secs: f64,
+        target: String,
+        message: String,
+    ) -> Self {
+        let now = now_unix();
+        HistoryEntry {
+            action: action.into(),
+            at: utc(now),
+            at_unix: now,
+            ok,
+            duration_secs,
+            target,
+            message,
+        }
+    }
+}
+
 impl Manifest {
+    /// The manifest of set `id` being taken with `method` from `server`,
+    /// started at `started` (Unix seconds): the rest is filled in by the
+    /// method, then [`Manifest::finish`] dates it and sums its files.
+    pub fn begin(id: &str, method: Method, server: ServerInfo, started: u64) -> Manifest {
+        Manifest {
+            format: FORMAT,
+            id: id.to_string(),
+            method,
+            tool: "ox-backup".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            server,
+            started_at: utc(started),
+            started_unix: started,
+            finished_at: String::new(),
+            finished_unix: 0,
+            duration_secs: 0.0,
+            position: Position::default(),
+            options: Options::default(),
+            encryption: None,
+            checksum_function: "sha1".into(),
+            tables: Vec::new(),
+            schema_file: String::new(),
+            files: Vec::new(),
+            stored_bytes: 0,
+            raw_bytes: 0,
+            warnings: Vec::new(),
+            verification: None,
+            history: Vec::new(),
+        }
+    }
+
+    /// Dates the end of the backup (`t0`: when it started) and sums the
+    /// sizes of its files.
+    pub fn finish(mut self, t0: std::time::Instant) -> Manifest {
+        let now = now_unix();
+        self.finished_at = utc(now);
+        self.finished_unix = now;
+        self.duration_secs = t0.elapsed().as_secs_f64();
+        self.stored_bytes = self.files.iter().map(|f| f.size).sum();
+        self.raw_bytes = self.files.iter().map(|f| f.raw_size).sum();
+        self
+    }
+
     /// The file entry for `path`.
     pub fn file(&self, path: &str) -> Option<&FileEntry> {
         self.files.iter().find(|f| f.path == path)
@@ -284,7 +413,7 @@ impl Manifest {
     pub fn verified(&self) -> bool {
         self.verification
             .as_ref()
-            .is_some_and(|v| v.status == "passed")
+            .is_some_and(|v| v.status == Verdict::Passed)
     }
 }
 
@@ -306,4 +435,41 @@ pub fn utc(secs: u64) -> String {
 pub fn id_for(secs: u64) -> String {
     let (y, m, d, h, mi, s) = oxkit::report::utc_parts(secs);
     format!("{y:04}{m:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The enums write the words older manifests hold, and read them back.
+    #[test]
+    fn words_in_the_manifest_are_unchanged() {
+        for (m, word) in [(Method::Logical, "logical"), (Method::Physical, "physical")] {
+            assert_eq!(
+                serde_json::to_string(&m).expect("json"),
+                format!("\"{word}\"")
+            );
+            assert_eq!(
+                serde_json::from_str::<Method>(&format!("\"{word}\"")).expect("parse"),
+                m
+            );
+            assert_eq!(m.to_string(), word);
+        }
+        for (v, word) in [(Verdict::Passed, "passed"), (Verdict::Failed, "failed")] {
+            assert_eq!(
+                serde_json::to_string(&v).expect("json"),
+                format!("\"{word}\"")
+            );
+            assert_eq!(
+                serde_json::from_str::<Verdict>(&format!("\"{word}\"")).expect("parse"),
+                v
+            );
+            assert_eq!(v.to_string(), word);
+        }
+        let v: Verification = serde_json::from_str(
+            r#"{"status":"passed","at":"2020-01-01 00:00:00","at_unix":1,"restore_secs":1.0,"duration_secs":2.0,"message":"ok"}"#,
+        )
+        .expect("an older verification loads");
+        assert_eq!(v.status, Verdict::Passed);
+    }
 }

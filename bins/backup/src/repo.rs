@@ -218,7 +218,7 @@ impl Repo {
     /// creates its directory (0700; the id is the time, with `-2`, `-3`...
     /// when that directory exists, so two runs never share one) and takes
     /// the exclusive lock that marks the set as being written.
-    pub fn claim_set(&self, started: u64) -> Result<(String, SetLock)> {
+    fn claim_set(&self, started: u64) -> Result<(String, SetLock)> {
         let base = crate::manifest::id_for(started);
         mkdir(&self.root.join("backups"))?;
         for n in 1..10_000 {
@@ -246,6 +246,34 @@ impl Repo {
             return Ok((id, SetLock { file, path }));
         }
         bail!("no free set id for {base} in {}", self.root.display())
+    }
+
+    /// Takes a new set, the one way both methods do: claims its id and
+    /// lock ([`Repo::claim_set`]), lets `take` write the set into its
+    /// directory, then dates the manifest `take` returns (`t0`: when the
+    /// backup started) and writes it, last and atomically. On any failure
+    /// the set's directory is removed: the manifest is what makes a set
+    /// good, so removing it is only tidiness, and no half-written set is
+    /// left behind. The lock is held until then, so `list` and `expire`
+    /// tell this run's set from a dead run's.
+    pub fn take_set(
+        &self,
+        started: u64,
+        t0: Instant,
+        take: impl FnOnce(&str, &Path) -> Result<Manifest>,
+    ) -> Result<Manifest> {
+        let (id, lock) = self.claim_set(started)?;
+        let set_dir = self.set_dir(&id);
+        let result = take(&id, &set_dir).and_then(|m| {
+            let m = m.finish(t0);
+            self.write_manifest(&m)?;
+            Ok(m)
+        });
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&set_dir);
+        }
+        lock.finish();
+        result
     }
 
     /// Every set, oldest first (ids sort by time).
@@ -470,6 +498,42 @@ impl Write for StoredWriter {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.enc.flush()
+    }
+}
+
+/// Where a backup writes its set: the set's directory, and the zstd level
+/// and key every file of it is stored with.
+#[derive(Clone, Copy)]
+pub struct SetWriter<'a> {
+    /// The set's directory.
+    pub dir: &'a Path,
+    /// zstd level.
+    pub level: i32,
+    /// The key, when the set is encrypted.
+    pub key: Option<&'a Key>,
+}
+
+impl SetWriter<'_> {
+    /// A new stored file at `rel` in the set (its directory created
+    /// first), written at most as fast as `limit` allows.
+    pub fn file(&self, rel: &str, limit: Option<Arc<RateLimit>>) -> Result<StoredWriter> {
+        if let Some(parent) = self.dir.join(rel).parent() {
+            mkdir(parent)?;
+        }
+        StoredWriter::create(self.dir, rel, self.level, self.key, limit)
+    }
+
+    /// Stores `bytes` as the file `rel` of the set.
+    pub fn bytes(&self, rel: &str, bytes: &[u8]) -> Result<FileEntry> {
+        let mut w = self.file(rel, None)?;
+        w.write_all(bytes)
+            .with_context(|| format!("writing {}", self.dir.join(rel).display()))?;
+        w.finish()
+    }
+
+    /// Stores `value` as JSON in the file `rel` of the set.
+    pub fn json<T: serde::Serialize + ?Sized>(&self, rel: &str, value: &T) -> Result<FileEntry> {
+        self.bytes(rel, &serde_json::to_vec(value)?)
     }
 }
 

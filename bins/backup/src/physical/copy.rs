@@ -34,8 +34,9 @@
 use super::io::DirectFile;
 use super::pages;
 use super::redo::{self, Checkpoint};
-use crate::manifest::{self, FileEntry, Manifest, Options, Position, ServerInfo};
-use crate::repo::{self, Repo, StoredWriter};
+use super::snapshot::Snapshots;
+use crate::manifest::{self, FileEntry, Manifest, Method, Options, Position, ServerInfo};
+use crate::repo::{self, Repo, SetWriter};
 use anyhow::{bail, Context as _, Result};
 use oxkit::conn::{self, Conn, ConnectOptions};
 use oxkit::dsn::ConnSpec;
@@ -315,125 +316,49 @@ struct Copier {
 }
 
 impl Copier {
+    /// A copier to start at `lsn`, with no end LSN yet.
+    fn new(lsn: u64) -> Copier {
+        Copier {
+            copied: AtomicU64::new(lsn),
+            target: AtomicU64::new(NO_TARGET),
+            stop: AtomicBool::new(false),
+            pause: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            failed: Mutex::new(None),
+        }
+    }
+
     fn error(&self) -> Option<String> {
         self.failed.lock().ok().and_then(|g| g.clone())
     }
+
+    /// Asks the copier to stop reading until it learns the end LSN, and
+    /// waits until it has.
+    fn pause(&self) -> Result<()> {
+        self.pause.store(true, Ordering::SeqCst);
+        let t = Instant::now();
+        while !self.paused.load(Ordering::SeqCst) {
+            if let Some(e) = self.error() {
+                bail!("redo copier failed: {e}");
+            }
+            if t.elapsed() > Duration::from_secs(60) {
+                bail!("the redo copier did not pause within 60s");
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+}
+
+/// Pages checked by the file copiers, and how many of them needed a
+/// re-read because the first read was torn.
+#[derive(Default)]
+struct PageCounts {
+    checked: AtomicU64,
+    reread: AtomicU64,
 }
 
 const NO_TARGET: u64 = u64::MAX;
-
-#[allow(clippy::too_many_arguments)]
-fn copy_redo(
-    state: &Copier,
-    log_path: &Path,
-    st: &redo::LogState,
-    spec: &ConnSpec,
-    copts: &ConnectOptions,
-    set_dir: &Path,
-    level: i32,
-    key: Option<&crate::crypt::Key>,
-) -> Result<FileEntry> {
-    let mut f = DirectFile::open(log_path)?;
-    let mut c = conn::connect(spec, copts).context("redo copier: connecting")?;
-    // Spool raw (no compression on the copier's hot path: it races the
-    // server's writes around the circle); stored compressed at the end.
-    let spool_path = set_dir.join("redo.spool");
-    let mut spool = std::io::BufWriter::with_capacity(1 << 20, repo::create_file(&spool_path)?);
-    let geo = st.geometry;
-    let cap = geo.capacity();
-    let mut lsn = st.checkpoint.lsn;
-    let chunk = (cap / 4).clamp(64 << 10, 4 << 20) as usize;
-    let mut advanced = Instant::now();
-    let mut last_stop = redo::Stop::NeedMore;
-    let mut logged = Instant::now();
-    loop {
-        let target = state.target.load(Ordering::SeqCst);
-        if lsn == target {
-            break;
-        }
-        if lsn > target {
-            bail!("redo copier passed the end LSN {target} (at {lsn}): not a mini-transaction boundary");
-        }
-        if state.stop.load(Ordering::SeqCst) {
-            bail!("redo copier stopped");
-        }
-        if target == NO_TARGET && state.pause.load(Ordering::SeqCst) {
-            state.paused.store(true, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(1));
-            continue;
-        }
-        // Only bytes below the flushed LSN are final in the file: past it,
-        // the server's last block write carries stale log-buffer bytes
-        // (whole, CRC-valid mini-transactions of this lap among them) that
-        // are overwritten later; a copier taking them would be misaligned.
-        let flushed = c.global_status("Innodb_lsn_flushed")?;
-        if flushed <= lsn {
-            // Caught up: nothing final to read yet. Poll gently (every
-            // poll is a status query on the server and, otherwise, a read).
-            std::thread::sleep(Duration::from_millis(20));
-            continue;
-        }
-        let want = ((flushed - lsn) as usize).next_multiple_of(4096).min(chunk);
-        let buf = redo::read_lsn_range(&geo, lsn, want, |o, b| f.read_at(o, b))?;
-        // Only after the read: had the server written a whole capacity
-        // past `lsn` before the read ended, the bytes read could be from a
-        // later lap.
-        let current = c.global_status("Innodb_lsn_current")?;
-        if current >= lsn + cap {
-            bail!(
-                "the redo log was overwritten before it was copied: the server is at LSN {current}, \
-                 the copier at {lsn}, and the log holds only {cap} bytes; enlarge innodb_log_file_size \
-                 (or back up when fewer writes run) [the copier last advanced {:.1}s ago; its last read \
-                 stopped: {last_stop:?}]",
-                advanced.elapsed().as_secs_f64()
-            );
-        }
-        let mut ends = Vec::new();
-        let w = redo::walk_with(&buf, lsn, &geo, |i| ends.push(i));
-        last_stop = w.stop;
-
-        if logged.elapsed() > Duration::from_secs(1) {
-            log::debug!(
-                "redo copier at LSN {lsn}, server at {current} ({} behind), read {} whole bytes, stopped: {:?}",
-                current.saturating_sub(lsn),
-                w.len,
-                w.stop
-            );
-            logged = Instant::now();
-        }
-        let mut take = ends
-            .iter()
-            .map(|&i| i + 5)
-            .filter(|&e| lsn + e as u64 <= flushed)
-            .max()
-            .unwrap_or(0)
-            .min(w.len);
-        if target != NO_TARGET && lsn + take as u64 > target {
-            let want = (target - lsn) as usize;
-            if !ends.iter().any(|&i| i + 5 == want) {
-                bail!("the end LSN {target} is not a mini-transaction boundary in the redo log");
-            }
-            take = want;
-        }
-        if take > 0 {
-            spool
-                .write_all(&buf[..take])
-                .context("writing the redo copy")?;
-            lsn += take as u64;
-            state.copied.store(lsn, Ordering::SeqCst);
-            advanced = Instant::now();
-        } else {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-    drop(spool);
-    let mut out = stored(set_dir, REDO_FILE, level, key, None)?;
-    let mut f = std::fs::File::open(&spool_path)
-        .with_context(|| format!("reading {}", spool_path.display()))?;
-    std::io::copy(&mut f, &mut out).context("storing the redo copy")?;
-    let _ = std::fs::remove_file(&spool_path);
-    out.finish()
-}
 
 /// A small file read under `BLOCK_COMMIT`: its path in the set, its bytes.
 type Grabbed = (String, Vec<u8>);
@@ -542,92 +467,6 @@ fn other_jobs(l: &Layout) -> Result<Vec<Job>> {
     Ok(jobs)
 }
 
-/// Copies one InnoDB file, checking every page.
-#[allow(clippy::too_many_arguments)]
-fn copy_pages(
-    job: &Job,
-    page_size: usize,
-    set_dir: &Path,
-    level: i32,
-    key: Option<&crate::crypt::Key>,
-    ctx: &Context,
-    counts: &(AtomicU64, AtomicU64),
-    limit: Option<&repo::RateLimit>,
-    state: &Copier,
-) -> Result<FileEntry> {
-    let mut f = DirectFile::open(&job.src)?;
-    let size = f.len()?;
-    if size % page_size as u64 != 0 {
-        bail!(
-            "{}: size {size} is not a multiple of the page size {page_size}",
-            job.src.display()
-        );
-    }
-    let mut out = stored(set_dir, &job.rel, level, key, None)?;
-    let per = (1 << 20) / page_size.max(1);
-    let per = per.max(1);
-    let mut buf = vec![0u8; per * page_size];
-    let mut off = 0u64;
-    while off < size {
-        ctx.cancel.check()?;
-        if let Some(e) = state.error() {
-            bail!("redo copier failed: {e}");
-        }
-        let n = (((size - off) / page_size as u64) as usize).min(per);
-        let b = &mut buf[..n * page_size];
-        // --max-rate paces what is read from the server's disk: that is
-        // the I/O the backup adds to the database host.
-        if let Some(l) = limit {
-            l.take(b.len());
-        }
-        f.read_at(off, b)?;
-        // An all-zero page 0 is a tablespace whose first page the server
-        // has not flushed yet (the redo from the checkpoint rebuilds it);
-        // its other pages are still checked.
-        if off == 0 && b[..page_size].iter().any(|x| *x != 0) {
-            match pages::format_of(&b[..page_size]) {
-                pages::Format::FullCrc32 => {}
-                pages::Format::FullCrc32Compressed => bail!(
-                    "{}: page-compressed tablespaces are not handled by --method physical yet",
-                    job.src.display()
-                ),
-                pages::Format::Legacy => bail!(
-                    "{}: tablespace in a pre-full_crc32 page format; --method physical handles full_crc32 only",
-                    job.src.display()
-                ),
-            }
-        }
-        for (i, page) in b.chunks_mut(page_size).enumerate() {
-            counts.0.fetch_add(1, Ordering::Relaxed);
-            if pages::page_ok(page) {
-                continue;
-            }
-            let at = off + (i * page_size) as u64;
-            let mut good = false;
-            for _ in 0..20 {
-                counts.1.fetch_add(1, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(5));
-                f.read_at(at, page)?;
-                if pages::page_ok(page) {
-                    good = true;
-                    break;
-                }
-            }
-            if !good {
-                bail!(
-                    "{}: page {} (offset {at}) fails its checksum on every read: the source is corrupted; no backup was made",
-                    job.src.display(),
-                    at / page_size as u64
-                );
-            }
-        }
-        out.write_all(b)
-            .with_context(|| format!("writing {}", job.rel))?;
-        off += (n * page_size) as u64;
-    }
-    out.finish()
-}
-
 /// Takes a physical backup of `spec` into `repo`; on failure the set's
 /// directory is removed and the backup stages are always ended.
 pub fn backup(
@@ -642,98 +481,139 @@ pub fn backup(
     let mut control = conn::connect(spec, copts)?;
     let server = Server::detect(&mut control)?;
     let layout = preflight(&mut control, &server)?;
-    crate::logical::check_privileges(&mut control, &server)?;
+    crate::logical::backup::check_privileges(&mut control, &server)?;
     let pre_warnings = preflight_load(ctx, &mut control, &layout, &repo.root, opts)?;
     for w in &pre_warnings {
-        eprintln!("ox-backup: warning: {w}");
+        log::warn!("{w}");
     }
-    // Held until the manifest is written: `list` and `expire` tell this
-    // run's set from a dead run's by it.
-    let (id, lock) = repo.claim_set(started)?;
-    let set_dir = repo.set_dir(&id);
-    let r = take(
-        ctx,
-        spec,
-        copts,
-        opts,
-        &mut control,
-        &server,
-        &layout,
-        &set_dir,
-        &id,
-        started,
-        t0,
-    );
-    let r = r.and_then(|mut m| {
+    repo.take_set(started, t0, |id, set_dir| {
+        let take = Take {
+            ctx,
+            spec,
+            copts,
+            opts,
+            layout: &layout,
+            set: SetWriter {
+                dir: set_dir,
+                level: opts.compress_level,
+                key: opts.key.as_ref().map(|(k, _)| k),
+            },
+        };
+        let m = Manifest::begin(
+            id,
+            Method::Physical,
+            ServerInfo::of(&control, &server),
+            started,
+        );
+        let mut m = take.run(m, &mut control, &server)?;
         m.warnings.splice(0..0, pre_warnings);
-        repo.write_manifest(&m)?;
         Ok(m)
-    });
-    if r.is_err() {
-        let _ = std::fs::remove_dir_all(&set_dir);
-    }
-    lock.finish();
-    r
+    })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn take(
-    ctx: &Context,
-    spec: &ConnSpec,
-    copts: &ConnectOptions,
-    opts: &PhysOptions,
-    control: &mut Conn,
-    server: &Server,
-    layout: &Layout,
-    set_dir: &Path,
-    id: &str,
-    started: u64,
-    t0: Instant,
-) -> Result<Manifest> {
-    let key = opts.key.as_ref().map(|(k, _)| k);
-    let level = opts.compress_level;
-    control
-        .run(
-            "BACKUP STAGE START (needs the RELOAD privilege)",
-            "BACKUP STAGE START",
-        )
-        .context("starting the backup stages")?;
-    type Staged = (
-        Vec<FileEntry>,
-        PhysMeta,
-        Position,
-        super::snapshot::Snapshots,
-    );
-    let staged = (|| -> Result<Staged> {
+/// One physical backup under way: what it was asked for, where the
+/// server's files are, and the set it writes; shared by the control
+/// thread, the redo copier and the file copiers.
+struct Take<'a> {
+    ctx: &'a Context,
+    spec: &'a ConnSpec,
+    copts: &'a ConnectOptions,
+    opts: &'a PhysOptions,
+    layout: &'a Layout,
+    set: SetWriter<'a>,
+}
+
+/// What the backup stages produced.
+struct Staged {
+    /// Every file copied, the redo copy among them.
+    files: Vec<FileEntry>,
+    meta: PhysMeta,
+    position: Position,
+    /// Snapshots opened at the backup point, to checksum the tables in.
+    snaps: Snapshots,
+}
+
+/// What `BLOCK_COMMIT` captured.
+struct Point {
+    position: Position,
+    /// The non-InnoDB files, read into memory.
+    others: Vec<Grabbed>,
+    /// The end LSN: the backup point in the redo log.
+    end: u64,
+    /// Milliseconds commits were blocked.
+    held: u64,
+}
+
+impl Take<'_> {
+    /// The backup, in the order the module documentation gives; fills in
+    /// `m` but for its end time.
+    fn run(&self, mut m: Manifest, control: &mut Conn, server: &Server) -> Result<Manifest> {
+        control
+            .run(
+                "BACKUP STAGE START (needs the RELOAD privilege)",
+                "BACKUP STAGE START",
+            )
+            .context("starting the backup stages")?;
+        let staged = self.staged(control, server);
+        // Always end the stages (a no-op error when already ended).
+        if staged.is_err() {
+            let _ = control.run("BACKUP STAGE END", "BACKUP STAGE END");
+        }
+        let Staged {
+            mut files,
+            meta,
+            mut position,
+            snaps,
+        } = staged?;
+        m.tables = snaps.checksum(&self.ctx.cancel)?;
+        let mut warnings = locate_xa(control, &mut position)?;
+        match self.dump_buffer_pool(control) {
+            Ok(Some(f)) => files.push(f),
+            Ok(None) => warnings.push(
+                "the buffer pool page list was not dumped in time; the restored server starts cold"
+                    .into(),
+            ),
+            Err(e) => warnings.push(format!(
+                "the buffer pool page list was not saved ({e:#}); the restored server starts cold"
+            )),
+        }
+        files.push(
+            self.set
+                .bytes(META_FILE, &serde_json::to_vec_pretty(&meta)?)?,
+        );
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        m.position = position;
+        m.options = Options {
+            threads: self.opts.threads,
+            chunk_rows: 0,
+            compression: "zstd".into(),
+            compress_level: self.set.level,
+            users: true,
+            filters: Vec::new(),
+        };
+        m.encryption = self.opts.key.as_ref().map(|(_, e)| e.clone());
+        m.files = files;
+        m.warnings = warnings;
+        Ok(m)
+    }
+
+    /// Under `BLOCK_DDL`: the redo copier follows the log from the
+    /// checkpoint while the InnoDB files are copied, then the backup point
+    /// is taken and the copier stopped exactly there.
+    fn staged(&self, control: &mut Conn, server: &Server) -> Result<Staged> {
         control.run("BACKUP STAGE BLOCK_DDL", "BACKUP STAGE BLOCK_DDL")?;
-        let mut lf = DirectFile::open(&layout.log_file)?;
+        let mut lf = DirectFile::open(&self.layout.log_file)?;
         let st = redo::read_state(&mut lf)?;
         if st.header.encrypted {
             bail!(
                 "the redo log is encrypted: --method physical does not handle encrypted redo yet"
             );
         }
-        let state = Copier {
-            copied: AtomicU64::new(st.checkpoint.lsn),
-            target: AtomicU64::new(NO_TARGET),
-            stop: AtomicBool::new(false),
-            pause: AtomicBool::new(false),
-            paused: AtomicBool::new(false),
-            failed: Mutex::new(None),
-        };
-        let counts = (AtomicU64::new(0), AtomicU64::new(0));
+        let state = Copier::new(st.checkpoint.lsn);
+        let counts = PageCounts::default();
         std::thread::scope(|s| -> Result<Staged> {
             let copier = s.spawn(|| {
-                let r = copy_redo(
-                    &state,
-                    &layout.log_file,
-                    &st,
-                    spec,
-                    copts,
-                    set_dir,
-                    level,
-                    key,
-                );
+                let r = self.copy_redo(&state, &st);
                 if let Err(e) = &r {
                     if let Ok(mut g) = state.failed.lock() {
                         *g = Some(format!("{e:#}"));
@@ -741,147 +621,32 @@ fn take(
                 }
                 r
             });
-            let result = (|| -> Result<(Vec<FileEntry>, u64, u64, Position, super::snapshot::Snapshots)> {
-                // Parallel page-checked copy of the InnoDB files.
-                let jobs = Mutex::new(innodb_jobs(layout)?);
-                let files = Mutex::new(Vec::new());
-                let threads = opts.threads.max(1);
-                let limit = opts
-                    .max_rate
-                    .map(|r| std::sync::Arc::new(repo::RateLimit::new(r)));
-                std::thread::scope(|s2| -> Result<()> {
-                    let mut hs = Vec::new();
-                    for _ in 0..threads {
-                        hs.push(s2.spawn(|| -> Result<()> {
-                            loop {
-                                if let Some(e) = state.error() {
-                                    bail!("redo copier failed: {e}");
-                                }
-                                let job = match jobs.lock() {
-                                    Ok(mut g) => g.pop(),
-                                    Err(_) => bail!("a copier thread panicked"),
-                                };
-                                let Some(job) = job else { return Ok(()) };
-                                let fe = copy_pages(
-                                    &job,
-                                    layout.page_size as usize,
-                                    set_dir,
-                                    level,
-                                    key,
-                                    ctx,
-                                    &counts,
-                                    limit.as_deref(),
-                                    &state,
-                                )?;
-                                if let Ok(mut g) = files.lock() {
-                                    g.push(fe);
-                                }
-                            }
-                        }));
-                    }
-                    let mut first = Ok(());
-                    for h in hs {
-                        let r = h
-                            .join()
-                            .unwrap_or_else(|_| Err(anyhow::anyhow!("copy thread panicked")));
-                        if first.is_ok() {
-                            first = r;
-                        }
-                    }
-                    first
-                })?;
-                // The tables to checksum at the backup point (their
-                // definitions cannot change under BLOCK_DDL).
-                let mut snaps = super::snapshot::plan(control, spec, copts, opts.threads)?;
-                // Catch the copier up before blocking commits.
-                let now = control.global_status("Innodb_lsn_current")?;
-                flush_log(control);
-                wait_copied(&state, now, Duration::from_secs(600), ctx)?;
-                state.pause.store(true, Ordering::SeqCst);
-                let t = Instant::now();
-                while !state.paused.load(Ordering::SeqCst) {
-                    if let Some(e) = state.error() {
-                        bail!("redo copier failed: {e}");
-                    }
-                    if t.elapsed() > Duration::from_secs(60) {
-                        bail!("the redo copier did not pause within 60s");
-                    }
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                let lock_start = Instant::now();
-                control.run("BACKUP STAGE BLOCK_COMMIT", "BACKUP STAGE BLOCK_COMMIT")?;
-                let point = (|| -> Result<(Position, Vec<Grabbed>, u64)> {
-                    let mut pos = Position {
-                        lock: "BACKUP STAGE BLOCK_COMMIT".into(),
-                        ..Position::default()
-                    };
-                    if server.log_bin {
-                        if let Some((file, at)) =
-                            oxkit::topology::binlog_file_position(control, server)?
-                        {
-                            pos.binlog_file = Some(file);
-                            pos.binlog_pos = Some(at);
-                        }
-                    }
-                    let gtid = server.gtid_position(control)?;
-                    pos.gtid = (!gtid.is_empty()).then_some(gtid);
-                    snaps.open()?;
-                    pos.xa_prepared = super::snapshot::prepared_xids(control)?
-                        .into_iter()
-                        .map(|xid| crate::manifest::XaPrepared {
-                            xid,
-                            ..Default::default()
-                        })
-                        .collect();
-                    // Read into memory only: compressing and fsyncing
-                    // them waits until commits flow again.
-                    let mut others = Vec::new();
-                    for job in other_jobs(layout)? {
-                        let data = std::fs::read(&job.src)
-                            .with_context(|| format!("reading {}", job.src.display()))?;
-                        others.push((job.rel, data));
-                    }
-                    let end = control.global_status("Innodb_lsn_current")?;
-                    Ok((pos, others, end))
-                })();
-                let unlock = control.run("BACKUP STAGE END", "BACKUP STAGE END");
-                let held = lock_start.elapsed().as_millis() as u64;
-                // The copier stops at the end LSN once it is flushed.
-                flush_log(control);
-                let (mut pos, others, end) = point?;
-                unlock?;
-                pos.lock_ms = held;
-                let mut all = files.into_inner().unwrap_or_default();
-                for (rel, data) in others {
-                    let mut w = stored(set_dir, &rel, level, key, None)?;
-                    w.write_all(&data)
-                        .with_context(|| format!("writing {rel}"))?;
-                    all.push(w.finish()?);
-                }
-                Ok((all, end, held, pos, snaps))
-            })();
-            match result {
-                Ok((files, end, held, pos, snaps)) => {
-                    state.target.store(end, Ordering::SeqCst);
+            match self.copy_and_point(control, server, &state, &counts) {
+                Ok((mut files, point, snaps)) => {
+                    state.target.store(point.end, Ordering::SeqCst);
                     state.pause.store(false, Ordering::SeqCst);
                     let redo_entry = copier
                         .join()
                         .unwrap_or_else(|_| Err(anyhow::anyhow!("redo copier panicked")))?;
-                    let mut files = files;
                     files.push(redo_entry);
                     let meta = PhysMeta {
                         start_lsn: st.checkpoint.lsn,
                         checkpoint_end_lsn: st.checkpoint.end_lsn,
-                        end_lsn: end,
+                        end_lsn: point.end,
                         source_first_lsn: st.geometry.first_lsn,
                         source_log_size: st.geometry.file_size,
-                        page_size: layout.page_size,
+                        page_size: self.layout.page_size,
                         creator: st.header.creator.clone(),
-                        block_commit_ms: held,
-                        pages_checked: counts.0.load(Ordering::Relaxed),
-                        pages_reread: counts.1.load(Ordering::Relaxed),
+                        block_commit_ms: point.held,
+                        pages_checked: counts.checked.load(Ordering::Relaxed),
+                        pages_reread: counts.reread.load(Ordering::Relaxed),
                     };
-                    Ok((files, meta, pos, snaps))
+                    Ok(Staged {
+                        files,
+                        meta,
+                        position: point.position,
+                        snaps,
+                    })
                 }
                 Err(e) => {
                     state.stop.store(true, Ordering::SeqCst);
@@ -890,83 +655,351 @@ fn take(
                 }
             }
         })
-    })();
-    // Always end the stages (a no-op error when already ended).
-    if staged.is_err() {
-        let _ = control.run("BACKUP STAGE END", "BACKUP STAGE END");
     }
-    let (mut files, meta, mut position, snaps) = staged?;
+
+    /// Copies the InnoDB files, plans the table snapshots, catches the
+    /// redo copier up and pauses it, takes the backup point and stores
+    /// the files read under it.
+    fn copy_and_point(
+        &self,
+        control: &mut Conn,
+        server: &Server,
+        state: &Copier,
+        counts: &PageCounts,
+    ) -> Result<(Vec<FileEntry>, Point, Snapshots)> {
+        let mut files = self.copy_files(state, counts)?;
+        // The tables to checksum at the backup point (their definitions
+        // cannot change under BLOCK_DDL).
+        let mut snaps = super::snapshot::plan(control, self.spec, self.copts, self.opts.threads)?;
+        // Catch the copier up before blocking commits.
+        let now = control.global_status("Innodb_lsn_current")?;
+        flush_log(control);
+        wait_copied(state, now, Duration::from_secs(600), self.ctx)?;
+        state.pause()?;
+        let point = self.point(control, server, &mut snaps)?;
+        for (rel, data) in &point.others {
+            files.push(self.set.bytes(rel, data)?);
+        }
+        Ok((files, point, snaps))
+    }
+
+    /// The parallel page-checked copy of the InnoDB files.
+    fn copy_files(&self, state: &Copier, counts: &PageCounts) -> Result<Vec<FileEntry>> {
+        let jobs = Mutex::new(innodb_jobs(self.layout)?);
+        let limit = self.opts.max_rate.map(repo::RateLimit::new);
+        let mut copiers = vec![(); self.opts.threads.max(1)];
+        crate::pool::run(&mut copiers, &self.ctx.cancel, &|_| {
+            if let Some(e) = state.error() {
+                bail!("redo copier failed: {e}");
+            }
+            let job = match jobs.lock() {
+                Ok(mut g) => g.pop(),
+                Err(_) => bail!("a copier thread panicked"),
+            };
+            job.map(|j| self.copy_pages(&j, state, counts, limit.as_ref()))
+                .transpose()
+        })
+    }
+
+    /// Under `BACKUP STAGE BLOCK_COMMIT`, held milliseconds: the binary
+    /// log position and GTID, the snapshots opened, the XA transactions
+    /// prepared, the non-InnoDB files read and the end LSN; then `BACKUP
+    /// STAGE END`.
+    fn point(&self, control: &mut Conn, server: &Server, snaps: &mut Snapshots) -> Result<Point> {
+        let lock_start = Instant::now();
+        control.run("BACKUP STAGE BLOCK_COMMIT", "BACKUP STAGE BLOCK_COMMIT")?;
+        let point = (|| -> Result<(Position, Vec<Grabbed>, u64)> {
+            let mut pos = Position::read(control, server, "BACKUP STAGE BLOCK_COMMIT")?;
+            snaps.open()?;
+            pos.xa_prepared = super::snapshot::prepared_xids(control)?
+                .into_iter()
+                .map(|xid| crate::manifest::XaPrepared {
+                    xid,
+                    ..Default::default()
+                })
+                .collect();
+            // Read into memory only: compressing and fsyncing them waits
+            // until commits flow again.
+            let mut others = Vec::new();
+            for job in other_jobs(self.layout)? {
+                let data = std::fs::read(&job.src)
+                    .with_context(|| format!("reading {}", job.src.display()))?;
+                others.push((job.rel, data));
+            }
+            let end = control.global_status("Innodb_lsn_current")?;
+            Ok((pos, others, end))
+        })();
+        let unlock = control.run("BACKUP STAGE END", "BACKUP STAGE END");
+        let held = lock_start.elapsed().as_millis() as u64;
+        // The copier stops at the end LSN once it is flushed.
+        flush_log(control);
+        let (mut position, others, end) = point?;
+        unlock?;
+        position.lock_ms = held;
+        Ok(Point {
+            position,
+            others,
+            end,
+            held,
+        })
+    }
+
+    /// The redo copier: reads `ib_logfile0` from the checkpoint of `st`
+    /// on, keeping whole mini-transactions below the flushed LSN, until
+    /// it reaches the end LSN the control thread sets; fails when the
+    /// server overwrote what it had not read yet.
+    fn copy_redo(&self, state: &Copier, st: &redo::LogState) -> Result<FileEntry> {
+        let mut f = DirectFile::open(&self.layout.log_file)?;
+        let mut c = conn::connect(self.spec, self.copts).context("redo copier: connecting")?;
+        // Spool raw (no compression on the copier's hot path: it races the
+        // server's writes around the circle); stored compressed at the end.
+        let spool_path = self.set.dir.join("redo.spool");
+        let mut spool = std::io::BufWriter::with_capacity(1 << 20, repo::create_file(&spool_path)?);
+        let geo = st.geometry;
+        let cap = geo.capacity();
+        let mut lsn = st.checkpoint.lsn;
+        let chunk = (cap / 4).clamp(64 << 10, 4 << 20) as usize;
+        let mut advanced = Instant::now();
+        let mut last_stop = redo::Stop::NeedMore;
+        let mut logged = Instant::now();
+        loop {
+            let target = state.target.load(Ordering::SeqCst);
+            if lsn == target {
+                break;
+            }
+            if lsn > target {
+                bail!("redo copier passed the end LSN {target} (at {lsn}): not a mini-transaction boundary");
+            }
+            if state.stop.load(Ordering::SeqCst) {
+                bail!("redo copier stopped");
+            }
+            if target == NO_TARGET && state.pause.load(Ordering::SeqCst) {
+                state.paused.store(true, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            // Only bytes below the flushed LSN are final in the file: past it,
+            // the server's last block write carries stale log-buffer bytes
+            // (whole, CRC-valid mini-transactions of this lap among them) that
+            // are overwritten later; a copier taking them would be misaligned.
+            let flushed = c.global_status("Innodb_lsn_flushed")?;
+            if flushed <= lsn {
+                // Caught up: nothing final to read yet. Poll gently (every
+                // poll is a status query on the server and, otherwise, a read).
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            let want = ((flushed - lsn) as usize).next_multiple_of(4096).min(chunk);
+            let buf = redo::read_lsn_range(&geo, lsn, want, |o, b| f.read_at(o, b))?;
+            // Only after the read: had the server written a whole capacity
+            // past `lsn` before the read ended, the bytes read could be from a
+            // later lap.
+            let current = c.global_status("Innodb_lsn_current")?;
+            if current >= lsn + cap {
+                bail!(
+                    "the redo log was overwritten before it was copied: the server is at LSN {current}, \
+                     the copier at {lsn}, and the log holds only {cap} bytes; enlarge innodb_log_file_size \
+                     (or back up when fewer writes run) [the copier last advanced {:.1}s ago; its last read \
+                     stopped: {last_stop:?}]",
+                    advanced.elapsed().as_secs_f64()
+                );
+            }
+            let mut ends = Vec::new();
+            let w = redo::walk_with(&buf, lsn, &geo, |i| ends.push(i));
+            last_stop = w.stop;
+
+            if logged.elapsed() > Duration::from_secs(1) {
+                log::debug!(
+                    "redo copier at LSN {lsn}, server at {current} ({} behind), read {} whole bytes, stopped: {:?}",
+                    current.saturating_sub(lsn),
+                    w.len,
+                    w.stop
+                );
+                logged = Instant::now();
+            }
+            let mut take = ends
+                .iter()
+                .map(|&i| i + 5)
+                .filter(|&e| lsn + e as u64 <= flushed)
+                .max()
+                .unwrap_or(0)
+                .min(w.len);
+            if target != NO_TARGET && lsn + take as u64 > target {
+                let want = (target - lsn) as usize;
+                if !ends.iter().any(|&i| i + 5 == want) {
+                    bail!(
+                        "the end LSN {target} is not a mini-transaction boundary in the redo log"
+                    );
+                }
+                take = want;
+            }
+            if take > 0 {
+                spool
+                    .write_all(&buf[..take])
+                    .context("writing the redo copy")?;
+                lsn += take as u64;
+                state.copied.store(lsn, Ordering::SeqCst);
+                advanced = Instant::now();
+            } else {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        drop(spool);
+        let mut out = self.set.file(REDO_FILE, None)?;
+        let mut f = std::fs::File::open(&spool_path)
+            .with_context(|| format!("reading {}", spool_path.display()))?;
+        std::io::copy(&mut f, &mut out).context("storing the redo copy")?;
+        let _ = std::fs::remove_file(&spool_path);
+        out.finish()
+    }
+
+    /// Copies one InnoDB file, checking every page.
+    fn copy_pages(
+        &self,
+        job: &Job,
+        state: &Copier,
+        counts: &PageCounts,
+        limit: Option<&repo::RateLimit>,
+    ) -> Result<FileEntry> {
+        let page_size = self.layout.page_size as usize;
+        let mut f = DirectFile::open(&job.src)?;
+        let size = f.len()?;
+        if size % page_size as u64 != 0 {
+            bail!(
+                "{}: size {size} is not a multiple of the page size {page_size}",
+                job.src.display()
+            );
+        }
+        let mut out = self.set.file(&job.rel, None)?;
+        let per = (1 << 20) / page_size.max(1);
+        let per = per.max(1);
+        let mut buf = vec![0u8; per * page_size];
+        let mut off = 0u64;
+        while off < size {
+            self.ctx.cancel.check()?;
+            if let Some(e) = state.error() {
+                bail!("redo copier failed: {e}");
+            }
+            let n = (((size - off) / page_size as u64) as usize).min(per);
+            let b = &mut buf[..n * page_size];
+            // --max-rate paces what is read from the server's disk: that is
+            // the I/O the backup adds to the database host.
+            if let Some(l) = limit {
+                l.take(b.len());
+            }
+            f.read_at(off, b)?;
+            // An all-zero page 0 is a tablespace whose first page the server
+            // has not flushed yet (the redo from the checkpoint rebuilds it);
+            // its other pages are still checked.
+            if off == 0 && b[..page_size].iter().any(|x| *x != 0) {
+                match pages::format_of(&b[..page_size]) {
+                    pages::Format::FullCrc32 => {}
+                    pages::Format::FullCrc32Compressed => bail!(
+                        "{}: page-compressed tablespaces are not handled by --method physical yet",
+                        job.src.display()
+                    ),
+                    pages::Format::Legacy => bail!(
+                        "{}: tablespace in a pre-full_crc32 page format; --method physical handles full_crc32 only",
+                        job.src.display()
+                    ),
+                }
+            }
+            for (i, page) in b.chunks_mut(page_size).enumerate() {
+                counts.checked.fetch_add(1, Ordering::Relaxed);
+                if pages::page_ok(page) {
+                    continue;
+                }
+                let at = off + (i * page_size) as u64;
+                let mut good = false;
+                for _ in 0..20 {
+                    counts.reread.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(5));
+                    f.read_at(at, page)?;
+                    if pages::page_ok(page) {
+                        good = true;
+                        break;
+                    }
+                }
+                if !good {
+                    bail!(
+                        "{}: page {} (offset {at}) fails its checksum on every read: the source is corrupted; no backup was made",
+                        job.src.display(),
+                        at / page_size as u64
+                    );
+                }
+            }
+            out.write_all(b)
+                .with_context(|| format!("writing {}", job.rel))?;
+            off += (n * page_size) as u64;
+        }
+        out.finish()
+    }
+
+    /// Asks the server to dump its buffer pool page list (`ib_buffer_pool`)
+    /// and stores it, so the restored server loads the same pages at start-up.
+    /// Best effort: `None` when the dump does not finish within 10 s.
+    fn dump_buffer_pool(&self, c: &mut Conn) -> Result<Option<FileEntry>> {
+        let read_status = |c: &mut Conn| -> Result<String> {
+            let row: Option<(String, String)> = c.row(
+                "reading the buffer pool dump status",
+                "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_dump_status'",
+            )?;
+            Ok(row.map(|(_, v)| v).unwrap_or_default())
+        };
+        let before = read_status(c)?;
+        c.run(
+            "dumping the buffer pool page list",
+            "SET GLOBAL innodb_buffer_pool_dump_now = ON",
+        )?;
+        let t = Instant::now();
+        loop {
+            let now = read_status(c)?;
+            if now != before && now.contains("completed") {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(10) {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let name =
+            var(c, "innodb_buffer_pool_filename")?.unwrap_or_else(|| "ib_buffer_pool".into());
+        let data = std::fs::read(resolve(&self.layout.datadir, &name))
+            .with_context(|| format!("reading {name}"))?;
+        Ok(Some(
+            self.set
+                .bytes(&format!("{FILES_DIR}/ib_buffer_pool"), &data)?,
+        ))
+    }
+}
+
+/// The XA transactions prepared at the backup point, located in the
+/// binary log for a later replay; a warning for each.
+fn locate_xa(control: &mut Conn, position: &mut Position) -> Result<Vec<String>> {
     let mut warnings = Vec::new();
-    let tables = snaps.checksum(&ctx.cancel)?;
-    if !position.xa_prepared.is_empty() {
-        let xids: Vec<String> = position.xa_prepared.iter().map(|x| x.xid.clone()).collect();
-        if let (Some(f), Some(p)) = (&position.binlog_file, position.binlog_pos) {
-            position.xa_prepared = super::snapshot::locate_xa(control, f, p, &xids)?;
-        }
-        for x in &position.xa_prepared {
-            warnings.push(match &x.binlog_file {
-                Some(f) => format!(
-                    "XA transaction {} was prepared at the backup point: a restore rolls it back; \
-                     a point-in-time replay re-prepares it from {f}:{} first",
-                    x.xid,
-                    x.start.unwrap_or(0)
-                ),
-                None => format!(
-                    "XA transaction {} was prepared at the backup point: a restore rolls it back, and its \
-                     XA PREPARE is not in the binary logs, so a point-in-time replay cannot apply its XA COMMIT",
-                    x.xid
-                ),
-            });
-        }
+    if position.xa_prepared.is_empty() {
+        return Ok(warnings);
     }
-    match dump_buffer_pool(control, layout, set_dir, level, key) {
-        Ok(Some(f)) => files.push(f),
-        Ok(None) => warnings.push(
-            "the buffer pool page list was not dumped in time; the restored server starts cold"
-                .into(),
-        ),
-        Err(e) => warnings.push(format!(
-            "the buffer pool page list was not saved ({e:#}); the restored server starts cold"
-        )),
+    let xids: Vec<String> = position.xa_prepared.iter().map(|x| x.xid.clone()).collect();
+    if let (Some(f), Some(p)) = (&position.binlog_file, position.binlog_pos) {
+        position.xa_prepared = super::snapshot::locate_xa(control, f, p, &xids)?;
     }
-    let meta_json = serde_json::to_vec_pretty(&meta)?;
-    let mut w = stored(set_dir, META_FILE, level, key, None)?;
-    w.write_all(&meta_json)?;
-    files.push(w.finish()?);
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    let finished = manifest::now_unix();
-    Ok(Manifest {
-        format: manifest::FORMAT,
-        id: id.to_string(),
-        method: "physical".into(),
-        tool: "ox-backup".into(),
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        server: ServerInfo::of(control, server),
-        started_at: manifest::utc(started),
-        started_unix: started,
-        finished_at: manifest::utc(finished),
-        finished_unix: finished,
-        duration_secs: t0.elapsed().as_secs_f64(),
-        position,
-        options: Options {
-            threads: opts.threads,
-            chunk_rows: 0,
-            compression: "zstd".into(),
-            compress_level: level,
-            users: true,
-            filters: Vec::new(),
-        },
-        encryption: opts.key.as_ref().map(|(_, e)| e.clone()),
-        checksum_function: "sha1".into(),
-        tables,
-        schema_file: String::new(),
-        stored_bytes: files.iter().map(|f| f.size).sum(),
-        raw_bytes: files.iter().map(|f| f.raw_size).sum(),
-        files,
-        warnings,
-        verification: None,
-        history: Vec::new(),
-    })
+    for x in &position.xa_prepared {
+        warnings.push(match &x.binlog_file {
+            Some(f) => format!(
+                "XA transaction {} was prepared at the backup point: a restore rolls it back; \
+                 a point-in-time replay re-prepares it from {f}:{} first",
+                x.xid,
+                x.start.unwrap_or(0)
+            ),
+            None => format!(
+                "XA transaction {} was prepared at the backup point: a restore rolls it back, and its \
+                 XA PREPARE is not in the binary logs, so a point-in-time replay cannot apply its XA COMMIT",
+                x.xid
+            ),
+        });
+    }
+    Ok(warnings)
 }
 
 /// Asks the server to write and flush its redo buffer (`FLUSH ENGINE
@@ -1002,67 +1035,6 @@ pub fn checkpoint_of(m: &PhysMeta) -> Checkpoint {
         lsn: m.start_lsn,
         end_lsn: m.checkpoint_end_lsn,
     }
-}
-
-/// A stored file in the set, its directory created first.
-fn stored(
-    set_dir: &Path,
-    rel: &str,
-    level: i32,
-    key: Option<&crate::crypt::Key>,
-    limit: Option<std::sync::Arc<repo::RateLimit>>,
-) -> Result<StoredWriter> {
-    if let Some(parent) = set_dir.join(rel).parent() {
-        repo::mkdir(parent)?;
-    }
-    StoredWriter::create(set_dir, rel, level, key, limit)
-}
-
-/// Asks the server to dump its buffer pool page list (`ib_buffer_pool`)
-/// and stores it, so the restored server loads the same pages at start-up.
-/// Best effort: `None` when the dump does not finish within 10 s.
-fn dump_buffer_pool(
-    c: &mut Conn,
-    layout: &Layout,
-    set_dir: &Path,
-    level: i32,
-    key: Option<&crate::crypt::Key>,
-) -> Result<Option<FileEntry>> {
-    let read_status = |c: &mut Conn| -> Result<String> {
-        let row: Option<(String, String)> = c.row(
-            "reading the buffer pool dump status",
-            "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_dump_status'",
-        )?;
-        Ok(row.map(|(_, v)| v).unwrap_or_default())
-    };
-    let before = read_status(c)?;
-    c.run(
-        "dumping the buffer pool page list",
-        "SET GLOBAL innodb_buffer_pool_dump_now = ON",
-    )?;
-    let t = Instant::now();
-    loop {
-        let now = read_status(c)?;
-        if now != before && now.contains("completed") {
-            break;
-        }
-        if t.elapsed() > Duration::from_secs(10) {
-            return Ok(None);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let name = var(c, "innodb_buffer_pool_filename")?.unwrap_or_else(|| "ib_buffer_pool".into());
-    let data = std::fs::read(resolve(&layout.datadir, &name))
-        .with_context(|| format!("reading {name}"))?;
-    let mut w = stored(
-        set_dir,
-        &format!("{FILES_DIR}/ib_buffer_pool"),
-        level,
-        key,
-        None,
-    )?;
-    w.write_all(&data)?;
-    Ok(Some(w.finish()?))
 }
 
 #[cfg(test)]

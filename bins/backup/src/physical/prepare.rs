@@ -152,7 +152,7 @@ pub fn restore_to_dir(
     use anyhow::Context as _;
     use std::io::Read as _;
     let t0 = std::time::Instant::now();
-    if m.method != "physical" {
+    if m.method != crate::manifest::Method::Physical {
         bail!(
             "backup {} is a {} backup, not a physical one",
             m.id,

@@ -15,8 +15,8 @@
 //! tables are never overwritten: the restore stops before writing when one
 //! of the tables it would create exists.
 
+use super::schema::{self, ObjectKind, SchemaDump, SchemaObject};
 use crate::crypt::Key;
-use crate::logical::{SchemaDump, SchemaObject};
 use crate::manifest::{Manifest, TableEntry};
 use crate::repo::{self, Repo};
 use anyhow::{bail, Context as _, Result};
@@ -27,8 +27,8 @@ use oxkit::entry::Context;
 use oxkit::filter::TableFilter;
 use oxkit::sql::{quote_ident, quote_str, quote_table};
 use serde::Serialize;
-use std::collections::{BTreeSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -47,6 +47,22 @@ pub struct RestoreOptions {
     pub key: Option<Key>,
     /// Read the indexes that were in the source's buffer pool afterwards.
     pub warm_up: bool,
+}
+
+impl RestoreOptions {
+    /// Options for set `m` on `threads` connections, with its key (read
+    /// from `key_file`) when it is encrypted, and everything else off:
+    /// every table, binary logging on, no users, no warm-up.
+    pub fn for_set(m: &Manifest, key_file: Option<&Path>, threads: usize) -> Result<Self> {
+        Ok(RestoreOptions {
+            threads,
+            no_binlog: false,
+            filter: TableFilter::default(),
+            users: false,
+            key: Key::for_set(m, key_file)?,
+            warm_up: false,
+        })
+    }
 }
 
 /// What a restore did.
@@ -169,56 +185,6 @@ fn load_sql(t: &TableEntry) -> String {
     sql
 }
 
-/// Runs `f` over `jobs` on `conns`, one thread per connection; the first
-/// error stops the others and is returned.
-fn parallel<J: Send, R: Send>(
-    conns: &mut [Conn],
-    jobs: Vec<J>,
-    cancel: &oxkit::entry::Cancel,
-    f: &(dyn Fn(&mut Conn, J) -> Result<R> + Sync),
-) -> Result<Vec<R>> {
-    let queue = Mutex::new(VecDeque::from(jobs));
-    let failed = AtomicBool::new(false);
-    let results: Vec<Result<Vec<R>>> = std::thread::scope(|s| {
-        let hs: Vec<_> = conns
-            .iter_mut()
-            .map(|c| {
-                let (queue, failed) = (&queue, &failed);
-                s.spawn(move || -> Result<Vec<R>> {
-                    let mut out = Vec::new();
-                    while !failed.load(Ordering::SeqCst) {
-                        let job = queue.lock().ok().and_then(|mut q| q.pop_front());
-                        let Some(job) = job else { break };
-                        let r = cancel
-                            .check()
-                            .map_err(anyhow::Error::from)
-                            .and_then(|()| f(c, job));
-                        match r {
-                            Ok(v) => out.push(v),
-                            Err(e) => {
-                                failed.store(true, Ordering::SeqCst);
-                                return Err(e);
-                            }
-                        }
-                    }
-                    Ok(out)
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a restore worker panicked")))
-            })
-            .collect()
-    });
-    let mut out = Vec::new();
-    for r in results {
-        out.extend(r?);
-    }
-    Ok(out)
-}
-
 fn run_object(c: &mut Conn, o: &SchemaObject, sql: &str) -> Result<()> {
     if !o.db.is_empty() {
         c.run(
@@ -296,45 +262,6 @@ pub fn to_datadir(
     Ok(r)
 }
 
-/// Reads the indexes listed in the set's buffer pool page list, hottest
-/// first, so the restored server starts with them cached.
-fn warm_up(
-    c: &mut Conn,
-    repo: &Repo,
-    m: &Manifest,
-    key: Option<&Key>,
-    tables: &[&TableEntry],
-    warnings: &mut Vec<String>,
-) -> Result<()> {
-    let rel = crate::logical::buffer_pool_path(key.is_some());
-    if m.file(&rel).is_none() {
-        warnings.push(format!(
-            "backup {} has no buffer pool page list: no warm-up",
-            m.id
-        ));
-        return Ok(());
-    }
-    let bytes = repo::read_all(&repo.set_dir(&m.id), m, &rel, key)?;
-    let hot: Vec<crate::logical::HotIndex> = serde_json::from_slice(&bytes)?;
-    for h in hot {
-        if !tables.iter().any(|t| t.db == h.db && t.name == h.table) {
-            continue;
-        }
-        let force = match h.index.as_str() {
-            "GEN_CLUST_INDEX" | "" => String::new(),
-            i => format!("FORCE INDEX ({})", quote_ident(i)),
-        };
-        let sql = format!(
-            "SELECT COUNT(*) FROM {} {force}",
-            quote_table(&h.db, &h.table)
-        );
-        if let Err(e) = c.rows::<u64>("warming up", &sql) {
-            warnings.push(format!("warm-up of {}.{} {}: {e}", h.db, h.table, h.index));
-        }
-    }
-    Ok(())
-}
-
 /// The rows are sent with `LOAD DATA LOCAL INFILE`, which a server with
 /// `local_infile` off (MySQL's default since 8.0) refuses with ERROR 3948
 /// once the tables exist: checked before anything is created, as MySQL
@@ -362,12 +289,6 @@ pub fn check_local_infile(c: &mut Conn) -> Result<()> {
     .into())
 }
 
-/// Reads and decodes the definitions of set `m`.
-pub fn read_schema(repo: &Repo, m: &Manifest, key: Option<&Key>) -> Result<SchemaDump> {
-    let bytes = repo::read_all(&repo.set_dir(&m.id), m, &m.schema_file, key)?;
-    serde_json::from_slice(&bytes).with_context(|| format!("parsing {} of {}", m.schema_file, m.id))
-}
-
 /// Restores set `m` into the server at `spec`. On failure (or Ctrl-C)
 /// what the restore created is dropped again (databases it created, else
 /// its tables, views, routines, triggers and events; users are kept), so
@@ -380,8 +301,16 @@ pub fn restore(
     copts: &ConnectOptions,
     opts: &RestoreOptions,
 ) -> Result<RestoreReport> {
+    let load = Load {
+        ctx,
+        repo,
+        m,
+        spec,
+        copts,
+        opts,
+    };
     let mut undo = Vec::new();
-    let r = restore_inner(ctx, repo, m, spec, copts, opts, &mut undo);
+    let r = load.run(&mut undo);
     if r.is_err() && !undo.is_empty() {
         let cleaned = conn::connect(spec, copts).map(|mut c| {
             let _ = session(&mut c, opts.no_binlog);
@@ -401,156 +330,262 @@ pub fn restore(
     r
 }
 
-#[allow(clippy::too_many_arguments)]
-fn restore_inner(
-    ctx: &Context,
-    repo: &Repo,
-    m: &Manifest,
-    spec: &ConnSpec,
-    copts: &ConnectOptions,
-    opts: &RestoreOptions,
-    undo: &mut Vec<String>,
-) -> Result<RestoreReport> {
-    let t0 = Instant::now();
-    let key = opts.key.as_ref();
-    let set_dir = repo.set_dir(&m.id);
-    let schema = read_schema(repo, m, key)?;
-    let mut control = conn::connect(spec, copts)?;
-    let target = control.label().to_string();
-    session(&mut control, opts.no_binlog)?;
-    let mut warnings = Vec::new();
+/// One restore: the set, the server it goes into, and how.
+struct Load<'a> {
+    ctx: &'a Context,
+    repo: &'a Repo,
+    m: &'a Manifest,
+    spec: &'a ConnSpec,
+    copts: &'a ConnectOptions,
+    opts: &'a RestoreOptions,
+}
 
-    let tables: Vec<&TableEntry> = m
-        .tables
-        .iter()
-        .filter(|t| opts.filter.selects(&t.db, &t.name, Some(&t.engine)))
-        .collect();
-    let views: Vec<&SchemaObject> = schema
-        .objects
-        .iter()
-        .filter(|o| o.kind == "view" && opts.filter.selects(&o.db, &o.name, None))
-        .collect();
-    let other: Vec<&SchemaObject> = schema
-        .objects
-        .iter()
-        .filter(|o| match o.kind.as_str() {
-            "procedure" | "function" | "event" => opts.filter.selects(&o.db, &o.name, None),
-            "trigger" => tables
-                .iter()
-                .any(|t| t.db == o.db && Some(&t.name) == o.table.as_ref()),
-            _ => false,
-        })
-        .collect();
-    let mut dbs: BTreeSet<String> = tables.iter().map(|t| t.db.clone()).collect();
-    dbs.extend(views.iter().map(|o| o.db.clone()));
-    dbs.extend(other.iter().map(|o| o.db.clone()));
-    for o in schema.objects.iter().filter(|o| o.kind == "database") {
-        if opts.filter.selects(&o.db, "", None) || opts.filter.selects(&o.db, "*", None) {
-            dbs.insert(o.db.clone());
-        }
-    }
-    if tables.is_empty() && views.is_empty() && other.is_empty() && dbs.is_empty() {
-        bail!("nothing in backup {} matches the filters", m.id);
-    }
-    if !tables.is_empty() {
-        check_local_infile(&mut control)?;
-    }
+/// What a restore recreates.
+struct Selection<'a> {
+    tables: Vec<&'a TableEntry>,
+    views: Vec<&'a SchemaObject>,
+    /// Routines, events, and the triggers of the tables.
+    other: Vec<&'a SchemaObject>,
+    dbs: BTreeSet<String>,
+}
 
-    // Never overwrite.
-    for t in &tables {
-        let n: Option<u64> = control.exec_first(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-            (t.db.as_str(), t.name.as_str()),
-        ).map_err(|e| conn::db_error("checking the target", &e))?;
-        if n.unwrap_or(0) > 0 {
-            bail!(
-                "{}.{} already exists on {target}; drop it or restore the others with --ignore-tables (a restore never overwrites)",
-                t.db,
-                t.name
-            );
-        }
-    }
-
-    let existing: BTreeSet<String> = control
-        .rows::<String>("listing databases", "SHOW DATABASES")?
-        .into_iter()
-        .collect();
-    for db in &dbs {
-        if !existing.contains(db) {
-            undo.push(format!("DROP DATABASE IF EXISTS {}", quote_ident(db)));
-        }
-    }
-    let drop_sql = |kind: &str, db: &str, name: &str| {
-        format!("DROP {kind} IF EXISTS {}", quote_table(db, name))
-    };
-    for o in schema
-        .objects
-        .iter()
-        .filter(|o| o.kind == "database" && dbs.contains(&o.db))
-    {
-        let sql = o
-            .sql
-            .join("")
-            .replacen("CREATE DATABASE ", "CREATE DATABASE IF NOT EXISTS ", 1);
-        control.run(&format!("creating database {}", o.db), &sql)?;
-    }
-    for db in &dbs {
-        if !schema
+impl<'a> Selection<'a> {
+    /// What of set `m` (definitions `schema`) the filter selects; an
+    /// error when that is nothing.
+    fn new(m: &'a Manifest, schema: &'a SchemaDump, filter: &TableFilter) -> Result<Self> {
+        let tables: Vec<&TableEntry> = m
+            .tables
+            .iter()
+            .filter(|t| filter.selects(&t.db, &t.name, Some(&t.engine)))
+            .collect();
+        let views: Vec<&SchemaObject> = schema
             .objects
             .iter()
-            .any(|o| o.kind == "database" && o.db == *db)
+            .filter(|o| o.kind == ObjectKind::View && filter.selects(&o.db, &o.name, None))
+            .collect();
+        let other: Vec<&SchemaObject> = schema
+            .objects
+            .iter()
+            .filter(|o| match o.kind {
+                ObjectKind::Procedure | ObjectKind::Function | ObjectKind::Event => {
+                    filter.selects(&o.db, &o.name, None)
+                }
+                ObjectKind::Trigger => tables
+                    .iter()
+                    .any(|t| t.db == o.db && Some(&t.name) == o.table.as_ref()),
+                _ => false,
+            })
+            .collect();
+        let mut dbs: BTreeSet<String> = tables.iter().map(|t| t.db.clone()).collect();
+        dbs.extend(views.iter().map(|o| o.db.clone()));
+        dbs.extend(other.iter().map(|o| o.db.clone()));
+        for o in schema
+            .objects
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Database)
         {
-            control.run(
-                "creating a database",
-                &format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(db)),
-            )?;
+            if filter.selects(&o.db, "", None) || filter.selects(&o.db, "*", None) {
+                dbs.insert(o.db.clone());
+            }
         }
+        if tables.is_empty() && views.is_empty() && other.is_empty() && dbs.is_empty() {
+            bail!("nothing in backup {} matches the filters", m.id);
+        }
+        Ok(Selection {
+            tables,
+            views,
+            other,
+            dbs,
+        })
     }
-    let mut deferred = Vec::new();
-    for t in &tables {
-        let o = schema
-            .objects
-            .iter()
-            .find(|o| o.kind == "table" && o.db == t.db && o.name == t.name)
-            .with_context(|| {
-                format!("backup {} has no definition for {}.{}", m.id, t.db, t.name)
-            })?;
-        let (create, later) = split_create(&o.sql.join(""));
-        run_object(&mut control, o, &create)?;
-        if existing.contains(&t.db) {
-            undo.push(drop_sql("TABLE", &t.db, &t.name));
+}
+
+/// `DROP <kind> IF EXISTS db.name`: what undoes a created object.
+fn drop_sql(kind: ObjectKind, db: &str, name: &str) -> String {
+    format!(
+        "DROP {} IF EXISTS {}",
+        kind.sql_word(),
+        quote_table(db, name)
+    )
+}
+
+/// A table to load, with the indexes and foreign keys added after its
+/// rows.
+type Deferred = (String, String, Vec<String>);
+
+impl Load<'_> {
+    /// The restore, in the order the module documentation gives; every
+    /// statement that undoes what it created goes to `undo`.
+    fn run(&self, undo: &mut Vec<String>) -> Result<RestoreReport> {
+        let t0 = Instant::now();
+        let (m, opts) = (self.m, self.opts);
+        let schema = schema::read(self.repo, m, opts.key.as_ref())?;
+        let mut control = conn::connect(self.spec, self.copts)?;
+        let target = control.label().to_string();
+        session(&mut control, opts.no_binlog)?;
+        let sel = Selection::new(m, &schema, &opts.filter)?;
+        if !sel.tables.is_empty() {
+            check_local_infile(&mut control)?;
         }
-        if !later.is_empty() {
-            deferred.push((t.db.clone(), t.name.clone(), later));
+        check_absent(&mut control, &sel.tables, &target)?;
+        let existing: BTreeSet<String> = control
+            .rows::<String>("listing databases", "SHOW DATABASES")?
+            .into_iter()
+            .collect();
+        let deferred = self.create_tables(&mut control, &schema, &sel, &existing, undo)?;
+
+        let mut conns = (0..opts.threads.max(1))
+            .map(|_| {
+                let mut c = conn::connect(self.spec, self.copts)?;
+                session(&mut c, opts.no_binlog)?;
+                Ok(c)
+            })
+            .collect::<Result<Vec<Conn>>>()?;
+        let (rows, bytes) = self.load(&mut conns, &sel.tables)?;
+        crate::pool::each(&mut conns, deferred, &self.ctx.cancel, &|c,
+                                                                    (
+            db,
+            name,
+            later,
+        )| {
+            c.run(
+                &format!("adding the indexes of {db}.{name}"),
+                &format!(
+                    "ALTER TABLE {} {}",
+                    quote_table(&db, &name),
+                    later.join(", ")
+                ),
+            )?;
+            Ok(())
+        })?;
+        drop(conns);
+
+        create_views(&mut control, sel.views, &existing, undo)?;
+        for o in sel.other {
+            run_object(&mut control, o, &o.sql.join(""))?;
+            if existing.contains(&o.db) {
+                undo.push(drop_sql(o.kind, &o.db, &o.name));
+            }
         }
+        let mut warnings = Vec::new();
+        if opts.users {
+            restore_users(&mut control, &schema, &mut warnings);
+        }
+        if opts.warm_up {
+            let key = opts.key.as_ref();
+            super::warm::warm_up(&mut control, self.repo, m, key, &sel.tables, &mut warnings)?;
+        }
+        Ok(RestoreReport {
+            backup: m.id.clone(),
+            target,
+            tables: sel.tables.len(),
+            rows,
+            bytes,
+            duration_secs: t0.elapsed().as_secs_f64(),
+            binlog_secs: None,
+            warnings,
+        })
     }
 
-    // Data.
-    let threads = opts.threads.max(1);
-    let mut conns = Vec::new();
-    for _ in 0..threads {
-        let mut c = conn::connect(spec, copts)?;
-        session(&mut c, opts.no_binlog)?;
-        conns.push(c);
-    }
-    let mut jobs: Vec<(&TableEntry, usize)> = Vec::new();
-    for t in &tables {
-        for i in 0..t.chunks.len() {
-            jobs.push((t, i));
+    /// Creates the selected databases (those that did not exist are
+    /// undone by dropping them) and tables, without their secondary
+    /// indexes and foreign keys, which are returned to be added later.
+    fn create_tables(
+        &self,
+        control: &mut Conn,
+        schema: &SchemaDump,
+        sel: &Selection,
+        existing: &BTreeSet<String>,
+        undo: &mut Vec<String>,
+    ) -> Result<Vec<Deferred>> {
+        for db in &sel.dbs {
+            if !existing.contains(db) {
+                undo.push(format!("DROP DATABASE IF EXISTS {}", quote_ident(db)));
+            }
         }
+        let databases = || {
+            schema
+                .objects
+                .iter()
+                .filter(|o| o.kind == ObjectKind::Database)
+        };
+        for o in databases().filter(|o| sel.dbs.contains(&o.db)) {
+            let sql =
+                o.sql
+                    .join("")
+                    .replacen("CREATE DATABASE ", "CREATE DATABASE IF NOT EXISTS ", 1);
+            control.run(&format!("creating database {}", o.db), &sql)?;
+        }
+        for db in &sel.dbs {
+            if !databases().any(|o| o.db == *db) {
+                control.run(
+                    "creating a database",
+                    &format!("CREATE DATABASE IF NOT EXISTS {}", quote_ident(db)),
+                )?;
+            }
+        }
+        let mut deferred = Vec::new();
+        for t in &sel.tables {
+            let o = schema
+                .objects
+                .iter()
+                .find(|o| o.kind == ObjectKind::Table && o.db == t.db && o.name == t.name)
+                .with_context(|| {
+                    format!(
+                        "backup {} has no definition for {}.{}",
+                        self.m.id, t.db, t.name
+                    )
+                })?;
+            let (create, later) = split_create(&o.sql.join(""));
+            run_object(control, o, &create)?;
+            if existing.contains(&t.db) {
+                undo.push(drop_sql(ObjectKind::Table, &t.db, &t.name));
+            }
+            if !later.is_empty() {
+                deferred.push((t.db.clone(), t.name.clone(), later));
+            }
+        }
+        Ok(deferred)
     }
-    let size =
-        |j: &(&TableEntry, usize)| m.file(&j.0.chunks[j.1].file).map(|f| f.size).unwrap_or(0);
-    jobs.sort_by_key(|j| std::cmp::Reverse(size(j)));
-    let total: u64 = jobs.iter().map(size).sum();
-    let progress = oxkit::progress::Progress::bytes(ctx, total.max(1), "restore bytes");
-    let loaded = parallel(&mut conns, jobs, &ctx.cancel, &|c, (t, i)| {
+
+    /// Loads every data file of `tables` on `conns` at once, biggest
+    /// first; returns the rows and the stored bytes loaded.
+    fn load(&self, conns: &mut [Conn], tables: &[&TableEntry]) -> Result<(u64, u64)> {
+        let m = self.m;
+        let mut jobs: Vec<(&TableEntry, usize)> = Vec::new();
+        for t in tables {
+            for i in 0..t.chunks.len() {
+                jobs.push((t, i));
+            }
+        }
+        let size =
+            |j: &(&TableEntry, usize)| m.file(&j.0.chunks[j.1].file).map(|f| f.size).unwrap_or(0);
+        jobs.sort_by_key(|j| std::cmp::Reverse(size(j)));
+        let total: u64 = jobs.iter().map(size).sum();
+        let progress = oxkit::progress::Progress::bytes(self.ctx, total.max(1), "restore bytes");
+        let loaded = crate::pool::each(conns, jobs, &self.ctx.cancel, &|c, (t, i)| {
+            let r = self.load_chunk(c, t, i)?;
+            progress.inc(r.1);
+            Ok(r)
+        })?;
+        progress.finish();
+        Ok((
+            loaded.iter().map(|(r, _)| r).sum(),
+            loaded.iter().map(|(_, b)| b).sum(),
+        ))
+    }
+
+    /// Loads data file `i` of `t` through `c`: its size and SHA-256 are
+    /// checked before a byte is sent, and a warning or a row count other
+    /// than the manifest's fails it.
+    fn load_chunk(&self, c: &mut Conn, t: &TableEntry, i: usize) -> Result<(u64, u64)> {
         let ch = &t.chunks[i];
-        let entry = m
+        let entry = self
+            .m
             .file(&ch.file)
             .with_context(|| format!("the manifest lists no file {}", ch.file))?;
-        let data = repo::read_verified(&set_dir, entry)?;
-        let mut reader = repo::decoder(data, key, &ch.file)?;
+        let data = repo::read_verified(&self.repo.set_dir(&self.m.id), entry)?;
+        let mut reader = repo::decoder(data, self.opts.key.as_ref(), &ch.file)?;
         let failure: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
         let f2 = failure.clone();
         c.set_local_infile_handler(Some(mysql::LocalInfileHandler::new(move |_, w| {
@@ -570,7 +605,7 @@ fn restore_inner(
         }
         r.map_err(|e| conn::db_error(&what, &e))?;
         let rows = c.affected_rows();
-        let w = crate::logical::warnings(c, &what);
+        let w = super::dump::warnings(c, &what);
         if !w.is_empty() {
             bail!(
                 "{what}: the server changed data while loading it: {}",
@@ -580,40 +615,45 @@ fn restore_inner(
         if rows != ch.rows {
             bail!("{what}: loaded {rows} rows, the backup holds {}", ch.rows);
         }
-        progress.inc(entry.size);
         Ok((rows, entry.size))
-    })?;
-    progress.finish();
-    let rows: u64 = loaded.iter().map(|(r, _)| r).sum();
-    let bytes: u64 = loaded.iter().map(|(_, b)| b).sum();
+    }
+}
 
-    // Indexes and foreign keys.
-    parallel(
-        &mut conns,
-        deferred,
-        &ctx.cancel,
-        &|c, (db, name, later)| {
-            c.run(
-                &format!("adding the indexes of {db}.{name}"),
-                &format!(
-                    "ALTER TABLE {} {}",
-                    quote_table(&db, &name),
-                    later.join(", ")
-                ),
-            )?;
-            Ok(())
-        },
-    )?;
-    drop(conns);
+/// Never overwrite: fails when one of `tables` exists on the target.
+fn check_absent(control: &mut Conn, tables: &[&TableEntry], target: &str) -> Result<()> {
+    for t in tables {
+        let n: Option<u64> = control.exec_first(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+            (t.db.as_str(), t.name.as_str()),
+        ).map_err(|e| conn::db_error("checking the target", &e))?;
+        if n.unwrap_or(0) > 0 {
+            bail!(
+                "{}.{} already exists on {target}; drop it or restore the others with --ignore-tables (a restore never overwrites)",
+                t.db,
+                t.name
+            );
+        }
+    }
+    Ok(())
+}
 
-    // Views, in dependency order by retrying.
-    let mut pending: Vec<&SchemaObject> = views;
+/// Creates `views` in dependency order, by retrying those that failed
+/// until a round creates none.
+fn create_views(
+    control: &mut Conn,
+    views: Vec<&SchemaObject>,
+    existing: &BTreeSet<String>,
+    undo: &mut Vec<String>,
+) -> Result<()> {
+    let mut pending = views;
     while !pending.is_empty() {
         let mut left = Vec::new();
         let mut last_err = None;
         for o in pending.iter().copied() {
-            match run_object(&mut control, o, &o.sql.join("")) {
-                Ok(()) if existing.contains(&o.db) => undo.push(drop_sql("VIEW", &o.db, &o.name)),
+            match run_object(control, o, &o.sql.join("")) {
+                Ok(()) if existing.contains(&o.db) => {
+                    undo.push(drop_sql(ObjectKind::View, &o.db, &o.name))
+                }
                 Ok(()) => {}
                 Err(e) => {
                     last_err = Some(e);
@@ -626,39 +666,23 @@ fn restore_inner(
         }
         pending = left;
     }
-    for o in other {
-        run_object(&mut control, o, &o.sql.join(""))?;
-        if existing.contains(&o.db) {
-            undo.push(drop_sql(&o.kind.to_ascii_uppercase(), &o.db, &o.name));
-        }
-    }
-    if opts.users {
-        for o in schema.objects.iter().filter(|o| o.kind == "user") {
-            for (i, s) in o.sql.iter().enumerate() {
-                let s = if i == 0 {
-                    s.replacen("CREATE USER ", "CREATE USER IF NOT EXISTS ", 1)
-                } else {
-                    s.clone()
-                };
-                if let Err(e) = control.run(&format!("restoring user {}", o.name), &s) {
-                    warnings.push(format!("{e}"));
-                }
+    Ok(())
+}
+
+/// Recreates the users and their grants; what fails is a warning.
+fn restore_users(control: &mut Conn, schema: &SchemaDump, warnings: &mut Vec<String>) {
+    for o in schema.objects.iter().filter(|o| o.kind == ObjectKind::User) {
+        for (i, s) in o.sql.iter().enumerate() {
+            let s = if i == 0 {
+                s.replacen("CREATE USER ", "CREATE USER IF NOT EXISTS ", 1)
+            } else {
+                s.clone()
+            };
+            if let Err(e) = control.run(&format!("restoring user {}", o.name), &s) {
+                warnings.push(format!("{e}"));
             }
         }
     }
-    if opts.warm_up {
-        warm_up(&mut control, repo, m, key, &tables, &mut warnings)?;
-    }
-    Ok(RestoreReport {
-        backup: m.id.clone(),
-        target,
-        tables: tables.len(),
-        rows,
-        bytes,
-        duration_secs: t0.elapsed().as_secs_f64(),
-        binlog_secs: None,
-        warnings,
-    })
 }
 
 #[cfg(test)]
