@@ -65,20 +65,6 @@ impl std::fmt::Debug for Key {
     }
 }
 
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 pub fn random_bytes(n: usize) -> Result<Vec<u8>> {
     let mut b = vec![0u8; n];
     getrandom::getrandom(&mut b).map_err(|e| anyhow::anyhow!("no random numbers: {e}"))?;
@@ -89,7 +75,7 @@ fn key_check(key: &[u8; 32]) -> String {
     let mut h = Sha256::new();
     h.update(b"oxkit-backup key check v1");
     h.update(key);
-    hex(&h.finalize()[..16])
+    oxkit::hex::encode(&h.finalize()[..16])
 }
 
 enum Material {
@@ -108,7 +94,7 @@ fn read_material(path: &Path) -> Result<Material> {
     let text = String::from_utf8_lossy(&bytes);
     let t = text.trim();
     if t.len() == 64 {
-        if let Some(v) = unhex(t) {
+        if let Some(v) = oxkit::hex::decode(t) {
             let mut k = [0u8; 32];
             k.copy_from_slice(&v);
             return Ok(Material::Raw(k));
@@ -140,7 +126,11 @@ impl Key {
             Material::Raw(k) => (k, Kdf::Raw, None),
             Material::Passphrase(p) => {
                 let salt = random_bytes(16)?;
-                (argon(&p, &salt)?, Kdf::Argon2id, Some(hex(&salt)))
+                (
+                    argon(&p, &salt)?,
+                    Kdf::Argon2id,
+                    Some(oxkit::hex::encode(&salt)),
+                )
             }
         };
         Ok((
@@ -166,7 +156,7 @@ impl Key {
                 let salt = enc
                     .salt
                     .as_deref()
-                    .and_then(unhex)
+                    .and_then(oxkit::hex::decode)
                     .context("the manifest's salt is damaged")?;
                 argon(&p, &salt)?
             }

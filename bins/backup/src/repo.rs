@@ -484,7 +484,7 @@ impl StoredWriter {
         Ok(FileEntry {
             path: self.rel,
             size: hf.size,
-            sha256: crate::crypt::hex(&hf.hash.finalize()),
+            sha256: oxkit::hex::encode(&hf.hash.finalize()),
             raw_size: self.raw,
         })
     }
@@ -551,7 +551,7 @@ pub fn read_verified(set_dir: &Path, entry: &FileEntry) -> Result<Vec<u8>> {
             entry.size
         );
     }
-    let got = crate::crypt::hex(&Sha256::digest(&data));
+    let got = oxkit::hex::encode(&Sha256::digest(&data));
     if got != entry.sha256 {
         bail!(
             "backup file {} is damaged: its SHA-256 is {got}, the manifest recorded {}",

@@ -172,13 +172,13 @@ pub fn prepared_xids(c: &mut Conn) -> Result<Vec<String>> {
         .into_iter()
         .map(|(fmt, glen, _blen, data)| {
             let g = (glen as usize).min(data.len());
-            format!("X'{}',X'{}',{fmt}", hex(&data[..g]), hex(&data[g..]))
+            format!(
+                "X'{}',X'{}',{fmt}",
+                oxkit::hex::encode(&data[..g]),
+                oxkit::hex::encode(&data[g..])
+            )
         })
         .collect())
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Finds the `XA START .. XA PREPARE` group of each xid in the server's
