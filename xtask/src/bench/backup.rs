@@ -22,8 +22,8 @@ use anyhow::{bail, Context as _, Result};
 use mysql::prelude::Queryable;
 use oxkit::sandbox::Sandbox;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// Threads for every tool that has them (the benchmark machine has 2 cores).
 const THREADS: usize = 2;
@@ -44,21 +44,7 @@ fn dir_size(p: &Path) -> u64 {
 }
 
 fn run(what: &str, cmd: &mut Command) -> Result<Duration> {
-    eprintln!("+ {what}");
-    let start = Instant::now();
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("running {what}"))?;
-    let t = start.elapsed();
-    if !out.status.success() {
-        bail!(
-            "{what} failed ({}):\n{}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let (t, _) = super::timed(what, cmd)?;
     eprintln!("  {:.1}s", t.as_secs_f64());
     Ok(t)
 }

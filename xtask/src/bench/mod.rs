@@ -135,13 +135,20 @@ pub fn replicate(primary: &Sandbox, replica: &Sandbox) -> Result<()> {
     Ok(())
 }
 
+/// Runs `cmd` (stdin closed), failing with what it printed when it exits
+/// non-zero; its wall time and stdout. Every benchmark times its commands
+/// here.
 pub fn timed(what: &str, cmd: &mut Command) -> Result<(Duration, String)> {
     eprintln!("+ {what}");
     let start = Instant::now();
-    let out = cmd.output().with_context(|| format!("running {what}"))?;
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("running {what}"))?;
     let t = start.elapsed();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    // 16 would mean differences: the servers are identical, so only 0 is right.
+    // For the checksum tools 16 would mean differences: the servers are
+    // identical, so only 0 is right.
     if !out.status.success() {
         bail!(
             "{what} failed ({}):\n{text}\n{}",

@@ -58,32 +58,14 @@ fn checksum(s: &Sandbox) -> Result<u64> {
 }
 
 fn timed(what: &str, cmd: &mut Command) -> Result<Duration> {
-    timed_output(what, cmd).map(|(t, _)| t)
-}
-
-/// Runs `cmd`, failing with what it printed when it fails; its wall time
-/// and stdout.
-fn timed_output(what: &str, cmd: &mut Command) -> Result<(Duration, Vec<u8>)> {
-    eprintln!("+ {what}");
-    let start = Instant::now();
-    let out = cmd.output().with_context(|| format!("running {what}"))?;
-    let t = start.elapsed();
-    if !out.status.success() {
-        bail!(
-            "{what} failed ({}):\n{}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok((t, out.stdout))
+    super::timed(what, cmd).map(|(t, _)| t)
 }
 
 /// Runs ox-online-schema-change with `--format json` and prints where its
 /// time went (copy, checksum, swap), which the wall time alone hides.
 fn ox_timed(what: &str, ox: &std::path::Path, args: &[&str]) -> Result<Duration> {
-    let (t, stdout) = timed_output(what, Command::new(ox).args(args).args(["--format", "json"]))?;
-    let j: serde_json::Value = serde_json::from_slice(&stdout).unwrap_or_default();
+    let (t, stdout) = super::timed(what, Command::new(ox).args(args).args(["--format", "json"]))?;
+    let j: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_default();
     let f = |k: &str| j[k].as_f64().unwrap_or(f64::NAN);
     eprintln!(
         "    method {}, copy {:.1}s ({} chunks), checksum {:.1}s ({} chunks, {} compared under \
