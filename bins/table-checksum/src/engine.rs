@@ -836,8 +836,9 @@ fn finish(shared: &Shared, t: &TableWork, w: &mut WorkerConns) -> Result<()> {
         Walk::Skip(r) => Some(r.clone()),
         _ => None,
     };
-    let compare_later = shared.method == Method::Replicate && skip_reason.is_none();
-    if compare_later && resumed {
+    let compare_later =
+        shared.method == Method::Replicate && skip_reason.is_none() && !shared.replicas.is_empty();
+    if shared.method == Method::Replicate && skip_reason.is_none() && resumed {
         let (r, c) = replicate::totals(&mut w.primary, &shared.rt, plan)?;
         rows = r;
         chunks = c as u32;
