@@ -40,43 +40,419 @@ use oxkit::sandbox::Sandbox;
 use oxkit_harness::{exec, flavour, not_on, server_slot, single, Tool};
 use std::path::Path;
 
-/// Why the physical method's tests do not apply to MySQL: v1 reads
-/// MariaDB 10.8+'s redo format and copies MariaDB data directories; on
-/// MySQL the tool refuses `--method physical` in one line (tested by
-/// `physical_method_is_refused_on_mysql`).
+/// Why the MariaDB tests of this file do not apply to MySQL: they read
+/// MariaDB 10.8+'s redo format and drive `BACKUP STAGE`; MySQL's physical
+/// method is the server's clone, tested by the `mysql_clone_*` tests.
 const MYSQL_PHYSICAL: &str =
-    "--method physical is MariaDB 10.8+ only (MySQL's redo and data directory are not read yet); \
-     its refusal is tested by physical_method_is_refused_on_mysql";
+    "MariaDB's redo copier and BACKUP STAGE; MySQL's physical method (the clone plugin) is \
+     tested by the mysql_clone_* tests";
 
-/// On MySQL, `backup --method physical` fails before doing anything, in
-/// one line naming what it supports and the alternative; no set is left.
+/// Why the clone tests do not apply to MariaDB.
+const MARIADB_CLONE: &str =
+    "the clone plugin is MySQL's; MariaDB's physical method is tested by the other tests of this file";
+
+/// `CHECKSUM TABLE` and `COUNT(*)` of every table of schema `t`.
+fn schema_sums(c: &mut Conn) -> Vec<(String, u64, u64)> {
+    let names: Vec<String> = c
+        .rows(
+            "tables",
+            "SELECT CONCAT('t.', TABLE_NAME) FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = 't' AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1",
+        )
+        .expect("tables");
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    table_sums(c, &names)
+}
+
+/// A MySQL server with the binary log, GTIDs and the clone plugin, and a
+/// schema `t` with a foreign key, a generated column, utf8mb4 text and a
+/// table without a primary key; `rows` rows in `t.a`.
+fn clone_source(rows: u32) -> Sandbox {
+    let src = Sandbox::builder()
+        .tcp(true)
+        .binlog(true)
+        .server_id(1)
+        .start()
+        .expect("start");
+    let mut c = src.connect().expect("connect");
+    exec(
+        &mut c,
+        &format!(
+            "INSTALL PLUGIN clone SONAME 'mysql_clone.so'; \
+             SET SESSION cte_max_recursion_depth = 10000000; CREATE DATABASE t; \
+             CREATE TABLE t.a (id INT PRIMARY KEY AUTO_INCREMENT, \
+               v VARCHAR(400) CHARACTER SET utf8mb4, g INT AS (CHAR_LENGTH(v)) STORED, KEY (g)) ENGINE=InnoDB; \
+             CREATE TABLE t.child (id INT PRIMARY KEY AUTO_INCREMENT, a_id INT NOT NULL, \
+               note VARCHAR(20), FOREIGN KEY (a_id) REFERENCES t.a (id)) ENGINE=InnoDB; \
+             CREATE TABLE t.nopk (x INT, y VARCHAR(10)) ENGINE=InnoDB; \
+             INSERT INTO t.a (v) WITH RECURSIVE s(n) AS \
+               (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {rows}) \
+               SELECT CONCAT('\u{e9}', REPEAT('x', 300)) FROM s; \
+             INSERT INTO t.nopk VALUES (1, NULL), (1, NULL), (2, 'b')"
+        ),
+    )
+    .expect("schema");
+    src
+}
+
+/// A writer of `t.a`, `t.child` and `t.nopk` until the flag is set; counts
+/// its commits.
+fn clone_writer(
+    src: &Sandbox,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    rows: u64,
+) -> std::thread::JoinHandle<Result<(), String>> {
+    use std::sync::atomic::Ordering;
+    let mut w = src.connect().expect("writer");
+    std::thread::spawn(move || {
+        let mut i = 0u64;
+        while !stop.load(Ordering::SeqCst) {
+            i += 1;
+            let at = 1 + (i * 7919) % rows;
+            exec(
+                &mut w,
+                &format!(
+                    "START TRANSACTION; \
+                     INSERT INTO t.child (a_id, note) VALUES ({at}, 'n{i}'); \
+                     UPDATE t.a SET v = LEFT(CONCAT('{i}', v), 300) WHERE id BETWEEN {at} AND {at} + 50; \
+                     INSERT INTO t.nopk VALUES ({i}, NULL); COMMIT"
+                ),
+            )
+            .map_err(|e| format!("writer transaction {i}: {e:#}"))?;
+            writes.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    })
+}
+
+fn wait_writes(writes: &std::sync::atomic::AtomicU64, more: u64) {
+    let from = writes.load(std::sync::atomic::Ordering::SeqCst);
+    let t = std::time::Instant::now();
+    while writes.load(std::sync::atomic::Ordering::SeqCst) < from + more {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(60),
+            "the writer did not commit {more} transactions in 60s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// The Done-when test of the MySQL physical method: a backup taken under a
+/// concurrent writer, verified, restored to a datadir and started as a
+/// replica from the backup's GTID set, ends equal to the source
+/// (`CHECKSUM TABLE` on every table); the staging copy is gone; a flipped
+/// byte in the stored set fails verify.
 #[test]
-fn physical_method_is_refused_on_mysql() {
-    if not_on(
-        &["mariadb"],
-        "MariaDB runs the physical method itself (the other tests of this file)",
-    ) {
+fn mysql_clone_backup_under_load_restores_and_replicates_on() {
+    if not_on(&["mariadb"], MARIADB_CLONE) {
+        return;
+    }
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let _slot = server_slot().expect("slot");
+    let rows = 40_000;
+    let src = clone_source(rows);
+    let mut c = src.connect().expect("connect");
+    let (dir, rp) = repo_dir("oxkclone");
+    let stage = dir.path().display().to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = Arc::new(AtomicU64::new(0));
+    let writer = clone_writer(&src, stop.clone(), writes.clone(), rows.into());
+    wait_writes(&writes, 20);
+    let dsn = format!("h=127.0.0.1,P={},u=root", src.port());
+    let b = tool(&[
+        "backup",
+        &dsn,
+        "--repo",
+        &rp,
+        "--method",
+        "physical",
+        "--staging-dir",
+        &stage,
+        "--format",
+        "json",
+    ]);
+    b.expect_code(0);
+    let m = b.json();
+    let id = m["backup"]["id"].as_str().expect("id").to_string();
+    let gtid = m["backup"]["position"]["gtid"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no GTID set recorded: {}\n{}", b.stdout, b.stderr))
+        .to_string();
+    assert!(
+        m["backup"]["tables"].as_array().map_or(0, Vec::len) >= 3,
+        "{}",
+        b.stdout
+    );
+    // The writer goes on after the backup point: replication brings it.
+    wait_writes(&writes, 20);
+    stop.store(true, Ordering::SeqCst);
+    writer.join().expect("writer").expect("writer transactions");
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("staging dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".oxk-clone-"))
+        .collect();
+    assert!(left.is_empty(), "staging copies left: {left:?}");
+
+    let v = tool(&["verify", "--repo", &rp, "--format", "json"]);
+    v.expect_code(0);
+    assert_eq!(v.json()["status"], "passed", "{}", v.stdout);
+
+    let target = dir.path().join("restored");
+    let target_s = target.display().to_string();
+    tool(&["restore", "--repo", &rp, "--to-datadir", &target_s]).expect_code(0);
+    let rep = Sandbox::builder()
+        .tcp(true)
+        .binlog(true)
+        .server_id(2)
+        .install(flavour().clone())
+        .from_datadir(&target)
+        .start()
+        .expect("start the restored copy");
+    let mut rc = rep.connect().expect("connect to the restored copy");
+    let restored: Option<String> = rc
+        .row("gtid", "SELECT @@GLOBAL.gtid_executed")
+        .expect("gtid");
+    let squash = |s: &str| s.replace(['\n', ' '], "");
+    assert_eq!(squash(&restored.expect("gtid")), squash(&gtid));
+    exec(
+        &mut rc,
+        &format!(
+            "CHANGE REPLICATION SOURCE TO SOURCE_HOST='127.0.0.1', SOURCE_PORT={}, \
+             SOURCE_USER='root', SOURCE_PASSWORD='', SOURCE_AUTO_POSITION=1, \
+             SOURCE_CONNECT_RETRY=1, GET_SOURCE_PUBLIC_KEY=1; START REPLICA",
+            src.port()
+        ),
+    )
+    .expect("replicate from the source");
+    let server = oxkit::server::Server::detect(&mut c).expect("detect");
+    let pos = server.gtid_position(&mut c).expect("source position");
+    assert!(
+        server
+            .wait_for_gtid(&mut rc, &pos, std::time::Duration::from_secs(120))
+            .expect("wait"),
+        "the restored copy did not replicate up to {pos}"
+    );
+    assert_eq!(schema_sums(&mut rc), schema_sums(&mut c));
+    drop(rc);
+    rep.stop().expect("stop the replica");
+
+    // Point-in-time: a second restore, rolled forward from the backup's
+    // binary log position to the source's GTID set of now; a write after
+    // that is not replayed.
+    assert!(
+        m["backup"]["position"]["binlog_file"].is_string(),
+        "no binary log position: {}",
+        m["backup"]["position"]
+    );
+    let until: Option<String> = c
+        .row("gtid", "SELECT @@GLOBAL.gtid_executed")
+        .expect("gtid");
+    let until = squash(&until.expect("gtid"));
+    let want = schema_sums(&mut c);
+    exec(&mut c, "INSERT INTO t.nopk VALUES (-1, 'too late')").expect("later");
+    tool(&["binlog", &dsn, "--repo", &rp]).expect_code(0);
+    let target2 = dir.path().join("pitr");
+    let target2_s = target2.display().to_string();
+    tool(&["restore", "--repo", &rp, "--to-datadir", &target2_s]).expect_code(0);
+    let pit = Sandbox::builder()
+        .tcp(true)
+        .binlog(true)
+        .server_id(3)
+        .install(flavour().clone())
+        .from_datadir(&target2)
+        .start()
+        .expect("start the second restored copy");
+    tool(&[
+        "restore",
+        &pit.dsn(),
+        "--repo",
+        &rp,
+        "--backup",
+        &id,
+        "--until-gtid",
+        &until,
+    ])
+    .expect_code(0);
+    let mut pc = pit.connect().expect("connect");
+    assert_eq!(schema_sums(&mut pc), want);
+    drop(pc);
+    pit.stop().expect("stop");
+
+    // A flipped byte in the stored set fails verify.
+    let set = Path::new(&rp).join("backups").join(&id);
+    let big = std::fs::read_dir(set.join("files").join("t"))
+        .expect("stored files")
+        .flatten()
+        .max_by_key(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+        .expect("a stored file")
+        .path();
+    let mut bytes = std::fs::read(&big).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x20;
+    std::fs::write(&big, &bytes).expect("write");
+    let v = tool(&["verify", "--repo", &rp, "--backup", &id, "--format", "json"]);
+    assert_ne!(v.code, 0, "{v:?}");
+    assert_eq!(v.json()["status"], "failed", "{}", v.stdout);
+}
+
+/// What is refused before anything is written: no clone plugin, a table of
+/// another engine (the clone would copy it empty), a staging directory the
+/// server's OS user cannot reach; each in one line, leaving no set.
+#[test]
+fn mysql_clone_refusals_leave_no_set() {
+    if not_on(&["mariadb"], MARIADB_CLONE) {
         return;
     }
     let s = single().expect("server");
-    let (_dir, repo) = repo_dir("oxkphysmy");
-    let r = tool(&["backup", &s.dsn(), "--repo", &repo, "--method", "physical"]);
-    assert_eq!(r.code, 255, "{}\n{}", r.stdout, r.stderr);
+    let mut c = s.connect().expect("connect");
+    let (dir, repo) = repo_dir("oxkclonerefuse");
+    let stage = dir.path().display().to_string();
+    let dsn = s.dsn();
+    let physical = |extra: &[&str]| {
+        let mut a = vec!["backup", &dsn, "--repo", &repo, "--method", "physical"];
+        a.extend_from_slice(extra);
+        tool(&a)
+    };
+    let r = physical(&["--staging-dir", &stage]);
+    assert_eq!(r.code, 255, "{r:?}");
     assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("INSTALL PLUGIN clone"), "{}", r.stderr);
+
+    exec(
+        &mut c,
+        "INSTALL PLUGIN clone SONAME 'mysql_clone.so'; CREATE DATABASE t; \
+         CREATE TABLE t.m (i INT) ENGINE=MyISAM; INSERT INTO t.m VALUES (1)",
+    )
+    .expect("plugin and a MyISAM table");
+    let r = physical(&["--staging-dir", &stage]);
+    assert_eq!(r.code, 255, "{r:?}");
     assert!(
-        r.stderr
-            .contains("--method physical supports MariaDB 10.8+ only")
-            && r.stderr.contains("--method logical")
-            && r.stderr.contains("MySQL 9.7"),
+        r.stderr.contains("t.m (MyISAM)") && r.stderr.contains("--method logical"),
         "{}",
         r.stderr
     );
+    exec(&mut c, "DROP TABLE t.m").expect("drop");
+    // The repository itself is root's and private: the server cannot
+    // write its copy there.
+    if oxkit::sandbox::is_root() {
+        let r = physical(&[]);
+        assert_eq!(r.code, 255, "{r:?}");
+        assert!(r.stderr.contains("--staging-dir"), "{}", r.stderr);
+    }
     let sets = Path::new(&repo).join("backups");
     assert!(
         std::fs::read_dir(&sets).map_or(true, |mut d| d.next().is_none()),
         "a set was left in {}",
         sets.display()
     );
+}
+
+/// Ctrl-C during the clone exits 4: the server's clone is killed, the
+/// staging copy removed, no set counted. `kill -9` of the tool: the server
+/// finishes or ends the clone by itself, DDL is free, no set is counted,
+/// and the next backup removes the dead run's staging copy and succeeds.
+#[test]
+fn mysql_clone_interrupted_by_sigint_or_kill_leaves_no_set() {
+    if not_on(&["mariadb"], MARIADB_CLONE) {
+        return;
+    }
+    let _slot = server_slot().expect("slot");
+    let src = clone_source(300_000);
+    let mut c = src.connect().expect("connect");
+    let (dir, rp) = repo_dir("oxkcloneint");
+    let stage = dir.path().display().to_string();
+    let dsn = format!("h=127.0.0.1,P={},u=root", src.port());
+    let args = [
+        "backup",
+        &dsn,
+        "--repo",
+        &rp,
+        "--method",
+        "physical",
+        "--staging-dir",
+        &stage,
+    ];
+    let in_progress = |c: &mut Conn| -> bool {
+        let s: Option<String> = c
+            .row(
+                "clone state",
+                "SELECT STATE FROM performance_schema.clone_status",
+            )
+            .expect("clone_status");
+        s.as_deref() == Some("In Progress")
+    };
+    let wait_clone = |c: &mut Conn, child: &mut std::process::Child| {
+        let t = std::time::Instant::now();
+        while !in_progress(c) {
+            if let Ok(Some(st)) = child.try_wait() {
+                panic!("the backup ended ({st}) before its clone started");
+            }
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(60),
+                "no clone started within 60s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    let complete = |rp: &str| -> usize {
+        let l = tool(&["list", "--repo", rp, "--format", "json"]).json();
+        l.as_array()
+            .map_or(0, |a| a.iter().filter(|s| s["state"] == "complete").count())
+    };
+
+    // 1. SIGINT mid-clone.
+    let mut child = spawn_backup(&args);
+    wait_clone(&mut c, &mut child);
+    signal(child.id(), "-INT");
+    let out = oxkit_harness::wait_child(child, std::time::Duration::from_secs(120)).expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        !in_progress(&mut c),
+        "the clone still runs after the tool ended"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".oxk-clone-"))
+        .collect();
+    assert!(left.is_empty(), "a staging copy was left: {left:?}");
+    assert_eq!(complete(&rp), 0, "an interrupted backup was counted");
+    ddl_is_free(&mut c, "after_sigint");
+
+    // 2. kill -9 mid-clone.
+    let mut child = spawn_backup(&args);
+    wait_clone(&mut c, &mut child);
+    signal(child.id(), "-9");
+    let out = oxkit_harness::wait_child(child, std::time::Duration::from_secs(60)).expect("wait");
+    assert_eq!(out.status.code(), None, "the tool finished before the kill");
+    let t = std::time::Instant::now();
+    while in_progress(&mut c) {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(120),
+            "the server's clone still runs 120s after its client was killed: {:?}",
+            processlist(&mut c)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    ddl_is_free(&mut c, "after_kill");
+    assert_eq!(complete(&rp), 0, "a killed backup was counted");
+
+    // 3. The next backup sweeps the dead run's copy and completes.
+    let r = tool(&args);
+    r.expect_code(0);
+    assert!(r.stderr.contains("did not finish"), "{}", r.stderr);
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".oxk-clone-"))
+        .collect();
+    assert!(left.is_empty(), "a staging copy was left: {left:?}");
+    assert_eq!(complete(&rp), 1);
 }
 
 fn status(c: &mut Conn, name: &str) -> u64 {

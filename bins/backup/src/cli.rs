@@ -169,7 +169,7 @@ pub struct UsersArgs {
 pub struct BackupArgs {
     #[command(flatten)]
     pub server: ServerArgs,
-    /// How to back up: logical (rows through SQL, any server) or physical (a hot copy of the data directory of a MariaDB 10.8+ server on this host, prepared at restore/verify by a throwaway server; restore it with --to-datadir)
+    /// How to back up: logical (rows through SQL, any server) or physical (a hot copy of the data directory of a server on this host: MariaDB 10.8+ by copying its files and redo, MySQL 8.0.17+ with the server's clone plugin; restore it with --to-datadir)
     #[arg(
         long,
         value_enum,
@@ -203,6 +203,11 @@ pub struct BackupArgs {
     /// the data files (physical); suffixes K, M, G
     #[arg(long, value_name = "BYTES", help_heading = "Backup")]
     pub max_rate: Option<String>,
+    /// Physical on MySQL: where the server writes its clone before it is
+    /// stored (needs the data size free; the server's OS user must reach
+    /// it); default: the repository's directory
+    #[arg(long, value_name = "DIR", help_heading = "Backup")]
+    pub staging_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
     #[command(flatten)]
@@ -442,6 +447,12 @@ impl BackupConfig {
                  (filters apply to logical backups, and to restore)",
                 filter_words.join(" ")
             )));
+        }
+        if args.method == Method::Logical && args.staging_dir.is_some() {
+            return Err(usage_error(
+                "--staging-dir is where a physical backup of MySQL is cloned; a logical backup \
+                 writes to the repository only",
+            ));
         }
         Ok(BackupConfig {
             args,
@@ -707,6 +718,11 @@ mod tests {
     #[test]
     fn backup_refusals() {
         refuses(&["backup", "h=db1"], "--repo DIR is required");
+        refuses(
+            &["backup", "--repo", "r", "--staging-dir", "/srv/stage"],
+            "--staging-dir is where a physical backup of MySQL is cloned; a logical backup \
+             writes to the repository only",
+        );
         refuses(
             &["backup", "h=db1", "h=db2", "--repo", "r"],
             "backup takes one server: one DSN, or --host/--port/--socket",

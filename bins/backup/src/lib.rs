@@ -142,10 +142,8 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      executed some of them already: they would be skipped), else --skip-gtids. --max-rate limits the bytes per second a backup writes (logical) or reads from the data \
      files (physical); \
      progress with rate and ETA goes to stderr on a terminal.",
-    "PHYSICAL. backup --method physical (MariaDB 10.8+ only: it reads the 10.8 redo log format; \
-     MySQL's redo log and data dictionary are other formats, so on MySQL it is refused with one \
-     line, and --method logical works there; run on the database host as a user \
-     who can read the data directory) first checks the privileges (RELOAD, SELECT, BINLOG \
+    "PHYSICAL. backup --method physical on MariaDB (10.8+: it reads the 10.8 redo log format; \
+     run on the database host as a user who can read the data directory) first checks the privileges (RELOAD, SELECT, BINLOG \
      MONITOR when the binary log is on), that every file to copy can be read, that the \
      repository's filesystem has room for half the data files, and samples the redo write \
      rate for a second: a log the server laps within a quarter of a second is refused \
@@ -173,6 +171,25 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      transactions prepared at the backup point are re-prepared first from their XA START \
      .. XA PREPARE group in the log, so a later XA COMMIT or XA ROLLBACK applies as on \
      the source). A physical restore DSN without --until is refused with these steps.",
+    "PHYSICAL ON MYSQL. backup --method physical on MySQL 8.0.17+ uses the server's own clone \
+     (the clone plugin must be active: INSTALL PLUGIN clone SONAME 'mysql_clone.so'; the account \
+     needs BACKUP_ADMIN; every user table must be InnoDB, since the clone copies other engines' \
+     tables empty). The server writes a consistent copy (CLONE LOCAL DATA DIRECTORY) into a \
+     staging directory, .oxk-clone-ID under the repository or under --staging-dir DIR, which \
+     the server's OS user must be able to reach and which needs the data size free while the \
+     backup runs; the clone is watched every second (progress on a terminal, -v for lines), \
+     and Ctrl-C or five minutes without progress kills it (KILL QUERY) before the copy is \
+     removed. A throwaway mysqld of the source's version (found as for verify) then starts \
+     on the copy, which recovers it, reads its GTID set and every InnoDB table's row count \
+     and checksum (exactly the backup point) and shuts down cleanly; the binary log position \
+     recorded is where the first transaction outside that GTID set starts (read with SHOW \
+     BINLOG EVENTS; without GTIDs or a binary log none is recorded, with a warning). The \
+     files are stored like any set and the copy removed; a backup killed with kill -9 \
+     leaves its copy, which the next backup with the same staging directory removes. No \
+     statement of ours blocks commits; DDL waits for the clone. restore --to-datadir DIR \
+     writes a cleanly shut down data directory (no prepare step), verify starts a mysqld of \
+     the backup's version on it with --skip-grant-tables, and point-in-time recovery works \
+     as on MariaDB (the root's mysqlbinlog).",
     "EXIT STATUS of the actions: backup and restore 0, or 255 on failure (the backup \
      directory is removed); 4 when stopped by SIGINT/SIGTERM (the backup stages are \
      released and no set is left; a stopped verify records no verdict); backup --verify \

@@ -64,6 +64,10 @@ pub struct Manifest {
     pub verification: Option<Verification>,
     /// Verifications and restores, oldest first.
     pub history: Vec<HistoryEntry>,
+    /// Seconds each phase of the backup took, in order (a physical
+    /// backup of MySQL: clone, recover and checksum, store).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseTime>,
 }
 
 /// How a set is taken (`backup --method`), and so how it is verified
@@ -73,7 +77,8 @@ pub struct Manifest {
 pub enum Method {
     /// Rows through SQL in a consistent snapshot (any MySQL or MariaDB)
     Logical,
-    /// A hot copy of the InnoDB files of a local MariaDB 10.8+ server
+    /// A hot copy of a local server's data directory (MariaDB 10.8+: its
+    /// files and redo; MySQL 8.0.17+: the server's clone)
     Physical,
 }
 
@@ -161,6 +166,15 @@ impl ServerInfo {
             flavor: format!("{:?}", server.flavor),
         }
     }
+}
+
+/// How long one phase of a backup took.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseTime {
+    /// What the phase did.
+    pub phase: String,
+    /// Its wall time.
+    pub secs: f64,
 }
 
 /// Binary log coordinates of the consistent point.
@@ -389,6 +403,7 @@ impl Manifest {
             warnings: Vec::new(),
             verification: None,
             history: Vec::new(),
+            phases: Vec::new(),
         }
     }
 

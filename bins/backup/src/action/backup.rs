@@ -56,6 +56,8 @@ pub fn run(ctx: &Context, cfg: &Config, b: &BackupConfig) -> Result<Exit> {
                 compress_level: a.compress.compress_level,
                 key,
                 max_rate: b.max_rate,
+                buffer_pool: a.sandbox.verify_buffer_pool.clone(),
+                staging_dir: a.staging_dir.clone(),
             };
             physical::copy::backup(ctx, &spec, &copts, &repo, &opts)?
         }

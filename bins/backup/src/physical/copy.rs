@@ -93,6 +93,12 @@ pub struct PhysOptions {
     /// `--max-rate`: bytes per second written for the data files (the
     /// redo copier is never throttled: it races the server's writes).
     pub max_rate: Option<u64>,
+    /// `--verify-buffer-pool`: the throwaway server's buffer pool (MySQL:
+    /// the server that recovers and checksums the clone).
+    pub buffer_pool: String,
+    /// `--staging-dir` (MySQL): where the server writes its clone before
+    /// it is stored; the repository's directory when not given.
+    pub staging_dir: Option<PathBuf>,
 }
 
 /// The server paths and settings a physical backup needs.
@@ -121,12 +127,6 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
 
 /// Refuses what v1 does not handle, before anything is locked.
 fn preflight(c: &mut Conn, server: &Server) -> Result<Layout> {
-    if server.flavor != Flavor::MariaDB {
-        bail!(
-            "--method physical supports MariaDB 10.8+ only; {} is not built yet (use --method logical)",
-            server.describe()
-        );
-    }
     if server.version < Version::new(10, 8, 0) {
         bail!(
             "--method physical needs MariaDB 10.8 or later (the 10.8 redo format); this is {}",
@@ -480,6 +480,9 @@ pub fn backup(
     let t0 = Instant::now();
     let mut control = conn::connect(spec, copts)?;
     let server = Server::detect(&mut control)?;
+    if server.flavor != Flavor::MariaDB {
+        return super::clone::backup(ctx, spec, copts, repo, opts, control, &server);
+    }
     let layout = preflight(&mut control, &server)?;
     crate::logical::backup::check_privileges(&mut control, &server)?;
     let pre_warnings = preflight_load(ctx, &mut control, &layout, &repo.root, opts)?;
@@ -567,15 +570,9 @@ impl Take<'_> {
         } = staged?;
         m.tables = snaps.checksum(&self.ctx.cancel)?;
         let mut warnings = locate_xa(control, &mut position)?;
-        match self.dump_buffer_pool(control) {
-            Ok(Some(f)) => files.push(f),
-            Ok(None) => warnings.push(
-                "the buffer pool page list was not dumped in time; the restored server starts cold"
-                    .into(),
-            ),
-            Err(e) => warnings.push(format!(
-                "the buffer pool page list was not saved ({e:#}); the restored server starts cold"
-            )),
+        match dump_buffer_pool(control, &self.layout.datadir, &self.set) {
+            Ok(f) => files.push(f),
+            Err(w) => warnings.push(w),
         }
         files.push(
             self.set
@@ -934,11 +931,30 @@ impl Take<'_> {
         }
         out.finish()
     }
+}
 
-    /// Asks the server to dump its buffer pool page list (`ib_buffer_pool`)
-    /// and stores it, so the restored server loads the same pages at start-up.
-    /// Best effort: `None` when the dump does not finish within 10 s.
-    fn dump_buffer_pool(&self, c: &mut Conn) -> Result<Option<FileEntry>> {
+/// Asks the server to dump its buffer pool page list (`ib_buffer_pool`)
+/// and stores it, so the restored server loads the same pages at start-up.
+/// Best effort: the error is the warning to record (the restored server
+/// then starts cold).
+pub fn dump_buffer_pool(
+    c: &mut Conn,
+    datadir: &Path,
+    set: &SetWriter,
+) -> std::result::Result<FileEntry, String> {
+    let list = buffer_pool_list(c, datadir)?;
+    set.bytes(&format!("{FILES_DIR}/ib_buffer_pool"), &list)
+        .map_err(|e| {
+            format!(
+                "the buffer pool page list was not saved ({e:#}); the restored server starts cold"
+            )
+        })
+}
+
+/// The server's buffer pool page list, dumped now; the error is the
+/// warning to record when it could not be had within 10 s.
+pub fn buffer_pool_list(c: &mut Conn, datadir: &Path) -> std::result::Result<Vec<u8>, String> {
+    let dumped = (|| -> Result<Option<Vec<u8>>> {
         let read_status = |c: &mut Conn| -> Result<String> {
             let row: Option<(String, String)> = c.row(
                 "reading the buffer pool dump status",
@@ -964,12 +980,19 @@ impl Take<'_> {
         }
         let name =
             var(c, "innodb_buffer_pool_filename")?.unwrap_or_else(|| "ib_buffer_pool".into());
-        let data = std::fs::read(resolve(&self.layout.datadir, &name))
-            .with_context(|| format!("reading {name}"))?;
-        Ok(Some(
-            self.set
-                .bytes(&format!("{FILES_DIR}/ib_buffer_pool"), &data)?,
-        ))
+        let data =
+            std::fs::read(resolve(datadir, &name)).with_context(|| format!("reading {name}"))?;
+        Ok(Some(data))
+    })();
+    match dumped {
+        Ok(Some(d)) => Ok(d),
+        Ok(None) => Err(
+            "the buffer pool page list was not dumped in time; the restored server starts cold"
+                .into(),
+        ),
+        Err(e) => Err(format!(
+            "the buffer pool page list was not saved ({e:#}); the restored server starts cold"
+        )),
     }
 }
 

@@ -148,7 +148,7 @@ pub fn restore_to_dir(
     target: &std::path::Path,
     buffer_pool: &str,
 ) -> Result<PhysRestore> {
-    use super::copy::{PhysMeta, FILES_DIR, META_FILE, REDO_FILE};
+    use super::copy::{PhysMeta, META_FILE, REDO_FILE};
     use anyhow::Context as _;
     use std::io::Read as _;
     let t0 = std::time::Instant::now();
@@ -178,24 +178,26 @@ pub fn restore_to_dir(
     // password hashes in mysql/global_priv among it).
     let created = !target.exists();
     crate::repo::mkdir(target)?;
+    decode_files(repo, m, key, target)?;
+    if super::clone::is_clone_set(m) {
+        // A clone was recovered and shut down cleanly when it was taken.
+        crate::repo::private_tree(target, created)?;
+        let secs = t0.elapsed().as_secs_f64();
+        return Ok(PhysRestore {
+            backup: m.id.clone(),
+            datadir: target.display().to_string(),
+            copy_secs: secs,
+            prepare_secs: 0.0,
+            duration_secs: secs,
+            end_lsn: 0,
+            xa_rolled_back: 0,
+            owner: None,
+        });
+    }
     let set_dir = repo.set_dir(&m.id);
     let meta: PhysMeta =
         serde_json::from_slice(&crate::repo::read_all(&set_dir, m, META_FILE, key)?)
             .context("reading the physical metadata")?;
-    let prefix = format!("{FILES_DIR}/");
-    for f in &m.files {
-        let Some(rel) = f.path.strip_prefix(&prefix) else {
-            continue;
-        };
-        let dest = target.join(rel);
-        if let Some(dir) = dest.parent() {
-            crate::repo::mkdir(dir)?;
-        }
-        let data = crate::repo::read_verified(&set_dir, f)?;
-        let mut r = crate::repo::decoder(data, key, &f.path)?;
-        let mut out = crate::repo::create_file(&dest)?;
-        std::io::copy(&mut r, &mut out).with_context(|| format!("writing {}", dest.display()))?;
-    }
     let mut redo_bytes = Vec::new();
     {
         let entry = m.file(REDO_FILE).context("the set has no redo copy")?;
@@ -301,4 +303,30 @@ fn prepare_dir(
     drop(c);
     sb.shutdown()?;
     Ok(n)
+}
+
+/// Decodes the data directory files of a physical set into `target`.
+fn decode_files(
+    repo: &crate::repo::Repo,
+    m: &crate::manifest::Manifest,
+    key: Option<&crate::crypt::Key>,
+    target: &std::path::Path,
+) -> Result<()> {
+    let set_dir = repo.set_dir(&m.id);
+    use anyhow::Context as _;
+    let prefix = format!("{}/", super::copy::FILES_DIR);
+    for f in &m.files {
+        let Some(rel) = f.path.strip_prefix(&prefix) else {
+            continue;
+        };
+        let dest = target.join(rel);
+        if let Some(dir) = dest.parent() {
+            crate::repo::mkdir(dir)?;
+        }
+        let data = crate::repo::read_verified(&set_dir, f)?;
+        let mut r = crate::repo::decoder(data, key, &f.path)?;
+        let mut out = crate::repo::create_file(&dest)?;
+        std::io::copy(&mut r, &mut out).with_context(|| format!("writing {}", dest.display()))?;
+    }
+    Ok(())
 }

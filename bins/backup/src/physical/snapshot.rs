@@ -40,11 +40,13 @@ pub fn plan(
              AND TABLE_SCHEMA NOT IN {SYSTEM_SCHEMAS} ORDER BY DATA_LENGTH DESC"
         ),
     )?;
+    // SHA1() is gone from MySQL 9.6: the digest the server has.
+    let hash = Function::Sha1.on(&oxkit::server::Server::detect(control)?);
     let mut tables = Vec::new();
     for (db, t) in names {
         let table = oxkit::schema::load_table_without_children(control, &db, &t)
             .with_context(|| format!("reading the definition of {db}.{t}"))?;
-        let q = TableChecksum::new(&table, Function::Sha1, &RowOptions::default());
+        let q = TableChecksum::new(&table, hash, &RowOptions::default());
         tables.push((table, q));
     }
     let mut conns = Vec::new();
@@ -142,11 +144,12 @@ impl Snapshots {
 
 /// Recomputes the recorded checksums on a restored server.
 pub fn compare(c: &mut Conn, tables: &[TableEntry]) -> Result<Vec<crate::verify::TableCheck>> {
+    let hash = Function::Sha1.on(&oxkit::server::Server::detect(c)?);
     let mut out = Vec::new();
     for t in tables {
         let table = oxkit::schema::load_table_without_children(c, &t.db, &t.name)
             .with_context(|| format!("{}.{} is missing from the restored copy", t.db, t.name))?;
-        let q = TableChecksum::new(&table, Function::Sha1, &RowOptions::default());
+        let q = TableChecksum::new(&table, hash, &RowOptions::default());
         let (cnt, crc): (u64, String) = c
             .row("checksumming the restored data", &q.query("", "1=1"))?
             .unwrap_or((0, "0".into()));

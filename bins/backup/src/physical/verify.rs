@@ -36,10 +36,16 @@ pub fn verify(
         // The steps below do not watch the flag themselves: check between
         // them, so Ctrl-C ends the run (with no verdict) soon.
         ctx.cancel.check()?;
-        let sb = oxkit::sandbox::Sandbox::builder()
+        let clone = super::clone::is_clone_set(m);
+        let mut b = oxkit::sandbox::Sandbox::builder()
             .from_datadir(&dir)
-            .arg(format!("--innodb-buffer-pool-size={buffer_pool}"))
-            .start()?;
+            .arg(format!("--innodb-buffer-pool-size={buffer_pool}"));
+        if clone {
+            // A MySQL set: its own server version, and its own accounts,
+            // whose passwords we do not know.
+            b = b.install(m.server.install()?).arg("--skip-grant-tables");
+        }
+        let sb = b.start()?;
         let mut c = sb.connect()?;
         let tables: Vec<(String, String)> = c.rows(
             "listing tables",
@@ -96,12 +102,17 @@ pub fn verify(
                 differ.join("; ")
             );
         }
+        let restored = if clone {
+            format!("restored the clone ({:.2}s)", r.duration_secs)
+        } else {
+            format!(
+                "restored and recovered to LSN {} (prepare {:.2}s, {} XA rolled back)",
+                r.end_lsn, r.prepare_secs, r.xa_rolled_back
+            )
+        };
         Ok(format!(
-            "restored and recovered to LSN {} (prepare {:.2}s, {} XA rolled back); CHECK TABLE passed on {} tables; \
+            "{restored}; CHECK TABLE passed on {} tables; \
              {} InnoDB tables match the row counts and checksums recorded at the backup point",
-            r.end_lsn,
-            r.prepare_secs,
-            r.xa_rolled_back,
             tables.len(),
             m.tables.len()
         ))
