@@ -764,6 +764,32 @@ pub fn spawn_tool(name: &str, args: &[&str]) -> std::process::Child {
         .unwrap_or_else(|e| panic!("spawning {name}: {e}"))
 }
 
+/// A small tmpfs mounted for one test, unmounted on drop.
+pub struct Tmpfs(pub PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (`5M`) at `dir` (created); needs root.
+    pub fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount");
+        assert!(
+            st.success(),
+            "mounting a tmpfs needs root (the disk-full test simulates a full disk with one)"
+        );
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

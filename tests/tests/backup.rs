@@ -11,7 +11,7 @@
 
 use oxkit::conn::Conn;
 use oxkit::sandbox::Sandbox;
-use oxkit_harness::{exec, flavour, not_on, single, sql, RunResult, Tool, Topology};
+use oxkit_harness::{exec, flavour, not_on, single, sql, RunResult, Tmpfs, Tool, Topology};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -782,31 +782,6 @@ fn check_and_expire() {
         "{}",
         r.stderr
     );
-}
-
-/// A small tmpfs mounted for one test, unmounted on drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(dir).expect("mkdir");
-        let st = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .expect("mount");
-        assert!(
-            st.success(),
-            "mounting a tmpfs needs root (the disk-full test simulates a full disk with one)"
-        );
-        Tmpfs(dir.to_path_buf())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
 }
 
 #[test]

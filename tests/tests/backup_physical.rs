@@ -37,7 +37,7 @@ use ox_backup::physical::io::DirectFile;
 use ox_backup::physical::{prepare, redo};
 use oxkit::conn::Conn;
 use oxkit::sandbox::Sandbox;
-use oxkit_harness::{exec, flavour, not_on, server_slot, single, Tool};
+use oxkit_harness::{exec, flavour, not_on, server_slot, single, Tmpfs, Tool};
 use std::path::Path;
 
 /// Why the MariaDB tests of this file do not apply to MySQL: they read
@@ -336,6 +336,33 @@ fn mysql_clone_refusals_leave_no_set() {
         r.stderr
     );
     exec(&mut c, "DROP TABLE t.m").expect("drop");
+    // An account without BACKUP_ADMIN.
+    exec(
+        &mut c,
+        "CREATE USER 'nob'@'127.0.0.1'; GRANT SELECT, RELOAD, REPLICATION CLIENT ON *.* TO 'nob'@'127.0.0.1'",
+    )
+    .expect("user");
+    let nob = format!("h=127.0.0.1,P={},u=nob", s.port());
+    let r = tool(&[
+        "backup",
+        &nob,
+        "--repo",
+        &repo,
+        "--method",
+        "physical",
+        "--staging-dir",
+        &stage,
+    ]);
+    assert_eq!(r.code, 255, "{r:?}");
+    assert!(r.stderr.contains("BACKUP_ADMIN"), "{}", r.stderr);
+    // Too little room for the server's copy: refused before the clone.
+    if oxkit::sandbox::is_root() {
+        let small = Tmpfs::mount(&dir.path().join("small"), "16M");
+        oxkit::sandbox::give_dir_to_server(&small.0).expect("give the tmpfs to the server");
+        let r = physical(&["--staging-dir", &small.0.display().to_string()]);
+        assert_eq!(r.code, 255, "{r:?}");
+        assert!(r.stderr.contains("not enough space"), "{}", r.stderr);
+    }
     // The repository itself is root's and private: the server cannot
     // write its copy there.
     if oxkit::sandbox::is_root() {
@@ -355,6 +382,7 @@ fn mysql_clone_refusals_leave_no_set() {
 /// staging copy removed, no set counted. `kill -9` of the tool: the server
 /// finishes or ends the clone by itself, DDL is free, no set is counted,
 /// and the next backup removes the dead run's staging copy and succeeds.
+/// The server killed mid-clone: the tool fails at once and cleans up.
 #[test]
 fn mysql_clone_interrupted_by_sigint_or_kill_leaves_no_set() {
     if not_on(&["mariadb"], MARIADB_CLONE) {
@@ -453,6 +481,23 @@ fn mysql_clone_interrupted_by_sigint_or_kill_leaves_no_set() {
         .collect();
     assert!(left.is_empty(), "a staging copy was left: {left:?}");
     assert_eq!(complete(&rp), 1);
+
+    // 4. The server dies mid-clone: the tool fails at once, naming it, and
+    // removes the copy; nothing is counted.
+    let mut child = spawn_backup(&args);
+    wait_clone(&mut c, &mut child);
+    signal(src.pid().expect("server pid"), "-9");
+    let out = oxkit_harness::wait_child(child, std::time::Duration::from_secs(120)).expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{err}");
+    assert!(err.contains("clone"), "{err}");
+    assert_eq!(complete(&rp), 1, "a backup of a dead server was counted");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".oxk-clone-"))
+        .collect();
+    assert!(left.is_empty(), "a staging copy was left: {left:?}");
 }
 
 fn status(c: &mut Conn, name: &str) -> u64 {

@@ -56,23 +56,11 @@ fn section(title: &str) {
 /// has, it provisions it and runs itself again with that environment.
 pub fn demo(root: &Path, keep: bool, server: &str) -> Result<()> {
     crate::test::ensure_mariadb()?;
-    let flavour = crate::roots::by_name(server)?;
-    let env = flavour.provision()?;
-    const MARKER: &str = "OXKIT_DEMO_SERVER";
-    if std::env::var(MARKER).ok().as_deref() != Some(server) {
-        let mut cmd = Command::new(std::env::current_exe()?);
-        cmd.arg("demo")
-            .arg("--server")
-            .arg(server)
-            .env(MARKER, server)
-            .env_remove(oxkit::sandbox::MARIADBD_ENV)
-            .env_remove(oxkit::sandbox::MYSQLD_ENV)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())));
-        if keep {
-            cmd.arg("--keep");
-        }
-        let st = cmd.status().context("running the demo")?;
-        anyhow::ensure!(st.success(), "the demo failed ({st})");
+    let mut args = vec!["demo".to_string(), "--server".into(), server.into()];
+    if keep {
+        args.push("--keep".into());
+    }
+    if crate::roots::rerun_for(server, &args)? {
         return Ok(());
     }
     oxkit_harness::build_tools()?;

@@ -88,6 +88,28 @@ pub fn by_name(name: &str) -> Result<&'static Flavour> {
     })
 }
 
+/// Runs this xtask again with `args` in an environment that names
+/// `server` (the sandboxes and the tools read it), after provisioning its
+/// root; false when this process already is that run, which then goes on.
+pub fn rerun_for(server: &str, args: &[String]) -> Result<bool> {
+    let flavour = by_name(server)?;
+    let env = flavour.provision()?;
+    const MARKER: &str = "OXKIT_XTASK_SERVER";
+    if std::env::var(MARKER).ok().as_deref() == Some(server) {
+        return Ok(false);
+    }
+    let st = Command::new(std::env::current_exe()?)
+        .args(args)
+        .env(MARKER, server)
+        .env_remove(oxkit::sandbox::MARIADBD_ENV)
+        .env_remove(oxkit::sandbox::MYSQLD_ENV)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
+        .status()
+        .with_context(|| format!("running xtask {}", args.join(" ")))?;
+    anyhow::ensure!(st.success(), "xtask {} failed ({st})", args.join(" "));
+    Ok(true)
+}
+
 /// `cargo xtask roots`: provisions `names` (or the selected flavours) and
 /// prints, for each, the variable and daemon the sandbox uses.
 pub fn provision_and_show(names: &[String]) -> Result<()> {

@@ -5,6 +5,7 @@
 //! each benchmark is one submodule.
 
 mod backup;
+mod backup_physical;
 mod checksum;
 mod osc;
 mod sync;
@@ -27,6 +28,10 @@ pub struct Args {
     /// Keep the servers running at the end until Enter is pressed
     #[arg(long)]
     pub keep: bool,
+    /// The server to run on (backup-physical): mariadb-10.11, mariadb-11.8
+    /// or mysql-9.7
+    #[arg(long, default_value = "mariadb-10.11")]
+    pub server: String,
 }
 
 /// Loads the sysbench-shaped table with `rows` rows on `s` without binary
@@ -48,11 +53,13 @@ pub fn load(s: &Sandbox, rows: u64) -> Result<()> {
 /// (the same rows on every server for the same arguments).
 pub fn fill(c: &mut oxkit::conn::Conn, db: &str, table: &str, rows: u64) -> Result<()> {
     let t = oxkit::sql::quote_table(db, table);
-    // The sequence tables (seq_1_to_N) live in the current schema.
+    // The sequence tables (seq_1_to_N) live in the current schema; MySQL
+    // has none: a recursive CTE counts there instead.
     c.run(
         "choosing the schema",
         &format!("USE {}", oxkit::sql::quote_ident(db)),
     )?;
+    let mysql = oxkit::server::Server::detect(c)?.flavor != oxkit::server::Flavor::MariaDB;
     c.run(
         "creating the table",
         &format!(
@@ -64,10 +71,25 @@ pub fn fill(c: &mut oxkit::conn::Conn, db: &str, table: &str, rows: u64) -> Resu
     let mut from = 1;
     while from <= rows {
         let to = (from + step - 1).min(rows);
+        let (with, source) = if mysql {
+            c.run(
+                "allowing the counting CTE",
+                &format!("SET SESSION cte_max_recursion_depth = {}", step + 1),
+            )?;
+            (
+                format!(
+                    "WITH RECURSIVE seq_rows (seq) AS (SELECT {from} UNION ALL \
+                     SELECT seq + 1 FROM seq_rows WHERE seq < {to}) "
+                ),
+                "seq_rows".to_string(),
+            )
+        } else {
+            (String::new(), format!("seq_{from}_to_{to}"))
+        };
         c.run(
             "loading rows",
             &format!(
-                "INSERT INTO {t} (id, k, c, pad) \
+                "INSERT INTO {t} (id, k, c, pad) {with}\
                  SELECT seq, seq * 7919 % {rows}, \
                  CONCAT_WS('-', LPAD(seq * 13 % 99999999999, 11, '0'), LPAD(seq * 17 % 99999999999, 11, '0'), \
                    LPAD(seq * 19 % 99999999999, 11, '0'), LPAD(seq * 23 % 99999999999, 11, '0'), \
@@ -77,7 +99,7 @@ pub fn fill(c: &mut oxkit::conn::Conn, db: &str, table: &str, rows: u64) -> Resu
                  CONCAT_WS('-', LPAD(seq * 53 % 99999999999, 11, '0'), LPAD(seq * 59 % 99999999999, 11, '0'), \
                    LPAD(seq * 61 % 99999999999, 11, '0'), LPAD(seq * 67 % 99999999999, 11, '0'), \
                    LPAD(seq * 71 % 99999999999, 11, '0')) \
-                 FROM seq_{from}_to_{to}"
+                 FROM {source}"
             ),
         )?;
         from = to + 1;
@@ -180,9 +202,10 @@ pub fn run(args: &Args) -> Result<()> {
         "table-sync" => sync::run(args),
         "online-schema-change" => osc::run(args),
         "backup" => backup::run_bench(args),
+        "backup-physical" => backup_physical::run_bench(args),
         "oltp" => sysbench::bench(args),
         other => bail!(
-            "unknown benchmark {other:?} (known: table-checksum, table-sync, online-schema-change, backup, oltp)"
+            "unknown benchmark {other:?} (known: table-checksum, table-sync, online-schema-change, backup, backup-physical, oltp)"
         ),
     }
 }
