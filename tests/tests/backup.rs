@@ -693,6 +693,16 @@ fn check_and_expire() {
         states,
         ["complete", "complete", "complete", "unfinished", "complete"]
     );
+    // The verified set's restore time is measured; the others' are
+    // estimated from it (same size here) and marked as estimates.
+    assert_eq!(l[0]["restore_secs"], 1.0, "{l}");
+    assert!(l[0].get("restore_estimated_from").is_none(), "{l}");
+    assert_eq!(l[1]["restore_secs"], 1.0, "{l}");
+    assert_eq!(l[1]["restore_estimated_from"], "20200101T000000Z", "{l}");
+    assert!(l[3]["restore_secs"].is_null(), "{l}");
+    let text = backup(&["list", "--repo", &p(&repo)]);
+    text.expect_code(0);
+    assert!(text.stdout.contains("~1.0s (est.)"), "{}", text.stdout);
 
     let r = backup(&[
         "expire",

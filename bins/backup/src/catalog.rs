@@ -64,8 +64,14 @@ pub struct Entry {
     pub encrypted: bool,
     /// `passed`, `failed`, or `never`.
     pub verification: String,
-    /// Seconds the last verification's restore took.
+    /// Seconds the last verification's restore took, or, when this set
+    /// was never verified, an estimate (see `restore_estimated_from`).
     pub restore_secs: Option<f64>,
+    /// When `restore_secs` is an estimate: the verified set of the same
+    /// method, nearest in time, whose measured restore time it is, scaled
+    /// by the stored sizes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_estimated_from: Option<String>,
     /// GTID of the consistent point.
     pub gtid: Option<String>,
     /// Warnings recorded.
@@ -98,7 +104,12 @@ fn entry(id: &str, m: Option<&Manifest>, now: u64, unfinished: State) -> Entry {
                 .as_ref()
                 .map(|v| v.status.to_string())
                 .unwrap_or_else(|| "never".into()),
-            restore_secs: m.verification.as_ref().map(|v| v.restore_secs),
+            restore_secs: m
+                .verification
+                .as_ref()
+                .map(|v| v.restore_secs)
+                .filter(|s| *s > 0.0),
+            restore_estimated_from: None,
             gtid: m.position.gtid.clone(),
             warnings: m.warnings.len(),
         },
@@ -114,16 +125,18 @@ fn entry(id: &str, m: Option<&Manifest>, now: u64, unfinished: State) -> Entry {
             encrypted: false,
             verification: "never".into(),
             restore_secs: None,
+            restore_estimated_from: None,
             gtid: None,
             warnings: 0,
         },
     }
 }
 
-/// Every set, oldest first.
+/// Every set, oldest first, with restore times estimated where none was
+/// measured.
 pub fn list(repo: &Repo) -> Result<Vec<Entry>> {
     let now = manifest::now_unix();
-    Ok(repo
+    let mut list: Vec<Entry> = repo
         .sets()?
         .iter()
         .map(|s| {
@@ -134,7 +147,43 @@ pub fn list(repo: &Repo) -> Result<Vec<Entry>> {
             };
             entry(&s.id, s.manifest.as_ref(), now, state)
         })
-        .collect())
+        .collect();
+    estimate_restores(&mut list);
+    Ok(list)
+}
+
+/// Gives each complete set without a measured restore time the measured
+/// time of the nearest set (by finish time) of the same method that has
+/// one, scaled by their stored sizes, and names that set: restore time
+/// grows with the data to load, and a time the business can be told is
+/// better marked as an estimate than missing.
+pub fn estimate_restores(list: &mut [Entry]) {
+    let measured: Vec<(usize, u64)> = list
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.restore_secs.is_some() && e.stored_bytes.is_some_and(|b| b > 0))
+        .map(|(i, e)| (i, e.age_secs.unwrap_or(0)))
+        .collect();
+    for i in 0..list.len() {
+        let e = &list[i];
+        if e.state != State::Complete || e.restore_secs.is_some() {
+            continue;
+        }
+        let age = e.age_secs.unwrap_or(0);
+        let Some(&(j, _)) = measured
+            .iter()
+            .filter(|(j, _)| list[*j].method == e.method)
+            .min_by_key(|(_, a)| a.abs_diff(age))
+        else {
+            continue;
+        };
+        let (base, from) = (&list[j], list[j].id.clone());
+        let scale =
+            e.stored_bytes.unwrap_or(0) as f64 / base.stored_bytes.unwrap_or(1).max(1) as f64;
+        let secs = base.restore_secs.unwrap_or(0.0) * scale;
+        list[i].restore_secs = Some(secs);
+        list[i].restore_estimated_from = Some(from);
+    }
 }
 
 /// `1d2h`, `3h4m`, `5m6s`.
@@ -372,5 +421,55 @@ mod tests {
         assert_eq!(parse_age("90"), Some(90));
         assert_eq!(parse_age("x"), None);
         assert_eq!(human_age(93600), "1d2h");
+    }
+
+    fn set(id: &str, method: Method, age: u64, bytes: u64, restore: Option<f64>) -> Entry {
+        Entry {
+            id: id.into(),
+            state: State::Complete,
+            method: Some(method),
+            finished_at: None,
+            age_secs: Some(age),
+            stored_bytes: Some(bytes),
+            duration_secs: Some(1.0),
+            tables: Some(1),
+            encrypted: false,
+            verification: (if restore.is_some() { "passed" } else { "never" }).into(),
+            restore_secs: restore,
+            restore_estimated_from: None,
+            gtid: None,
+            warnings: 0,
+        }
+    }
+
+    /// An unverified set gets the nearest verified set's restore time of
+    /// the same method, scaled by size, and says whose; measured times and
+    /// sets with nothing to go by are left alone.
+    #[test]
+    fn restore_times_are_estimated_and_marked() {
+        let mut l = vec![
+            set("a", Method::Logical, 500, 100, Some(10.0)),
+            set("b", Method::Physical, 400, 100, Some(3.0)),
+            set("c", Method::Logical, 300, 100, Some(20.0)),
+            set("d", Method::Logical, 100, 300, None),
+            set("e", Method::Physical, 50, 50, None),
+        ];
+        l.push(Entry {
+            state: State::Abandoned,
+            ..set("f", Method::Logical, 0, 0, None)
+        });
+        estimate_restores(&mut l);
+        assert_eq!(l[0].restore_secs, Some(10.0));
+        assert_eq!(l[0].restore_estimated_from, None);
+        // d: nearest logical is c (200 s apart), 3x its size.
+        assert_eq!(l[3].restore_secs, Some(60.0));
+        assert_eq!(l[3].restore_estimated_from.as_deref(), Some("c"));
+        // e: only b is physical.
+        assert_eq!(l[4].restore_secs, Some(1.5));
+        assert_eq!(l[4].restore_estimated_from.as_deref(), Some("b"));
+        assert_eq!(l[5].restore_secs, None);
+        let json = serde_json::to_value(&l[3]).expect("json");
+        assert_eq!(json["restore_estimated_from"], "c");
+        assert!(serde_json::to_value(&l[0]).expect("json")["restore_estimated_from"].is_null());
     }
 }

@@ -63,7 +63,10 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      cataloguing backups, it restores each one into a throwaway server and compares \
      checksums, so a backup is known to be usable before it is needed.",
     "ACTIONS. backup DSN --repo DIR takes a logical backup (--verify proves it at once); \
-     list shows every backup with age, size, duration and verification; check --max-age 26h \
+     list shows every backup with age, size, duration, verification and restore time (measured \
+     by its last verify; for a set never verified, the nearest verified set's of the same method \
+     scaled by stored size, shown as ~N s (est.) and in JSON as restore_estimated_from, the id \
+     it came from); check --max-age 26h \
      exits 1 when the newest verified backup is older (for monitoring); expire --keep-last N \
      --keep-days D deletes what falls outside the retention but never the newest verified \
      backup; verify restores a backup (--backup ID, default the newest) into a throwaway \

@@ -34,9 +34,11 @@ pub fn run(cfg: &Config) -> Result<Exit> {
                     .unwrap_or_default(),
                 e.tables.map(|n| n.to_string()).unwrap_or_default(),
                 e.verification.clone(),
-                e.restore_secs
-                    .map(|d| format!("{d:.1}s"))
-                    .unwrap_or_default(),
+                match (e.restore_secs, &e.restore_estimated_from) {
+                    (Some(d), None) => format!("{d:.1}s"),
+                    (Some(d), Some(_)) => format!("~{d:.1}s (est.)"),
+                    (None, _) => String::new(),
+                },
                 if e.encrypted { "yes" } else { "no" }.to_string(),
             ]);
         }
