@@ -481,6 +481,11 @@ fn mysql_clone_interrupted_by_sigint_or_kill_leaves_no_set() {
         .collect();
     assert!(left.is_empty(), "a staging copy was left: {left:?}");
     assert_eq!(complete(&rp), 1);
+    // Its big table was checksummed in key ranges on several connections;
+    // verify recomputes it whole.
+    let v = tool(&["verify", "--repo", &rp, "--format", "json"]);
+    v.expect_code(0);
+    assert_eq!(v.json()["status"], "passed", "{}", v.stdout);
 
     // 4. The server dies mid-clone: the tool fails at once, naming it, and
     // removes the copy; nothing is counted.

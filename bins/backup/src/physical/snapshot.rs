@@ -21,7 +21,98 @@ pub const SYSTEM_SCHEMAS: &str = "('mysql', 'information_schema', 'performance_s
 /// Tables to checksum and the connections that will hold the snapshots.
 pub struct Snapshots {
     tables: Vec<(oxkit::schema::Table, TableChecksum)>,
+    /// The work, largest first: whole tables, and key ranges of big ones.
+    pieces: Vec<Piece>,
     conns: Vec<Conn>,
+}
+
+/// One checksum query: table `table` (an index into `tables`) where `cond`.
+#[derive(Clone, Debug, PartialEq)]
+struct Piece {
+    table: usize,
+    cond: String,
+}
+
+/// A table estimated above this many rows, with an integer primary key, is
+/// cut into one key range per connection, so one big table does not leave
+/// the others idle. The ranges are open at both ends, so they cover every
+/// row whatever the bounds read before the snapshot; the fold (`BIT_XOR`
+/// over a unique key) combines exactly into the whole table's result,
+/// which is what verify recomputes.
+const SPLIT_ROWS: u64 = 200_000;
+
+/// The pieces of the tables (largest first), reading the key bounds of
+/// the big ones on `c`.
+fn pieces(
+    c: &mut Conn,
+    tables: &[(oxkit::schema::Table, TableChecksum)],
+    n: usize,
+) -> Result<Vec<Piece>> {
+    let mut out = Vec::new();
+    for (i, (t, _)) in tables.iter().enumerate() {
+        let whole = Piece {
+            table: i,
+            cond: "1=1".into(),
+        };
+        let key = t
+            .primary_key()
+            .filter(|k| k.columns.len() == 1)
+            .and_then(|k| t.column(&k.columns[0].name))
+            .filter(|col| col.kind() == oxkit::schema::ColumnKind::Integer);
+        let Some(key) = key.filter(|_| n > 1 && t.row_estimate > SPLIT_ROWS) else {
+            out.push(whole);
+            continue;
+        };
+        let k = oxkit::sql::quote_ident(&key.name);
+        let bounds: Option<(Option<String>, Option<String>)> = c.row(
+            "reading the key range of a big table",
+            &format!(
+                "SELECT CAST(MIN({k}) AS CHAR), CAST(MAX({k}) AS CHAR) FROM {}",
+                oxkit::sql::quote_table(&t.db, &t.name)
+            ),
+        )?;
+        let parse = |v: Option<String>| v.and_then(|s| s.parse::<i128>().ok());
+        let (lo, hi) = match bounds {
+            Some((a, b)) => (parse(a), parse(b)),
+            None => (None, None),
+        };
+        let (Some(lo), Some(hi)) = (lo, hi) else {
+            out.push(whole);
+            continue;
+        };
+        out.extend(split(i, &k, lo, hi, n));
+    }
+    Ok(out)
+}
+
+/// `n` ranges of key `k` over `[lo, hi]`, the first and last open-ended.
+fn split(table: usize, k: &str, lo: i128, hi: i128, n: usize) -> Vec<Piece> {
+    let mut cuts: Vec<i128> = (1..n as i128)
+        .map(|j| lo + (hi - lo) * j / n as i128)
+        .filter(|b| *b > lo)
+        .collect();
+    cuts.dedup();
+    if cuts.is_empty() {
+        return vec![Piece {
+            table,
+            cond: "1=1".into(),
+        }];
+    }
+    let mut out = vec![Piece {
+        table,
+        cond: format!("{k} < {}", cuts[0]),
+    }];
+    for w in cuts.windows(2) {
+        out.push(Piece {
+            table,
+            cond: format!("{k} >= {} AND {k} < {}", w[0], w[1]),
+        });
+    }
+    out.push(Piece {
+        table,
+        cond: format!("{k} >= {}", cuts[cuts.len() - 1]),
+    });
+    out
 }
 
 /// Lists the InnoDB tables and loads their definitions (under
@@ -49,8 +140,9 @@ pub fn plan(
         let q = TableChecksum::new(&table, hash, &RowOptions::default());
         tables.push((table, q));
     }
+    let pieces = pieces(control, &tables, n)?;
     let mut conns = Vec::new();
-    for _ in 0..n.clamp(1, tables.len().max(1)) {
+    for _ in 0..n.clamp(1, pieces.len().max(1)) {
         let mut c = conn::connect(spec, copts).context("opening a snapshot connection")?;
         c.run(
             "setting the snapshot isolation",
@@ -58,7 +150,11 @@ pub fn plan(
         )?;
         conns.push(c);
     }
-    Ok(Snapshots { tables, conns })
+    Ok(Snapshots {
+        tables,
+        pieces,
+        conns,
+    })
 }
 
 impl Snapshots {
@@ -77,13 +173,18 @@ impl Snapshots {
     /// Computes every table's count and checksum in the snapshots, in
     /// parallel, after the stages are released.
     pub fn checksum(self, cancel: &oxkit::entry::Cancel) -> Result<Vec<TableEntry>> {
-        let Snapshots { tables, mut conns } = self;
-        let queue = std::sync::Mutex::new((0..tables.len()).collect::<Vec<_>>());
+        let Snapshots {
+            tables,
+            pieces,
+            mut conns,
+        } = self;
+        // Popped from the end: the smallest first would leave a big one last.
+        let queue = std::sync::Mutex::new((0..pieces.len()).rev().collect::<Vec<_>>());
         let results: Vec<Result<Vec<(usize, u64, String)>>> = std::thread::scope(|s| {
             let hs: Vec<_> = conns
                 .iter_mut()
                 .map(|c| {
-                    let (queue, tables) = (&queue, &tables);
+                    let (queue, tables, pieces) = (&queue, &tables, &pieces);
                     s.spawn(move || -> Result<Vec<(usize, u64, String)>> {
                         let mut out = Vec::new();
                         loop {
@@ -91,17 +192,18 @@ impl Snapshots {
                             let Some(i) = queue.lock().ok().and_then(|mut q| q.pop()) else {
                                 break;
                             };
-                            let (t, q) = &tables[i];
+                            let p = &pieces[i];
+                            let (t, q) = &tables[p.table];
                             let (cnt, crc): (u64, String) = c
                                 .row(
                                     &format!(
                                         "checksumming {}.{} at the backup point",
                                         t.db, t.name
                                     ),
-                                    &q.query("", "1=1"),
+                                    &q.query("", &p.cond),
                                 )?
                                 .unwrap_or((0, "0".into()));
-                            out.push((i, cnt, crc));
+                            out.push((p.table, cnt, crc));
                         }
                         Ok(out)
                     })
@@ -117,12 +219,19 @@ impl Snapshots {
         for c in &mut conns {
             let _ = c.run("ending the snapshot", "COMMIT");
         }
-        let mut sums = vec![(0u64, String::from("0")); tables.len()];
+        let mut sums: Vec<Option<(u64, String)>> = vec![None; tables.len()];
         for r in results {
             for (i, cnt, crc) in r? {
-                sums[i] = (cnt, crc);
+                sums[i] = Some(match sums[i].take() {
+                    None => (cnt, crc),
+                    Some(prev) => combine(prev, (cnt, crc))?,
+                });
             }
         }
+        let sums: Vec<(u64, String)> = sums
+            .into_iter()
+            .map(|s| s.unwrap_or((0, "0".into())))
+            .collect();
         let mut out: Vec<TableEntry> = tables
             .iter()
             .zip(sums)
@@ -140,6 +249,17 @@ impl Snapshots {
         out.sort_by(|a, b| (&a.db, &a.name).cmp(&(&b.db, &b.name)));
         Ok(out)
     }
+}
+
+/// Two key ranges' `(count, BIT_XOR fold)` as one: counts add, folds XOR
+/// (a split table has a unique key, so its fold is `BIT_XOR`, as decimal
+/// text).
+fn combine(a: (u64, String), b: (u64, String)) -> Result<(u64, String)> {
+    let fold = |s: &str| {
+        s.parse::<u64>()
+            .with_context(|| format!("a range checksum {s:?} is not a BIT_XOR fold"))
+    };
+    Ok((a.0 + b.0, (fold(&a.1)? ^ fold(&b.1)?).to_string()))
 }
 
 /// Recomputes the recorded checksums on a restored server.
@@ -254,4 +374,34 @@ pub fn locate_xa(c: &mut Conn, file: &str, pos: u64, xids: &[String]) -> Result<
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_cover_every_key_and_folds_combine() {
+        let p = split(3, "`id`", 1, 1000, 4);
+        let conds: Vec<&str> = p.iter().map(|p| p.cond.as_str()).collect();
+        assert_eq!(
+            conds,
+            [
+                "`id` < 250",
+                "`id` >= 250 AND `id` < 500",
+                "`id` >= 500 AND `id` < 750",
+                "`id` >= 750"
+            ]
+        );
+        assert!(p.iter().all(|p| p.table == 3));
+        // A range too narrow to cut stays whole.
+        assert_eq!(split(0, "`k`", 5, 5, 4)[0].cond, "1=1");
+        assert_eq!(split(0, "`k`", 5, 6, 4).len(), 1);
+        assert_eq!(split(0, "`k`", 5, 9, 4).len(), 4);
+        // Negative keys.
+        assert_eq!(split(0, "`k`", -10, 10, 2)[0].cond, "`k` < 0");
+        let (n, x) = combine((2, "12".into()), (3, "10".into())).expect("combine");
+        assert_eq!((n, x.as_str()), (5, "6"));
+        assert!(combine((1, "0".into()), (1, "abc".into())).is_err());
+    }
 }
