@@ -1,5 +1,8 @@
-//! Shared clap option groups: connection, output, table filters and
-//! throttling.
+//! Shared clap option groups (connection, output, table filters,
+//! chunking, throttling) and the argument types that check their own
+//! values ([`Secs`], [`Count`], [`DbTable`], [`Condition`]), so a bad value
+//! is refused by the parser, named with its option, before any tool code
+//! runs.
 //!
 //! Long names follow the mysql client and Percona Toolkit (`--host -h`,
 //! `--port -P`, `--user -u`, `--password -p`, `--socket -S`,
@@ -217,8 +220,8 @@ pub struct FilterArgs {
 #[command(next_help_heading = "Throttling")]
 pub struct ThrottleArgs {
     /// Pause while any replica lags more than this many seconds
-    #[arg(long, default_value_t = 1.0, value_name = "SECS")]
-    pub max_lag: f64,
+    #[arg(long, default_value = "1", value_name = "SECS")]
+    pub max_lag: Secs,
     /// Pause while a global status variable exceeds a limit (`Threads_running=25`)
     #[arg(long, default_value = "Threads_running=25", value_name = "VAR=N")]
     pub max_load: String,
@@ -229,8 +232,8 @@ pub struct ThrottleArgs {
     #[arg(long, value_name = "FILE")]
     pub pause_file: Option<PathBuf>,
     /// Seconds between throttle checks
-    #[arg(long, default_value_t = 1.0, value_name = "SECS")]
-    pub check_interval: f64,
+    #[arg(long, default_value = "1", value_name = "SECS")]
+    pub check_interval: Secs,
     /// Fail (exit flag 128) instead of waiting when a replica's threads are stopped
     #[arg(long)]
     pub fail_on_stopped_replication: bool,
@@ -239,23 +242,217 @@ pub struct ThrottleArgs {
 impl ThrottleArgs {
     /// The checked options.
     pub fn options(&self) -> Result<crate::throttle::ThrottleOptions> {
-        let secs = |what: &str, v: f64| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(Duration::from_secs_f64(v))
-            } else {
-                Err(anyhow::anyhow!("{what} must be a number of seconds >= 0"))
-            }
-        };
         Ok(crate::throttle::ThrottleOptions {
-            max_lag: Some(secs("--max-lag", self.max_lag)?),
+            max_lag: Some(self.max_lag.duration()),
             max_load: crate::throttle::parse_thresholds(&self.max_load)
                 .map_err(|e| anyhow::anyhow!("--max-load: {e}"))?,
             critical_load: crate::throttle::parse_thresholds(&self.critical_load)
                 .map_err(|e| anyhow::anyhow!("--critical-load: {e}"))?,
             pause_file: self.pause_file.clone(),
             fail_on_stopped: self.fail_on_stopped_replication,
-            check_interval: secs("--check-interval", self.check_interval)?
+            check_interval: self
+                .check_interval
+                .duration()
                 .max(Duration::from_millis(50)),
         })
+    }
+}
+
+/// How big a chunk is: a time target it adapts to, and its first size.
+/// The help here is ox-table-checksum's; a tool whose chunks mean
+/// something else words them its own way with `mut_arg` (the options,
+/// defaults and checks stay these).
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Chunking")]
+pub struct ChunkArgs {
+    /// Seconds each chunk should take; chunk sizes adapt to it (0 keeps --chunk-size fixed)
+    #[arg(long, default_value = "0.5", value_name = "SECS")]
+    pub chunk_time: Secs,
+    /// Rows in the first chunk of a table (and every chunk with --chunk-time 0)
+    #[arg(long, default_value = "1000", value_name = "ROWS")]
+    pub chunk_size: Count,
+}
+
+/// A number of seconds on the command line (`--chunk-time 0.5`): finite
+/// and not negative, or clap refuses it with "must be a number of seconds
+/// >= 0". Shown (help, defaults) as it was given.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Secs(f64);
+
+impl Secs {
+    /// The value as a duration.
+    pub fn duration(self) -> Duration {
+        Duration::from_secs_f64(self.0)
+    }
+
+    /// The value as a duration, `None` for 0 (an option whose 0 turns its
+    /// job off).
+    pub fn nonzero(self) -> Option<Duration> {
+        (self.0 > 0.0).then(|| self.duration())
+    }
+
+    /// The number of seconds.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl std::str::FromStr for Secs {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Secs, String> {
+        match s.trim().parse::<f64>() {
+            // Duration::from_secs_f64 panics above u64::MAX seconds.
+            Ok(v) if (0.0..1e18).contains(&v) => Ok(Secs(v)),
+            _ => Err("must be a number of seconds >= 0".to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for Secs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A count that must be at least 1 (`--chunk-size`, `--batch-size`):
+/// clap refuses 0 with "must be at least 1".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Count(u64);
+
+impl Count {
+    /// The count.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    /// The count as a `usize` (saturating on 32-bit hosts).
+    pub fn as_usize(self) -> usize {
+        usize::try_from(self.0).unwrap_or(usize::MAX)
+    }
+}
+
+impl std::str::FromStr for Count {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Count, String> {
+        match s.trim().parse::<u64>() {
+            Ok(0) => Err("must be at least 1".to_string()),
+            Ok(n) => Ok(Count(n)),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for Count {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A table named `DATABASE.TABLE` (`--replicate percona.checksums`): both
+/// parts non-empty, one dot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbTable {
+    /// The database.
+    pub db: String,
+    /// The table.
+    pub table: String,
+}
+
+impl std::str::FromStr for DbTable {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<DbTable, String> {
+        match s.split_once('.') {
+            Some((d, t)) if !d.is_empty() && !t.is_empty() && !t.contains('.') => Ok(DbTable {
+                db: d.to_string(),
+                table: t.to_string(),
+            }),
+            _ => Err("expected DATABASE.TABLE".to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for DbTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.db, self.table)
+    }
+}
+
+/// An SQL condition (`--where`): anything but blank, which clap refuses
+/// with "the condition is empty". The text is the user's, applied as
+/// given on every server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Condition(pub String);
+
+impl std::str::FromStr for Condition {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Condition, String> {
+        if s.trim().is_empty() {
+            Err("the condition is empty".to_string())
+        } else {
+            Ok(Condition(s.to_string()))
+        }
+    }
+}
+
+impl ConnArgs {
+    /// Every target (DSNs or URLs given on the command line, already
+    /// parsed with [`dsn::parse_targets`]) resolved over these options; no
+    /// target at all is one server named by the connection options alone.
+    pub fn resolve_all(&self, targets: &[ConnSpec]) -> Result<Vec<ConnSpec>> {
+        if targets.is_empty() {
+            return Ok(vec![self.resolve(None)?]);
+        }
+        targets.iter().map(|t| self.resolve(Some(t))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secs_refuse_what_is_not_a_duration() {
+        for bad in ["-1", "NaN", "inf", "-inf", "x", "", "1e30"] {
+            assert_eq!(
+                bad.parse::<Secs>(),
+                Err("must be a number of seconds >= 0".to_string()),
+                "{bad}"
+            );
+        }
+        let s: Secs = "0.5".parse().expect("secs");
+        assert_eq!(s.duration(), Duration::from_millis(500));
+        assert_eq!(s.to_string(), "0.5");
+        assert_eq!(
+            "600".parse::<Secs>().map(|s| s.to_string()),
+            Ok("600".into())
+        );
+        assert_eq!("0".parse::<Secs>().map(Secs::nonzero), Ok(None));
+    }
+
+    #[test]
+    fn counts_start_at_one() {
+        assert_eq!("0".parse::<Count>(), Err("must be at least 1".to_string()));
+        assert!("-1".parse::<Count>().is_err());
+        assert_eq!("200".parse::<Count>().map(Count::get), Ok(200));
+    }
+
+    #[test]
+    fn db_table_has_two_parts() {
+        for bad in ["t", ".t", "d.", "a.b.c", ""] {
+            assert_eq!(
+                bad.parse::<DbTable>(),
+                Err("expected DATABASE.TABLE".to_string()),
+                "{bad}"
+            );
+        }
+        let t: DbTable = "percona.checksums".parse().expect("db.table");
+        assert_eq!((t.db.as_str(), t.table.as_str()), ("percona", "checksums"));
+        assert_eq!(t.to_string(), "percona.checksums");
+    }
+
+    #[test]
+    fn conditions_are_not_blank() {
+        assert!(" ".parse::<Condition>().is_err());
+        assert_eq!("a > 1".parse::<Condition>(), Ok(Condition("a > 1".into())));
     }
 }

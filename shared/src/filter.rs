@@ -57,6 +57,11 @@ impl TableFilter {
         })
     }
 
+    /// `--databases` (empty: every database).
+    pub fn databases(&self) -> &[String] {
+        &self.databases
+    }
+
     /// The selection options in effect as they are written on the command
     /// line (`--databases shop --ignore-tables shop.log`), for the message
     /// that says a selection matched no table; empty when nothing is

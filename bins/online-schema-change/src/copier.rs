@@ -69,7 +69,7 @@ pub fn copy_to_swap(
     // Checksum, and again after a postponement.
     state::set_phase(conn, n, Phase::Checksum)?;
     c.checksum_pass(done)?;
-    if let Some(f) = &job.cfg.args.postpone_cut_over {
+    if let Some(f) = &job.cfg.postpone_cut_over {
         if f.exists() {
             state::set_phase(conn, n, Phase::Postponed)?;
             log::warn!(
@@ -134,7 +134,7 @@ impl<'a> Copier<'a> {
             let target = Shadow {
                 names: n.clone(),
                 plan: job.plan.clone(),
-                allow_data_loss: job.cfg.args.allow_data_loss,
+                allow_data_loss: job.cfg.allow_data_loss,
             };
             capture = Some(Capture::start(reader, job.server, job.table, from, target)?);
         }
@@ -207,7 +207,7 @@ impl<'a> Copier<'a> {
                 n,
                 job.plan,
                 &cond,
-                job.cfg.args.allow_data_loss,
+                job.cfg.allow_data_loss,
                 self.locking,
             )
             .with_context(|| format!("table {}.{} chunk {}", n.db, n.table, chunk.number))?;
@@ -243,8 +243,8 @@ impl<'a> Copier<'a> {
                     left as f64 / rate.max(1.0)
                 );
             }
-            if job.cfg.args.sleep_ratio > 0.0 {
-                job.sleep(took.mul_f64(job.cfg.args.sleep_ratio))?;
+            if job.cfg.sleep_ratio > 0.0 {
+                job.sleep(took.mul_f64(job.cfg.sleep_ratio))?;
             }
         }
         progress.finish();
@@ -257,7 +257,7 @@ impl<'a> Copier<'a> {
     /// differing refuses the swap (unless `--allow-data-loss`).
     fn checksum_pass(&mut self, done: &mut Done) -> Result<()> {
         let job = self.job;
-        let (n, cancel, allow_data_loss) = (job.n, &job.ctx.cancel, job.cfg.args.allow_data_loss);
+        let (n, cancel, allow_data_loss) = (job.n, &job.ctx.cancel, job.cfg.allow_data_loss);
         let start = Instant::now();
         // With binary log capture a chunk differs while a change to one of
         // its rows is not applied yet: the odds grow with the chunk's rows,
@@ -432,7 +432,7 @@ pub fn after_swap(job: &Job<'_>, conn: &mut Conn, done: &mut Done) -> Result<()>
         )
         .with_context(|| format!("after the swap: drop trigger {}.{trg} by hand", n.db))?;
     }
-    let keep_old = !repoint_children(job, conn, &after)? || job.cfg.args.no_drop_old_table;
+    let keep_old = !repoint_children(job, conn, &after)? || job.cfg.no_drop_old_table;
     if keep_old {
         done.old_table = Some(format!("{}.{}", n.db, n.old));
     } else {
@@ -457,7 +457,7 @@ fn repoint_children(job: &Job<'_>, conn: &mut Conn, after: &Cancel) -> Result<bo
     if children.is_empty() {
         return Ok(true);
     }
-    if job.cfg.args.alter_foreign_keys_method == FkMethod::None {
+    if job.cfg.fk_method == FkMethod::None {
         log::warn!(
             "--alter-foreign-keys-method none: child tables still reference {}.{}, which is kept",
             n.db,
@@ -538,7 +538,7 @@ impl Job<'_> {
             ChunkKey::new(self.table, &self.plan.key),
             None,
             NibbleOptions {
-                initial_rows: self.cfg.args.chunk_size,
+                initial_rows: self.cfg.chunk_size,
                 target,
                 max_rows: 500_000,
             },

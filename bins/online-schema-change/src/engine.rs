@@ -107,7 +107,7 @@ impl Site<'_> {
         let shadow_exists = n.exists(conn, "looking for leftovers", &n.shadow)?;
         let state_exists = n.exists(conn, "looking for leftovers", &n.state)?;
         if !(shadow_exists || state_exists) {
-            if cfg.args.resume {
+            if cfg.resume {
                 log::warn!(
                     "--resume: nothing to resume for {}.{}; starting a new run",
                     n.db,
@@ -116,7 +116,7 @@ impl Site<'_> {
             }
             return Ok((table, None));
         }
-        if !cfg.args.resume {
+        if !cfg.resume {
             return Err(refuse(format!(
                 "an earlier run left {}.{} / {}.{} behind; continue it with --resume, or drop them (and the osc_{}_* triggers) first",
                 n.db, n.shadow, n.db, n.state, n.table
@@ -138,7 +138,7 @@ impl Site<'_> {
                         cp.alter
                     )));
                 }
-                if cfg.args.method.is_some_and(|m| m != cp.method) {
+                if cfg.method.is_some_and(|m| m != cp.method) {
                     return Err(refuse(format!(
                         "the run to resume used --method {}; resume it with that method",
                         cp.method.name()
@@ -232,7 +232,7 @@ impl<'a> std::ops::Deref for Job<'a> {
 /// copy and checksum together, unpaced: about 60k rows/s), slowed by the
 /// pacing. Load, replica lag and row size change it a lot.
 fn estimate_secs(rows: u64, cfg: &Config) -> f64 {
-    rows as f64 / 60_000.0 * (1.0 + cfg.args.sleep_ratio)
+    rows as f64 / 60_000.0 * (1.0 + cfg.sleep_ratio)
 }
 
 /// The names of the table the DSN names.
@@ -251,7 +251,7 @@ fn target_names(spec: &ConnSpec) -> Result<Names> {
 /// Runs the tool against one table.
 pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
     let started = Instant::now();
-    let opts = cfg.args.conn.connect_options()?;
+    let opts = cfg.connect.clone();
     let names = target_names(&spec)?;
     let site = Site {
         ctx,
@@ -300,7 +300,7 @@ pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
         method,
     };
     let mut report = Report::planned(&job, method_note, checkpoint.is_some());
-    let exit = if cfg.args.dry_run {
+    let exit = if !cfg.execute {
         Exit::OK
     } else if report.plan == PlanKind::Instant {
         instant(&job, &mut conn, &mut report.done)?
@@ -309,7 +309,7 @@ pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
     };
     report.done.total_seconds = started.elapsed().as_secs_f64();
     report.exit_status = exit.code();
-    oxkit::report::emit(cfg.args.output.format, &report, |w| print_text(w, &report))?;
+    oxkit::report::emit(cfg.format, &report, |w| print_text(w, &report))?;
     Ok(exit)
 }
 
@@ -317,7 +317,7 @@ impl Report {
     /// The report of a planned run, before anything is done.
     fn planned(job: &Job<'_>, method_note: Option<String>, resumed: bool) -> Report {
         let (cfg, plan, table) = (job.cfg, job.plan, job.table);
-        let instant = plan.instant && !cfg.args.force_copy;
+        let instant = plan.instant && !cfg.force_copy;
         Report {
             db: job.n.db.clone(),
             table: job.n.table.clone(),
@@ -330,7 +330,7 @@ impl Report {
                 PlanKind::Copy
             },
             nocopy_possible: plan.nocopy,
-            executed: cfg.args.execute,
+            executed: cfg.execute,
             resumed,
             rows_estimate: table.row_estimate,
             estimated_seconds: if instant {
@@ -489,7 +489,7 @@ fn choose_method(
     } else {
         oxkit::binlog::usable(conn, server)?
     };
-    match (cfg.args.method, why_not) {
+    match (cfg.method, why_not) {
         (Some(Method::Triggers), _) => Ok((Method::Triggers, None)),
         (Some(Method::Binlog), None) => Ok((Method::Binlog, None)),
         (Some(Method::Binlog), Some(why)) => Err(refuse(format!("--method binlog: {why}"))),

@@ -27,8 +27,11 @@ mod state;
 
 use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
-use oxkit::cli::{ConnArgs, OutputArgs, ThrottleArgs};
+use oxkit::cli::{ChunkArgs, ConnArgs, OutputArgs, Secs, ThrottleArgs};
+use oxkit::conn::ConnectOptions;
+use oxkit::dsn::ConnSpec;
 use oxkit::entry::{usage_error, Context};
+use oxkit::report::Format;
 use oxkit::throttle::ThrottleOptions;
 use oxkit::Exit;
 use std::path::PathBuf;
@@ -84,7 +87,9 @@ pub enum FkMethod {
     name = "ox-online-schema-change",
     version,
     about = "ALTER huge tables without blocking them",
-    long_about = "Applies an ALTER TABLE online: instantly when the server can, otherwise by copying into a shadow table while replaying concurrent changes, throttled on replica lag and load, verified by checksum, and swapped in atomically."
+    long_about = "Applies an ALTER TABLE online: instantly when the server can, otherwise by copying into a shadow table while replaying concurrent changes, throttled on replica lag and load, verified by checksum, and swapped in atomically.",
+    mut_arg("chunk_time", |a| a.help("Seconds each copy chunk should take (the chunk size adapts to it)")),
+    mut_arg("chunk_size", |a| a.help("Rows in the first chunk"))
 )]
 pub struct Args {
     /// The table to change: a DSN naming database and table (h=host,P=port,u=user,D=db,t=table), as for pt-online-schema-change
@@ -124,22 +129,8 @@ pub struct Args {
     #[arg(long, help_heading = "Safety")]
     pub no_drop_old_table: bool,
 
-    /// Seconds each copy chunk should take (the chunk size adapts to it)
-    #[arg(
-        long,
-        default_value_t = 0.5,
-        value_name = "SECS",
-        help_heading = "Chunking"
-    )]
-    pub chunk_time: f64,
-    /// Rows in the first chunk
-    #[arg(
-        long,
-        default_value_t = 1000,
-        value_name = "ROWS",
-        help_heading = "Chunking"
-    )]
-    pub chunk_size: u64,
+    #[command(flatten)]
+    pub chunk: ChunkArgs,
     /// Pause after each chunk for this fraction of the chunk's time, so the copy yields to the application (0: copy flat out)
     #[arg(
         long,
@@ -152,19 +143,19 @@ pub struct Args {
     /// Seconds the swap may wait for a metadata lock in one attempt; the application's queries queue behind it for at most this long
     #[arg(
         long,
-        default_value_t = 1.0,
+        default_value = "1",
         value_name = "SECS",
         help_heading = "Cut-over"
     )]
-    pub cut_over_lock_wait: f64,
+    pub cut_over_lock_wait: Secs,
     /// Give up the swap (and clean up) after trying for this many seconds
     #[arg(
         long,
-        default_value_t = 600.0,
+        default_value = "600",
         value_name = "SECS",
         help_heading = "Cut-over"
     )]
-    pub cut_over_timeout: f64,
+    pub cut_over_timeout: Secs,
     /// Copy and keep the shadow table in sync, but do not swap while FILE exists
     #[arg(long, value_name = "FILE", help_heading = "Cut-over")]
     pub postpone_cut_over: Option<PathBuf>,
@@ -175,33 +166,50 @@ pub struct Args {
     pub output: OutputArgs,
 }
 
-/// The checked configuration.
+/// The checked configuration: every option the engine reads, checked
+/// once here.
 #[derive(Debug)]
 pub struct Config {
-    /// The raw arguments.
-    pub args: Args,
+    /// The connection options the target is resolved over.
+    pub conn: ConnArgs,
+    /// Timeouts and session variables of every connection.
+    pub connect: ConnectOptions,
+    /// The DSN naming the table.
+    pub target: ConnSpec,
     /// The parsed ALTER.
     pub alter: Alter,
-    /// Throttle settings.
-    pub throttle: ThrottleOptions,
+    /// `--method` (None: chosen from what the server allows).
+    pub method: Option<Method>,
+    /// `--force-copy`.
+    pub force_copy: bool,
+    /// `--allow-data-loss`.
+    pub allow_data_loss: bool,
+    /// `--alter-foreign-keys-method`.
+    pub fk_method: FkMethod,
+    /// `--execute` (else `--dry-run`: plan only).
+    pub execute: bool,
+    /// `--resume`.
+    pub resume: bool,
+    /// `--no-drop-old-table`.
+    pub no_drop_old_table: bool,
+    /// `--chunk-size`: rows in the first chunk.
+    pub chunk_size: u64,
     /// `--chunk-time`.
     pub chunk_time: Duration,
+    /// `--sleep-ratio`.
+    pub sleep_ratio: f64,
     /// `--cut-over-lock-wait`, whole seconds (at least 1; `WAIT n` takes integers).
     pub lock_wait: u32,
     /// `--cut-over-timeout`.
     pub cut_over_timeout: Duration,
+    /// `--postpone-cut-over`.
+    pub postpone_cut_over: Option<PathBuf>,
+    /// Throttle settings.
+    pub throttle: ThrottleOptions,
     /// How replicas are found for the lag throttle (`--recursion-method`).
     pub recursion: Vec<oxkit::topology::Method>,
-}
-
-fn secs(what: &str, v: f64) -> Result<Duration> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        Err(usage_error(format!(
-            "{what} must be a number of seconds >= 0"
-        )))
-    }
+    /// `--format`.
+    pub format: Format,
 }
 
 impl Config {
@@ -212,11 +220,11 @@ impl Config {
                 "say what to do: --dry-run (show the plan, change nothing) or --execute",
             ));
         }
-        if args.targets.len() != 1 {
+        let [target] = &args.targets[..] else {
             return Err(usage_error(
                 "give exactly one DSN naming the table: h=host,D=db,t=table",
             ));
-        }
+        };
         let Some(text) = &args.alter else {
             return Err(usage_error(
                 "--alter is required: the ALTER TABLE clauses to apply",
@@ -232,15 +240,9 @@ impl Config {
             .throttle
             .options()
             .map_err(|e| usage_error(format!("{e:#}")))?;
-        let chunk_time = secs("--chunk-time", args.chunk_time)?;
-        if args.chunk_size == 0 {
-            return Err(usage_error("--chunk-size must be at least 1"));
-        }
         if !(args.sleep_ratio.is_finite() && (0.0..=100.0).contains(&args.sleep_ratio)) {
             return Err(usage_error("--sleep-ratio must be between 0 and 100"));
         }
-        let lw = secs("--cut-over-lock-wait", args.cut_over_lock_wait)?;
-        let cut_over_timeout = secs("--cut-over-timeout", args.cut_over_timeout)?;
         if args.resume && args.dry_run {
             return Err(usage_error("--resume needs --execute"));
         }
@@ -248,14 +250,46 @@ impl Config {
             .recursion
             .methods()
             .map_err(|e| usage_error(format!("{e:#}")))?;
+        let target = oxkit::dsn::parse_targets(std::slice::from_ref(target))
+            .map_err(|e| usage_error(format!("{e:#}")))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| usage_error("give one DSN naming the table"))?;
+        if target.table.is_none() {
+            return Err(usage_error(
+                "the DSN names no table: add t=table (and D=database)",
+            ));
+        }
+        let connect = args
+            .conn
+            .connect_options()
+            .map_err(|e| usage_error(format!("{e:#}")))?;
+        let lock_wait = args
+            .cut_over_lock_wait
+            .get()
+            .ceil()
+            .clamp(1.0, 31_536_000.0) as u32;
         Ok(Config {
-            recursion,
-            lock_wait: (lw.as_secs_f64().ceil() as u32).clamp(1, 31_536_000),
+            connect,
+            target,
             alter,
+            method: args.method,
+            force_copy: args.force_copy,
+            allow_data_loss: args.allow_data_loss,
+            fk_method: args.alter_foreign_keys_method,
+            execute: args.execute,
+            resume: args.resume,
+            no_drop_old_table: args.no_drop_old_table,
+            chunk_size: args.chunk.chunk_size.get(),
+            chunk_time: args.chunk.chunk_time.duration(),
+            sleep_ratio: args.sleep_ratio,
+            lock_wait,
+            cut_over_timeout: args.cut_over_timeout.duration(),
+            postpone_cut_over: args.postpone_cut_over,
             throttle,
-            chunk_time,
-            cut_over_timeout,
-            args,
+            recursion,
+            format: args.output.format,
+            conn: args.conn,
         })
     }
 }
@@ -267,19 +301,8 @@ pub fn command() -> clap::Command {
 
 /// Runs the tool.
 pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
-    let args = Args::from_arg_matches(matches)?;
-    let cfg = Config::new(args)?;
-    let targets =
-        oxkit::dsn::parse_targets(&cfg.args.targets).map_err(|e| usage_error(format!("{e:#}")))?;
-    let target = targets
-        .first()
-        .ok_or_else(|| usage_error("give one DSN naming the table"))?;
-    if target.table.is_none() {
-        return Err(usage_error(
-            "the DSN names no table: add t=table (and D=database)",
-        ));
-    }
-    let spec = cfg.args.conn.resolve(Some(target))?;
+    let cfg = Config::new(Args::from_arg_matches(matches)?)?;
+    let spec = cfg.conn.resolve(Some(&cfg.target))?;
     engine::run(ctx, &cfg, spec)
 }
 
@@ -453,9 +476,8 @@ mod tests {
             "--method",
             "binlog"
         ])
-        .is_ok_and(|c| c.args.method == Some(Method::Binlog)));
-        assert!(parse(&["--alter", "ADD INDEX (a)", "--execute"])
-            .is_ok_and(|c| c.args.method.is_none()));
+        .is_ok_and(|c| c.method == Some(Method::Binlog)));
+        assert!(parse(&["--alter", "ADD INDEX (a)", "--execute"]).is_ok_and(|c| c.method.is_none()));
         assert!(parse(&[
             "--alter",
             "ADD INDEX (a)",
@@ -511,45 +533,62 @@ mod tests {
             assert!(got.starts_with(want), "{argv:?}: {got}");
         }
         // One option's value each, on an otherwise valid command line.
-        let seconds = "must be a number of seconds >= 0";
+        // Values of the shared argument types are refused by the parser,
+        // naming the option.
+        let seconds = |option: &str, value: &str| {
+            format!("clap: error: invalid value '{value}' for '{option} <SECS>': must be a number of seconds >= 0")
+        };
         let options = [
             (
-                "--alter=RENAME TO x",
-                "--alter: \"RENAME TO x\": renaming the table is not an online change",
+                "--alter=RENAME TO x".to_string(),
+                "--alter: \"RENAME TO x\": renaming the table is not an online change".to_string(),
             ),
             (
-                "--alter=ADD INDEX (a); DROP TABLE t",
-                "--alter: --alter holds a ';'",
+                "--alter=ADD INDEX (a); DROP TABLE t".to_string(),
+                "--alter: --alter holds a ';'".to_string(),
             ),
             (
-                "--alter=ADD INDEX (a",
-                "--alter: --alter has a '(' without its ')'",
+                "--alter=ADD INDEX (a".to_string(),
+                "--alter: --alter has a '(' without its ')'".to_string(),
             ),
             (
-                "--alter-foreign-keys-method=drop-swap",
-                "--alter-foreign-keys-method drop-swap is not built; use rebuild-constraints",
+                "--alter-foreign-keys-method=drop-swap".to_string(),
+                "--alter-foreign-keys-method drop-swap is not built; use rebuild-constraints"
+                    .to_string(),
             ),
-            ("--chunk-time=-1", &format!("--chunk-time {seconds}")),
-            ("--chunk-time=NaN", &format!("--chunk-time {seconds}")),
-            ("--chunk-size=0", "--chunk-size must be at least 1"),
+            ("--chunk-time=-1".to_string(), seconds("--chunk-time", "-1")),
             (
-                "--sleep-ratio=101",
-                "--sleep-ratio must be between 0 and 100",
-            ),
-            (
-                "--cut-over-lock-wait=-1",
-                &format!("--cut-over-lock-wait {seconds}"),
+                "--chunk-time=NaN".to_string(),
+                seconds("--chunk-time", "NaN"),
             ),
             (
-                "--cut-over-timeout=inf",
-                &format!("--cut-over-timeout {seconds}"),
+                "--chunk-size=0".to_string(),
+                "clap: error: invalid value '0' for '--chunk-size <ROWS>': must be at least 1"
+                    .to_string(),
             ),
-            ("--recursion-method=bogus", "--recursion-method: "),
+            (
+                "--sleep-ratio=101".to_string(),
+                "--sleep-ratio must be between 0 and 100".to_string(),
+            ),
+            (
+                "--cut-over-lock-wait=-1".to_string(),
+                seconds("--cut-over-lock-wait", "-1"),
+            ),
+            (
+                "--cut-over-timeout=inf".to_string(),
+                seconds("--cut-over-timeout", "inf"),
+            ),
+            ("--max-lag=-2".to_string(), seconds("--max-lag", "-2")),
+            (
+                "--recursion-method=bogus".to_string(),
+                "--recursion-method: ".to_string(),
+            ),
+            ("--set-vars=nonsense".to_string(), "--set-vars".to_string()),
         ];
-        for (option, want) in options {
+        for (option, want) in &options {
             // A later --alter wins over the valid one.
             let got = refusal(&[dsn, "--execute", "--alter", alter, option]);
-            assert!(got.starts_with(want), "{option}: {got}");
+            assert!(got.starts_with(want.as_str()), "{option}: {got}");
         }
         // Both actions: clap refuses before Config::new.
         assert!(refusal(&[dsn, "--alter", alter, "--dry-run", "--execute"]).starts_with("clap: "));

@@ -443,7 +443,7 @@ fn unique_key_guards(
                 idx.name,
                 quote_idents(&cols)
             );
-            if !cfg.args.allow_data_loss {
+            if !cfg.allow_data_loss {
                 return Err(refuse(format!("{msg} (--allow-data-loss allows it)")));
             }
             guards.push(msg);

@@ -18,7 +18,7 @@ use oxkit::checksum::{aggregate, row_string, RowOptions};
 use oxkit::conn::{self, Conn, DbError};
 use oxkit::dsn::{self, ConnSpec};
 use oxkit::entry::Context;
-use oxkit::nibble::{Bound, Chunk, NibbleOptions, Nibbler};
+use oxkit::nibble::{Bound, Chunk, Nibbler};
 use oxkit::progress::Progress;
 use oxkit::server::Server;
 use oxkit::sql::quote_ident;
@@ -136,7 +136,7 @@ fn connect_replicas(
     opts: &conn::ConnectOptions,
 ) -> Result<Replicas> {
     let replica_specs = if replica_specs.is_empty() {
-        discover(primary_spec, &cfg.recursion, cfg.args.recurse, opts)
+        discover(primary_spec, &cfg.recursion, cfg.recurse, opts)
             .context("finding replicas")?
             .into_iter()
             .map(|r| r.spec)
@@ -171,7 +171,7 @@ fn connect_replicas(
         log::warn!(
             "no replicas found for {} (--recursion-method {}): checksumming the primary only",
             dsn::label(primary_spec),
-            cfg.args.recursion.recursion_method
+            cfg.recursion_method
         );
     }
     Ok(out)
@@ -180,7 +180,7 @@ fn connect_replicas(
 /// `--method` as it will run: auto becomes replicate when the primary logs
 /// and allows statement-format sessions, snapshot otherwise.
 fn choose_method(cfg: &Config, main_conn: &mut Conn, primary: &Server) -> Result<Method> {
-    Ok(match cfg.args.method {
+    Ok(match cfg.method {
         Method::Snapshot => Method::Snapshot,
         Method::Replicate => {
             replicate::session_setup(main_conn).map_err(|e| {
@@ -209,11 +209,8 @@ fn worker_count(
     method: Method,
     tables: usize,
 ) -> usize {
-    let mut threads = cfg
-        .args
-        .threads
-        .unwrap_or_else(|| default_threads(main_conn));
-    if cfg.args.threads.is_none() && method == Method::Replicate {
+    let mut threads = cfg.threads.unwrap_or_else(|| default_threads(main_conn));
+    if cfg.threads.is_none() && method == Method::Replicate {
         // Every chunk is re-executed by each replica's applier: more
         // workers than the slowest replica applies in parallel only make
         // it lag (and the run pause on --max-lag).
@@ -271,7 +268,7 @@ pub fn run(
     primary_spec: ConnSpec,
     replica_specs: Vec<ConnSpec>,
 ) -> Result<Exit> {
-    let opts = cfg.args.conn.connect_options()?;
+    let opts = cfg.connect.clone();
     let mut main_conn = conn::connect(&primary_spec, &opts)?;
     let primary_server = Server::detect(&mut main_conn)?;
     let Replicas {
@@ -280,13 +277,13 @@ pub fn run(
         watched,
     } = connect_replicas(cfg, &primary_spec, replica_specs, &opts)?;
     let method = choose_method(cfg, &mut main_conn, &primary_server)?;
-    let (rdb, rtbl) = &cfg.replicate_table;
+    let (rdb, rtbl) = (&cfg.replicate_table.db, &cfg.replicate_table.table);
     let rt = oxkit::checksum::ReplicateTable::open(&mut main_conn, &primary_server, rdb, rtbl)?;
     if method == Method::Replicate {
         main_conn.run("creating the checksum table", &rt.create_sql())?;
     }
 
-    let plans = plan_tables(&mut main_conn, cfg, cfg.args.function.on(&primary_server))?;
+    let plans = plan_tables(&mut main_conn, cfg, cfg.function.on(&primary_server))?;
     if plans.is_empty() {
         log::warn!("{}", cfg.filter.nothing_matched());
     }
@@ -345,11 +342,11 @@ pub fn run(
     }
 
     let exit = exit_status(&shared, &results);
-    if cfg.args.output.format == oxkit::report::Format::Json {
+    if cfg.format == oxkit::report::Format::Json {
         results.sort_by(|a, b| (&a.db, &a.table).cmp(&(&b.db, &b.table)));
         let doc = serde_json::json!({
             "method": method,
-            "function": cfg.args.function.on(&shared.primary_server),
+            "function": cfg.function.on(&shared.primary_server),
             "primary": dsn::label(&primary_spec),
             "replicas": shared.replicas.iter().map(|r| r.label.clone()).collect::<Vec<_>>(),
             "tables": results,
@@ -382,7 +379,7 @@ fn run_workers(
                 })
             })
             .collect();
-        let text = shared.cfg.args.output.format == oxkit::report::Format::Text;
+        let text = shared.cfg.format == oxkit::report::Format::Text;
         let mut out = std::io::stdout().lock();
         oxkit::report::mark_stdout_used();
         // One handling for every result, whether it arrives while workers
@@ -489,12 +486,8 @@ fn begin_table(shared: &Shared, t: &Arc<TableWork>, w: &mut WorkerConns) -> Resu
         Nibbler::new(
             &plan.table,
             k.clone(),
-            shared.cfg.args.r#where.clone(),
-            NibbleOptions {
-                initial_rows: shared.cfg.args.chunk_size,
-                target: shared.cfg.chunk_time,
-                max_rows: shared.cfg.args.max_chunk_rows,
-            },
+            shared.cfg.r#where.clone(),
+            shared.cfg.nibble.clone(),
         )
     });
     if shared.method == Method::Replicate {
@@ -503,7 +496,7 @@ fn begin_table(shared: &Shared, t: &Arc<TableWork>, w: &mut WorkerConns) -> Resu
             &shared.rt,
             plan,
             key.as_ref(),
-            shared.cfg.args.resume,
+            shared.cfg.resume,
         )? {
             replicate::Resume::Fresh => {}
             replicate::Resume::Done => {
@@ -529,13 +522,13 @@ fn begin_table(shared: &Shared, t: &Arc<TableWork>, w: &mut WorkerConns) -> Resu
     // chunks (below its first key, its rows, above its last) and their
     // boundary reads, more than its rows. The optimizer's estimate spares
     // big tables the count; the count keeps a stale estimate harmless.
-    let initial = shared.cfg.args.chunk_size;
+    let initial = shared.cfg.nibble.initial_rows;
     if nibbler.as_ref().is_some_and(|n| n.next_number() == 1)
         && plan.table.row_estimate <= initial.saturating_mul(4)
         && crate::plan::count_up_to(
             &mut w.primary,
             &plan.table,
-            shared.cfg.args.r#where.as_deref(),
+            shared.cfg.r#where.as_deref(),
             initial + 1,
         )? <= initial
     {
@@ -704,7 +697,7 @@ fn checksum_chunk(
         Some(k) => k.range_sql(&chunk.lower, &chunk.upper),
         None => "1=1".to_string(),
     };
-    if let Some(f) = &shared.cfg.args.r#where {
+    if let Some(f) = &shared.cfg.r#where {
         cond = format!("({cond}) AND ({f})");
     }
     let force = key.map(|k| k.force_index()).unwrap_or_default();
@@ -844,7 +837,7 @@ fn finish(shared: &Shared, t: &TableWork, w: &mut WorkerConns) -> Result<()> {
         chunks = c as u32;
     }
     let mut index_checks = Vec::new();
-    if shared.cfg.args.verify_indexes && skip_reason.is_none() {
+    if shared.cfg.verify_indexes && skip_reason.is_none() {
         let snapshot = shared.method == Method::Snapshot && !shared.replicas.is_empty();
         let labels: Vec<String> = std::iter::once(shared.primary_label.clone())
             .chain(shared.replicas.iter().map(|r| r.label.clone()))
@@ -857,7 +850,7 @@ fn finish(shared: &Shared, t: &TableWork, w: &mut WorkerConns) -> Result<()> {
                 c,
                 plan,
                 &shared.cfg.row,
-                shared.cfg.args.function.on(&shared.primary_server),
+                shared.cfg.function.on(&shared.primary_server),
                 snapshot,
                 label,
             ) {

@@ -17,12 +17,18 @@ mod plan;
 mod replicate;
 mod snapshot;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use oxkit::checksum::{Function, RowOptions};
-use oxkit::cli::{ConnArgs, FilterArgs, OutputArgs, ThrottleArgs};
+use oxkit::cli::{
+    ChunkArgs, Condition, ConnArgs, Count, DbTable, FilterArgs, OutputArgs, Secs, ThrottleArgs,
+};
+use oxkit::conn::ConnectOptions;
+use oxkit::dsn::ConnSpec;
 use oxkit::entry::{usage_error, Context};
 use oxkit::filter::TableFilter;
+use oxkit::nibble::NibbleOptions;
+use oxkit::report::Format;
 use oxkit::throttle::ThrottleOptions;
 use oxkit::Exit;
 use std::time::Duration;
@@ -73,7 +79,7 @@ pub struct Args {
     pub ignore_columns: Vec<String>,
     /// Only rows matching this SQL condition (applied on every server)
     #[arg(long, value_name = "CONDITION", help_heading = "Checksum")]
-    pub r#where: Option<String>,
+    pub r#where: Option<Condition>,
     /// Also check every secondary index against the table's clustered index, on every server
     #[arg(long, help_heading = "Checksum")]
     pub verify_indexes: bool,
@@ -84,35 +90,21 @@ pub struct Args {
         value_name = "DB.TABLE",
         help_heading = "Checksum"
     )]
-    pub replicate: String,
+    pub replicate: DbTable,
     /// Continue the previous replicate run from the checksum table instead of starting over
     #[arg(long, help_heading = "Checksum")]
     pub resume: bool,
 
-    /// Seconds each chunk should take; chunk sizes adapt to it (0 keeps --chunk-size fixed)
-    #[arg(
-        long,
-        default_value_t = 0.5,
-        value_name = "SECS",
-        help_heading = "Chunking"
-    )]
-    pub chunk_time: f64,
-    /// Rows in the first chunk of a table (and every chunk with --chunk-time 0)
-    #[arg(
-        long,
-        default_value_t = 1000,
-        value_name = "ROWS",
-        help_heading = "Chunking"
-    )]
-    pub chunk_size: u64,
+    #[command(flatten)]
+    pub chunk: ChunkArgs,
     /// Largest chunk, in rows
     #[arg(
         long,
-        default_value_t = 2_000_000,
+        default_value = "2000000",
         value_name = "ROWS",
         help_heading = "Chunking"
     )]
-    pub max_chunk_rows: u64,
+    pub max_chunk_rows: Count,
     /// Tables with no usable index are checksummed in one chunk up to this many rows, skipped above
     #[arg(
         long,
@@ -123,7 +115,7 @@ pub struct Args {
     pub max_unkeyed_rows: u64,
     /// Worker threads (default: half the server's CPUs, 2 to 8; with the replicate method no more than the slowest replica applies in parallel)
     #[arg(long, value_name = "N", help_heading = "Chunking")]
-    pub threads: Option<usize>,
+    pub threads: Option<Count>,
 
     #[command(flatten)]
     pub recursion: oxkit::cli::RecursionArgs,
@@ -138,19 +130,19 @@ pub struct Args {
     /// Seconds to wait for a replica to reach a position before giving up on it
     #[arg(
         long,
-        default_value_t = 600.0,
+        default_value = "600",
         value_name = "SECS",
         help_heading = "Replicas"
     )]
-    pub replica_timeout: f64,
+    pub replica_timeout: Secs,
     /// Snapshot method: reopen the snapshots after this many seconds, so undo history stays small
     #[arg(
         long,
-        default_value_t = 60.0,
+        default_value = "60",
         value_name = "SECS",
         help_heading = "Replicas"
     )]
-    pub snapshot_refresh: f64,
+    pub snapshot_refresh: Secs,
 
     #[command(flatten)]
     pub filter: FilterArgs,
@@ -160,37 +152,54 @@ pub struct Args {
     pub output: OutputArgs,
 }
 
-/// The checked configuration.
+/// The checked configuration: every option the engine reads, checked
+/// once here.
 #[derive(Debug)]
 pub struct Config {
-    /// The raw arguments (connection options are resolved later).
-    pub args: Args,
+    /// The connection options every target is resolved over.
+    pub conn: ConnArgs,
+    /// Timeouts and session variables of every connection.
+    pub connect: ConnectOptions,
+    /// The primary's DSN (none: the connection options alone).
+    pub primary: Option<ConnSpec>,
+    /// Replicas named on the command line (none: discover them).
+    pub replicas: Vec<ConnSpec>,
+    /// `--method`.
+    pub method: Method,
+    /// `--function`.
+    pub function: Function,
     /// Table selection.
     pub filter: TableFilter,
     /// Row hash settings.
     pub row: RowOptions,
+    /// `--where`.
+    pub r#where: Option<String>,
+    /// `--verify-indexes`.
+    pub verify_indexes: bool,
+    /// `--resume`.
+    pub resume: bool,
+    /// `--replicate`.
+    pub replicate_table: DbTable,
+    /// Chunk sizes (`--chunk-size`, `--chunk-time`, `--max-chunk-rows`).
+    pub nibble: NibbleOptions,
+    /// `--max-unkeyed-rows`.
+    pub max_unkeyed_rows: u64,
+    /// `--threads` (None: chosen from the server).
+    pub threads: Option<usize>,
     /// Throttle settings.
     pub throttle: ThrottleOptions,
-    /// Replicate table, split.
-    pub replicate_table: (String, String),
     /// Replica discovery.
     pub recursion: Vec<oxkit::topology::Method>,
-    /// `--chunk-time` (None when 0).
-    pub chunk_time: Option<Duration>,
+    /// `--recursion-method` as given (for messages).
+    pub recursion_method: String,
+    /// `--recurse`.
+    pub recurse: u32,
     /// `--replica-timeout`.
     pub replica_timeout: Duration,
     /// `--snapshot-refresh`.
     pub snapshot_refresh: Duration,
-}
-
-fn secs(what: &str, v: f64) -> Result<Duration> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        Err(usage_error(format!(
-            "{what} must be a number of seconds >= 0"
-        )))
-    }
+    /// `--format`.
+    pub format: Format,
 }
 
 impl Config {
@@ -201,56 +210,62 @@ impl Config {
             .throttle
             .options()
             .map_err(|e| usage_error(format!("{e:#}")))?;
-        let replicate_table = match args.replicate.split_once('.') {
-            Some((d, t)) if !d.is_empty() && !t.is_empty() && !t.contains('.') => {
-                (d.to_string(), t.to_string())
-            }
-            _ => {
-                return Err(usage_error(format!(
-                    "--replicate {:?}: expected DATABASE.TABLE",
-                    args.replicate
-                )))
-            }
-        };
         if args.resume && args.method == Method::Snapshot {
             return Err(usage_error(
                 "--resume continues a replicate run from its checksum table; the snapshot method keeps no state",
             ));
         }
-        if args.chunk_size == 0 || args.max_chunk_rows == 0 {
-            return Err(usage_error(
-                "--chunk-size and --max-chunk-rows must be at least 1",
-            ));
-        }
-        if args.threads == Some(0) {
-            return Err(usage_error("--threads must be at least 1"));
-        }
         if args.float_precision.is_some_and(|p| p > 30) {
             return Err(usage_error("--float-precision must be 0 to 30"));
-        }
-        if let Some(w) = &args.r#where {
-            if w.trim().is_empty() {
-                return Err(usage_error("--where is empty"));
-            }
         }
         let recursion = args
             .recursion
             .methods()
             .map_err(|e| usage_error(format!("{e:#}")))?;
-        let chunk_time = secs("--chunk-time", args.chunk_time)?;
+        let mut targets = oxkit::dsn::parse_targets(&args.targets)
+            .map_err(|e| usage_error(format!("{e:#}")))?
+            .into_iter();
+        let primary = targets.next();
+        let replicas: Vec<ConnSpec> = targets.collect();
+        if !replicas.is_empty() && !args.recursion.is_default() {
+            return Err(usage_error(
+                "give replicas either as extra DSNs or through --recursion-method, not both",
+            ));
+        }
+        let connect = args
+            .conn
+            .connect_options()
+            .map_err(|e| usage_error(format!("{e:#}")))?;
         Ok(Config {
+            connect,
+            primary,
+            replicas,
+            method: args.method,
+            function: args.function,
             filter,
             row: RowOptions {
                 float_precision: args.float_precision,
-                ignore_columns: args.ignore_columns.clone(),
+                ignore_columns: args.ignore_columns,
             },
+            r#where: args.r#where.map(|c| c.0),
+            verify_indexes: args.verify_indexes,
+            resume: args.resume,
+            replicate_table: args.replicate,
+            nibble: NibbleOptions {
+                initial_rows: args.chunk.chunk_size.get(),
+                target: args.chunk.chunk_time.nonzero(),
+                max_rows: args.max_chunk_rows.get(),
+            },
+            max_unkeyed_rows: args.max_unkeyed_rows,
+            threads: args.threads.map(Count::as_usize),
             throttle,
-            replicate_table,
             recursion,
-            chunk_time: (!chunk_time.is_zero()).then_some(chunk_time),
-            replica_timeout: secs("--replica-timeout", args.replica_timeout)?,
-            snapshot_refresh: secs("--snapshot-refresh", args.snapshot_refresh)?,
-            args,
+            recursion_method: args.recursion.recursion_method,
+            recurse: args.recurse,
+            replica_timeout: args.replica_timeout.duration(),
+            snapshot_refresh: args.snapshot_refresh.duration(),
+            format: args.output.format,
+            conn: args.conn,
         })
     }
 }
@@ -262,24 +277,15 @@ pub fn command() -> clap::Command {
 
 /// Runs the tool.
 pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
-    let args = Args::from_arg_matches(matches)?;
-    let cfg = Config::new(args)?;
-    let targets =
-        oxkit::dsn::parse_targets(&cfg.args.targets).map_err(|e| usage_error(format!("{e:#}")))?;
-    if targets.len() > 1 && !cfg.args.recursion.is_default() {
-        bail!(usage_error(
-            "give replicas either as extra DSNs or through --recursion-method, not both"
-        ));
-    }
+    let cfg = Config::new(Args::from_arg_matches(matches)?)?;
     let primary = cfg
-        .args
         .conn
-        .resolve(targets.first())
+        .resolve(cfg.primary.as_ref())
         .context("resolving the primary's connection")?;
-    let replicas = targets
+    let replicas = cfg
+        .replicas
         .iter()
-        .skip(1)
-        .map(|t| cfg.args.conn.resolve(Some(t)))
+        .map(|t| cfg.conn.resolve(Some(t)))
         .collect::<Result<Vec<_>>>()?;
     engine::run(ctx, &cfg, primary, replicas)
 }

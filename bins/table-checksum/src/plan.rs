@@ -56,7 +56,7 @@ pub fn plan_tables(conn: &mut Conn, cfg: &Config, function: Function) -> Result<
             .with_context(|| format!("listing tables of {db}"))?;
         rows.extend(tables.into_iter().map(|(t, e)| (db.clone(), t, e)));
     }
-    let (rdb, rtbl) = &cfg.replicate_table;
+    let (rdb, rtbl) = (&cfg.replicate_table.db, &cfg.replicate_table.table);
     let mut selected: Vec<(String, Vec<String>)> = Vec::new();
     for (db, name, engine) in rows {
         if SYSTEM_SCHEMAS.contains(&db.as_str())
@@ -82,7 +82,7 @@ pub fn plan_tables(conn: &mut Conn, cfg: &Config, function: Function) -> Result<
         let walk = match chunk_index(&table) {
             Some(idx) => Walk::Chunked(ChunkKey::new(&table, idx)),
             None => {
-                let limit = cfg.args.max_unkeyed_rows;
+                let limit = cfg.max_unkeyed_rows;
                 let n = count_up_to(conn, &table, None, limit + 1)?;
                 if n > limit {
                     Walk::Skip(format!(

@@ -11,6 +11,7 @@ use crate::compare::{compare_range, recheck, Bucketing, Diff, Shape};
 use crate::fix;
 use crate::Config;
 use anyhow::{Context as _, Result};
+use oxkit::cli::DbTable;
 use oxkit::conn::{self, Conn, ConnectOptions, ErrorKind};
 use oxkit::dsn::{self, ConnSpec};
 use oxkit::entry::Context;
@@ -116,7 +117,7 @@ fn warn(msg: &str) {
 
 fn pairs(cfg: &Config, specs: &[ConnSpec], opts: &ConnectOptions) -> Result<Vec<Pair>> {
     let first = specs.first().context("no DSN given")?;
-    if cfg.args.sync_to_master {
+    if cfg.sync_to_master {
         let mut c = conn::connect(first, opts).context("connecting to the replica")?;
         let server = Server::detect(&mut c)?;
         let st = replica_status(&mut c, &server)?;
@@ -168,7 +169,7 @@ fn pairs(cfg: &Config, specs: &[ConnSpec], opts: &ConnectOptions) -> Result<Vec<
 
 /// Runs the whole sync.
 pub fn run(ctx: &Context, cfg: &Config, specs: Vec<ConnSpec>) -> Result<Exit> {
-    let opts = cfg.args.conn.connect_options()?;
+    let opts = cfg.connect.clone();
     let pairs = pairs(cfg, &specs, &opts)?;
     let mut reports = Vec::new();
     let mut exit = Exit::OK;
@@ -209,7 +210,7 @@ pub fn run(ctx: &Context, cfg: &Config, specs: Vec<ConnSpec>) -> Result<Exit> {
         } else {
             "direct"
         },
-        execute: cfg.args.execute,
+        execute: cfg.execute,
         exit_status: final_exit.code(),
         error: fatal.as_ref().map(oxkit::entry::render_error),
         tables: &reports,
@@ -262,11 +263,11 @@ fn print_report(cfg: &Config, r: &Report) -> Result<()> {
         text.push_str(&t.to_string());
     }
     let json = serde_json::to_string_pretty(r)? + "\n";
-    let body = match cfg.args.output.format {
+    let body = match cfg.format {
         Format::Json => json,
         Format::Text => text,
     };
-    if cfg.args.print {
+    if cfg.print {
         // stdout carries only the replayable SQL.
         eprint!("{body}");
     } else {
@@ -305,7 +306,7 @@ fn connect_pair(cfg: &Config, p: &Pair, opts: &ConnectOptions) -> Result<Conns> 
     let mut statement_ok = false;
     let mut src_write = None;
     let mut tgt_write = None;
-    if cfg.args.execute {
+    if cfg.execute {
         if p.through {
             let mut w = conn::connect(&p.source, opts)?;
             match w.run(
@@ -376,8 +377,8 @@ type RecordedChunk = (Option<String>, Option<String>, Option<String>, u64);
 type Recorded = BTreeMap<(String, String), Vec<RecordedChunk>>;
 
 /// Differing chunks recorded in the checksum table on the target, by table.
-fn recorded_chunks(c: &mut Conn, server: &Server, rt: &(String, String)) -> Result<Recorded> {
-    let rt = oxkit::checksum::ReplicateTable::open(c, server, &rt.0, &rt.1)?;
+fn recorded_chunks(c: &mut Conn, server: &Server, rt: &DbTable) -> Result<Recorded> {
+    let rt = oxkit::checksum::ReplicateTable::open(c, server, &rt.db, &rt.table)?;
     type Row = (
         String,
         String,
@@ -406,7 +407,7 @@ fn recorded_chunks(c: &mut Conn, server: &Server, rt: &(String, String)) -> Resu
 }
 
 fn with_where(cfg: &Config, cond: String) -> String {
-    match &cfg.args.r#where {
+    match &cfg.r#where {
         Some(w) => format!("({cond}) AND ({w})"),
         None => cond,
     }
@@ -426,11 +427,11 @@ fn table_ranges(cfg: &Config, c: &mut Conn, table: &Table, shape: &Shape) -> Res
     let mut n = Nibbler::new(
         table,
         key.clone(),
-        cfg.args.r#where.clone(),
+        cfg.r#where.clone(),
         NibbleOptions {
-            initial_rows: cfg.args.chunk_size,
+            initial_rows: cfg.chunk_size,
             target: None,
-            max_rows: cfg.args.chunk_size,
+            max_rows: cfg.chunk_size,
         },
     );
     let mut out = Vec::new();
@@ -438,7 +439,7 @@ fn table_ranges(cfg: &Config, c: &mut Conn, table: &Table, shape: &Shape) -> Res
         let below = matches!(ch.lower, Bound::Open) && !matches!(ch.upper, Bound::Open);
         out.push(Range {
             cond: with_where(cfg, key.range_sql(&ch.lower, &ch.upper)),
-            estimate: if below { 1 } else { cfg.args.chunk_size },
+            estimate: if below { 1 } else { cfg.chunk_size },
             span: int_span(shape, index, &ch.lower, &ch.upper),
         });
     }
@@ -535,9 +536,9 @@ fn sync_pair(
     };
     let tables: Vec<(String, String)> = match &recorded {
         Some(r) => r.keys().cloned().collect(),
-        None => list_tables(&mut c.src_read, &cfg.args.filter.databases)?,
+        None => list_tables(&mut c.src_read, cfg.filter.databases())?,
     };
-    if cfg.args.print {
+    if cfg.print {
         oxkit::report::mark_stdout_used();
         let mut out = std::io::stdout().lock();
         if p.through && c.statement_ok {
@@ -561,7 +562,7 @@ fn sync_pair(
     for (db, name) in tables {
         ctx.cancel.check()?;
         if let Some(rt) = &cfg.replicate {
-            if db == rt.0 && name == rt.1 {
+            if db == rt.db && name == rt.table {
                 continue;
             }
         }
@@ -645,23 +646,15 @@ fn sync_table(
     if diffs.is_empty() {
         return Ok(Exit::OK);
     }
-    if cfg.args.print {
+    if cfg.print {
         print_fixes(table, &shape, &diffs, on_source, rep)?;
     }
-    if !cfg.args.execute {
+    if !cfg.execute {
         return Ok(Exit::DIFFERENCES);
     }
     rep.fixed_on = Some(if on_source { "source" } else { "target" }.into());
     let fixed = rep.fixed.insert(0);
-    apply(
-        run.ctx,
-        c,
-        &shape,
-        &diffs,
-        on_source,
-        cfg.args.batch_size,
-        fixed,
-    )?;
+    apply(run.ctx, c, &shape, &diffs, on_source, cfg.batch_size, fixed)?;
     verify_fix(run, c, table, &shape, &touched, rep)
 }
 
@@ -687,15 +680,15 @@ fn check_table(
         }
         return Err(e.into());
     }
-    let shape = Shape::new(table, cfg.args.function.on(&c.src_server));
+    let shape = Shape::new(table, cfg.function.on(&c.src_server));
     rep.key = shape.key_name.clone();
-    if shape.key.is_none() && !cfg.args.allow_no_key {
+    if shape.key.is_none() && !cfg.allow_no_key {
         let why = "no unique NOT NULL key: rows cannot be matched by key (--allow-no-key syncs whole-row groups)";
         rep.skip_reason = Some(why.into());
         warn(&format!("{full}: skipped: {why}"));
         return Ok(Err(Exit::TABLE_SKIPPED));
     }
-    if cfg.args.check_child_tables && !table.referenced_by.is_empty() {
+    if cfg.check_child_tables && !table.referenced_by.is_empty() {
         let kids: Vec<String> = table
             .referenced_by
             .iter()
@@ -753,7 +746,7 @@ fn find_diffs(
             &r.cond,
             r.estimate,
             r.span,
-            cfg.args.bucket_rows,
+            cfg.bucket_rows,
         )?;
         rep.ranges += 1;
         rep.rows_read += res.rows_read;

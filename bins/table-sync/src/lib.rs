@@ -17,9 +17,12 @@ mod fix;
 use anyhow::{Context as _, Result};
 use clap::{CommandFactory, FromArgMatches, Parser};
 use oxkit::checksum::Function;
-use oxkit::cli::{ConnArgs, FilterArgs, OutputArgs, ThrottleArgs};
+use oxkit::cli::{Condition, ConnArgs, Count, DbTable, FilterArgs, OutputArgs, Secs, ThrottleArgs};
+use oxkit::conn::ConnectOptions;
+use oxkit::dsn::ConnSpec;
 use oxkit::entry::{usage_error, Context};
 use oxkit::filter::TableFilter;
+use oxkit::report::Format;
 use oxkit::throttle::ThrottleOptions;
 use oxkit::Exit;
 use std::time::Duration;
@@ -44,10 +47,10 @@ pub struct Args {
     pub sync_to_master: bool,
     /// Sync only the chunks this checksum table (ox-table-checksum's or pt-table-checksum's) records as different
     #[arg(long, value_name = "DB.TABLE", help_heading = "Sync")]
-    pub replicate: Option<String>,
+    pub replicate: Option<DbTable>,
     /// Only rows matching this SQL condition (applied on both sides)
     #[arg(long, value_name = "CONDITION", help_heading = "Sync")]
-    pub r#where: Option<String>,
+    pub r#where: Option<Condition>,
     /// Sync tables without a unique NOT NULL key by whole-row groups (DELETE ... LIMIT n, INSERT); skipped otherwise
     #[arg(long, help_heading = "Sync")]
     pub allow_no_key: bool,
@@ -71,35 +74,35 @@ pub struct Args {
     /// Rows per range in direct and --sync-to-master mode (each range is compared in one pass)
     #[arg(
         long,
-        default_value_t = 200_000,
+        default_value = "200000",
         value_name = "ROWS",
         help_heading = "Chunking"
     )]
-    pub chunk_size: u64,
+    pub chunk_size: Count,
     /// Rows per hash bucket inside a range; only differing buckets' rows are fetched
     #[arg(
         long,
-        default_value_t = 16,
+        default_value = "16",
         value_name = "ROWS",
         help_heading = "Chunking"
     )]
-    pub bucket_rows: u64,
+    pub bucket_rows: Count,
     /// Rows fixed per transaction
     #[arg(
         long,
-        default_value_t = 200,
+        default_value = "200",
         value_name = "ROWS",
         help_heading = "Chunking"
     )]
-    pub batch_size: usize,
+    pub batch_size: Count,
     /// Seconds to wait for a replica to reach a position before giving up
     #[arg(
         long,
-        default_value_t = 600.0,
+        default_value = "600",
         value_name = "SECS",
         help_heading = "Chunking"
     )]
-    pub replica_timeout: f64,
+    pub replica_timeout: Secs,
 
     #[command(flatten)]
     pub filter: FilterArgs,
@@ -109,19 +112,46 @@ pub struct Args {
     pub output: OutputArgs,
 }
 
-/// The checked configuration.
+/// The checked configuration: every option the engine reads, checked
+/// once here.
 #[derive(Debug)]
 pub struct Config {
-    /// The raw arguments (connection options are resolved later).
-    pub args: Args,
+    /// The connection options every target is resolved over.
+    pub conn: ConnArgs,
+    /// Timeouts and session variables of every connection.
+    pub connect: ConnectOptions,
+    /// The DSNs given (none: the connection options alone).
+    pub targets: Vec<ConnSpec>,
+    /// `--sync-to-master`.
+    pub sync_to_master: bool,
+    /// `--replicate`.
+    pub replicate: Option<DbTable>,
+    /// `--where`.
+    pub r#where: Option<String>,
+    /// `--allow-no-key`.
+    pub allow_no_key: bool,
+    /// `--check-child-tables`.
+    pub check_child_tables: bool,
+    /// `--function`.
+    pub function: Function,
+    /// `--print`.
+    pub print: bool,
+    /// `--execute`.
+    pub execute: bool,
+    /// `--chunk-size`.
+    pub chunk_size: u64,
+    /// `--bucket-rows`.
+    pub bucket_rows: u64,
+    /// `--batch-size`.
+    pub batch_size: usize,
+    /// `--replica-timeout`.
+    pub replica_timeout: Duration,
     /// Table selection.
     pub filter: TableFilter,
     /// Throttle settings.
     pub throttle: ThrottleOptions,
-    /// `--replicate`, split.
-    pub replicate: Option<(String, String)>,
-    /// `--replica-timeout`.
-    pub replica_timeout: Duration,
+    /// `--format`.
+    pub format: Format,
 }
 
 impl Config {
@@ -137,23 +167,14 @@ impl Config {
                 "say what to do: --print (show the SQL), --dry-run (counts only) or --execute",
             ));
         }
-        let replicate = match &args.replicate {
-            None => None,
-            Some(r) => match r.split_once('.') {
-                Some((d, t)) if !d.is_empty() && !t.is_empty() && !t.contains('.') => {
-                    Some((d.to_string(), t.to_string()))
-                }
-                _ => {
-                    return Err(usage_error(format!(
-                        "--replicate {r:?}: expected DATABASE.TABLE"
-                    )))
-                }
-            },
-        };
         // With no DSN, the one server --sync-to-master or --replicate needs
         // comes from the connection options (--host, --port, --user, my.cnf),
         // as for every other tool.
-        match (args.sync_to_master, replicate.is_some(), args.targets.len()) {
+        match (
+            args.sync_to_master,
+            args.replicate.is_some(),
+            args.targets.len(),
+        ) {
             (true, _, 0 | 1) | (false, true, 0 | 1) | (false, _, 2) => {}
             (true, _, _) => {
                 return Err(usage_error(
@@ -171,28 +192,31 @@ impl Config {
                 ))
             }
         }
-        if args.chunk_size == 0 || args.bucket_rows == 0 || args.batch_size == 0 {
-            return Err(usage_error(
-                "--chunk-size, --bucket-rows and --batch-size must be at least 1",
-            ));
-        }
-        if let Some(w) = &args.r#where {
-            if w.trim().is_empty() {
-                return Err(usage_error("--where is empty"));
-            }
-        }
-        let t = args.replica_timeout;
-        if !(t.is_finite() && t >= 0.0) {
-            return Err(usage_error(
-                "--replica-timeout must be a number of seconds >= 0",
-            ));
-        }
+        let targets =
+            oxkit::dsn::parse_targets(&args.targets).map_err(|e| usage_error(format!("{e:#}")))?;
+        let connect = args
+            .conn
+            .connect_options()
+            .map_err(|e| usage_error(format!("{e:#}")))?;
         Ok(Config {
+            connect,
+            targets,
+            sync_to_master: args.sync_to_master,
+            replicate: args.replicate,
+            r#where: args.r#where.map(|c| c.0),
+            allow_no_key: args.allow_no_key,
+            check_child_tables: args.check_child_tables,
+            function: args.function,
+            print: args.print,
+            execute: args.execute,
+            chunk_size: args.chunk_size.get(),
+            bucket_rows: args.bucket_rows.get(),
+            batch_size: args.batch_size.as_usize(),
+            replica_timeout: args.replica_timeout.duration(),
             filter,
             throttle,
-            replicate,
-            replica_timeout: Duration::from_secs_f64(t),
-            args,
+            format: args.output.format,
+            conn: args.conn,
         })
     }
 }
@@ -204,21 +228,10 @@ pub fn command() -> clap::Command {
 
 /// Runs the tool.
 pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
-    let args = Args::from_arg_matches(matches)?;
-    let cfg = Config::new(args)?;
-    let targets =
-        oxkit::dsn::parse_targets(&cfg.args.targets).map_err(|e| usage_error(format!("{e:#}")))?;
-    let specs = if targets.is_empty() {
-        vec![cfg.args.conn.resolve(None)]
-    } else {
-        targets
-            .iter()
-            .map(|t| cfg.args.conn.resolve(Some(t)))
-            .collect()
-    };
-    let specs = specs
-        .into_iter()
-        .collect::<Result<Vec<_>>>()
+    let cfg = Config::new(Args::from_arg_matches(matches)?)?;
+    let specs = cfg
+        .conn
+        .resolve_all(&cfg.targets)
         .context("resolving connections")?;
     engine::run(ctx, &cfg, specs)
 }

@@ -25,8 +25,6 @@ complete -c ox-online-schema-change -l alter-foreign-keys-method -d 'Foreign key
 rebuild-constraints\t'After the swap, re-point each child\'s constraint at the new table (ALTER TABLE child, in place)'
 drop-swap\t'Drop the original table and rename the new one into place: not atomic (refused: not built)'
 none\t'Leave child constraints pointing at the old table (it is then kept); for experts'"
-complete -c ox-online-schema-change -l chunk-time -d 'Seconds each copy chunk should take (the chunk size adapts to it)' -r
-complete -c ox-online-schema-change -l chunk-size -d 'Rows in the first chunk' -r
 complete -c ox-online-schema-change -l sleep-ratio -d 'Pause after each chunk for this fraction of the chunk\'s time, so the copy yields to the application (0: copy flat out)' -r
 complete -c ox-online-schema-change -l cut-over-lock-wait -d 'Seconds the swap may wait for a metadata lock in one attempt; the application\'s queries queue behind it for at most this long' -r
 complete -c ox-online-schema-change -l cut-over-timeout -d 'Give up the swap (and clean up) after trying for this many seconds' -r
@@ -38,6 +36,8 @@ complete -c ox-online-schema-change -l pause-file -d 'Pause while this file exis
 complete -c ox-online-schema-change -l check-interval -d 'Seconds between throttle checks' -r
 complete -c ox-online-schema-change -l format -d 'Output format: human text tables, or one JSON document for scripts' -r -f -a "text\t'Human-readable tables'
 json\t'One JSON document on stdout'"
+complete -c ox-online-schema-change -l chunk-time -d 'Seconds each copy chunk should take (the chunk size adapts to it)' -r
+complete -c ox-online-schema-change -l chunk-size -d 'Rows in the first chunk' -r
 complete -c ox-online-schema-change -l config -d 'Read options from FILE (one option=value a line) after the global and user config files' -r -F
 complete -c ox-online-schema-change -l progress -r
 complete -c ox-online-schema-change -l ask-pass -d 'Prompt for the password on the terminal'
