@@ -160,6 +160,29 @@ impl Context {
     }
 }
 
+/// How a command line is refused before any I/O, parsed as [`main`]
+/// parses it: `Some("clap: ...")` when the parser refuses it,
+/// `Some(message)` when `check` (a tool's `Config::new`) refuses it with a
+/// [`UsageError`], `None` when it is accepted. For the tools' unit tests of
+/// their checks; any other error comes back as `"not a usage error: ..."`.
+pub fn refusal<T>(
+    cmd: Command,
+    argv: &[&str],
+    check: impl FnOnce(&clap::ArgMatches) -> Result<T>,
+) -> Option<String> {
+    let name = cmd.get_name().to_string();
+    let full = std::iter::once(name.as_str()).chain(argv.iter().copied());
+    let m = match full_command(cmd).try_get_matches_from(full) {
+        Ok(m) => m,
+        Err(e) => return Some(format!("clap: {e}")),
+    };
+    match check(&m) {
+        Ok(_) => None,
+        Err(e) if e.downcast_ref::<UsageError>().is_some() => Some(format!("{e:#}")),
+        Err(e) => Some(format!("not a usage error: {e:#}")),
+    }
+}
+
 /// Adds the options every tool has (`--config`, `--no-config`, `--verbose`,
 /// `--help` without `-h`, which is `--host` as in the mysql client and
 /// Percona Toolkit). Used by [`main`] and by the man page generator so both

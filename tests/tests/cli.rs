@@ -140,36 +140,50 @@ fn percona_toolkit_spellings() {
         .expect_code(0);
 }
 
+/// Runs `tool args` with stdout into a pipe whose reader is already gone
+/// (`| head -1` once head has its line): it must exit 0, never with a
+/// panic message.
+fn run_into_a_closed_pipe(tool: &str, args: &[&str]) {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let home = tempfile::tempdir().expect("home");
+    let child = std::process::Command::new(oxkit_harness::tool_path(tool).expect("tool"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let out =
+        oxkit_harness::wait_child(child, std::time::Duration::from_secs(60)).expect("finished");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{tool} {args:?}: {err}");
+    assert!(!err.contains("panicked"), "{tool} {args:?}: {err}");
+}
+
 /// Issue 19: a reader that stops reading (`| head -1`) ends a tool quietly
 /// with status 0, never with a panic message: every tool's `--help`, and a
 /// report printed with `print!` (ox-summary's host section), into a pipe
 /// whose reader is already gone.
 #[test]
 fn a_closed_stdout_ends_the_tool_quietly() {
-    let run = |tool: &str, args: &[&str]| {
-        let (reader, writer) = std::io::pipe().expect("pipe");
-        drop(reader);
-        let home = tempfile::tempdir().expect("home");
-        let child = std::process::Command::new(oxkit_harness::tool_path(tool).expect("tool"))
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home.path())
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(writer)
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let out =
-            oxkit_harness::wait_child(child, std::time::Duration::from_secs(60)).expect("finished");
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(0), "{tool} {args:?}: {err}");
-        assert!(!err.contains("panicked"), "{tool} {args:?}: {err}");
-    };
     for tool in TOOLS {
-        run(tool, &["--help"]);
+        run_into_a_closed_pipe(tool, &["--help"]);
     }
-    run("ox-summary", &["--no-server", "--sleep", "0"]);
+    run_into_a_closed_pipe("ox-summary", &["--no-server", "--sleep", "0"]);
+}
+
+/// Issue 19: `ox-table-sync SOURCE TARGET --print | head -1`: the script
+/// written with `writeln!` into a pipe whose reader is gone ends the run
+/// quietly with status 0.
+#[test]
+fn sync_print_into_a_closed_stdout_ends_quietly() {
+    let server = oxkit_harness::single().expect("sandbox");
+    let dsn = server.dsn();
+    run_into_a_closed_pipe("ox-table-sync", &[&dsn, &dsn, "--print"]);
 }
 
 /// Issue 21: with `--format json` every failure is also one JSON object on

@@ -492,23 +492,8 @@ mod tests {
     /// The message `Config::new` refuses `argv` with (a usage error:
     /// exit 1 with a hint to --help), or the clap error.
     fn refusal(argv: &[&str]) -> String {
-        let mut full = vec!["ox-online-schema-change"];
-        full.extend_from_slice(argv);
-        let m = match oxkit::entry::full_command(command()).try_get_matches_from(full) {
-            Ok(m) => m,
-            Err(e) => return format!("clap: {e}"),
-        };
-        let args = Args::from_arg_matches(&m).expect("args");
-        match Config::new(args) {
-            Ok(_) => panic!("{argv:?} was accepted"),
-            Err(e) => {
-                assert!(
-                    e.downcast_ref::<oxkit::entry::UsageError>().is_some(),
-                    "{argv:?}: not a usage error: {e:#}"
-                );
-                format!("{e:#}")
-            }
-        }
+        oxkit::entry::refusal(command(), argv, |m| Config::new(Args::from_arg_matches(m)?))
+            .unwrap_or_else(|| panic!("{argv:?} was accepted"))
     }
 
     #[test]

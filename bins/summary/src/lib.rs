@@ -22,6 +22,8 @@ use anyhow::Result;
 use clap::builder::PossibleValuesParser;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use oxkit::cli::{ConnArgs, OutputArgs};
+use oxkit::conn::ConnectOptions;
+use oxkit::dsn::ConnSpec;
 use oxkit::entry::{usage_error, Context};
 use oxkit::report::Format;
 use oxkit::Exit;
@@ -78,74 +80,111 @@ pub fn command() -> clap::Command {
     Args::command()
 }
 
-/// Checked options.
+/// The checked configuration: every option the collection and the report
+/// read, checked once here.
 #[derive(Debug)]
-struct Config {
-    sections: Vec<&'static str>,
-    system: bool,
-    server: bool,
-    sleep: Duration,
-    format: Format,
+pub struct Config {
+    /// The connection options the server is resolved over.
+    pub conn: ConnArgs,
+    /// Timeouts and session variables of the connection.
+    pub connect: ConnectOptions,
+    /// The DSN given (none: the local server).
+    pub target: Option<ConnSpec>,
+    /// The sections to report, in report order.
+    pub sections: Vec<&'static str>,
+    /// Read the host.
+    pub system: bool,
+    /// Read the server.
+    pub server: bool,
+    /// `--sleep`, in seconds (kept as given: the samples record it).
+    pub sleep_secs: f64,
+    /// `--sleep`.
+    pub sleep: Duration,
+    /// `--save-samples`.
+    pub save_samples: Option<PathBuf>,
+    /// `--read-samples`.
+    pub read_samples: Option<PathBuf>,
+    /// `--format`.
+    pub format: Format,
 }
 
-fn config(a: &Args) -> Result<Config> {
-    let s = &a.summary;
-    if !(0.0..=3600.0).contains(&s.sleep) {
-        return Err(usage_error(format!(
-            "--sleep {}: expected seconds between 0 and 3600",
-            s.sleep
-        )));
+impl Config {
+    /// Checks the arguments; fails fast with a usage error, before any
+    /// I/O.
+    pub fn new(a: Args) -> Result<Config> {
+        let s = &a.summary;
+        if !(0.0..=3600.0).contains(&s.sleep) {
+            return Err(usage_error(format!(
+                "--sleep {}: expected seconds between 0 and 3600",
+                s.sleep
+            )));
+        }
+        if s.no_system && s.no_server {
+            return Err(usage_error(
+                "--no-system and --no-server together leave nothing to report",
+            ));
+        }
+        if a.targets.len() > 1 {
+            return Err(usage_error(
+                "ox-summary summarises one server at a time: give one DSN",
+            ));
+        }
+        if s.read_samples.is_some() && !a.targets.is_empty() {
+            return Err(usage_error(
+                "--read-samples renders saved samples: a DSN makes no sense with it",
+            ));
+        }
+        let chosen: Vec<&'static str> = report::ALL_SECTIONS
+            .iter()
+            .copied()
+            .filter(|n| s.sections.is_empty() || s.sections.iter().any(|c| c == n))
+            .filter(|n| !(s.no_system && report::SYSTEM_SECTIONS.contains(n)))
+            .filter(|n| !(s.no_server && report::SERVER_SECTIONS.contains(n)))
+            .collect();
+        if chosen.is_empty() {
+            return Err(usage_error(
+                "the sections chosen are all excluded by --no-system/--no-server",
+            ));
+        }
+        let notes = chosen.contains(&report::NOTES_SECTION);
+        let system =
+            !s.no_system && (notes || chosen.iter().any(|n| report::SYSTEM_SECTIONS.contains(n)));
+        let server =
+            !s.no_server && (notes || chosen.iter().any(|n| report::SERVER_SECTIONS.contains(n)));
+        let target = a
+            .targets
+            .first()
+            .map(|t| oxkit::dsn::parse_target(t))
+            .transpose()
+            .map_err(|e| usage_error(format!("{e:#}")))?;
+        let connect = a
+            .conn
+            .connect_options()
+            .map_err(|e| usage_error(format!("{e:#}")))?;
+        Ok(Config {
+            connect,
+            target,
+            sections: chosen,
+            system,
+            server,
+            sleep_secs: s.sleep,
+            sleep: Duration::from_secs_f64(s.sleep),
+            save_samples: a.summary.save_samples,
+            read_samples: a.summary.read_samples,
+            format: a.output.format,
+            conn: a.conn,
+        })
     }
-    if s.no_system && s.no_server {
-        return Err(usage_error(
-            "--no-system and --no-server together leave nothing to report",
-        ));
-    }
-    if a.targets.len() > 1 {
-        return Err(usage_error(
-            "ox-summary summarises one server at a time: give one DSN",
-        ));
-    }
-    if s.read_samples.is_some() && !a.targets.is_empty() {
-        return Err(usage_error(
-            "--read-samples renders saved samples: a DSN makes no sense with it",
-        ));
-    }
-    let chosen: Vec<&'static str> = report::ALL_SECTIONS
-        .iter()
-        .copied()
-        .filter(|n| s.sections.is_empty() || s.sections.iter().any(|c| c == n))
-        .filter(|n| !(s.no_system && report::SYSTEM_SECTIONS.contains(n)))
-        .filter(|n| !(s.no_server && report::SERVER_SECTIONS.contains(n)))
-        .collect();
-    if chosen.is_empty() {
-        return Err(usage_error(
-            "the sections chosen are all excluded by --no-system/--no-server",
-        ));
-    }
-    let notes = chosen.contains(&report::NOTES_SECTION);
-    let system =
-        !s.no_system && (notes || chosen.iter().any(|n| report::SYSTEM_SECTIONS.contains(n)));
-    let server =
-        !s.no_server && (notes || chosen.iter().any(|n| report::SERVER_SECTIONS.contains(n)));
-    Ok(Config {
-        sections: chosen,
-        system,
-        server,
-        sleep: Duration::from_secs_f64(s.sleep),
-        format: a.output.format,
-    })
 }
 
 /// Runs the tool.
 pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
-    let args = Args::from_arg_matches(matches)?;
-    let cfg = config(&args)?;
-    let samples = match &args.summary.read_samples {
+    let cfg = Config::new(Args::from_arg_matches(matches)?)?;
+    let samples = match &cfg.read_samples {
         Some(dir) => Samples::load(dir)?,
-        None => gather(&args, &cfg, ctx)?,
+        None => gather(&cfg, ctx)?,
     };
-    if let Some(dir) = &args.summary.save_samples {
+    if let Some(dir) = &cfg.save_samples {
         samples.save(dir)?;
     }
     let report = report::analyze(&samples, &cfg.sections);
@@ -172,7 +211,7 @@ fn sleep_until(deadline: Instant, ctx: &Context) -> Result<()> {
 
 /// Collects the samples: server first reading, host first reading, the
 /// interval, then both second readings.
-fn gather(args: &Args, cfg: &Config, ctx: &Context) -> Result<Samples> {
+fn gather(cfg: &Config, ctx: &Context) -> Result<Samples> {
     let captured_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -181,19 +220,14 @@ fn gather(args: &Args, cfg: &Config, ctx: &Context) -> Result<Samples> {
         format: samples::FORMAT,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         captured_at,
-        sleep: args.summary.sleep,
+        sleep: cfg.sleep_secs,
         ..Samples::default()
     };
     let start = Instant::now();
     let mut sys = cfg.system.then(collect::system_first);
     let mut server = None;
     if cfg.server {
-        let target = args
-            .targets
-            .first()
-            .map(|t| oxkit::dsn::parse_target(t))
-            .transpose()?;
-        let mut spec = args.conn.resolve(target.as_ref())?;
+        let mut spec = cfg.conn.resolve(cfg.target.as_ref())?;
         if let Some(s) = &sys {
             if spec.host.is_none()
                 && spec.socket.is_none()
@@ -225,7 +259,7 @@ fn gather(args: &Args, cfg: &Config, ctx: &Context) -> Result<Samples> {
                 sys = None;
             }
         }
-        let mut c = collect::ServerCollector::connect(&spec, &args.conn.connect_options()?);
+        let mut c = collect::ServerCollector::connect(&spec, &cfg.connect);
         c.first();
         server = Some(c);
     }
@@ -258,8 +292,7 @@ mod tests {
         let mut all = vec!["ox-summary"];
         all.extend_from_slice(args);
         let m = oxkit::entry::full_command(command()).try_get_matches_from(all)?;
-        let a = Args::from_arg_matches(&m)?;
-        config(&a)
+        Config::new(Args::from_arg_matches(&m)?)
     }
 
     #[test]
@@ -277,5 +310,50 @@ mod tests {
         assert!(parse(&["h=a", "h=b"]).is_err());
         assert!(parse(&["--no-server", "--sections", "innodb"]).is_err());
         assert!(parse(&["--read-samples", "x", "--save-samples", "y"]).is_err());
+    }
+
+    /// What `Config::new` refuses, with which message (before any I/O).
+    #[test]
+    fn config_refuses_with_its_reason() {
+        let refusal = |argv: &[&str]| {
+            oxkit::entry::refusal(command(), argv, |m| Config::new(Args::from_arg_matches(m)?))
+                .unwrap_or_else(|| panic!("{argv:?} was accepted"))
+        };
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["--sleep", "3601"],
+                "--sleep 3601: expected seconds between 0 and 3600",
+            ),
+            (
+                &["--sleep=-1"],
+                "--sleep -1: expected seconds between 0 and 3600",
+            ),
+            (
+                &["--no-system", "--no-server"],
+                "--no-system and --no-server together leave nothing to report",
+            ),
+            (
+                &["h=a", "h=b"],
+                "ox-summary summarises one server at a time: give one DSN",
+            ),
+            (
+                &["--read-samples", "x", "h=a"],
+                "--read-samples renders saved samples: a DSN makes no sense with it",
+            ),
+            (
+                &["--no-server", "--sections", "innodb"],
+                "the sections chosen are all excluded by --no-system/--no-server",
+            ),
+            (&["--set-vars", "nonsense"], "--set-vars: "),
+            (&["--sections", "bogus"], "clap: error: invalid value 'bogus'"),
+            (
+                &["--read-samples", "x", "--save-samples", "y"],
+                "clap: error: the argument '--read-samples <DIR>' cannot be used with '--save-samples <DIR>'",
+            ),
+        ];
+        for (argv, want) in cases {
+            let got = refusal(argv);
+            assert!(got.starts_with(want), "{argv:?}: {got}");
+        }
     }
 }

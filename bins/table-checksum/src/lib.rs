@@ -363,3 +363,88 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      run at most every --check-interval seconds. Ctrl-C stops between chunks; the snapshot \
      method restarts replication on the replicas it stopped before exiting.",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(argv: &[&str]) -> Option<String> {
+        oxkit::entry::refusal(command(), argv, |m| Config::new(Args::from_arg_matches(m)?))
+    }
+
+    #[test]
+    fn defaults_are_accepted_and_checked_once() {
+        let m = oxkit::entry::full_command(command())
+            .try_get_matches_from(["ox-table-checksum", "h=p", "h=r1", "h=r2"])
+            .expect("parse");
+        let c = Config::new(Args::from_arg_matches(&m).expect("args")).expect("config");
+        assert_eq!(c.primary.and_then(|p| p.host), Some("p".into()));
+        assert_eq!(c.replicas.len(), 2);
+        assert_eq!(c.replicate_table.to_string(), "percona.checksums");
+        assert_eq!(c.nibble.initial_rows, 1000);
+        assert_eq!(c.nibble.target, Some(Duration::from_millis(500)));
+        assert_eq!(c.nibble.max_rows, 2_000_000);
+        assert_eq!(c.replica_timeout, Duration::from_secs(600));
+        assert_eq!(c.snapshot_refresh, Duration::from_secs(60));
+        assert_eq!(c.threads, None);
+        assert_eq!(refusal(&["--chunk-time", "0"]), None);
+    }
+
+    /// What `Config::new` (or the parser, for a typed value) refuses, with
+    /// which message.
+    #[test]
+    fn config_refuses_with_its_reason() {
+        let seconds = |option: &str, value: &str| {
+            format!("clap: error: invalid value '{value}' for '{option} <SECS>': must be a number of seconds >= 0")
+        };
+        let at_least_one = |option: &str, value: &str, name: &str| {
+            format!(
+                "clap: error: invalid value '{value}' for '{option} <{name}>': must be at least 1"
+            )
+        };
+        let cases: Vec<(Vec<&str>, String)> = vec![
+            (
+                vec!["--method", "snapshot", "--resume"],
+                "--resume continues a replicate run from its checksum table; the snapshot method keeps no state".into(),
+            ),
+            (
+                vec!["--float-precision", "31"],
+                "--float-precision must be 0 to 30".into(),
+            ),
+            (
+                vec!["h=p", "h=r", "--recursion-method", "processlist"],
+                "give replicas either as extra DSNs or through --recursion-method, not both".into(),
+            ),
+            (
+                vec!["--recursion-method", "bogus"],
+                "--recursion-method: ".into(),
+            ),
+            (
+                vec!["--replicate", "checksums"],
+                "clap: error: invalid value 'checksums' for '--replicate <DB.TABLE>': expected DATABASE.TABLE".into(),
+            ),
+            (
+                vec!["--where", " "],
+                "clap: error: invalid value ' ' for '--where <CONDITION>': the condition is empty".into(),
+            ),
+            (vec!["--chunk-size", "0"], at_least_one("--chunk-size", "0", "ROWS")),
+            (
+                vec!["--max-chunk-rows", "0"],
+                at_least_one("--max-chunk-rows", "0", "ROWS"),
+            ),
+            (vec!["--threads", "0"], at_least_one("--threads", "0", "N")),
+            (vec!["--chunk-time=-1"], seconds("--chunk-time", "-1")),
+            (vec!["--replica-timeout=NaN"], seconds("--replica-timeout", "NaN")),
+            (vec!["--snapshot-refresh=inf"], seconds("--snapshot-refresh", "inf")),
+            (vec!["--check-interval=-1"], seconds("--check-interval", "-1")),
+            (vec!["--max-load", "Threads_running"], "--max-load: ".into()),
+            (vec!["--tables-regex", "("], "--tables-regex: invalid regular expression".into()),
+            (vec!["--set-vars", "x"], "--set-vars: ".into()),
+            (vec!["h=p,Q=1"], "target 1: ".into()),
+        ];
+        for (argv, want) in cases {
+            let got = refusal(&argv).unwrap_or_else(|| panic!("{argv:?} was accepted"));
+            assert!(got.starts_with(&want), "{argv:?}: {got}");
+        }
+    }
+}

@@ -435,3 +435,107 @@ pub fn pair_rows(shape: &Shape, source: Vec<RowVals>, target: Vec<RowVals>) -> V
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oxkit::schema::Column;
+
+    /// A table `(k VARCHAR key, v INT)`: fetched rows carry the data
+    /// columns, then (keyed) the key's collation weight.
+    fn shape(keyed: bool) -> Shape {
+        Shape {
+            table_sql: "`d`.`t`".into(),
+            cols: vec![
+                Column::plain("k", "varchar", false),
+                Column::plain("v", "int", true),
+            ],
+            key: keyed.then(|| vec![0]),
+            key_name: keyed.then(|| "PRIMARY".into()),
+            agg: String::new(),
+            hash: String::new(),
+            ident: if keyed {
+                vec!["WEIGHT_STRING(`k`)".into()]
+            } else {
+                Vec::new()
+            },
+            int_col: None,
+        }
+    }
+
+    fn row(k: &str, v: Option<i64>, weight: Option<&str>) -> RowVals {
+        let mut r = vec![
+            Value::Bytes(k.as_bytes().to_vec()),
+            v.map_or(Value::NULL, Value::Int),
+        ];
+        r.extend(weight.map(|w| Value::Bytes(w.as_bytes().to_vec())));
+        r
+    }
+
+    #[test]
+    fn keyed_rows_pair_by_collation_weight() {
+        let source = vec![
+            row("a", Some(1), Some("A")),
+            row("b", Some(2), Some("B")),
+            row("c", None, Some("C")),
+        ];
+        let target = vec![
+            // 'A' and 'a' are one key under a case-insensitive collation:
+            // the same row with other data, an UPDATE.
+            row("A", Some(1), Some("A")),
+            row("c", None, Some("C")),
+            row("z", Some(9), Some("Z")),
+        ];
+        let diffs = pair_rows(&shape(true), source, target);
+        let got: Vec<String> = diffs
+            .iter()
+            .map(|d| match d {
+                Diff::Missing(s) => format!("missing {s:?}"),
+                Diff::Changed(s, t) => format!("changed {s:?} -> {t:?}"),
+                Diff::Extra(t) => format!("extra {t:?}"),
+                other => format!("unexpected {other:?}"),
+            })
+            .collect();
+        let want = [
+            // Source order by identity, then the target's extra rows; the
+            // identity column is cut off every row.
+            format!(
+                "changed {:?} -> {:?}",
+                row("a", Some(1), None),
+                row("A", Some(1), None)
+            ),
+            format!("missing {:?}", row("b", Some(2), None)),
+            format!("extra {:?}", row("z", Some(9), None)),
+        ];
+        assert_eq!(got, want);
+        assert!(diffs.iter().all(|d| d.rows() == 1));
+    }
+
+    #[test]
+    fn keyless_rows_compare_as_multisets() {
+        let r = |k: &str| row(k, Some(1), None);
+        let source = vec![r("x"), r("x"), r("x"), r("y")];
+        let target = vec![r("x"), r("y"), r("y"), r("y"), r("z")];
+        let diffs = pair_rows(&shape(false), source, target);
+        let got: Vec<(String, u64)> = diffs
+            .iter()
+            .map(|d| match d {
+                Diff::MissingCopies(v, n) => (format!("missing {v:?}"), *n),
+                Diff::ExtraCopies(v, n) => (format!("extra {v:?}"), *n),
+                other => (format!("unexpected {other:?}"), 0),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (format!("missing {:?}", r("x")), 2),
+                (format!("extra {:?}", r("y")), 2),
+                (format!("extra {:?}", r("z")), 1),
+            ]
+        );
+        assert_eq!(diffs.iter().map(Diff::rows).sum::<u64>(), 5);
+        // Identical sides: nothing to do.
+        assert!(pair_rows(&shape(false), vec![r("x")], vec![r("x")]).is_empty());
+        assert!(pair_rows(&shape(true), vec![], vec![]).is_empty());
+    }
+}

@@ -295,3 +295,96 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      DSN. A replica whose replication is stopped when its snapshot is needed ends the run \
      with exit 128.",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(argv: &[&str]) -> Option<String> {
+        oxkit::entry::refusal(command(), argv, |m| Config::new(Args::from_arg_matches(m)?))
+    }
+
+    #[test]
+    fn what_each_mode_accepts() {
+        for ok in [
+            &["h=s", "h=t", "--dry-run"][..],
+            &["h=r", "--sync-to-master", "--print"],
+            &["--sync-to-master", "--execute"],
+            &["h=s", "--replicate", "percona.checksums", "--dry-run"],
+            &["--replicate", "percona.checksums", "--execute"],
+        ] {
+            assert_eq!(refusal(ok), None, "{ok:?}");
+        }
+        let m = oxkit::entry::full_command(command())
+            .try_get_matches_from(["ox-table-sync", "h=s", "h=t", "--print"])
+            .expect("parse");
+        let c = Config::new(Args::from_arg_matches(&m).expect("args")).expect("config");
+        assert!(c.print && !c.execute);
+        assert_eq!(c.targets.len(), 2);
+        assert_eq!(
+            (c.chunk_size, c.bucket_rows, c.batch_size),
+            (200_000, 16, 200)
+        );
+        assert_eq!(c.replica_timeout, Duration::from_secs(600));
+    }
+
+    /// What `Config::new` (or the parser, for a typed value) refuses, with
+    /// which message.
+    #[test]
+    fn config_refuses_with_its_reason() {
+        let at_least_one = |option: &str| {
+            format!("clap: error: invalid value '0' for '{option} <ROWS>': must be at least 1")
+        };
+        let cases: Vec<(Vec<&str>, String)> = vec![
+            (
+                vec!["h=s", "h=t"],
+                "say what to do: --print (show the SQL), --dry-run (counts only) or --execute".into(),
+            ),
+            (
+                vec!["h=r", "h=s", "--sync-to-master", "--execute"],
+                "--sync-to-master takes exactly one DSN: the replica to fix".into(),
+            ),
+            (
+                vec!["h=s", "h=t", "h=u", "--replicate", "d.t", "--execute"],
+                "--replicate takes one DSN (the source, whose replicas are found) or one replica with --sync-to-master".into(),
+            ),
+            (
+                vec!["h=s", "--execute"],
+                "give two DSNs (SOURCE TARGET), or one replica with --sync-to-master".into(),
+            ),
+            (
+                vec!["h=s", "h=t", "h=u", "--execute"],
+                "give two DSNs (SOURCE TARGET), or one replica with --sync-to-master".into(),
+            ),
+            (
+                vec!["--replicate", "d", "--execute"],
+                "clap: error: invalid value 'd' for '--replicate <DB.TABLE>': expected DATABASE.TABLE".into(),
+            ),
+            (
+                vec!["h=s", "h=t", "--execute", "--where", ""],
+                "clap: error: invalid value '' for '--where <CONDITION>': the condition is empty".into(),
+            ),
+            (
+                vec!["h=s", "h=t", "--dry-run", "--execute"],
+                "clap: error: the argument '--dry-run' cannot be used with '--execute'".into(),
+            ),
+            (vec!["h=s", "h=t", "--execute", "--chunk-size", "0"], at_least_one("--chunk-size")),
+            (vec!["h=s", "h=t", "--execute", "--bucket-rows", "0"], at_least_one("--bucket-rows")),
+            (vec!["h=s", "h=t", "--execute", "--batch-size", "0"], at_least_one("--batch-size")),
+            (
+                vec!["h=s", "h=t", "--execute", "--replica-timeout=-1"],
+                "clap: error: invalid value '-1' for '--replica-timeout <SECS>': must be a number of seconds >= 0".into(),
+            ),
+            (
+                vec!["h=s", "h=t", "--execute", "--critical-load", "x=y"],
+                "--critical-load: ".into(),
+            ),
+            (vec!["h=s", "h=t", "--execute", "--set-vars", "x"], "--set-vars: ".into()),
+            (vec!["h=s,Q=1", "h=t", "--execute"], "target 1: ".into()),
+        ];
+        for (argv, want) in cases {
+            let got = refusal(&argv).unwrap_or_else(|| panic!("{argv:?} was accepted"));
+            assert!(got.starts_with(&want), "{argv:?}: {got}");
+        }
+    }
+}
