@@ -720,14 +720,14 @@ mod tests {
                     sub_part: None,
                 })
                 .collect(),
-            kind: "BTREE".into(),
+            kind: crate::schema::IndexKind::Btree,
             nullable: false,
         };
         let t = Table {
             db: "d".into(),
             name: "t".into(),
             engine: None,
-            kind: "BASE TABLE".into(),
+            kind: crate::schema::TableKind::Base,
             row_estimate: 0,
             data_length: 0,
             index_length: 0,

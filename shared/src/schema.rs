@@ -76,6 +76,23 @@ impl Column {
         ColumnKind::of(&self.data_type)
     }
 
+    /// For an integer column, its width in bits (TINYINT 8 ... BIGINT 64).
+    pub fn integer_bits(&self) -> Option<u32> {
+        let bits = match self.data_type.as_str() {
+            "tinyint" => 8,
+            "smallint" => 16,
+            "mediumint" => 24,
+            "int" | "integer" => 32,
+            _ => 64,
+        };
+        (self.kind() == ColumnKind::Integer).then_some(bits)
+    }
+
+    /// True for an UNSIGNED number column.
+    pub fn unsigned(&self) -> bool {
+        self.kind().is_number() && self.column_type.contains("unsigned")
+    }
+
     /// True for binary string types, whose bytes must not go through a charset.
     pub fn is_binary(&self) -> bool {
         self.kind() == ColumnKind::Binary
@@ -153,6 +170,91 @@ impl ColumnKind {
     }
 }
 
+/// How an index is built (`information_schema.STATISTICS.INDEX_TYPE`);
+/// serialized as the server names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum IndexKind {
+    /// `BTREE`: ordered, so it can bound a chunk walk.
+    #[serde(rename = "BTREE")]
+    Btree,
+    /// `HASH`.
+    #[serde(rename = "HASH")]
+    Hash,
+    /// `FULLTEXT`.
+    #[serde(rename = "FULLTEXT")]
+    Fulltext,
+    /// `SPATIAL` (R-tree).
+    #[serde(rename = "SPATIAL")]
+    Spatial,
+    /// Anything else, as the server named it.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl IndexKind {
+    /// The kind the server names `index_type`.
+    pub fn of(index_type: &str) -> IndexKind {
+        match index_type {
+            "BTREE" => IndexKind::Btree,
+            "HASH" => IndexKind::Hash,
+            "FULLTEXT" => IndexKind::Fulltext,
+            "SPATIAL" => IndexKind::Spatial,
+            other => IndexKind::Other(other.to_string()),
+        }
+    }
+}
+
+/// What kind of table (`information_schema.TABLES.TABLE_TYPE`); serialized
+/// and shown as the server names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum TableKind {
+    /// `BASE TABLE`.
+    #[serde(rename = "BASE TABLE")]
+    Base,
+    /// `SYSTEM VERSIONED` (MariaDB): a base table that keeps row history.
+    #[serde(rename = "SYSTEM VERSIONED")]
+    SystemVersioned,
+    /// `VIEW`.
+    #[serde(rename = "VIEW")]
+    View,
+    /// `SEQUENCE` (MariaDB).
+    #[serde(rename = "SEQUENCE")]
+    Sequence,
+    /// Anything else, as the server named it.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl TableKind {
+    /// The kind the server names `table_type`.
+    pub fn of(table_type: &str) -> TableKind {
+        match table_type {
+            "BASE TABLE" => TableKind::Base,
+            "SYSTEM VERSIONED" => TableKind::SystemVersioned,
+            "VIEW" => TableKind::View,
+            "SEQUENCE" => TableKind::Sequence,
+            other => TableKind::Other(other.to_string()),
+        }
+    }
+
+    /// The server's name for it.
+    pub fn name(&self) -> &str {
+        match self {
+            TableKind::Base => "BASE TABLE",
+            TableKind::SystemVersioned => "SYSTEM VERSIONED",
+            TableKind::View => "VIEW",
+            TableKind::Sequence => "SEQUENCE",
+            TableKind::Other(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for TableKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One column of an index.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct IndexColumn {
@@ -174,7 +276,7 @@ pub struct Index {
     /// Columns in index order.
     pub columns: Vec<IndexColumn>,
     /// `BTREE`, `HASH`, `FULLTEXT`, `SPATIAL`.
-    pub kind: String,
+    pub kind: IndexKind,
     /// At least one column accepts NULL (a unique index then allows
     /// several rows with NULL, so it does not identify rows).
     pub nullable: bool,
@@ -189,7 +291,7 @@ impl Index {
     /// True when the index can order and bound a chunk walk: B-tree, no
     /// prefix columns.
     pub fn walkable(&self) -> bool {
-        self.kind == "BTREE" && self.columns.iter().all(|c| c.sub_part.is_none())
+        self.kind == IndexKind::Btree && self.columns.iter().all(|c| c.sub_part.is_none())
     }
 }
 
@@ -239,7 +341,7 @@ pub struct Table {
     /// Storage engine (`None` for views).
     pub engine: Option<String>,
     /// `BASE TABLE`, `VIEW`, `SYSTEM VERSIONED`, `SEQUENCE`.
-    pub kind: String,
+    pub kind: TableKind,
     /// Estimated rows (InnoDB's estimate can be off by a factor of 2).
     pub row_estimate: u64,
     /// Bytes of data.
@@ -535,7 +637,7 @@ fn read(conn: &mut Conn, db: &str, table: Option<&str>) -> Result<Vec<Table>, Db
             db: db.to_string(),
             name: name.clone(),
             engine: s(t, 1),
-            kind: s(t, 2).unwrap_or_default(),
+            kind: TableKind::of(&s(t, 2).unwrap_or_default()),
             row_estimate: n(t, 3),
             data_length: n(t, 4),
             index_length: n(t, 5),
@@ -616,7 +718,7 @@ fn parse_indexes(rows: &[mysql::Row]) -> Vec<Index> {
                 unique: n(r, 2) == 0,
                 name,
                 columns: vec![col],
-                kind: s(r, 6).unwrap_or_default(),
+                kind: IndexKind::of(&s(r, 6).unwrap_or_default()),
                 nullable,
             }),
         }

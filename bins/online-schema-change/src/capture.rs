@@ -131,15 +131,9 @@ fn is_integer(c: &Column) -> bool {
 /// The SQL literal of a key value of column `c`, as the binary log gives it.
 pub fn key_literal(c: &Column, v: &Value) -> String {
     match v {
-        Value::Int(i) if *i < 0 && c.column_type.contains("unsigned") => {
+        Value::Int(i) if *i < 0 && c.unsigned() && c.integer_bits().is_some() => {
             // Row events carry integers without their sign; the column says.
-            let bits = match c.data_type.as_str() {
-                "tinyint" => 8,
-                "smallint" => 16,
-                "mediumint" => 24,
-                "int" | "integer" => 32,
-                _ => 64,
-            };
+            let bits = c.integer_bits().unwrap_or(64);
             let u = if bits == 64 {
                 *i as u64
             } else {

@@ -334,7 +334,7 @@ mod tests {
                 name: "id".into(),
                 sub_part: None,
             }],
-            kind: "BTREE".into(),
+            kind: oxkit::schema::IndexKind::Btree,
             nullable: false,
         };
         Plan {

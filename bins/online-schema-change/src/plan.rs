@@ -265,7 +265,7 @@ pub fn child_keys(table: &Table) -> impl Iterator<Item = &ForeignKey> {
 
 /// The guards on the table itself; returns the key the copy walks.
 fn copy_key(table: &Table, names: &Names) -> Result<Index> {
-    if table.kind != "BASE TABLE" {
+    if table.kind != oxkit::schema::TableKind::Base {
         return Err(refuse(format!(
             "{} is a {}, not a base table",
             table.full_name(),

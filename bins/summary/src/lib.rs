@@ -19,7 +19,6 @@ pub mod server;
 pub mod system;
 
 use anyhow::Result;
-use clap::builder::PossibleValuesParser;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use oxkit::cli::{ConnArgs, OutputArgs};
 use oxkit::conn::ConnectOptions;
@@ -27,6 +26,7 @@ use oxkit::dsn::ConnSpec;
 use oxkit::entry::{usage_error, Context};
 use oxkit::report::Format;
 use oxkit::Exit;
+use report::{Part, Section};
 use samples::Samples;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -59,8 +59,8 @@ pub struct SummaryArgs {
     #[arg(long, value_name = "SECS", default_value_t = 3.0)]
     pub sleep: f64,
     /// Sections to show, comma-separated, in report order whatever the order given (default: all)
-    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = PossibleValuesParser::new(report::ALL_SECTIONS))]
-    pub sections: Vec<String>,
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_enum)]
+    pub sections: Vec<Section>,
     /// Do not summarise the host (automatic when the server is on another host)
     #[arg(long)]
     pub no_system: bool,
@@ -91,7 +91,7 @@ pub struct Config {
     /// The DSN given (none: the local server).
     pub target: Option<ConnSpec>,
     /// The sections to report, in report order.
-    pub sections: Vec<&'static str>,
+    pub sections: Vec<Section>,
     /// Read the host.
     pub system: bool,
     /// Read the server.
@@ -134,23 +134,21 @@ impl Config {
                 "--read-samples renders saved samples: a DSN makes no sense with it",
             ));
         }
-        let chosen: Vec<&'static str> = report::ALL_SECTIONS
+        let chosen: Vec<Section> = Section::ALL
             .iter()
             .copied()
-            .filter(|n| s.sections.is_empty() || s.sections.iter().any(|c| c == n))
-            .filter(|n| !(s.no_system && report::SYSTEM_SECTIONS.contains(n)))
-            .filter(|n| !(s.no_server && report::SERVER_SECTIONS.contains(n)))
+            .filter(|n| s.sections.is_empty() || s.sections.contains(n))
+            .filter(|n| !(s.no_system && n.part() == Part::System))
+            .filter(|n| !(s.no_server && n.part() == Part::Server))
             .collect();
         if chosen.is_empty() {
             return Err(usage_error(
                 "the sections chosen are all excluded by --no-system/--no-server",
             ));
         }
-        let notes = chosen.contains(&report::NOTES_SECTION);
-        let system =
-            !s.no_system && (notes || chosen.iter().any(|n| report::SYSTEM_SECTIONS.contains(n)));
-        let server =
-            !s.no_server && (notes || chosen.iter().any(|n| report::SERVER_SECTIONS.contains(n)));
+        let notes = chosen.contains(&Section::Notes);
+        let system = !s.no_system && (notes || chosen.iter().any(|n| n.part() == Part::System));
+        let server = !s.no_server && (notes || chosen.iter().any(|n| n.part() == Part::Server));
         let target = a
             .targets
             .first()
@@ -264,10 +262,12 @@ fn gather(cfg: &Config, ctx: &Context) -> Result<Samples> {
         server = Some(c);
     }
     ctx.cancel.check()?;
-    let wants_rates = cfg.sections.contains(&"status")
-        || cfg.sections.contains(&"processes")
-        || cfg.sections.contains(&"cpu")
-        || cfg.sections.contains(&report::NOTES_SECTION);
+    let wants_rates = cfg.sections.iter().any(|s| {
+        matches!(
+            s,
+            Section::Status | Section::Processes | Section::Cpu | Section::Notes
+        )
+    });
     if wants_rates && !cfg.sleep.is_zero() {
         sleep_until(start + cfg.sleep, ctx)?;
         if let Some(s) = sys.as_mut() {
@@ -298,12 +298,12 @@ mod tests {
     #[test]
     fn options_validate_before_any_io() {
         let c = parse(&[]).expect("defaults");
-        assert_eq!(c.sections.len(), report::ALL_SECTIONS.len());
+        assert_eq!(c.sections.len(), Section::ALL.len());
         assert!(c.system && c.server);
         let c = parse(&["--sections", "cpu,memory"]).expect("system only");
         assert!(c.system && !c.server);
         let c = parse(&["--no-system"]).expect("server only");
-        assert!(!c.system && c.server && !c.sections.contains(&"cpu"));
+        assert!(!c.system && c.server && !c.sections.contains(&Section::Cpu));
         assert!(parse(&["--no-system", "--no-server"]).is_err());
         assert!(parse(&["--sleep", "-1"]).is_err());
         assert!(parse(&["--sections", "bogus"]).is_err());

@@ -608,7 +608,7 @@ fn status_section(out: &mut String, s: &ServerReport) {
     kv(
         out,
         "Rates",
-        if st.basis == "interval" {
+        if st.basis == crate::server::Basis::Interval {
             format!("per second over {} s", st.interval_seconds)
         } else {
             "per second since start-up (--sleep 0)".into()

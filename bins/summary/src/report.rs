@@ -10,41 +10,168 @@ use oxkit::report::human_bytes;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// Every section, in report order: the host's in pt-summary's order, the
-/// server's in pt-mysql-summary's, then the notes.
-pub const ALL_SECTIONS: &[&str] = &[
-    "host",
-    "cpu",
-    "memory",
-    "mounts",
-    "disks",
-    "network",
-    "processes",
-    "db-processes",
-    "kernel",
-    "server",
-    "replication",
-    "processlist",
-    "status",
-    "plugins",
-    "schemas",
-    "engines",
-    "innodb",
-    "accounts",
-    "encryption",
-    "binlog",
-    "backup",
-    "notes",
-];
+/// One section of the report, by its `--sections` name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Section {
+    /// `host`.
+    Host,
+    /// `cpu`.
+    Cpu,
+    /// `memory`.
+    Memory,
+    /// `mounts`.
+    Mounts,
+    /// `disks`.
+    Disks,
+    /// `network`.
+    Network,
+    /// `processes`.
+    Processes,
+    /// `db-processes`.
+    DbProcesses,
+    /// `kernel`.
+    Kernel,
+    /// `server`.
+    Server,
+    /// `replication`.
+    Replication,
+    /// `processlist`.
+    Processlist,
+    /// `status`.
+    Status,
+    /// `plugins`.
+    Plugins,
+    /// `schemas`.
+    Schemas,
+    /// `engines`.
+    Engines,
+    /// `innodb`.
+    Innodb,
+    /// `accounts`.
+    Accounts,
+    /// `encryption`.
+    Encryption,
+    /// `binlog`.
+    Binlog,
+    /// `backup`.
+    Backup,
+    /// `notes`.
+    Notes,
+}
 
-/// Host sections.
-pub const SYSTEM_SECTIONS: &[&str] = ALL_SECTIONS.split_at(9).0;
+/// Which half of the summary a section reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// The host (`/proc`, `/sys`, commands).
+    System,
+    /// The server (queries).
+    Server,
+    /// The findings, from both.
+    Notes,
+}
 
-/// Server sections.
-pub const SERVER_SECTIONS: &[&str] = ALL_SECTIONS.split_at(21).0.split_at(9).1;
+impl Section {
+    /// Every section, in report order: the host's in pt-summary's order,
+    /// the server's in pt-mysql-summary's, then the notes.
+    pub const ALL: [Section; 22] = [
+        Section::Host,
+        Section::Cpu,
+        Section::Memory,
+        Section::Mounts,
+        Section::Disks,
+        Section::Network,
+        Section::Processes,
+        Section::DbProcesses,
+        Section::Kernel,
+        Section::Server,
+        Section::Replication,
+        Section::Processlist,
+        Section::Status,
+        Section::Plugins,
+        Section::Schemas,
+        Section::Engines,
+        Section::Innodb,
+        Section::Accounts,
+        Section::Encryption,
+        Section::Binlog,
+        Section::Backup,
+        Section::Notes,
+    ];
 
-/// The last section: findings.
-pub const NOTES_SECTION: &str = "notes";
+    /// The name on the command line and in the JSON document.
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::Host => "host",
+            Section::Cpu => "cpu",
+            Section::Memory => "memory",
+            Section::Mounts => "mounts",
+            Section::Disks => "disks",
+            Section::Network => "network",
+            Section::Processes => "processes",
+            Section::DbProcesses => "db-processes",
+            Section::Kernel => "kernel",
+            Section::Server => "server",
+            Section::Replication => "replication",
+            Section::Processlist => "processlist",
+            Section::Status => "status",
+            Section::Plugins => "plugins",
+            Section::Schemas => "schemas",
+            Section::Engines => "engines",
+            Section::Innodb => "innodb",
+            Section::Accounts => "accounts",
+            Section::Encryption => "encryption",
+            Section::Binlog => "binlog",
+            Section::Backup => "backup",
+            Section::Notes => "notes",
+        }
+    }
+
+    /// The half of the summary it reads.
+    pub fn part(self) -> Part {
+        match self {
+            Section::Host
+            | Section::Cpu
+            | Section::Memory
+            | Section::Mounts
+            | Section::Disks
+            | Section::Network
+            | Section::Processes
+            | Section::DbProcesses
+            | Section::Kernel => Part::System,
+            Section::Notes => Part::Notes,
+            _ => Part::Server,
+        }
+    }
+}
+
+impl clap::ValueEnum for Section {
+    fn value_variants<'a>() -> &'a [Section] {
+        &Section::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
+    }
+}
+
+/// How much a finding matters; warnings are listed first.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Something to act on.
+    Warning,
+    /// Worth knowing.
+    Info,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        })
+    }
+}
 
 /// A finding, with the figures that support it.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -52,7 +179,7 @@ pub struct Note {
     /// Stable identifier (`swap-used`).
     pub id: String,
     /// `warning` or `info`.
-    pub severity: String,
+    pub severity: Severity,
     /// What it means, in one sentence.
     pub message: String,
     /// The figures it rests on.
@@ -112,19 +239,19 @@ pub fn duration(secs: u64) -> String {
     }
 }
 
-/// Builds the report for `sections` (names from [`all_sections`]).
-pub fn analyze(s: &Samples, sections: &[&str]) -> Report {
-    let want = |n: &str| sections.contains(&n);
+/// Builds the report for `sections`.
+pub fn analyze(s: &Samples, sections: &[Section]) -> Report {
+    let want = |n: Section| sections.contains(&n);
     let system = s.system.as_ref().map(|sys| SystemReport {
-        host: want("host").then(|| system::host(sys)),
-        cpu: want("cpu").then(|| system::cpu(sys)),
-        memory: want("memory").then(|| system::memory(sys)),
-        mounts: want("mounts").then(|| system::mounts(sys)),
-        disks: want("disks").then(|| system::disks(sys)),
-        network: want("network").then(|| system::network(sys)),
-        processes: want("processes").then(|| system::processes(sys)),
-        db_processes: want("db-processes").then(|| system::db_processes(sys)),
-        kernel: want("kernel").then(|| system::kernel(sys)),
+        host: want(Section::Host).then(|| system::host(sys)),
+        cpu: want(Section::Cpu).then(|| system::cpu(sys)),
+        memory: want(Section::Memory).then(|| system::memory(sys)),
+        mounts: want(Section::Mounts).then(|| system::mounts(sys)),
+        disks: want(Section::Disks).then(|| system::disks(sys)),
+        network: want(Section::Network).then(|| system::network(sys)),
+        processes: want(Section::Processes).then(|| system::processes(sys)),
+        db_processes: want(Section::DbProcesses).then(|| system::db_processes(sys)),
+        kernel: want(Section::Kernel).then(|| system::kernel(sys)),
     });
     let mut errors = Vec::new();
     let mut server_unreachable = false;
@@ -143,35 +270,31 @@ pub fn analyze(s: &Samples, sections: &[&str]) -> Report {
             errors.extend(server::errors(&i));
             let engines = server::engines(&i);
             Some(ServerReport {
-                info: want("server").then(|| server::info(&i)),
-                replication: want("replication").then(|| server::replication(&i)),
-                processlist: want("processlist").then(|| server::processlist(&i)),
-                status: want("status").then(|| server::status(&i)),
-                plugins: want("plugins").then(|| server::plugins(&i)),
-                schemas: want("schemas").then(|| server::schemas(&i)),
-                engines: want("engines").then(|| engines.clone()),
-                innodb: want("innodb").then(|| server::innodb(&i)),
-                accounts: want("accounts").then(|| server::accounts(&i)),
-                encryption: want("encryption").then(|| server::encryption(&i)),
-                binlog: want("binlog").then(|| server::binlog(&i)),
-                backup: want("backup").then(|| server::backup(&i, &engines)),
+                info: want(Section::Server).then(|| server::info(&i)),
+                replication: want(Section::Replication).then(|| server::replication(&i)),
+                processlist: want(Section::Processlist).then(|| server::processlist(&i)),
+                status: want(Section::Status).then(|| server::status(&i)),
+                plugins: want(Section::Plugins).then(|| server::plugins(&i)),
+                schemas: want(Section::Schemas).then(|| server::schemas(&i)),
+                engines: want(Section::Engines).then(|| engines.clone()),
+                innodb: want(Section::Innodb).then(|| server::innodb(&i)),
+                accounts: want(Section::Accounts).then(|| server::accounts(&i)),
+                encryption: want(Section::Encryption).then(|| server::encryption(&i)),
+                binlog: want(Section::Binlog).then(|| server::binlog(&i)),
+                backup: want(Section::Backup).then(|| server::backup(&i, &engines)),
             })
         }
         None => None,
     };
-    let notes = want(NOTES_SECTION).then(|| notes(s));
+    let notes = want(Section::Notes).then(|| notes(s));
     let present: Vec<String> = sections
         .iter()
-        .filter(|n| {
-            if SYSTEM_SECTIONS.contains(n) {
-                system.is_some()
-            } else if SERVER_SECTIONS.contains(n) {
-                server.is_some()
-            } else {
-                true
-            }
+        .filter(|n| match n.part() {
+            Part::System => system.is_some(),
+            Part::Server => server.is_some(),
+            Part::Notes => true,
         })
-        .map(|n| n.to_string())
+        .map(|n| n.name().to_string())
         .collect();
     Report {
         tool: "ox-summary".into(),
@@ -189,10 +312,10 @@ pub fn analyze(s: &Samples, sections: &[&str]) -> Report {
     }
 }
 
-fn note(out: &mut Vec<Note>, id: &str, severity: &str, message: &str, evidence: String) {
+fn note(out: &mut Vec<Note>, id: &str, severity: Severity, message: &str, evidence: String) {
     out.push(Note {
         id: id.into(),
-        severity: severity.into(),
+        severity,
         message: message.into(),
         evidence,
     });
@@ -207,7 +330,7 @@ pub fn notes(s: &Samples) -> Vec<Note> {
             note(
                 &mut out,
                 "server-unreachable",
-                "warning",
+                Severity::Warning,
                 "The server could not be reached: only the host is summarised.",
                 format!("{}: {e}", sv.target),
             );
@@ -228,7 +351,7 @@ pub fn notes(s: &Samples) -> Vec<Note> {
             &mut out,
         );
     }
-    out.sort_by_key(|n| n.severity != "warning");
+    out.sort_by_key(|n| n.severity);
     out
 }
 
@@ -243,7 +366,7 @@ fn system_notes(
                 note(
                     out,
                     "swap-used",
-                    "warning",
+                    Severity::Warning,
                     "Swap is in use: a database whose pages are swapped out stalls on disk reads.",
                     format!("swap used {} of {}", human_bytes(used), human_bytes(total)),
                 );
@@ -255,7 +378,7 @@ fn system_notes(
         note(
             out,
             "thp-enabled",
-            "warning",
+            Severity::Warning,
             "Transparent huge pages are always on: they cause latency spikes and memory bloat in databases; set them to madvise or never.",
             "/sys/kernel/mm/transparent_hugepage/enabled = always".into(),
         );
@@ -265,7 +388,7 @@ fn system_notes(
         note(
             out,
             "swappiness-high",
-            "info",
+            Severity::Info,
             "vm.swappiness is high for a database host (1 to 10 is usual): the kernel may swap the buffer pool out to keep file cache.",
             format!("vm.swappiness = {sw}"),
         );
@@ -275,7 +398,7 @@ fn system_notes(
             note(
                 out,
                 "filesystem-full",
-                "warning",
+                Severity::Warning,
                 "A filesystem is almost full.",
                 format!(
                     "{} ({}) {p:.1}% used, {} available",
@@ -296,7 +419,7 @@ fn system_notes(
             note(
                 out,
                 "open-files-limit-low",
-                "warning",
+                Severity::Warning,
                 "The database server may run out of file descriptors (tables, connections).",
                 format!("{} pid {}: Max open files {l}", p.command, p.pid),
             );
@@ -309,7 +432,7 @@ fn system_notes(
             note(
                 out,
                 "load-high",
-                "warning",
+                Severity::Warning,
                 "The load average is more than twice the number of processors.",
                 format!("load {load:.2} on {} processor threads", c.threads),
             );
@@ -319,7 +442,7 @@ fn system_notes(
         note(
             out,
             "cpu-steal",
-            "warning",
+            Severity::Warning,
             "The hypervisor is taking CPU time from this machine.",
             format!("steal {st:.1}% of CPU time"),
         );
@@ -341,7 +464,7 @@ fn memory_notes(i: &Inputs, mem: Option<&system::Memory>, out: &mut Vec<Note>) {
             note(
                 out,
                 "buffer-pool-above-memory",
-                "warning",
+                Severity::Warning,
                 "The InnoDB buffer pool is larger than 90% of memory: the host will swap or the server be killed for memory.",
                 format!("innodb_buffer_pool_size {} of {} memory", human_bytes(bp), human_bytes(m)),
             );
@@ -360,7 +483,7 @@ fn memory_notes(i: &Inputs, mem: Option<&system::Memory>, out: &mut Vec<Note>) {
                 note(
                     out,
                     "buffer-pool-small",
-                    "info",
+                    Severity::Info,
                     "The InnoDB buffer pool is under a quarter of memory while the data does not fit in it.",
                     format!(
                         "innodb_buffer_pool_size {}, memory {}, data and indexes {}",
@@ -391,7 +514,7 @@ fn replication_notes(i: &Inputs, out: &mut Vec<Note>) {
             note(
                 out,
                 "flush-log-at-trx-commit",
-                "warning",
+                Severity::Warning,
                 "On a primary, innodb_flush_log_at_trx_commit other than 1 loses up to a second of committed transactions in a crash.",
                 format!("innodb_flush_log_at_trx_commit = {v}"),
             );
@@ -401,7 +524,7 @@ fn replication_notes(i: &Inputs, out: &mut Vec<Note>) {
                 note(
                     out,
                     "sync-binlog",
-                    "warning",
+                    Severity::Warning,
                     "On a primary, sync_binlog other than 1 can lose binary log events in a crash, and replicas then diverge.",
                     format!("sync_binlog = {v}"),
                 );
@@ -427,7 +550,7 @@ fn replication_notes(i: &Inputs, out: &mut Vec<Note>) {
             note(
                 out,
                 "replica-stopped",
-                "warning",
+                Severity::Warning,
                 "Replication is not running.",
                 ev,
             );
@@ -436,7 +559,7 @@ fn replication_notes(i: &Inputs, out: &mut Vec<Note>) {
             note(
                 out,
                 "replica-lag",
-                "warning",
+                Severity::Warning,
                 "The replica is behind its source.",
                 format!(
                     "{name}: {lag} s behind {}",
@@ -449,7 +572,7 @@ fn replication_notes(i: &Inputs, out: &mut Vec<Note>) {
         note(
             out,
             "replica-writable",
-            "info",
+            Severity::Info,
             "The replica is not read_only: a mistaken write there makes it drift from its source.",
             "read_only = OFF".into(),
         );
@@ -458,7 +581,7 @@ fn replication_notes(i: &Inputs, out: &mut Vec<Note>) {
         note(
             out,
             "no-binlog",
-            "warning",
+            Severity::Warning,
             "The binary log is off: no point-in-time recovery, and no replica can be attached.",
             "log_bin = OFF".into(),
         );
@@ -466,7 +589,7 @@ fn replication_notes(i: &Inputs, out: &mut Vec<Note>) {
         note(
             out,
             "binlog-kept-forever",
-            "info",
+            Severity::Info,
             "Binary logs are never purged automatically: the disk fills up unless something else removes them.",
             "binlog_expire_logs_seconds = 0 and expire_logs_days = 0".into(),
         );
@@ -487,7 +610,7 @@ fn workload_notes(i: &Inputs, out: &mut Vec<Note>) {
             note(
                 out,
                 "history-list-long",
-                "warning",
+                Severity::Warning,
                 "InnoDB purge is behind (a long transaction or heavy writes): reads slow down and the undo space grows.",
                 ev,
             );
@@ -501,7 +624,7 @@ fn workload_notes(i: &Inputs, out: &mut Vec<Note>) {
         note(
             out,
             "long-transaction",
-            "warning",
+            Severity::Warning,
             "A transaction has been open for more than a minute: it holds locks and stops purge.",
             format!(
                 "trx {} of {}@{} (thread {}) open {} s",
@@ -517,7 +640,7 @@ fn workload_notes(i: &Inputs, out: &mut Vec<Note>) {
         note(
             out,
             "checkpoint-age-high",
-            "warning",
+            Severity::Warning,
             "The redo log is nearly full of unflushed changes: writes will stall for furious flushing. Raise the redo log capacity.",
             format!("checkpoint age {p:.1}% of the redo capacity"),
         );
@@ -532,7 +655,7 @@ fn safety_notes(i: &Inputs, out: &mut Vec<Note>) {
         note(
             out,
             "accounts-without-password",
-            "warning",
+            Severity::Warning,
             "Accounts log in without a password.",
             acc.without_password.join(", "),
         );
@@ -543,7 +666,7 @@ fn safety_notes(i: &Inputs, out: &mut Vec<Note>) {
             note(
                 out,
                 "connections-near-max",
-                "warning",
+                Severity::Warning,
                 "Connections have come within 10% of max_connections.",
                 format!("Max_used_connections {used} of max_connections {max}"),
             );
@@ -553,7 +676,7 @@ fn safety_notes(i: &Inputs, out: &mut Vec<Note>) {
         note(
             out,
             "accounts-wildcard-host",
-            "info",
+            Severity::Info,
             "Accounts accept connections from any host matching a wildcard.",
             acc.wildcard_host.join(", "),
         );
@@ -566,7 +689,7 @@ fn safety_notes(i: &Inputs, out: &mut Vec<Note>) {
         note(
             out,
             "buffer-pool-misses",
-            "info",
+            Severity::Info,
             "Many InnoDB page reads go to disk.",
             format!("buffer pool hit rate {hit:.2}%"),
         );
@@ -576,7 +699,7 @@ fn safety_notes(i: &Inputs, out: &mut Vec<Note>) {
         note(
             out,
             "non-transactional-tables",
-            "info",
+            Severity::Info,
             "Some user tables use an engine without transactions: they are not crash-safe and hot backups copy them under a lock.",
             format!(
                 "{} tables ({})",
@@ -590,7 +713,7 @@ fn safety_notes(i: &Inputs, out: &mut Vec<Note>) {
         note(
             out,
             "queries-failed",
-            "info",
+            Severity::Info,
             "Some figures are missing because queries failed (often a missing privilege: PROCESS, REPLICATION CLIENT, SELECT on mysql.user).",
             errs.join("; "),
         );
@@ -612,11 +735,17 @@ mod tests {
 
     #[test]
     fn sections_are_unique() {
-        assert_eq!(SYSTEM_SECTIONS.last(), Some(&"kernel"));
-        assert_eq!(SERVER_SECTIONS.first(), Some(&"server"));
-        assert_eq!(SERVER_SECTIONS.last(), Some(&"backup"));
-        assert_eq!(ALL_SECTIONS.last(), Some(&NOTES_SECTION));
-        let all = ALL_SECTIONS.to_vec();
+        let parts: Vec<Part> = Section::ALL.iter().map(|s| s.part()).collect();
+        // The host's sections, then the server's, then the notes.
+        assert_eq!(parts.iter().filter(|p| **p == Part::System).count(), 9);
+        assert_eq!(Section::ALL[8].name(), "kernel");
+        assert_eq!(Section::ALL[9].name(), "server");
+        assert_eq!(Section::ALL[20].name(), "backup");
+        assert!(parts[..9].iter().all(|p| *p == Part::System));
+        assert!(parts[9..21].iter().all(|p| *p == Part::Server));
+        assert_eq!(Section::ALL.last(), Some(&Section::Notes));
+        assert_eq!(Section::Notes.part(), Part::Notes);
+        let all: Vec<&str> = Section::ALL.iter().map(|s| s.name()).collect();
         let mut sorted = all.clone();
         sorted.sort_unstable();
         sorted.dedup();

@@ -123,11 +123,22 @@ pub struct Counter {
     pub per_second: f64,
 }
 
+/// What status counter rates are measured over.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+pub enum Basis {
+    /// Two readings `interval_seconds` apart.
+    #[serde(rename = "interval")]
+    Interval,
+    /// Since the server started (`--sleep 0`).
+    #[serde(rename = "since start")]
+    SinceStart,
+}
+
 /// Status counter rates.
 #[derive(Clone, Debug, Serialize)]
 pub struct StatusRates {
     /// `interval` (two readings `interval_seconds` apart) or `since start`.
-    pub basis: String,
+    pub basis: Basis,
     /// Seconds between the two readings (0 for `since start`).
     pub interval_seconds: f64,
     /// The counters.
@@ -651,9 +662,9 @@ pub fn status(i: &Inputs) -> StatusRates {
         .collect();
     StatusRates {
         basis: if interval.is_some() {
-            "interval".into()
+            Basis::Interval
         } else {
-            "since start".into()
+            Basis::SinceStart
         },
         interval_seconds: interval.map(round2).unwrap_or(0.0),
         counters,

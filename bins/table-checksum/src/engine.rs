@@ -994,7 +994,7 @@ fn verify_indexes(
     for idx in table
         .indexes
         .iter()
-        .filter(|i| !i.primary && i.kind == "BTREE")
+        .filter(|i| !i.primary && i.kind == oxkit::schema::IndexKind::Btree)
     {
         let mut cols = Vec::new();
         for ic in &idx.columns {
