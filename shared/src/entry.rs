@@ -47,6 +47,11 @@
 //! second signal always exits 4 at once, without cleanup: the operator's
 //! explicit choice.
 
+#![allow(
+    clippy::print_stderr,
+    reason = "the one main: usage errors, the error line, signal notes and the logger are printed on stderr here"
+)]
+
 use crate::exit::Exit;
 use crate::secret::redact;
 use anyhow::{Context as _, Result};

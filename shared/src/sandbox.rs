@@ -1466,6 +1466,10 @@ impl Sandbox {
 }
 
 impl Drop for Sandbox {
+    #[allow(
+        clippy::print_stderr,
+        reason = "a drop cannot return its error, and a kept datadir is for a human to find"
+    )]
     fn drop(&mut self) {
         let failing = std::thread::panicking();
         if failing {

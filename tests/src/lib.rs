@@ -46,6 +46,10 @@ pub const SERVER_ENV: &[&str] = &[sandbox::MARIADBD_ENV, sandbox::MYSQLD_ENV];
 /// `"mariadb"` for a whole product): the calling test does not apply to
 /// it and should return. Never a silent skip: `cargo xtask test` counts
 /// and lists these lines.
+#[allow(
+    clippy::print_stderr,
+    reason = "the skip line on stderr is what `cargo xtask test` counts"
+)]
 pub fn not_on(names: &[&str], why: &str) -> bool {
     let f = flavour();
     let name = f.name();

@@ -33,6 +33,11 @@
 //!   (0700/0600); a physical verify stopped by SIGINT exits 4 and keeps
 //!   the previous verdict.
 
+#![allow(
+    clippy::print_stderr,
+    reason = "figures and notes a developer reads with --nocapture"
+)]
+
 use ox_backup::physical::io::DirectFile;
 use ox_backup::physical::{prepare, redo};
 use oxkit::conn::Conn;

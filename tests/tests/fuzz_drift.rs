@@ -54,6 +54,11 @@
 //! cases take about 90 s plus the topology's start). A failing case prints
 //! its seed and shape; `OXKIT_FUZZ_SEED=<seed>` reproduces it.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "the fuzzer's figures, read with --nocapture"
+)]
+
 use anyhow::{bail, Context as _, Result};
 use oxkit::conn::Conn;
 use oxkit_harness::fuzz::{Case, Col, KeyKind, Source};

@@ -8,6 +8,11 @@
 //! both directions; the binary log applier waiting alone for a row a
 //! prepared XA transaction holds.
 
+#![allow(
+    clippy::print_stderr,
+    reason = "figures a developer reads with --nocapture"
+)]
+
 use oxkit::conn::Conn;
 use oxkit_harness::{exec, single, RunResult, Tool, Topology};
 use serde_json::Value;

@@ -1,5 +1,10 @@
 //! The sandbox itself: start, connect by socket and TCP, stop, clean up.
 
+#![allow(
+    clippy::print_stderr,
+    reason = "says on stderr what a run not as root could not check"
+)]
+
 use oxkit::conn::{connect, ConnectOptions};
 use oxkit::server::Server;
 use oxkit_harness::single;

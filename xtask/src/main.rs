@@ -5,6 +5,12 @@
 //! `run` function; this file only dispatches. To add a task, add a module
 //! and one variant to [`Task`].
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a developer tool: what it prints is its report"
+)]
+
 mod bench;
 mod completions;
 mod demo;

@@ -269,7 +269,9 @@ fn print_report(cfg: &Config, r: &Report) -> Result<()> {
     };
     if cfg.print {
         // stdout carries only the replayable SQL.
-        eprint!("{body}");
+        let mut err = std::io::stderr().lock();
+        err.write_all(body.as_bytes())?;
+        err.flush()?;
     } else {
         oxkit::report::mark_stdout_used();
         let mut out = std::io::stdout().lock();

@@ -7,6 +7,10 @@
 
 use std::io::Write as _;
 
+#[allow(
+    clippy::print_stderr,
+    reason = "a test program: its failure is read by the test that spawned it"
+)]
 fn main() -> std::process::ExitCode {
     let started = std::thread::spawn(oxkit::sandbox::Sandbox::start).join();
     let sb = match started {
