@@ -12,6 +12,7 @@
 
 use crate::conn::{ConnectOptions, SessionOptions};
 use crate::dsn::{self, ConnSpec, Env, SslMode, TlsSpec};
+use crate::entry::usage_error;
 use crate::report::Format;
 use crate::secret::Secret;
 use anyhow::Result;
@@ -158,10 +159,10 @@ pub struct RecursionArgs {
 pub const DEFAULT_RECURSION: &str = "hosts,processlist";
 
 impl RecursionArgs {
-    /// The parsed methods.
+    /// The parsed methods; a bad list is a usage error.
     pub fn methods(&self) -> Result<Vec<crate::topology::Method>> {
         crate::topology::parse_methods(&self.recursion_method)
-            .map_err(|e| anyhow::anyhow!("--recursion-method: {e:#}"))
+            .map_err(|e| usage_error(format!("--recursion-method: {e:#}")))
     }
 
     /// True when the option was left at its default.
@@ -215,6 +216,13 @@ pub struct FilterArgs {
     pub ignore_engines: Vec<String>,
 }
 
+impl FilterArgs {
+    /// The compiled filter; a bad regular expression is a usage error.
+    pub fn table_filter(&self) -> Result<crate::filter::TableFilter> {
+        crate::filter::TableFilter::new(self).map_err(|e| usage_error(format!("{e:#}")))
+    }
+}
+
 /// When to pause between chunks (see [`crate::throttle`]).
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Throttling")]
@@ -240,14 +248,14 @@ pub struct ThrottleArgs {
 }
 
 impl ThrottleArgs {
-    /// The checked options.
+    /// The checked options; a bad threshold is a usage error.
     pub fn options(&self) -> Result<crate::throttle::ThrottleOptions> {
         Ok(crate::throttle::ThrottleOptions {
             max_lag: Some(self.max_lag.duration()),
             max_load: crate::throttle::parse_thresholds(&self.max_load)
-                .map_err(|e| anyhow::anyhow!("--max-load: {e}"))?,
+                .map_err(|e| usage_error(format!("--max-load: {e}")))?,
             critical_load: crate::throttle::parse_thresholds(&self.critical_load)
-                .map_err(|e| anyhow::anyhow!("--critical-load: {e}"))?,
+                .map_err(|e| usage_error(format!("--critical-load: {e}")))?,
             pause_file: self.pause_file.clone(),
             fail_on_stopped: self.fail_on_stopped_replication,
             check_interval: self
@@ -394,9 +402,33 @@ impl std::str::FromStr for Condition {
     }
 }
 
-impl ConnArgs {
+/// The connection options of a checked config: the words given, to
+/// resolve targets over, and the timeouts and session variables every
+/// connection uses, checked once.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// The options as given.
+    pub args: ConnArgs,
+    /// What [`crate::conn::connect`] takes.
+    pub options: ConnectOptions,
+}
+
+impl Connection {
+    /// Checks the options (`--set-vars`); a bad one is a usage error.
+    pub fn new(args: ConnArgs) -> Result<Connection> {
+        let options = args
+            .connect_options()
+            .map_err(|e| usage_error(format!("{e:#}")))?;
+        Ok(Connection { args, options })
+    }
+
+    /// See [`ConnArgs::resolve`].
+    pub fn resolve(&self, target: Option<&ConnSpec>) -> Result<ConnSpec> {
+        self.args.resolve(target)
+    }
+
     /// Every target (DSNs or URLs given on the command line, already
-    /// parsed with [`dsn::parse_targets`]) resolved over these options; no
+    /// parsed with [`parse_targets`]) resolved over these options; no
     /// target at all is one server named by the connection options alone.
     pub fn resolve_all(&self, targets: &[ConnSpec]) -> Result<Vec<ConnSpec>> {
         if targets.is_empty() {
@@ -404,6 +436,12 @@ impl ConnArgs {
         }
         targets.iter().map(|t| self.resolve(Some(t))).collect()
     }
+}
+
+/// The DSNs or URLs given on the command line, parsed; a malformed one is
+/// a usage error.
+pub fn parse_targets(targets: &[String]) -> Result<Vec<ConnSpec>> {
+    dsn::parse_targets(targets).map_err(|e| usage_error(format!("{e:#}")))
 }
 
 #[cfg(test)]

@@ -251,7 +251,7 @@ fn target_names(spec: &ConnSpec) -> Result<Names> {
 /// Runs the tool against one table.
 pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
     let started = Instant::now();
-    let opts = cfg.connect.clone();
+    let opts = cfg.conn.options.clone();
     let names = target_names(&spec)?;
     let site = Site {
         ctx,

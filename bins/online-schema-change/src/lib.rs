@@ -27,8 +27,7 @@ mod state;
 
 use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
-use oxkit::cli::{ChunkArgs, ConnArgs, OutputArgs, Secs, ThrottleArgs};
-use oxkit::conn::ConnectOptions;
+use oxkit::cli::{ChunkArgs, ConnArgs, Connection, OutputArgs, Secs, ThrottleArgs};
 use oxkit::dsn::ConnSpec;
 use oxkit::entry::{usage_error, Context};
 use oxkit::report::Format;
@@ -170,10 +169,8 @@ pub struct Args {
 /// once here.
 #[derive(Debug)]
 pub struct Config {
-    /// The connection options the target is resolved over.
-    pub conn: ConnArgs,
-    /// Timeouts and session variables of every connection.
-    pub connect: ConnectOptions,
+    /// The connection options: targets are resolved over them.
+    pub conn: Connection,
     /// The DSN naming the table.
     pub target: ConnSpec,
     /// The parsed ALTER.
@@ -236,22 +233,15 @@ impl Config {
                 "--alter-foreign-keys-method drop-swap is not built; use rebuild-constraints",
             ));
         }
-        let throttle = args
-            .throttle
-            .options()
-            .map_err(|e| usage_error(format!("{e:#}")))?;
+        let throttle = args.throttle.options()?;
         if !(args.sleep_ratio.is_finite() && (0.0..=100.0).contains(&args.sleep_ratio)) {
             return Err(usage_error("--sleep-ratio must be between 0 and 100"));
         }
         if args.resume && args.dry_run {
             return Err(usage_error("--resume needs --execute"));
         }
-        let recursion = args
-            .recursion
-            .methods()
-            .map_err(|e| usage_error(format!("{e:#}")))?;
-        let target = oxkit::dsn::parse_targets(std::slice::from_ref(target))
-            .map_err(|e| usage_error(format!("{e:#}")))?
+        let recursion = args.recursion.methods()?;
+        let target = oxkit::cli::parse_targets(std::slice::from_ref(target))?
             .into_iter()
             .next()
             .ok_or_else(|| usage_error("give one DSN naming the table"))?;
@@ -260,17 +250,12 @@ impl Config {
                 "the DSN names no table: add t=table (and D=database)",
             ));
         }
-        let connect = args
-            .conn
-            .connect_options()
-            .map_err(|e| usage_error(format!("{e:#}")))?;
         let lock_wait = args
             .cut_over_lock_wait
             .get()
             .ceil()
             .clamp(1.0, 31_536_000.0) as u32;
         Ok(Config {
-            connect,
             target,
             alter,
             method: args.method,
@@ -289,7 +274,7 @@ impl Config {
             throttle,
             recursion,
             format: args.output.format,
-            conn: args.conn,
+            conn: Connection::new(args.conn)?,
         })
     }
 }

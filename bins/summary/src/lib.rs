@@ -20,8 +20,7 @@ pub mod system;
 
 use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches, Parser};
-use oxkit::cli::{ConnArgs, OutputArgs};
-use oxkit::conn::ConnectOptions;
+use oxkit::cli::{ConnArgs, Connection, OutputArgs};
 use oxkit::dsn::ConnSpec;
 use oxkit::entry::{usage_error, Context};
 use oxkit::report::Format;
@@ -84,10 +83,8 @@ pub fn command() -> clap::Command {
 /// read, checked once here.
 #[derive(Debug)]
 pub struct Config {
-    /// The connection options the server is resolved over.
-    pub conn: ConnArgs,
-    /// Timeouts and session variables of the connection.
-    pub connect: ConnectOptions,
+    /// The connection options: targets are resolved over them.
+    pub conn: Connection,
     /// The DSN given (none: the local server).
     pub target: Option<ConnSpec>,
     /// The sections to report, in report order.
@@ -155,12 +152,7 @@ impl Config {
             .map(|t| oxkit::dsn::parse_target(t))
             .transpose()
             .map_err(|e| usage_error(format!("{e:#}")))?;
-        let connect = a
-            .conn
-            .connect_options()
-            .map_err(|e| usage_error(format!("{e:#}")))?;
         Ok(Config {
-            connect,
             target,
             sections: chosen,
             system,
@@ -170,7 +162,7 @@ impl Config {
             save_samples: a.summary.save_samples,
             read_samples: a.summary.read_samples,
             format: a.output.format,
-            conn: a.conn,
+            conn: Connection::new(a.conn)?,
         })
     }
 }
@@ -257,7 +249,7 @@ fn gather(cfg: &Config, ctx: &Context) -> Result<Samples> {
                 sys = None;
             }
         }
-        let mut c = collect::ServerCollector::connect(&spec, &cfg.connect);
+        let mut c = collect::ServerCollector::connect(&spec, &cfg.conn.options);
         c.first();
         server = Some(c);
     }

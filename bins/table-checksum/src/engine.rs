@@ -268,7 +268,7 @@ pub fn run(
     primary_spec: ConnSpec,
     replica_specs: Vec<ConnSpec>,
 ) -> Result<Exit> {
-    let opts = cfg.connect.clone();
+    let opts = cfg.conn.options.clone();
     let mut main_conn = conn::connect(&primary_spec, &opts)?;
     let primary_server = Server::detect(&mut main_conn)?;
     let Replicas {

@@ -21,9 +21,9 @@ use anyhow::{Context as _, Result};
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use oxkit::checksum::{Function, RowOptions};
 use oxkit::cli::{
-    ChunkArgs, Condition, ConnArgs, Count, DbTable, FilterArgs, OutputArgs, Secs, ThrottleArgs,
+    ChunkArgs, Condition, ConnArgs, Connection, Count, DbTable, FilterArgs, OutputArgs, Secs,
+    ThrottleArgs,
 };
-use oxkit::conn::ConnectOptions;
 use oxkit::dsn::ConnSpec;
 use oxkit::entry::{usage_error, Context};
 use oxkit::filter::TableFilter;
@@ -156,10 +156,8 @@ pub struct Args {
 /// once here.
 #[derive(Debug)]
 pub struct Config {
-    /// The connection options every target is resolved over.
-    pub conn: ConnArgs,
-    /// Timeouts and session variables of every connection.
-    pub connect: ConnectOptions,
+    /// The connection options: targets are resolved over them.
+    pub conn: Connection,
     /// The primary's DSN (none: the connection options alone).
     pub primary: Option<ConnSpec>,
     /// Replicas named on the command line (none: discover them).
@@ -205,11 +203,8 @@ pub struct Config {
 impl Config {
     /// Checks the arguments; fails fast with a usage error.
     pub fn new(args: Args) -> Result<Config> {
-        let filter = TableFilter::new(&args.filter).map_err(|e| usage_error(format!("{e:#}")))?;
-        let throttle = args
-            .throttle
-            .options()
-            .map_err(|e| usage_error(format!("{e:#}")))?;
+        let filter = args.filter.table_filter()?;
+        let throttle = args.throttle.options()?;
         if args.resume && args.method == Method::Snapshot {
             return Err(usage_error(
                 "--resume continues a replicate run from its checksum table; the snapshot method keeps no state",
@@ -218,13 +213,8 @@ impl Config {
         if args.float_precision.is_some_and(|p| p > 30) {
             return Err(usage_error("--float-precision must be 0 to 30"));
         }
-        let recursion = args
-            .recursion
-            .methods()
-            .map_err(|e| usage_error(format!("{e:#}")))?;
-        let mut targets = oxkit::dsn::parse_targets(&args.targets)
-            .map_err(|e| usage_error(format!("{e:#}")))?
-            .into_iter();
+        let recursion = args.recursion.methods()?;
+        let mut targets = oxkit::cli::parse_targets(&args.targets)?.into_iter();
         let primary = targets.next();
         let replicas: Vec<ConnSpec> = targets.collect();
         if !replicas.is_empty() && !args.recursion.is_default() {
@@ -232,12 +222,7 @@ impl Config {
                 "give replicas either as extra DSNs or through --recursion-method, not both",
             ));
         }
-        let connect = args
-            .conn
-            .connect_options()
-            .map_err(|e| usage_error(format!("{e:#}")))?;
         Ok(Config {
-            connect,
             primary,
             replicas,
             method: args.method,
@@ -265,7 +250,7 @@ impl Config {
             replica_timeout: args.replica_timeout.duration(),
             snapshot_refresh: args.snapshot_refresh.duration(),
             format: args.output.format,
-            conn: args.conn,
+            conn: Connection::new(args.conn)?,
         })
     }
 }

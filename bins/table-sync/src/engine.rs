@@ -169,7 +169,7 @@ fn pairs(cfg: &Config, specs: &[ConnSpec], opts: &ConnectOptions) -> Result<Vec<
 
 /// Runs the whole sync.
 pub fn run(ctx: &Context, cfg: &Config, specs: Vec<ConnSpec>) -> Result<Exit> {
-    let opts = cfg.connect.clone();
+    let opts = cfg.conn.options.clone();
     let pairs = pairs(cfg, &specs, &opts)?;
     let mut reports = Vec::new();
     let mut exit = Exit::OK;

@@ -17,8 +17,9 @@ mod fix;
 use anyhow::{Context as _, Result};
 use clap::{CommandFactory, FromArgMatches, Parser};
 use oxkit::checksum::Function;
-use oxkit::cli::{Condition, ConnArgs, Count, DbTable, FilterArgs, OutputArgs, Secs, ThrottleArgs};
-use oxkit::conn::ConnectOptions;
+use oxkit::cli::{
+    Condition, ConnArgs, Connection, Count, DbTable, FilterArgs, OutputArgs, Secs, ThrottleArgs,
+};
 use oxkit::dsn::ConnSpec;
 use oxkit::entry::{usage_error, Context};
 use oxkit::filter::TableFilter;
@@ -116,10 +117,8 @@ pub struct Args {
 /// once here.
 #[derive(Debug)]
 pub struct Config {
-    /// The connection options every target is resolved over.
-    pub conn: ConnArgs,
-    /// Timeouts and session variables of every connection.
-    pub connect: ConnectOptions,
+    /// The connection options: targets are resolved over them.
+    pub conn: Connection,
     /// The DSNs given (none: the connection options alone).
     pub targets: Vec<ConnSpec>,
     /// `--sync-to-master`.
@@ -157,11 +156,8 @@ pub struct Config {
 impl Config {
     /// Checks the arguments; fails fast with a usage error.
     pub fn new(args: Args) -> Result<Config> {
-        let filter = TableFilter::new(&args.filter).map_err(|e| usage_error(format!("{e:#}")))?;
-        let throttle = args
-            .throttle
-            .options()
-            .map_err(|e| usage_error(format!("{e:#}")))?;
+        let filter = args.filter.table_filter()?;
+        let throttle = args.throttle.options()?;
         if !(args.print || args.dry_run || args.execute) {
             return Err(usage_error(
                 "say what to do: --print (show the SQL), --dry-run (counts only) or --execute",
@@ -192,14 +188,8 @@ impl Config {
                 ))
             }
         }
-        let targets =
-            oxkit::dsn::parse_targets(&args.targets).map_err(|e| usage_error(format!("{e:#}")))?;
-        let connect = args
-            .conn
-            .connect_options()
-            .map_err(|e| usage_error(format!("{e:#}")))?;
+        let targets = oxkit::cli::parse_targets(&args.targets)?;
         Ok(Config {
-            connect,
             targets,
             sync_to_master: args.sync_to_master,
             replicate: args.replicate,
@@ -216,7 +206,7 @@ impl Config {
             filter,
             throttle,
             format: args.output.format,
-            conn: args.conn,
+            conn: Connection::new(args.conn)?,
         })
     }
 }
