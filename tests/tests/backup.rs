@@ -978,6 +978,59 @@ fn signal(pid: u32, sig: &str) {
     assert!(ok.success(), "kill {sig} {pid}");
 }
 
+/// A server holding `db.t`: `rows` rows of 200 random bytes (slow to back
+/// up under --max-rate), a connection to it, and a scratch directory.
+fn random_rows_server(db: &str, rows: u32) -> (oxkit_harness::Single, Conn, tempfile::TempDir) {
+    let s = single().expect("server");
+    let mut c = s.connect().expect("connect");
+    exec(
+        &mut c,
+        &format!(
+            "CREATE DATABASE {db}; USE {db}; CREATE TABLE {db}.t (id INT PRIMARY KEY, b VARBINARY(200)); \
+             INSERT INTO {db}.t SELECT seq, RANDOM_BYTES(200) FROM seq_1_to_{rows};"
+        ),
+    )
+    .expect("setup");
+    (s, c, tempfile::tempdir().expect("tmp"))
+}
+
+/// Starts a backup of `s` into `repo` on one thread at `rate` bytes per
+/// second (1000-row data files), and returns once its set (a set other
+/// than `except`) holds data.
+fn start_slow_backup(
+    s: &Sandbox,
+    repo: &Path,
+    rate: &str,
+    extra: &[&str],
+    except: Option<&Path>,
+) -> std::process::Child {
+    let (dsn, rp) = (s.dsn(), p(repo));
+    let mut args = vec![
+        "backup",
+        &dsn,
+        "--repo",
+        &rp,
+        "--threads",
+        "1",
+        "--chunk-rows",
+        "1000",
+        "--max-rate",
+        rate,
+    ];
+    args.extend_from_slice(extra);
+    let mut child = spawn_backup(&args);
+    let (repo, except) = (repo.to_path_buf(), except.map(Path::to_path_buf));
+    wait_until(&mut child, "the running set's data", move || {
+        set_dirs(&repo).iter().any(|d| {
+            Some(d) != except.as_ref()
+                && std::fs::read_dir(d.join("data"))
+                    .map(|mut r| r.next().is_some())
+                    .unwrap_or(false)
+        })
+    });
+    child
+}
+
 /// Waits (bounded) for `cond`, failing with `what` (and killing `child`).
 fn wait_until(child: &mut std::process::Child, what: &str, cond: impl Fn() -> bool) {
     let t = std::time::Instant::now();
@@ -1262,40 +1315,12 @@ fn connection_options_work_without_a_dsn() {
 /// --dry-run).
 #[test]
 fn killed_backup_is_abandoned_and_expired() {
-    let s = single().expect("server");
-    let mut c = s.connect().expect("connect");
-    exec(
-        &mut c,
-        "CREATE DATABASE slow; USE slow; CREATE TABLE slow.t (id INT PRIMARY KEY, b VARBINARY(200)); \
-         INSERT INTO slow.t SELECT seq, RANDOM_BYTES(200) FROM seq_1_to_20000;",
-    )
-    .expect("setup");
-    let dir = tempfile::tempdir().expect("tmp");
+    let (s, _c, dir) = random_rows_server("slow", 20_000);
     let repo = dir.path().join("repo");
     let rp = p(&repo);
     backup(&["backup", &s.dsn(), "--repo", &rp, "--verify"]).expect_code(0);
     let good = newest_set(&repo);
-    let mut child = spawn_backup(&[
-        "backup",
-        &s.dsn(),
-        "--repo",
-        &rp,
-        "--threads",
-        "1",
-        "--chunk-rows",
-        "1000",
-        "--max-rate",
-        "32K",
-    ]);
-    let (repo2, good2) = (repo.clone(), good.clone());
-    wait_until(&mut child, "the running set's data", move || {
-        set_dirs(&repo2).iter().any(|d| {
-            *d != good2
-                && std::fs::read_dir(d.join("data"))
-                    .map(|mut r| r.next().is_some())
-                    .unwrap_or(false)
-        })
-    });
+    let child = start_slow_backup(&s, &repo, "32K", &[], Some(good.as_path()));
     let running = newest_set(&repo);
     assert_ne!(running, good);
     let l = backup(&["list", "--repo", &rp, "--format", "json"]).json();
@@ -1393,39 +1418,9 @@ fn ddl_during_a_logical_backup_waits_on_mysql() {
     ) {
         return;
     }
-    let s = single().expect("server");
-    let mut c = s.connect().expect("connect");
-    exec(
-        &mut c,
-        "CREATE DATABASE ddl; USE ddl; CREATE TABLE ddl.t (id INT PRIMARY KEY, b VARBINARY(200)); \
-         INSERT INTO ddl.t SELECT seq, RANDOM_BYTES(200) FROM seq_1_to_10000;",
-    )
-    .expect("setup");
-    let dir = tempfile::tempdir().expect("tmp");
+    let (s, mut c, dir) = random_rows_server("ddl", 10_000);
     let repo = dir.path().join("repo");
-    let rp = p(&repo);
-    let mut child = spawn_backup(&[
-        "backup",
-        &s.dsn(),
-        "--repo",
-        &rp,
-        "--threads",
-        "1",
-        "--chunk-rows",
-        "1000",
-        "--max-rate",
-        "256K",
-        "--format",
-        "json",
-    ]);
-    let repo2 = repo.clone();
-    wait_until(&mut child, "the running set's data", move || {
-        set_dirs(&repo2).iter().any(|d| {
-            std::fs::read_dir(d.join("data"))
-                .map(|mut r| r.next().is_some())
-                .unwrap_or(false)
-        })
-    });
+    let mut child = start_slow_backup(&s, &repo, "256K", &["--format", "json"], None);
     let mut alter_conn = s.connect().expect("connect");
     let alter =
         std::thread::spawn(move || alter_conn.run("alter", "ALTER TABLE ddl.t ADD COLUMN z INT"));

@@ -154,6 +154,14 @@ const SEED: &str = "CREATE DATABASE IF NOT EXISTS app; USE app; \
     INSERT INTO app.t SELECT seq, seq * 7 % 1000, IF(seq % 10 = 0, NULL, CONCAT('row-', seq, ' caf\u{e9}')), \
       ELT(1 + seq % 3, 'a', 'b', 'c') FROM seq_1_to_3000";
 
+/// One server holding the [`SEED`] tables, and a connection to it.
+fn seeded_single() -> (oxkit_harness::Single, Conn) {
+    let s = single().expect("server");
+    let mut c = s.connect().expect("conn");
+    exec(&mut c, SEED).expect("seed");
+    (s, c)
+}
+
 /// The writer's record: what the table must hold, by key, after every
 /// acknowledged write.
 type Model = BTreeMap<i64, (i64, Option<String>, String)>;
@@ -469,9 +477,7 @@ fn copy_changes_under_a_writer_stay_exact_and_replicate() {
 
 #[test]
 fn guards_refuse_with_reasons_and_change_nothing() {
-    let s = single().expect("server");
-    let mut c = s.connect().expect("conn");
-    exec(&mut c, SEED).expect("seed");
+    let (s, mut c) = seeded_single();
     exec(
         &mut c,
         "CREATE TABLE app.nokey (a INT, b INT); INSERT INTO app.nokey VALUES (1, 1); \
@@ -576,9 +582,7 @@ fn binlog_sigint_cleans_up_and_sigkill_resumes_exactly() {
 }
 
 fn sigint_and_sigkill(method: &str) {
-    let s = single().expect("server");
-    let mut c = s.connect().expect("conn");
-    exec(&mut c, SEED).expect("seed");
+    let (s, mut c) = seeded_single();
     exec(&mut c, "INSERT INTO app.t SELECT seq, seq % 1000, CONCAT('more-', seq), 'a' FROM seq_3001_to_12000").expect("more rows");
     let d = dsn(s.port(), "t");
     let before = create_table(&mut c, "t");
@@ -683,9 +687,7 @@ fn binlog_cut_over_waits_in_bounded_steps_behind_a_long_transaction() {
 }
 
 fn cut_over_behind_a_long_transaction(method: &str) {
-    let s = single().expect("server");
-    let mut c = s.connect().expect("conn");
-    exec(&mut c, SEED).expect("seed");
+    let (s, mut c) = seeded_single();
     let d = dsn(s.port(), "t");
     let dir = tempfile::tempdir().expect("tempdir");
     let flag = dir.path().join("postpone");
@@ -855,9 +857,7 @@ fn tcp_spec(port: u16) -> oxkit::dsn::ConnSpec {
 fn binlog_reader_hands_out_one_tables_row_images() {
     use oxkit::binlog::{master_position, usable, Change, Item, Reader};
     use oxkit::server::Server;
-    let s = single().expect("server");
-    let mut c = s.connect().expect("conn");
-    exec(&mut c, SEED).expect("seed");
+    let (s, mut c) = seeded_single();
     exec(&mut c, "CREATE TABLE app.other (id INT PRIMARY KEY)").expect("other");
     let server = Server::detect(&mut c).expect("server");
     assert_eq!(usable(&mut c, &server).expect("usable"), None);
@@ -965,9 +965,7 @@ fn binlog_capture_copies_under_a_writer_exactly_and_replicates() {
 
 #[test]
 fn binlog_method_refused_without_row_format_and_default_falls_back() {
-    let s = single().expect("server");
-    let mut c = s.connect().expect("conn");
-    exec(&mut c, SEED).expect("seed");
+    let (s, mut c) = seeded_single();
     let d = dsn(s.port(), "t");
     let before = create_table(&mut c, "t");
     exec(&mut c, "SET GLOBAL binlog_format = 'STATEMENT'").expect("statement");
@@ -1059,9 +1057,7 @@ fn binlog_method_refused_without_row_format_and_default_falls_back() {
 fn binlog_swaps_under_a_writer_lose_no_write() {
     // The writer keeps writing through each swap: writes that queue while
     // the table is locked must land in the new table, none in the old.
-    let s = single().expect("server");
-    let mut c = s.connect().expect("conn");
-    exec(&mut c, SEED).expect("seed");
+    let (s, mut c) = seeded_single();
     let d = dsn(s.port(), "t");
     let model = Arc::new(Mutex::new(model_of(&mut c, "t")));
     let writers: Vec<Writer> = (0..2)
@@ -1109,9 +1105,7 @@ fn binlog_swaps_under_a_writer_lose_no_write() {
 /// applier wait for it alone, and the row it then reads is the committed one.
 #[test]
 fn binlog_apply_waits_alone_for_a_row_held_by_a_prepared_xa() {
-    let s = single().expect("server");
-    let mut c = s.connect().expect("conn");
-    exec(&mut c, SEED).expect("seed");
+    let (s, mut c) = seeded_single();
     exec(&mut c, "DROP TABLE IF EXISTS app.xa_t; CREATE TABLE app.xa_t LIKE app.t; INSERT INTO app.xa_t SELECT * FROM app.t")
         .expect("table");
     let d = dsn(s.port(), "xa_t");
@@ -1169,9 +1163,7 @@ fn binlog_apply_waits_alone_for_a_row_held_by_a_prepared_xa() {
 /// shadow) and as a dry run; the live run is untouched and finishes.
 #[test]
 fn a_second_run_on_a_live_table_is_refused_with_exit_2() {
-    let s = single().expect("server");
-    let mut c = s.connect().expect("conn");
-    exec(&mut c, SEED).expect("seed");
+    let (s, mut c) = seeded_single();
     let dir = tempfile::tempdir().expect("tempdir");
     let flag = dir.path().join("postpone");
     std::fs::write(&flag, "").expect("flag");

@@ -166,13 +166,19 @@ pub fn begin_table(
     Ok(state)
 }
 
-/// A chunk that differs on one replica, as the checksum table says.
+/// A chunk that differs on one replica, as the checksum table says: one
+/// row of [`replica_diffs`]' query, read by column name.
+#[derive(mysql::prelude::FromRow)]
 pub struct StoredDiff {
     pub db: String,
+    #[mysql(rename = "tbl")]
     pub table: String,
     pub chunk: u32,
+    #[mysql(rename = "chunk_index")]
     pub index: Option<String>,
+    #[mysql(rename = "lower_boundary")]
     pub lower: Option<String>,
+    #[mysql(rename = "upper_boundary")]
     pub upper: Option<String>,
     pub this_cnt: u64,
     pub master_cnt: Option<u64>,
@@ -194,59 +200,18 @@ pub fn replica_diffs(
         .iter()
         .map(|(db, t)| format!("(db = {} AND tbl = {})", quote_str(db), quote_str(t)))
         .collect();
-    type Row = (
-        String,
-        String,
-        u32,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        u64,
-        Option<u64>,
-        String,
-        Option<String>,
-    );
-    let rows: Vec<Row> = conn.rows(
+    conn.rows(
         "reading differing chunks",
         &format!(
-            "SELECT db, tbl, chunk, chunk_index, lower_boundary, upper_boundary, this_cnt, {}, this_crc, {} \
+            "SELECT db, tbl, chunk, chunk_index, lower_boundary, upper_boundary, this_cnt, \
+             {} AS master_cnt, this_crc, {} AS master_crc \
              FROM {rt} WHERE ({}) AND {} ORDER BY db, tbl, chunk",
             rt.source_cnt,
             rt.source_crc,
             which.join(" OR "),
             rt.differs()
         ),
-    )?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                db,
-                table,
-                chunk,
-                index,
-                lower,
-                upper,
-                this_cnt,
-                master_cnt,
-                this_crc,
-                master_crc,
-            )| {
-                StoredDiff {
-                    db,
-                    table,
-                    chunk,
-                    index,
-                    lower,
-                    upper,
-                    this_cnt,
-                    master_cnt,
-                    this_crc,
-                    master_crc,
-                }
-            },
-        )
-        .collect())
+    )
 }
 
 /// Rows and chunks recorded for `plan`'s table on the primary (whole run,
