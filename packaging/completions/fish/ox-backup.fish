@@ -65,12 +65,13 @@ complete -c ox-backup -n "__fish_ox_backup_needs_command" -f -a "expire" -d 'Del
 complete -c ox-backup -n "__fish_ox_backup_needs_command" -f -a "restore" -d 'Restore a backup (--backup, default the newest) into the server (DSN)'
 complete -c ox-backup -n "__fish_ox_backup_needs_command" -f -a "verify" -d 'Restore a backup into a throwaway server and compare checksums; record the verdict'
 complete -c ox-backup -n "__fish_ox_backup_needs_command" -f -a "binlog" -d 'Copy the server\'s binary logs into --repo for point-in-time recovery'
-complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l method -d 'How to back up: logical (rows through SQL, any server) or physical (a hot copy of the data directory of a MariaDB 10.8+ server on this host, prepared at restore/verify by a throwaway server; restore it with --to-datadir)' -r -f -a "logical\t'Rows through SQL in a consistent snapshot (any MySQL or MariaDB)'
-physical\t'A hot copy of the InnoDB files of a local MariaDB 10.8+ server'"
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l method -d 'How to back up: logical (rows through SQL, any server) or physical (a hot copy of the data directory of a server on this host: MariaDB 10.8+ by copying its files and redo, MySQL 8.0.17+ with the server\'s clone plugin; restore it with --to-datadir)' -r -f -a "logical\t'Rows through SQL in a consistent snapshot (any MySQL or MariaDB)'
+physical\t'A hot copy of a local server\'s data directory (MariaDB 10.8+: its files and redo; MySQL 8.0.17+: the server\'s clone)'"
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l threads -d 'Parallel connections for backup and restore' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l chunk-rows -d 'Rows per data file of a big table (tables are cut into key ranges of this size)' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l compress-level -d 'zstd compression level (1 fast .. 19 small)' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l max-rate -d 'At most this many bytes per second: written (logical) or read from the data files (physical); suffixes K, M, G' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l staging-dir -d 'Physical on MySQL: where the server writes its clone before it is stored (needs the data size free; the server\'s OS user must reach it); default: the repository\'s directory' -r -F
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l verify-buffer-pool -d 'Buffer pool of the throwaway server that verify restores into (and that prepares a physical restore: its crash recovery holds the copied redo there)' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l encrypt-key-file -d 'Key file: 32 raw bytes or 64 hex digits (a key), or a passphrase (stretched with Argon2id). Encrypts a backup; needed to restore or verify an encrypted one. Never stored in the repository' -r -F
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -s d -l databases -d 'Only these databases (comma-separated)' -r
