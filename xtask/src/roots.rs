@@ -12,7 +12,7 @@
 use crate::test::{apt_install, run};
 use anyhow::{bail, Context as _, Result};
 use oxkit::sandbox::{find_program, Install};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// One server of the matrix.
@@ -129,7 +129,7 @@ pub fn provision_and_show(names: &[String]) -> Result<()> {
 }
 
 /// Where the roots live: `$OXKIT_ROOTS`, else `/var/cache/oxkit/roots`.
-fn roots_dir() -> PathBuf {
+pub fn roots_dir() -> PathBuf {
     std::env::var_os("OXKIT_ROOTS")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
@@ -137,7 +137,7 @@ fn roots_dir() -> PathBuf {
 }
 
 /// Commands that need root run through `sudo -n` otherwise.
-fn as_root(program: &str) -> Command {
+pub fn as_root(program: &str) -> Command {
     if oxkit::sandbox::is_root() {
         Command::new(program)
     } else {
@@ -151,7 +151,7 @@ fn as_root(program: &str) -> Command {
 /// (through chroot). A rolling suite's Release file can be past its
 /// Valid-Until on a mirror snapshot; debootstrap does not check it, so
 /// neither does this.
-fn add_package(root: &std::path::Path, package: &str) -> Result<()> {
+fn add_package(root: &Path, package: &str) -> Result<()> {
     eprintln!("xtask: adding {package} to {}", root.display());
     run(as_root("chroot").arg(root).args([
         "apt-get",
@@ -205,39 +205,14 @@ impl Flavour {
     }
 
     /// `debootstrap --variant=minbase` of `suite` with the server packages
-    /// into `root` (through a scratch directory renamed at the end, so a
-    /// half-built root is never taken for a good one).
-    fn build_root(&self, suite: &str, root: &std::path::Path) -> Result<()> {
-        if find_program(&["debootstrap"]).is_none() {
-            apt_install(&["debootstrap"])?;
-        }
-        let parent = root.parent().context("roots directory")?;
-        run(as_root("mkdir").arg("-p").arg(parent))?;
-        let scratch = parent.join(format!("{}.tmp", self.name));
-        if scratch.exists() {
-            run(as_root("rm").arg("-rf").arg(&scratch))?;
-        }
+    /// into `root`, which must then hold the daemon.
+    fn build_root(&self, suite: &str, root: &Path) -> Result<()> {
         eprintln!(
             "xtask: building the {} root in {} (debootstrap {suite}, about a minute)",
             self.name,
             root.display()
         );
-        let mirror = std::env::var("OXKIT_DEBIAN_MIRROR")
-            .unwrap_or_else(|_| "http://deb.debian.org/debian".into());
-        let mut cmd = as_root("debootstrap");
-        cmd.arg("--variant=minbase")
-            .arg(format!("--include={}", self.packages))
-            .arg(suite)
-            .arg(&scratch)
-            .arg(&mirror);
-        if let Err(e) = run(&mut cmd) {
-            let log = scratch.join("debootstrap/debootstrap.log");
-            let tail = std::fs::read_to_string(&log).unwrap_or_default();
-            let tail: Vec<&str> = tail.lines().rev().take(15).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            bail!("{e:#}\n{}", tail.join("\n"));
-        }
-        run(as_root("mv").arg(&scratch).arg(root))?;
+        debootstrap(suite, self.packages, root)?;
         if !root.join(self.daemon).is_file() {
             bail!(
                 "the {} root was built but has no {}",
@@ -247,4 +222,37 @@ impl Flavour {
         }
         Ok(())
     }
+}
+
+/// `debootstrap --variant=minbase` of `suite` with `packages`
+/// (comma-separated) into `root`, through a scratch directory renamed at
+/// the end, so a half-built root is never taken for a good one. Installs
+/// debootstrap when missing; `OXKIT_DEBIAN_MIRROR` picks the mirror.
+pub fn debootstrap(suite: &str, packages: &str, root: &Path) -> Result<()> {
+    if find_program(&["debootstrap"]).is_none() {
+        apt_install(&["debootstrap"])?;
+    }
+    let parent = root.parent().context("roots directory")?;
+    run(as_root("mkdir").arg("-p").arg(parent))?;
+    let name = root.file_name().context("root has no name")?;
+    let scratch = parent.join(format!("{}.tmp", name.to_string_lossy()));
+    if scratch.exists() {
+        run(as_root("rm").arg("-rf").arg(&scratch))?;
+    }
+    let mirror = std::env::var("OXKIT_DEBIAN_MIRROR")
+        .unwrap_or_else(|_| "http://deb.debian.org/debian".into());
+    let mut cmd = as_root("debootstrap");
+    cmd.arg("--variant=minbase");
+    if !packages.is_empty() {
+        cmd.arg(format!("--include={packages}"));
+    }
+    cmd.arg(suite).arg(&scratch).arg(&mirror);
+    if let Err(e) = run(&mut cmd) {
+        let log = scratch.join("debootstrap/debootstrap.log");
+        let tail = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = tail.lines().rev().take(15).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        bail!("{e:#}\n{}", tail.join("\n"));
+    }
+    run(as_root("mv").arg(&scratch).arg(root))
 }
