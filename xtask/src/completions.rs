@@ -66,7 +66,25 @@ fn render(shell: Shell, tool: &Tool) -> Result<String> {
     let mut cmd = tool.full_command();
     let mut buf = Vec::new();
     generate(shell, &mut cmd, tool.name, &mut buf);
-    String::from_utf8(buf).with_context(|| format!("{shell} completions for {}", tool.name))
+    let text =
+        String::from_utf8(buf).with_context(|| format!("{shell} completions for {}", tool.name))?;
+    Ok(match shell {
+        Shell::Bash => fix_bash_subcommand_states(&text, tool.name),
+        _ => text,
+    })
+}
+
+/// clap_complete's bash script names the state after an action one way
+/// in the loop that walks the words (`ox__backup__subcmd__verify`) and
+/// another in the `case` arms that complete it
+/// (`ox__subcmd__backup__subcmd__verify`) when the binary's name has a
+/// hyphen, so no action's options ever completed (clap-rs/clap#6421, open
+/// in clap_complete 4.6.11). Spell the arms as the loop does.
+fn fix_bash_subcommand_states(text: &str, bin: &str) -> String {
+    let sep = "__subcmd__";
+    let wrong = format!("{}{sep}", bin.replace('-', sep));
+    let right = format!("{}{sep}", bin.replace('-', "__"));
+    text.replace(&wrong, &right)
 }
 
 #[cfg(test)]
@@ -84,5 +102,52 @@ mod tests {
             "completions in {DIR} are out of date; run `cargo xtask completions` and commit the result:\n  {}",
             problems.join("\n  ")
         );
+    }
+
+    /// What bash offers for the last word of `line`, from the generated
+    /// script alone (the package test does the same through
+    /// bash-completion's loader in Debian roots).
+    fn bash_offers(tool: &Tool, line: &str) -> Vec<String> {
+        let script = render(Shell::Bash, tool).expect("render");
+        let test = format!(
+            r#"{script}
+read -ra COMP_WORDS <<< "$LINE"
+COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 )); COMP_LINE=$LINE; COMP_POINT=${{#LINE}}
+fn=$(complete -p {name} | sed -n 's/.* -F \([^ ]*\) .*/\1/p')
+"$fn" {name} "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+printf '%s\n' "${{COMPREPLY[@]}}"
+"#,
+            name = tool.name
+        );
+        let out = std::process::Command::new("bash")
+            .args(["-c", &test])
+            .env("LINE", line)
+            .output()
+            .expect("bash");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Actions and their own options complete (the hyphenated-name bug
+    /// above would offer nothing after the action).
+    #[test]
+    fn bash_completes_actions_and_their_options() {
+        let backup = TOOLS
+            .iter()
+            .find(|t| t.name == "ox-backup")
+            .expect("ox-backup");
+        assert!(bash_offers(backup, "ox-backup ver").contains(&"verify".to_string()));
+        let offered = bash_offers(backup, "ox-backup backup --max-r");
+        assert_eq!(offered, vec!["--max-rate".to_string()]);
+        let offered = bash_offers(backup, "ox-backup check --max-");
+        assert_eq!(offered, vec!["--max-age".to_string()]);
+        let sync = TOOLS
+            .iter()
+            .find(|t| t.name == "ox-table-sync")
+            .expect("sync");
+        assert!(bash_offers(sync, "ox-table-sync --dry").contains(&"--dry-run".to_string()));
     }
 }
