@@ -16,28 +16,83 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Options of `cargo xtask dist`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Default)]
 pub struct Args {
     /// Reuse the release binaries already in target/release instead of building
     #[arg(long)]
-    no_build: bool,
-    /// Assemble the staging tree only; do not build the .deb
+    pub no_build: bool,
+    /// Do not build the .deb
     #[arg(long)]
-    no_deb: bool,
+    pub no_deb: bool,
+    /// Do not build the .rpm
+    #[arg(long)]
+    pub no_rpm: bool,
 }
 
-/// Package maintainer for the .deb control file (Debian requires one).
-/// The workspace's `authors` has no address yet, hence the placeholder.
-const MAINTAINER: &str = "oxkit developers <oxkit@example.invalid>";
+/// The repository URL, for the package's Homepage (the workspace's
+/// `repository`).
+pub const HOMEPAGE: &str = env!("CARGO_PKG_REPOSITORY");
 
-/// The repository URL, for the package's Homepage.
-const HOMEPAGE: &str = env!("CARGO_PKG_REPOSITORY");
+/// The package maintainer: the workspace's first `authors` entry, the one
+/// place it is written.
+pub fn maintainer() -> &'static str {
+    env!("CARGO_PKG_AUTHORS")
+        .split(':')
+        .next()
+        .unwrap_or_default()
+}
 
-/// The example config shipped as `/etc/oxkit/oxkit.conf.example`.
-const EXAMPLE_CONFIG: &str = "packaging/oxkit.conf.example";
+/// The maintainer without the address, as the copyright holder.
+pub fn authors_name() -> &'static str {
+    maintainer().split('<').next().unwrap_or_default().trim()
+}
+
+/// The example configs shipped in `/etc/oxkit` (conffiles): every tool's,
+/// and ox-backup's (what the systemd units read).
+const EXAMPLE_CONFIGS: &[(&str, &str)] = &[
+    (
+        "packaging/oxkit.conf.example",
+        "etc/oxkit/oxkit.conf.example",
+    ),
+    (
+        "packaging/ox-backup.conf.example",
+        "etc/oxkit/ox-backup.conf.example",
+    ),
+];
+
+/// The systemd units and timers, relative to the workspace root.
+const SYSTEMD: &str = "packaging/systemd";
+
+/// Where the units go (merged /usr: the path both Debian and rpm
+/// distributions use).
+pub const UNIT_DIR: &str = "usr/lib/systemd/system";
+
+/// What `cargo xtask dist` made.
+#[derive(Debug)]
+pub struct Built {
+    /// The staging tree, laid out as installed.
+    pub stage: PathBuf,
+    /// `target/dist`.
+    pub dist: PathBuf,
+    pub deb: Option<PathBuf>,
+    pub rpm: Option<PathBuf>,
+}
 
 /// Runs `cargo xtask dist`.
 pub fn run(args: &Args) -> Result<()> {
+    let built = dist(args)?;
+    if let Some(rpm) = &built.rpm {
+        if let Some(report) = crate::rpm::lint(rpm)? {
+            println!("rpmlint {}:\n{}", rpm.display(), report.trim_end());
+        }
+    }
+    Ok(())
+}
+
+/// Builds the binaries (unless `no_build`), the staging tree, and the
+/// packages asked for; when both are built, fails unless they hold the
+/// same files.
+pub fn dist(args: &Args) -> Result<Built> {
     let root = crate::workspace_root()?;
     let target = target_dir(&root);
     if !args.no_build {
@@ -46,17 +101,32 @@ pub fn run(args: &Args) -> Result<()> {
     let dist = target.join("dist");
     let stage = dist.join(format!("oxkit-{VERSION}"));
     stage_tree(&root, &target.join("release"), &stage)?;
-    println!("staged {}", stage.display());
-    if args.no_deb {
-        return Ok(());
+    println!(
+        "staged {} ({} KiB)",
+        stage.display(),
+        tree_size(&stage)?.div_ceil(1024)
+    );
+    let mut built = Built {
+        stage,
+        dist,
+        deb: None,
+        rpm: None,
+    };
+    if !args.no_deb {
+        let deb = crate::deb::build(&root, &built.stage, &built.dist, VERSION)?;
+        println!("built {}", deb.display());
+        built.deb = Some(deb);
     }
-    if !has_program("dpkg-deb") {
-        println!("dpkg-deb not found: skipping the .deb");
-        return Ok(());
+    if !args.no_rpm {
+        let rpm = crate::rpm::build(&root, &built.stage, &built.dist)?;
+        println!("built {}", rpm.display());
+        built.rpm = Some(rpm);
     }
-    let deb = build_deb(&stage, &dist)?;
-    println!("built {}", deb.display());
-    Ok(())
+    if let (Some(deb), Some(rpm)) = (&built.deb, &built.rpm) {
+        let n = crate::rpm::compare(deb, rpm)?;
+        println!("the .deb and the .rpm hold the same {n} files");
+    }
+    Ok(built)
 }
 
 /// `$CARGO_TARGET_DIR`, or `target/` in the workspace.
@@ -93,7 +163,8 @@ fn completion_dir(shell: Shell) -> &'static str {
 
 /// Builds the staging tree from scratch: binaries from `release`, man
 /// pages and completions rendered now (so they cannot be stale), the
-/// example config from `packaging/`.
+/// example configs and systemd units from `packaging/`, the copyright
+/// file and changelog rendered from `cargo metadata` and `NEWS.md`.
 fn stage_tree(root: &Path, release: &Path, stage: &Path) -> Result<()> {
     if stage.exists() {
         std::fs::remove_dir_all(stage).with_context(|| format!("removing {}", stage.display()))?;
@@ -136,15 +207,36 @@ fn stage_tree(root: &Path, release: &Path, stage: &Path) -> Result<()> {
         let dest = stage.join(completion_dir(shell)).join(name);
         put(&dest, file.contents.as_bytes(), 0o644)?;
     }
-    let example = std::fs::read(root.join(EXAMPLE_CONFIG))
-        .with_context(|| format!("reading {EXAMPLE_CONFIG}"))?;
-    put(&stage.join("etc/oxkit/oxkit.conf.example"), &example, 0o644)?;
+    for (from, to) in EXAMPLE_CONFIGS {
+        let text = std::fs::read(root.join(from)).with_context(|| format!("reading {from}"))?;
+        put(&stage.join(to), &text, 0o644)?;
+    }
+    for entry in
+        std::fs::read_dir(root.join(SYSTEMD)).with_context(|| format!("listing {SYSTEMD}"))?
+    {
+        let entry = entry?;
+        let name = entry.file_name();
+        let text = std::fs::read(entry.path())
+            .with_context(|| format!("reading {}", entry.path().display()))?;
+        put(&stage.join(UNIT_DIR).join(name), &text, 0o644)?;
+    }
+    let doc = stage.join("usr/share/doc/oxkit");
+    let crates = crate::copyright::linked_crates(root)?;
+    let copyright = crate::copyright::render(root, &crates)?;
+    put(&doc.join("copyright"), copyright.as_bytes(), 0o644)?;
+    let releases = crate::changelog::read(root)?;
+    let changelog = crate::changelog::debian(&releases, VERSION, maintainer());
+    put(
+        &doc.join("changelog.gz"),
+        &gzip(changelog.as_bytes())?,
+        0o644,
+    )?;
     Ok(())
 }
 
 /// Writes a file with explicit permissions (whatever the umask), creating
 /// its directories as 0755.
-fn put(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+pub fn put(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -156,7 +248,7 @@ fn put(path: &Path, data: &[u8], mode: u32) -> Result<()> {
 
 /// gzip at maximum compression with no name and a zero timestamp (as
 /// `gzip -n9`), so the package is reproducible.
-fn gzip(data: &[u8]) -> Result<Vec<u8>> {
+pub fn gzip(data: &[u8]) -> Result<Vec<u8>> {
     let mut enc: GzEncoder<Vec<u8>> = GzBuilder::new()
         .mtime(0)
         .write(Vec::new(), Compression::best());
@@ -164,89 +256,8 @@ fn gzip(data: &[u8]) -> Result<Vec<u8>> {
     enc.finish().context("gzip")
 }
 
-/// True when `program` is on `$PATH`.
-fn has_program(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
-}
-
-/// The Debian name of the architecture the binaries were built for.
-fn deb_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "i386",
-        "arm" => "armhf",
-        "powerpc64" => "ppc64el",
-        other => other,
-    }
-}
-
-/// Copies the staging tree into a package root next to it, adds
-/// `DEBIAN/control` and `DEBIAN/conffiles`, and runs `dpkg-deb --build`.
-/// The staging tree itself stays free of Debian metadata for rpm.
-fn build_deb(stage: &Path, dist: &Path) -> Result<PathBuf> {
-    let arch = deb_arch();
-    let name = format!("oxkit_{VERSION}_{arch}");
-    let pkg_root = dist.join("deb").join(&name);
-    if pkg_root.exists() {
-        std::fs::remove_dir_all(&pkg_root)
-            .with_context(|| format!("removing {}", pkg_root.display()))?;
-    }
-    copy_tree(stage, &pkg_root)?;
-    let installed_kib = tree_size(&pkg_root)?.div_ceil(1024);
-    put(
-        &pkg_root.join("DEBIAN/control"),
-        control(arch, installed_kib).as_bytes(),
-        0o644,
-    )?;
-    put(
-        &pkg_root.join("DEBIAN/conffiles"),
-        b"/etc/oxkit/oxkit.conf.example\n",
-        0o644,
-    )?;
-    let out = dist.join(format!("{name}.deb"));
-    let status = Command::new("dpkg-deb")
-        .arg("--root-owner-group")
-        .arg("--build")
-        .arg(&pkg_root)
-        .arg(&out)
-        .status()
-        .context("running dpkg-deb")?;
-    anyhow::ensure!(status.success(), "dpkg-deb --build failed: {status}");
-    Ok(out)
-}
-
-/// The `DEBIAN/control` file. The long description lists each tool with
-/// its one-line `about` from clap.
-fn control(arch: &str, installed_kib: u64) -> String {
-    let mut tools = String::new();
-    for tool in TOOLS {
-        let cmd = (tool.command)();
-        let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
-        tools += &format!("  {}: {about}\n", tool.name);
-    }
-    format!(
-        "Package: oxkit\n\
-         Version: {VERSION}\n\
-         Architecture: {arch}\n\
-         Maintainer: {MAINTAINER}\n\
-         Installed-Size: {installed_kib}\n\
-         Depends: libc6\n\
-         Recommends: mariadb-client | default-mysql-client\n\
-         Section: database\n\
-         Priority: optional\n\
-         Homepage: {HOMEPAGE}\n\
-         Description: command-line tools for MySQL and MariaDB DBAs\n \
-         oxkit replaces the most used Percona Toolkit tools with five programs\n \
-         that share one connection syntax (DSNs, URLs, my.cnf), one config file\n \
-         format and one set of exit codes:\n\
-         {tools}"
-    )
-}
-
 /// Recursively copies `src` to `dst`, keeping file permissions.
-fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
+pub fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
     std::fs::create_dir_all(dst).with_context(|| format!("creating {}", dst.display()))?;
     for entry in std::fs::read_dir(src).with_context(|| format!("listing {}", src.display()))? {
         let entry = entry.with_context(|| format!("listing {}", src.display()))?;
@@ -280,36 +291,11 @@ fn tree_size(dir: &Path) -> Result<u64> {
 mod tests {
     use super::*;
 
-    /// The rpm spec states the version by hand; keep it in step.
-    #[test]
-    fn spec_version_matches_workspace() {
-        let root = crate::workspace_root().expect("root");
-        let spec = std::fs::read_to_string(root.join("packaging/oxkit.spec")).expect("spec");
-        let version = spec
-            .lines()
-            .find_map(|l| l.strip_prefix("Version:"))
-            .map(str::trim);
-        assert_eq!(
-            version,
-            Some(VERSION),
-            "update Version: in packaging/oxkit.spec"
-        );
-    }
-
     /// Every option the example config shows, once uncommented, must be
     /// accepted by every tool, since `oxkit.conf` reaches all of them.
     #[test]
     fn example_config_is_accepted_by_every_tool() {
-        let root = crate::workspace_root().expect("root");
-        let text = std::fs::read_to_string(root.join(EXAMPLE_CONFIG)).expect("example");
-        let uncommented: String = text
-            .lines()
-            .filter_map(|l| l.strip_prefix('#'))
-            .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        let words = oxkit::entry::parse_config_text(&uncommented, Path::new(EXAMPLE_CONFIG))
-            .expect("example parses");
+        let words = example_words(EXAMPLE_CONFIGS[0].0);
         assert!(words.len() >= 5, "{words:?}");
         for tool in TOOLS {
             let argv = std::iter::once(tool.name.into()).chain(words.iter().cloned());
@@ -335,18 +321,89 @@ mod tests {
         assert_eq!(&a[..2], &[0x1f, 0x8b]);
     }
 
-    /// dpkg rejects a control file whose continuation lines are malformed.
-    #[test]
-    fn control_is_well_formed() {
-        let c = control("amd64", 1);
-        assert!(c.ends_with('\n'));
-        for line in c
+    /// The options an example config shows, uncommented, as command-line
+    /// words.
+    fn example_words(file: &str) -> Vec<std::ffi::OsString> {
+        let root = crate::workspace_root().expect("root");
+        let text = std::fs::read_to_string(root.join(file)).expect("example");
+        let uncommented: String = text
             .lines()
-            .skip_while(|l| !l.starts_with("Description:"))
-            .skip(1)
-        {
-            assert!(line.starts_with(' ') && line.trim() != "", "{line:?}");
+            .filter_map(|l| l.strip_prefix('#'))
+            .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        oxkit::entry::parse_config_text(&uncommented, Path::new(file)).expect("example parses")
+    }
+
+    /// ox-backup's example, uncommented, is accepted by every action the
+    /// systemd units run (and the others): the entry point hands each
+    /// action the options it takes.
+    #[test]
+    fn backup_example_config_is_accepted_by_every_action() {
+        let words = example_words(EXAMPLE_CONFIGS[1].0);
+        assert!(words.len() >= 8, "{words:?}");
+        let tool = TOOLS
+            .iter()
+            .find(|t| t.name == "ox-backup")
+            .expect("ox-backup");
+        let cmd = tool.full_command();
+        for action in [
+            "backup", "verify", "check", "list", "expire", "binlog", "restore",
+        ] {
+            let mut argv: Vec<std::ffi::OsString> = vec!["ox-backup".into()];
+            argv.extend(words.iter().cloned());
+            argv.push(action.into());
+            let argv = oxkit::entry::config_words_to_action(&cmd, argv, words.len());
+            if let Err(e) = cmd.clone().try_get_matches_from(argv) {
+                use clap::error::ErrorKind;
+                assert!(
+                    matches!(e.kind(), ErrorKind::MissingRequiredArgument),
+                    "ox-backup {action} rejects the example config: {e}"
+                );
+            }
         }
-        assert!(c.contains("  ox-table-sync: "));
+    }
+
+    /// Every systemd unit names a Documentation= page, every service is a
+    /// oneshot run of ox-backup, every timer has an [Install] section (they
+    /// are enabled by hand) and a service to run.
+    #[test]
+    fn systemd_units_are_complete() {
+        let root = crate::workspace_root().expect("root");
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(root.join(SYSTEMD)).expect("units") {
+            let entry = entry.expect("entry");
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(entry.path()).expect("read");
+            assert!(
+                text.contains("\nDocumentation=man:ox-backup(1)\n"),
+                "{name}"
+            );
+            if name.ends_with(".service") {
+                assert!(text.contains("\nType=oneshot\n"), "{name}");
+                assert!(text.contains("\nExecStart=/usr/bin/ox-backup "), "{name}");
+            } else {
+                assert!(name.ends_with(".timer"), "{name}");
+                assert!(
+                    text.contains("\n[Install]\nWantedBy=timers.target\n"),
+                    "{name}"
+                );
+                let service = name.replace(".timer", ".service");
+                assert!(root.join(SYSTEMD).join(service).is_file(), "{name}");
+            }
+            names.push(name);
+        }
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "oxkit-backup.service",
+                "oxkit-backup.timer",
+                "oxkit-check.service",
+                "oxkit-check.timer",
+                "oxkit-verify.service",
+                "oxkit-verify.timer"
+            ]
+        );
     }
 }

@@ -12,13 +12,18 @@
 )]
 
 mod bench;
+mod changelog;
 mod completions;
+mod copyright;
+mod deb;
 mod demo;
 mod dist;
 mod fuzz;
 mod generated;
 mod man;
+mod package_test;
 mod roots;
+mod rpm;
 mod test;
 mod tools;
 
@@ -42,8 +47,11 @@ enum Task {
     Man(man::Args),
     /// Render shell completions into packaging/completions (or check them)
     Completions(completions::Args),
-    /// Build release binaries and assemble the package staging tree and .deb
+    /// Build release binaries, the package staging tree, the .deb and the .rpm
     Dist(dist::Args),
+    /// Build the packages, lint them, and install, upgrade, remove and purge
+    /// the .deb in Debian bookworm and trixie roots
+    PackageTest(package_test::Args),
     /// Run every check: install MariaDB if missing, fmt, clippy, all tests
     Test(TestArgs),
     /// Start a throwaway primary + replica with sample data and run the tools
@@ -92,6 +100,7 @@ fn main() -> ExitCode {
         Task::Man(args) => man::run(args),
         Task::Completions(args) => completions::run(args),
         Task::Dist(args) => dist::run(args),
+        Task::PackageTest(args) => package_test::run_args(args),
         Task::Test(args) => {
             workspace_root().and_then(|root| test::test(&root, &args.cargo_test_args))
         }

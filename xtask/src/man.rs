@@ -183,6 +183,48 @@ fn actions_section(cmd: &clap::Command) -> Result<String> {
     Ok(out)
 }
 
+/// SYSTEMD UNITS, on ox-backup's page: the units and timers the packages
+/// install (disabled), what each runs and how to turn them on.
+fn systemd_section(p: &mut Page) {
+    p.heading("SYSTEMD UNITS");
+    p.para(
+        "The .deb and .rpm packages install three services with a timer each in \
+         `/usr/lib/systemd/system`, all disabled. Each runs one ox-backup action as root, \
+         with no options: the repository, the server and the rest come from \
+         `/etc/oxkit/ox-backup.conf` (start from `/etc/oxkit/ox-backup.conf.example`), \
+         which interactive runs read too, so what a timer does can be tried by hand first.",
+    );
+    p.item(
+        &["`oxkit-backup.service`", "`oxkit-backup.timer`"],
+        "`ox-backup backup`, nightly at 01:30 (spread over 30 minutes; a night missed while \
+         the host was down is run at boot).",
+    );
+    p.item(
+        &["`oxkit-verify.service`", "`oxkit-verify.timer`"],
+        "`ox-backup verify`: the newest backup restored into a throwaway server and \
+         compared, weekly on Sunday at 05:00. Needs a mariadbd or mysqld of the backup's \
+         flavour and major version on the host.",
+    );
+    p.item(
+        &["`oxkit-check.service`", "`oxkit-check.timer`"],
+        "`ox-backup check`, hourly: the service fails when the newest verified backup is \
+         older than `max-age` (default 26h), so `systemctl --failed` and monitoring that \
+         watches units report it.",
+    );
+    p.para("To turn them on:");
+    p.example(&[
+        "cp /etc/oxkit/ox-backup.conf.example /etc/oxkit/ox-backup.conf",
+        "editor /etc/oxkit/ox-backup.conf    # repo=, encrypt-key-file=, ...",
+        "ox-backup backup && ox-backup check # try it by hand",
+        "systemctl enable --now oxkit-backup.timer oxkit-verify.timer oxkit-check.timer",
+    ]);
+    p.para(
+        "`systemctl edit oxkit-backup.service` changes a unit (another `ExecStart=`, a \
+         schedule with `systemctl edit oxkit-backup.timer`); `systemctl list-timers 'oxkit-*'` \
+         shows when each runs next, `journalctl -u oxkit-backup` what it printed.",
+    );
+}
+
 /// Runs one clap_mangen section renderer into a string, without the
 /// preamble it repeats on every call.
 fn piece(render: impl Fn(&mut dyn Write) -> std::io::Result<()>) -> Result<String> {
@@ -388,6 +430,10 @@ fn common_sections(tool: &str, replaces: &[&str]) -> String {
              dead ox-backup is killed by the next one. Run as root, `restore --to-datadir DIR` \
              needs DIR's parent to be reachable by that user.",
         );
+    }
+
+    if tool == "ox-backup" {
+        systemd_section(&mut p);
     }
 
     p.heading("SEE ALSO");

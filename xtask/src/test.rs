@@ -268,6 +268,22 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
             Err(e) => errors.push(format!("{name}: {e:#}")),
         }
     }
+    // The packages, installed as a user installs them (after the server
+    // tests, which need no release build; skipped when they failed or
+    // when extra cargo arguments narrowed the run).
+    if errors.is_empty() && extra.is_empty() {
+        let t = std::time::Instant::now();
+        match crate::package_test::package_test(false, crate::package_test::SUITES) {
+            Ok(()) => {
+                passed += 1;
+                println!("package-test: passed in {:.0?}", t.elapsed());
+            }
+            Err(e) => {
+                failed += 1;
+                errors.push(format!("package test: {e:#}"));
+            }
+        }
+    }
     // One closing line for the whole matrix (cargo prints one per test
     // binary, the last often a doc-test run of 0).
     println!("summary: {passed} passed, {failed} failed");
