@@ -113,7 +113,13 @@ pub fn dist(args: &Args) -> Result<Built> {
         rpm: None,
     };
     if !args.no_deb {
-        let deb = crate::deb::build(&root, &built.stage, &built.dist, VERSION)?;
+        let deb = crate::deb::build(
+            &root,
+            &built.stage,
+            &built.dist,
+            VERSION,
+            crate::deb::Compression::Release,
+        )?;
         println!("built {}", deb.display());
         built.deb = Some(deb);
     }

@@ -211,10 +211,16 @@ fn systemd_section(p: &mut Page) {
          older than `max-age` (default 26h), so `systemctl --failed` and monitoring that \
          watches units report it.",
     );
+    p.para(
+        "`check` measures the newest verified backup: with the default `max-age` of 26h, \
+         verify every nightly backup at once (`verify` in `ox-backup.conf`, which makes \
+         `backup` run `--verify`); a host that cannot afford that leaves verification to \
+         the weekly timer and sets `max-age=8d`.",
+    );
     p.para("To turn them on:");
     p.example(&[
         "cp /etc/oxkit/ox-backup.conf.example /etc/oxkit/ox-backup.conf",
-        "editor /etc/oxkit/ox-backup.conf    # repo=, encrypt-key-file=, ...",
+        "editor /etc/oxkit/ox-backup.conf    # repo=, verify, encrypt-key-file=, ...",
         "ox-backup backup && ox-backup check # try it by hand",
         "systemctl enable --now oxkit-backup.timer oxkit-verify.timer oxkit-check.timer",
     ]);
