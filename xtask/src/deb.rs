@@ -77,7 +77,9 @@ pub fn build(
 ) -> Result<PathBuf> {
     for program in ["dpkg-deb", "dpkg-shlibdeps", "md5sum"] {
         if oxkit::sandbox::find_program(&[program]).is_none() {
-            bail!("{program} not found: install dpkg-dev (apt-get install dpkg-dev)");
+            bail!(
+                "{program} not found: install it (apt-get install dpkg-dev), or leave the .deb out with --no-deb"
+            );
         }
     }
     let arch = arch();

@@ -23,7 +23,7 @@ fn arch() -> &'static str {
 /// returns its path.
 pub fn build(root: &Path, stage: &Path, out_dir: &Path) -> Result<PathBuf> {
     if oxkit::sandbox::find_program(&["rpmbuild"]).is_none() {
-        bail!("rpmbuild not found: install rpm (apt-get install rpm)");
+        bail!("rpmbuild not found: install it (apt-get install rpm), or leave the .rpm out with --no-rpm");
     }
     let top = out_dir.join("rpm");
     if top.exists() {
