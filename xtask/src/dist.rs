@@ -148,6 +148,23 @@ fn build_release(root: &Path) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root).args(["build", "--release", "--bins"]);
+    // `cargo run` gave us xtask's own package variables; build scripts that
+    // watch them (ring's does) would take them for a change and rebuild
+    // what a plain `cargo build --release` already built.
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_MANIFEST_")
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+            ]
+            .contains(&&*k)
+        {
+            cmd.env_remove(&key);
+        }
+    }
     for tool in TOOLS {
         cmd.args(["-p", tool.name]);
     }

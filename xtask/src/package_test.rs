@@ -58,7 +58,6 @@ pub const VOLATILE: &[&str] = &[
     "var/log/",
     "var/cache/man/",
     "var/cache/debconf/",
-    "var/cache/ldconfig/",
     "tmp/",
 ];
 
