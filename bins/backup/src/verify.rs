@@ -81,6 +81,26 @@ impl VerifyReport {
     }
 }
 
+/// Stops a verification's throwaway server (still running when the run
+/// failed or was interrupted) and records the outcome, both inside one
+/// critical section: after Ctrl-C the entry cuts connections and exits
+/// within seconds, and a server's clean shutdown can take longer on a
+/// busy host, which would end the process before the interruption was
+/// recorded (the previous verdict must stand, with a history line).
+pub fn teardown_and_conclude(
+    ctx: &Context,
+    repo: &Repo,
+    m: &Manifest,
+    t0: Instant,
+    report: VerifyReport,
+    server: Option<oxkit::sandbox::Sandbox>,
+    outcome: Result<()>,
+) -> Result<VerifyReport> {
+    let _held = ctx.cancel.critical_section();
+    drop(server);
+    report.conclude(ctx, repo, m, t0, outcome)
+}
+
 /// True when a verification ended early because of a signal: its error
 /// (a cancelled step, or the sandbox or a connection torn down by the same
 /// Ctrl-C) says nothing about the backup.

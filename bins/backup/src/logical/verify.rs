@@ -26,11 +26,14 @@ pub fn verify(
 ) -> Result<VerifyReport> {
     let t0 = Instant::now();
     let mut report = VerifyReport::new(m);
+    let mut server = None;
     let outcome = (|| -> Result<()> {
-        let sb = oxkit::sandbox::Sandbox::builder()
-            .install(m.server.install()?)
-            .arg(format!("--innodb-buffer-pool-size={buffer_pool}"))
-            .start()?;
+        let sb: &mut oxkit::sandbox::Sandbox = server.insert(
+            oxkit::sandbox::Sandbox::builder()
+                .install(m.server.install()?)
+                .arg(format!("--innodb-buffer-pool-size={buffer_pool}"))
+                .start()?,
+        );
         let spec = sb.socket_spec();
         let copts = ConnectOptions::default();
         let mut ropts = opts.clone();
@@ -100,7 +103,9 @@ pub fn verify(
             });
         }
         drop(c);
-        sb.stop()?;
+        if let Some(sb) = server.take() {
+            sb.stop()?;
+        }
         if bad.is_empty() {
             report.status = Verdict::Passed;
             report.message = format!("{} tables match", m.tables.len());
@@ -109,5 +114,5 @@ pub fn verify(
         }
         Ok(())
     })();
-    report.conclude(ctx, repo, m, t0, outcome)
+    crate::verify::teardown_and_conclude(ctx, repo, m, t0, report, server, outcome)
 }

@@ -21,6 +21,7 @@ pub fn verify(
 ) -> Result<VerifyReport> {
     let t0 = std::time::Instant::now();
     let mut report = VerifyReport::new(m);
+    let mut server = None;
     let outcome = (|| -> Result<String> {
         let tmp = tempfile::Builder::new()
             .prefix("oxk-phys-verify")
@@ -45,7 +46,7 @@ pub fn verify(
             // whose passwords we do not know.
             b = b.install(m.server.install()?).arg("--skip-grant-tables");
         }
-        let sb = b.start()?;
+        let sb: &mut oxkit::sandbox::Sandbox = server.insert(b.start()?);
         let mut c = sb.connect()?;
         let tables: Vec<(String, String)> = c.rows(
             "listing tables",
@@ -73,7 +74,9 @@ pub fn verify(
         ctx.cancel.check()?;
         let checks = super::snapshot::compare(&mut c, &m.tables)?;
         drop(c);
-        sb.stop()?;
+        if let Some(sb) = server.take() {
+            sb.stop()?;
+        }
         let differ: Vec<String> = checks
             .iter()
             .filter(|t| !t.ok)
@@ -121,5 +124,5 @@ pub fn verify(
         report.status = Verdict::Passed;
         report.message = msg;
     });
-    report.conclude(ctx, repo, m, t0, outcome)
+    crate::verify::teardown_and_conclude(ctx, repo, m, t0, report, server, outcome)
 }
