@@ -131,6 +131,21 @@ fn clone_writer(
     })
 }
 
+/// Restores the newest set of `rp` into `target` and starts a server of
+/// the test's flavour on it (binary log and TCP on, server id `id`).
+fn restore_and_start(rp: &str, target: &Path, id: u32) -> Sandbox {
+    let t = target.display().to_string();
+    tool(&["restore", "--repo", rp, "--to-datadir", &t]).expect_code(0);
+    Sandbox::builder()
+        .tcp(true)
+        .binlog(true)
+        .server_id(id)
+        .install(flavour().clone())
+        .from_datadir(target)
+        .start()
+        .expect("start the restored copy")
+}
+
 fn wait_writes(writes: &std::sync::atomic::AtomicU64, more: u64) {
     let from = writes.load(std::sync::atomic::Ordering::SeqCst);
     let t = std::time::Instant::now();
@@ -206,17 +221,7 @@ fn mysql_clone_backup_under_load_restores_and_replicates_on() {
     v.expect_code(0);
     assert_eq!(v.json()["status"], "passed", "{}", v.stdout);
 
-    let target = dir.path().join("restored");
-    let target_s = target.display().to_string();
-    tool(&["restore", "--repo", &rp, "--to-datadir", &target_s]).expect_code(0);
-    let rep = Sandbox::builder()
-        .tcp(true)
-        .binlog(true)
-        .server_id(2)
-        .install(flavour().clone())
-        .from_datadir(&target)
-        .start()
-        .expect("start the restored copy");
+    let rep = restore_and_start(&rp, &dir.path().join("restored"), 2);
     let mut rc = rep.connect().expect("connect to the restored copy");
     let restored: Option<String> = rc
         .row("gtid", "SELECT @@GLOBAL.gtid_executed")
@@ -260,17 +265,7 @@ fn mysql_clone_backup_under_load_restores_and_replicates_on() {
     let want = schema_sums(&mut c);
     exec(&mut c, "INSERT INTO t.nopk VALUES (-1, 'too late')").expect("later");
     tool(&["binlog", &dsn, "--repo", &rp]).expect_code(0);
-    let target2 = dir.path().join("pitr");
-    let target2_s = target2.display().to_string();
-    tool(&["restore", "--repo", &rp, "--to-datadir", &target2_s]).expect_code(0);
-    let pit = Sandbox::builder()
-        .tcp(true)
-        .binlog(true)
-        .server_id(3)
-        .install(flavour().clone())
-        .from_datadir(&target2)
-        .start()
-        .expect("start the second restored copy");
+    let pit = restore_and_start(&rp, &dir.path().join("pitr"), 3);
     tool(&[
         "restore",
         &pit.dsn(),

@@ -37,7 +37,7 @@
 //! plain copy of a cleanly shut down data directory: no prepare step.
 
 use super::copy::{PhysOptions, FILES_DIR};
-use crate::manifest::{self, FileEntry, Manifest, Method, Options, Position, ServerInfo};
+use crate::manifest::{self, FileEntry, Manifest, Method, Position, ServerInfo};
 use crate::repo::{Repo, SetWriter};
 use anyhow::{bail, Context as _, Result};
 use oxkit::conn::{self, Conn, ConnectOptions};
@@ -445,7 +445,7 @@ impl Cloning<'_> {
             }
         }
         let t = Instant::now();
-        let (mut files, copy_bytes) = self.store(&data)?;
+        let (files, copy_bytes) = self.store(&data)?;
         let store_secs = t.elapsed().as_secs_f64();
         let meta = CloneMeta {
             mechanism: "clone".into(),
@@ -462,24 +462,8 @@ impl Cloning<'_> {
             secs,
         })
         .collect();
-        files.push(
-            self.set
-                .bytes(CLONE_META, &serde_json::to_vec_pretty(&meta)?)?,
-        );
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        m.position = position;
-        m.options = Options {
-            threads: self.opts.threads,
-            chunk_rows: 0,
-            compression: "zstd".into(),
-            compress_level: self.set.level,
-            users: true,
-            filters: Vec::new(),
-        };
-        m.encryption = self.opts.key.as_ref().map(|(_, e)| e.clone());
-        m.files = files;
-        m.warnings = warnings;
-        Ok(m)
+        let meta = (CLONE_META, serde_json::to_vec_pretty(&meta)?);
+        super::copy::seal(m, &self.set, self.opts, meta, files, position, warnings)
     }
 
     /// Runs `CLONE LOCAL DATA DIRECTORY` on a connection of its own and

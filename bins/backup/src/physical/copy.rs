@@ -574,24 +574,8 @@ impl Take<'_> {
             Ok(f) => files.push(f),
             Err(w) => warnings.push(w),
         }
-        files.push(
-            self.set
-                .bytes(META_FILE, &serde_json::to_vec_pretty(&meta)?)?,
-        );
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        m.position = position;
-        m.options = Options {
-            threads: self.opts.threads,
-            chunk_rows: 0,
-            compression: "zstd".into(),
-            compress_level: self.set.level,
-            users: true,
-            filters: Vec::new(),
-        };
-        m.encryption = self.opts.key.as_ref().map(|(_, e)| e.clone());
-        m.files = files;
-        m.warnings = warnings;
-        Ok(m)
+        let meta = (META_FILE, serde_json::to_vec_pretty(&meta)?);
+        seal(m, &self.set, self.opts, meta, files, position, warnings)
     }
 
     /// Under `BLOCK_DDL`: the redo copier follows the log from the
@@ -931,6 +915,34 @@ impl Take<'_> {
         }
         out.finish()
     }
+}
+
+/// The end of a physical take, either mechanism: its metadata file
+/// stored, the files in path order, and the manifest filled in.
+pub fn seal(
+    mut m: Manifest,
+    set: &SetWriter,
+    opts: &PhysOptions,
+    (meta_name, meta): (&str, Vec<u8>),
+    mut files: Vec<FileEntry>,
+    position: Position,
+    warnings: Vec<String>,
+) -> Result<Manifest> {
+    files.push(set.bytes(meta_name, &meta)?);
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    m.position = position;
+    m.options = Options {
+        threads: opts.threads,
+        chunk_rows: 0,
+        compression: "zstd".into(),
+        compress_level: set.level,
+        users: true,
+        filters: Vec::new(),
+    };
+    m.encryption = opts.key.as_ref().map(|(_, e)| e.clone());
+    m.files = files;
+    m.warnings = warnings;
+    Ok(m)
 }
 
 /// Asks the server to dump its buffer pool page list (`ib_buffer_pool`)
