@@ -39,7 +39,13 @@ fn primary_and_two_replicas() {
         let st = replica_status(&mut r, &rs).expect("status");
         assert_eq!(st.len(), 1);
         assert!(st[0].is_running(), "{:?}", st[0]);
-        assert_eq!(st[0].seconds_behind, Some(0));
+        // Caught up; MySQL's Seconds_Behind_Source can still read 1 for
+        // an instant after the last event on a busy host (whole seconds).
+        assert!(
+            st[0].seconds_behind.is_some_and(|s| s <= 1),
+            "{:?}",
+            st[0]
+        );
         assert!(st[0].using_gtid);
         assert_eq!(st[0].source_port, t.primary.port());
         assert_eq!(st[0].gtid_applied.as_deref(), Some(pos.gtid.as_str()));
