@@ -41,11 +41,7 @@ fn primary_and_two_replicas() {
         assert!(st[0].is_running(), "{:?}", st[0]);
         // Caught up; MySQL's Seconds_Behind_Source can still read 1 for
         // an instant after the last event on a busy host (whole seconds).
-        assert!(
-            st[0].seconds_behind.is_some_and(|s| s <= 1),
-            "{:?}",
-            st[0]
-        );
+        assert!(st[0].seconds_behind.is_some_and(|s| s <= 1), "{:?}", st[0]);
         assert!(st[0].using_gtid);
         assert_eq!(st[0].source_port, t.primary.port());
         assert_eq!(st[0].gtid_applied.as_deref(), Some(pos.gtid.as_str()));
