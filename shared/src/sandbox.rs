@@ -448,33 +448,7 @@ pub fn check_reachable(dir: &Path) -> Result<()> {
     let Some(u) = server_user()? else {
         return Ok(());
     };
-    let abs = if dir.is_absolute() {
-        dir.to_path_buf()
-    } else {
-        std::env::current_dir()?.join(dir)
-    };
-    let mut above = abs.parent();
-    while let Some(p) = above {
-        if p.exists() {
-            break;
-        }
-        above = p.parent();
-    }
-    let Some(above) = above else {
-        return Ok(());
-    };
-    // Asking the kernel as that user is the only exact answer (groups,
-    // ACLs); `test -x` on a directory needs search rights on the whole path.
-    let ok = privileged_command(vec!["test".into()], Some(&u), false)?
-        .arg("-x")
-        .arg(above)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .context("running test as the sandbox user")?
-        .success();
-    if !ok {
+    if let Some(above) = unreachable_by(dir, &u)? {
         bail!(
             "the throwaway server runs as {} and cannot reach {}: {} (or a directory above it) \
              is not searchable by {}; use a directory it can reach (under /var/lib, say)",
@@ -485,6 +459,49 @@ pub fn check_reachable(dir: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The nearest existing directory above `dir` when `user` cannot search
+/// it (or one of its parents), so could not create or open `dir`; None
+/// when it can. Asks the kernel as that user (`test -x`): the only exact
+/// answer, with groups and ACLs. Needs root to run as another user.
+pub fn unreachable_by(dir: &Path, user: &ServerUser) -> Result<Option<PathBuf>> {
+    let abs = if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(dir)
+    };
+    let Some(above) = abs.ancestors().skip(1).find(|p| p.exists()) else {
+        return Ok(None);
+    };
+    let ok = privileged_command(vec!["test".into()], Some(user), false)?
+        .arg("-x")
+        .arg(above)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .with_context(|| format!("running test as {}", user.name))?
+        .success();
+    Ok((!ok).then(|| above.to_path_buf()))
+}
+
+impl ServerUser {
+    /// The account that owns `path` (a running server's datadir: the
+    /// user that server runs as).
+    pub fn owner_of(path: &Path) -> Result<ServerUser> {
+        let md = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+        let uid = nix::unistd::Uid::from_raw(md.uid());
+        let name = nix::unistd::User::from_uid(uid)
+            .ok()
+            .flatten()
+            .map_or_else(|| md.uid().to_string(), |u| u.name);
+        Ok(ServerUser {
+            name,
+            uid: md.uid(),
+            gid: md.gid(),
+        })
+    }
 }
 
 /// A command running `program` as `user` (when given) with the

@@ -146,6 +146,18 @@ fn restore_and_start(rp: &str, target: &Path, id: u32) -> Sandbox {
         .expect("start the restored copy")
 }
 
+/// No clone staging copy is left in `dir`.
+#[track_caller]
+fn no_staging_copy(dir: &Path) {
+    let left: Vec<String> = std::fs::read_dir(dir)
+        .expect("staging dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".oxk-clone-"))
+        .collect();
+    assert!(left.is_empty(), "staging copies left: {left:?}");
+}
+
 fn wait_writes(writes: &std::sync::atomic::AtomicU64, more: u64) {
     let from = writes.load(std::sync::atomic::Ordering::SeqCst);
     let t = std::time::Instant::now();
@@ -180,7 +192,7 @@ fn mysql_clone_backup_under_load_restores_and_replicates_on() {
     let writes = Arc::new(AtomicU64::new(0));
     let writer = clone_writer(&src, stop.clone(), writes.clone(), rows.into());
     wait_writes(&writes, 20);
-    let dsn = format!("h=127.0.0.1,P={},u=root", src.port());
+    let dsn = src.dsn();
     let b = tool(&[
         "backup",
         &dsn,
@@ -209,13 +221,7 @@ fn mysql_clone_backup_under_load_restores_and_replicates_on() {
     wait_writes(&writes, 20);
     stop.store(true, Ordering::SeqCst);
     writer.join().expect("writer").expect("writer transactions");
-    let left: Vec<String> = std::fs::read_dir(dir.path())
-        .expect("staging dir")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".oxk-clone-"))
-        .collect();
-    assert!(left.is_empty(), "staging copies left: {left:?}");
+    no_staging_copy(dir.path());
 
     let v = tool(&["verify", "--repo", &rp, "--format", "json"]);
     v.expect_code(0);
@@ -393,7 +399,7 @@ fn mysql_clone_interrupted_by_sigint_or_kill_leaves_no_set() {
     let mut c = src.connect().expect("connect");
     let (dir, rp) = repo_dir("oxkcloneint");
     let stage = dir.path().display().to_string();
-    let dsn = format!("h=127.0.0.1,P={},u=root", src.port());
+    let dsn = src.dsn();
     let args = [
         "backup",
         &dsn,
@@ -443,12 +449,7 @@ fn mysql_clone_interrupted_by_sigint_or_kill_leaves_no_set() {
         !in_progress(&mut c),
         "the clone still runs after the tool ended"
     );
-    let left: Vec<_> = std::fs::read_dir(dir.path())
-        .expect("dir")
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".oxk-clone-"))
-        .collect();
-    assert!(left.is_empty(), "a staging copy was left: {left:?}");
+    no_staging_copy(dir.path());
     assert_eq!(complete(&rp), 0, "an interrupted backup was counted");
     ddl_is_free(&mut c, "after_sigint");
 
@@ -474,12 +475,7 @@ fn mysql_clone_interrupted_by_sigint_or_kill_leaves_no_set() {
     let r = tool(&args);
     r.expect_code(0);
     assert!(r.stderr.contains("did not finish"), "{}", r.stderr);
-    let left: Vec<_> = std::fs::read_dir(dir.path())
-        .expect("dir")
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".oxk-clone-"))
-        .collect();
-    assert!(left.is_empty(), "a staging copy was left: {left:?}");
+    no_staging_copy(dir.path());
     assert_eq!(complete(&rp), 1);
     // Its big table was checksummed in key ranges on several connections;
     // verify recomputes it whole.
@@ -497,12 +493,7 @@ fn mysql_clone_interrupted_by_sigint_or_kill_leaves_no_set() {
     assert_eq!(out.status.code(), Some(255), "{err}");
     assert!(err.contains("clone"), "{err}");
     assert_eq!(complete(&rp), 1, "a backup of a dead server was counted");
-    let left: Vec<_> = std::fs::read_dir(dir.path())
-        .expect("dir")
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".oxk-clone-"))
-        .collect();
-    assert!(left.is_empty(), "a staging copy was left: {left:?}");
+    no_staging_copy(dir.path());
 }
 
 fn status(c: &mut Conn, name: &str) -> u64 {

@@ -112,6 +112,18 @@ pub fn liveness(set_dir: &Path, hold: bool) -> (Liveness, Option<File>) {
     }
 }
 
+/// The bytes free to an unprivileged writer on the filesystem that holds
+/// `dir` (or, when it does not exist yet, its nearest existing parent),
+/// with the directory asked; None when the filesystem cannot tell.
+pub fn free_space(dir: &Path) -> Option<(PathBuf, u64)> {
+    let probe = dir.ancestors().find(|p| p.exists())?;
+    let st = nix::sys::statvfs::statvfs(probe).ok()?;
+    Some((
+        probe.to_path_buf(),
+        st.blocks_available() * st.fragment_size(),
+    ))
+}
+
 /// Creates `dir` and its parents with mode 0700.
 pub fn mkdir(dir: &Path) -> Result<()> {
     std::fs::DirBuilder::new()

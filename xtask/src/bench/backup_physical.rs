@@ -261,7 +261,7 @@ fn ox_method(
     staging: bool,
 ) -> Result<Row> {
     let repo = work.join("repo");
-    let dsn = format!("h=127.0.0.1,P={},u=root", source.port());
+    let dsn = source.dsn();
     let mut cmd = Command::new(ox);
     cmd.args(["backup", &dsn, "--repo"])
         .arg(&repo)

@@ -90,8 +90,7 @@ pub(crate) fn check_privileges(conn: &mut Conn, server: &Server) -> Result<()> {
 
 /// Fails when the filesystem of `dir` has less than `estimate` bytes free.
 fn check_space(dir: &Path, estimate: u64) -> Result<()> {
-    if let Ok(st) = nix::sys::statvfs::statvfs(dir) {
-        let free = st.blocks_available() * st.fragment_size();
+    if let Some((_, free)) = crate::repo::free_space(dir) {
         if free < estimate {
             bail!(
                 "not enough space in {}: {} free, the backup needs about {} (half the tables' data size)",

@@ -43,10 +43,10 @@ use anyhow::{bail, Context as _, Result};
 use oxkit::conn::{self, Conn, ConnectOptions};
 use oxkit::dsn::ConnSpec;
 use oxkit::entry::Context;
+use oxkit::sandbox::ServerUser;
 use oxkit::server::{Server, Version};
 use serde::{Deserialize, Serialize};
 use std::io::Write as _;
-use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -59,6 +59,9 @@ const STAGE_PREFIX: &str = ".oxk-clone-";
 
 /// A clone whose progress figures do not move for this long is killed.
 const STALL_LIMIT: Duration = Duration::from_secs(300);
+
+/// ... and after this long without progress, the wait is said on stderr.
+const STALL_WARN: Duration = Duration::from_secs(30);
 
 /// Files of the copy that are not stored: the server's UUID (a restored
 /// server must make its own, or it could not replicate from its source)
@@ -79,8 +82,7 @@ pub struct CloneMeta {
 struct Source {
     datadir: PathBuf,
     /// Owner of the datadir: the OS user the server runs as.
-    uid: u32,
-    gid: u32,
+    user: ServerUser,
     /// Bytes of the InnoDB files the clone will copy.
     bytes: u64,
 }
@@ -103,7 +105,7 @@ pub fn backup(
         .clone()
         .unwrap_or_else(|| repo.root.clone());
     check_space(&staging_root, src.bytes)?;
-    check_reachable(&staging_root, src.uid, src.gid)?;
+    check_reachable(&staging_root, &src.user)?;
     sweep_stale(&staging_root, repo);
     repo.take_set(started, t0, |id, set_dir| {
         let take = Cloning {
@@ -162,11 +164,6 @@ fn sweep_stale(root: &Path, repo: &Repo) {
     }
 }
 
-fn var(c: &mut Conn, name: &str) -> Result<Option<String>> {
-    let v: Option<Option<String>> = c.row("reading a variable", &format!("SELECT @@{name}"))?;
-    Ok(v.flatten())
-}
-
 /// Refuses what cannot be cloned into a complete backup, before anything
 /// is written.
 fn preflight(c: &mut Conn, server: &Server) -> Result<Source> {
@@ -223,8 +220,9 @@ fn preflight(c: &mut Conn, server: &Server) -> Result<Source> {
             if others.len() > 10 { ", ..." } else { "" }
         );
     }
-    let datadir = PathBuf::from(var(c, "datadir")?.context("the server reports no datadir")?);
-    let md = std::fs::metadata(&datadir).with_context(|| {
+    let datadir =
+        PathBuf::from(super::copy::var(c, "datadir")?.context("the server reports no datadir")?);
+    let user = ServerUser::owner_of(&datadir).with_context(|| {
         format!(
             "cannot read the data directory {} (--method physical runs on the database host, as \
              root or the server's user)",
@@ -237,8 +235,7 @@ fn preflight(c: &mut Conn, server: &Server) -> Result<Source> {
     )?;
     Ok(Source {
         datadir,
-        uid: md.uid(),
-        gid: md.gid(),
+        user,
         bytes: bytes.unwrap_or(0),
     })
 }
@@ -246,13 +243,8 @@ fn preflight(c: &mut Conn, server: &Server) -> Result<Source> {
 /// The staging copy is as large as the tablespaces (plus undo and redo),
 /// and the stored set comes on top of it until the copy is removed.
 fn check_space(root: &Path, bytes: u64) -> Result<()> {
-    let probe = root
-        .ancestors()
-        .find(|p| p.exists())
-        .unwrap_or(Path::new("/"));
     let need = bytes + bytes / 2 + (64 << 20);
-    if let Ok(st) = nix::sys::statvfs::statvfs(probe) {
-        let free = st.blocks_available() * st.fragment_size();
+    if let Some((probe, free)) = crate::repo::free_space(root) {
         if free < need {
             bail!(
                 "not enough space in {} for the clone: {} free, the server's copy needs about {} \
@@ -267,30 +259,23 @@ fn check_space(root: &Path, bytes: u64) -> Result<()> {
     Ok(())
 }
 
-/// The server writes the copy as its own OS user: every directory above
-/// the staging directory must be searchable by that user (mode bits; ACLs
-/// and supplementary groups are not looked at: the server's own error
-/// then names the directory).
-fn check_reachable(root: &Path, uid: u32, gid: u32) -> Result<()> {
-    let abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
-    for dir in abs.ancestors().filter(|p| p.exists()) {
-        let md = std::fs::metadata(dir).with_context(|| format!("reading {}", dir.display()))?;
-        let mode = md.permissions().mode();
-        let ok = uid == 0
-            || mode & 0o001 != 0
-            || (md.uid() == uid && mode & 0o100 != 0)
-            || (md.gid() == gid && mode & 0o010 != 0);
-        if !ok {
-            bail!(
-                "the server (OS user id {uid}) writes its clone under {} but cannot search {} \
-                 (mode {:o}, owner {}): give it search permission (chmod o+x) or name a directory \
-                 it can reach with --staging-dir",
-                abs.display(),
-                dir.display(),
-                mode & 0o7777,
-                md.uid()
-            );
-        }
+/// The server writes the copy as its own OS user, which must be able to
+/// search every directory down to the staging directory (asked of the
+/// kernel as that user; only root can, and only root needs to: a tool
+/// running as the server's user reaches what it can write).
+fn check_reachable(root: &Path, user: &ServerUser) -> Result<()> {
+    if !oxkit::sandbox::is_root() {
+        return Ok(());
+    }
+    if let Some(above) = oxkit::sandbox::unreachable_by(&root.join("stage"), user)? {
+        bail!(
+            "the server runs as {} and writes its clone under {}, but cannot search {} (or a \
+             directory above it): give it search permission (chmod o+x) or name a directory it \
+             can reach with --staging-dir",
+            user.name,
+            root.display(),
+            above.display()
+        );
     }
     Ok(())
 }
@@ -402,7 +387,7 @@ impl Cloning<'_> {
     ) -> Result<Manifest> {
         crate::repo::mkdir(stage)?;
         if nix::unistd::geteuid().is_root() {
-            std::os::unix::fs::chown(stage, Some(self.src.uid), Some(self.src.gid))
+            std::os::unix::fs::chown(stage, Some(self.src.user.uid), Some(self.src.user.gid))
                 .with_context(|| format!("giving {} to the server's user", stage.display()))?;
         }
         let data = stage.join("data");
@@ -532,15 +517,18 @@ impl Cloning<'_> {
         let bar = oxkit::progress::Progress::bytes(self.ctx, self.src.bytes.max(1), "clone");
         let mut last = (String::new(), 0u64);
         let mut moved = Instant::now();
+        let mut polled = Instant::now();
         let mut said = Instant::now();
+        let mut warned = false;
         let t0 = Instant::now();
         let mut shown = 0u64;
         while !done() {
             self.ctx.cancel.check()?;
-            std::thread::sleep(Duration::from_millis(200));
-            if said.elapsed() < Duration::from_secs(1) && moved.elapsed() < Duration::from_secs(1) {
+            std::thread::sleep(Duration::from_millis(100));
+            if polled.elapsed() < Duration::from_secs(1) {
                 continue;
             }
+            polled = Instant::now();
             let rows: Vec<(String, Option<u64>, Option<u64>)> = c.rows(
                 "reading the clone's progress",
                 "SELECT STAGE, CAST(ESTIMATE AS UNSIGNED), CAST(DATA AS UNSIGNED) \
@@ -551,16 +539,33 @@ impl Cloning<'_> {
                 .next()
                 .map(|(s, e, d)| (s, e.unwrap_or(0), d.unwrap_or(0)))
                 .unwrap_or_else(|| ("starting".into(), 0, 0));
+            let copied = |data, est| {
+                format!(
+                    "{} of {} copied",
+                    oxkit::report::human_bytes(data),
+                    oxkit::report::human_bytes(est)
+                )
+            };
             if (stage.clone(), data) != last {
                 last = (stage.clone(), data);
                 moved = Instant::now();
+                warned = false;
             } else if moved.elapsed() > STALL_LIMIT {
                 bail!(
-                    "the server's clone has not progressed for {}s (stage {stage}, {} of {} copied)",
+                    "the server's clone has not progressed for {}s (stage {stage}, {})",
                     STALL_LIMIT.as_secs(),
-                    oxkit::report::human_bytes(data),
-                    oxkit::report::human_bytes(est)
+                    copied(data, est)
                 );
+            } else if !warned && moved.elapsed() > STALL_WARN {
+                // Said whatever the verbosity: a wait that may end in a kill.
+                log::warn!(
+                    "waiting for the server's clone, which has not progressed for {}s (stage {stage}, \
+                     {}); it is stopped after {}s without progress",
+                    STALL_WARN.as_secs(),
+                    copied(data, est),
+                    STALL_LIMIT.as_secs()
+                );
+                warned = true;
             }
             if stage == "FILE COPY" && data > shown {
                 bar.inc(data - shown);
@@ -569,9 +574,8 @@ impl Cloning<'_> {
             bar.message(stage.clone());
             if !bar.is_visible() && said.elapsed() >= Duration::from_secs(10) {
                 log::info!(
-                    "waiting for the server's clone: stage {stage}, {} of {} ({:.0}s)",
-                    oxkit::report::human_bytes(data),
-                    oxkit::report::human_bytes(est),
+                    "waiting for the server's clone: stage {stage}, {} ({:.0}s)",
+                    copied(data, est),
                     t0.elapsed().as_secs_f64()
                 );
                 said = Instant::now();
@@ -602,6 +606,7 @@ impl Cloning<'_> {
     fn wait_clone_ended(&self, c: &mut Conn) {
         let t = Instant::now();
         let mut fresh = None;
+        let mut said = false;
         loop {
             let conn = match fresh.as_mut() {
                 Some(f) => f,
@@ -632,8 +637,12 @@ impl Cloning<'_> {
                 );
                 return;
             }
-            if t.elapsed().as_secs().is_multiple_of(10) {
-                log::info!("waiting for the server's clone to end after KILL QUERY");
+            if !said {
+                log::warn!(
+                    "waiting (at most 60s) for the server's clone to end after KILL QUERY, before \
+                     its copy is removed"
+                );
+                said = true;
             }
             std::thread::sleep(Duration::from_millis(500));
         }
@@ -677,7 +686,13 @@ impl Cloning<'_> {
                 "reading the clone's GTID set",
                 "SELECT @@GLOBAL.gtid_executed",
             )?;
-            let mut snaps = super::snapshot::plan(&mut c, &spec, &copts, self.opts.threads)?;
+            let mut snaps = super::snapshot::plan(
+                &mut c,
+                &spec,
+                &copts,
+                self.opts.threads,
+                oxkit::checksum::Function::Sha1.on(server),
+            )?;
             snaps.open()?;
             Ok((snaps.checksum(&self.ctx.cancel)?, gtid))
         })();

@@ -38,6 +38,7 @@ use super::snapshot::Snapshots;
 use crate::manifest::{self, FileEntry, Manifest, Method, Options, Position, ServerInfo};
 use crate::repo::{self, Repo, SetWriter};
 use anyhow::{bail, Context as _, Result};
+use oxkit::checksum::Function;
 use oxkit::conn::{self, Conn, ConnectOptions};
 use oxkit::dsn::ConnSpec;
 use oxkit::entry::Context;
@@ -111,7 +112,8 @@ struct Layout {
     page_size: u64,
 }
 
-fn var(c: &mut Conn, name: &str) -> Result<Option<String>> {
+/// `@@name`, NULL as None.
+pub(super) fn var(c: &mut Conn, name: &str) -> Result<Option<String>> {
     let v: Option<Option<String>> = c.row("reading a variable", &format!("SELECT @@{name}"))?;
     Ok(v.flatten())
 }
@@ -210,17 +212,7 @@ fn preflight_load(
     // size is the estimate the logical method uses too (zstd halves InnoDB
     // pages at least).
     let need = total / 2;
-    let probe = if repo_root.exists() {
-        repo_root.to_path_buf()
-    } else {
-        repo_root
-            .ancestors()
-            .find(|p| p.exists())
-            .unwrap_or(Path::new("/"))
-            .to_path_buf()
-    };
-    if let Ok(st) = nix::sys::statvfs::statvfs(&probe) {
-        let free = st.blocks_available() * st.fragment_size();
+    if let Some((probe, free)) = repo::free_space(repo_root) {
         if free < need {
             bail!(
                 "not enough space for the backup in {}: {} free, the data files to copy are {} \
@@ -651,7 +643,13 @@ impl Take<'_> {
         let mut files = self.copy_files(state, counts)?;
         // The tables to checksum at the backup point (their definitions
         // cannot change under BLOCK_DDL).
-        let mut snaps = super::snapshot::plan(control, self.spec, self.copts, self.opts.threads)?;
+        let mut snaps = super::snapshot::plan(
+            control,
+            self.spec,
+            self.copts,
+            self.opts.threads,
+            Function::Sha1.on(server),
+        )?;
         // Catch the copier up before blocking commits.
         let now = control.global_status("Innodb_lsn_current")?;
         flush_log(control);

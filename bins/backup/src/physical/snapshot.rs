@@ -116,12 +116,15 @@ fn split(table: usize, k: &str, lo: i128, hi: i128, n: usize) -> Vec<Piece> {
 }
 
 /// Lists the InnoDB tables and loads their definitions (under
-/// `BLOCK_DDL`, so they cannot change), and opens `n` connections.
+/// `BLOCK_DDL`, so they cannot change), and opens `n` connections; rows
+/// are hashed with `hash` (`Function::Sha1.on(server)`: SHA1() is gone from
+/// MySQL 9.6).
 pub fn plan(
     control: &mut Conn,
     spec: &ConnSpec,
     copts: &ConnectOptions,
     n: usize,
+    hash: Function,
 ) -> Result<Snapshots> {
     let names: Vec<(String, String)> = control.rows(
         "listing InnoDB tables",
@@ -131,8 +134,6 @@ pub fn plan(
              AND TABLE_SCHEMA NOT IN {SYSTEM_SCHEMAS} ORDER BY DATA_LENGTH DESC"
         ),
     )?;
-    // SHA1() is gone from MySQL 9.6: the digest the server has.
-    let hash = Function::Sha1.on(&oxkit::server::Server::detect(control)?);
     let mut tables = Vec::new();
     for (db, t) in names {
         let table = oxkit::schema::load_table_without_children(control, &db, &t)
