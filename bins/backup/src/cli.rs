@@ -270,6 +270,14 @@ pub struct RestoreArgs {
     /// After the restore, read the indexes that were in the source's buffer pool at backup time (hottest first)
     #[arg(long, help_heading = "Restore")]
     pub warm_up: bool,
+    /// Restore these tables completely first (rows, indexes, foreign keys, triggers), with the tables they reference by foreign key, then the rest; the moment they are usable is said on stderr and reported (first_usable_secs). TABLES: db.table or table, comma-separated, * and ? as wildcards (a logical backup)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "TABLES",
+        help_heading = "Restore"
+    )]
+    pub first: Vec<String>,
     /// After the restore, replay copied binary logs up to this UTC time (YYYY-MM-DD HH:MM:SS; events at or after it are not applied)
     #[arg(long, value_name = "DATETIME", help_heading = "Restore")]
     pub until: Option<String>,

@@ -60,6 +60,7 @@ impl Restore<'_> {
             filter: self.r.filter.clone(),
             users: a.users.users,
             warm_up: a.warm_up,
+            first: a.first.clone(),
             ..RestoreOptions::for_set(&self.m, self.key_file(), a.threads.threads)?
         })
     }
@@ -100,7 +101,12 @@ impl Restore<'_> {
                 true,
                 rep.duration_secs,
                 rep.target.clone(),
-                format!("{} tables, {} rows", rep.tables, rep.rows),
+                format!(
+                    "{} tables, {} rows{}",
+                    rep.tables,
+                    rep.rows,
+                    first_words(rep)
+                ),
             ),
             Err(e) => (false, 0.0, oxkit::dsn::label(spec), format!("{e:#}")),
         };
@@ -111,12 +117,13 @@ impl Restore<'_> {
         emit(cfg.format, &rep, |w| {
             writeln!(
                 w,
-                "restored {} into {}: {} tables, {} rows in {:.1}s{}",
+                "restored {} into {}: {} tables, {} rows in {:.1}s{}{}",
                 rep.backup,
                 rep.target,
                 rep.tables,
                 rep.rows,
                 rep.duration_secs,
+                first_words(&rep),
                 rep.binlog_secs
                     .map(|s| format!(" (binary log replay {s:.1}s)"))
                     .unwrap_or_default()
@@ -169,6 +176,12 @@ impl Restore<'_> {
     /// A physical set decoded into `dir` and prepared there.
     fn physical_to_datadir(&self, dir: &Path) -> Result<Exit> {
         let a = &self.r.args;
+        if !a.first.is_empty() {
+            return Err(usage_error(format!(
+                "--first applies to logical backups; {} is physical (its files come back whole, every table at once)",
+                self.m.id
+            )));
+        }
         let key = Key::for_set(&self.m, self.key_file())?;
         let owner = owner::wanted(a.owner.as_deref(), dir)?;
         let buffer_pool = &a.sandbox.verify_buffer_pool;
@@ -263,6 +276,18 @@ impl Restore<'_> {
         })?;
         Ok(Exit::OK)
     }
+}
+
+/// `; the first N tables usable after S s` for a `--first` restore.
+fn first_words(rep: &RestoreReport) -> String {
+    rep.first_usable_secs
+        .map(|s| {
+            format!(
+                "; the first {} tables usable after {s:.1}s",
+                rep.first_tables.len()
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// What a physical roll-forward did.

@@ -15,6 +15,7 @@ pub mod backup;
 pub mod dump;
 pub mod point;
 pub mod restore;
+pub mod schedule;
 pub mod schema;
 pub mod verify;
 pub mod warm;

@@ -1,20 +1,30 @@
 //! Restore of a logical backup set into a running server.
 //!
-//! Order: databases; tables created without their secondary indexes and
-//! foreign keys; data files loaded in parallel with `LOAD DATA LOCAL
-//! INFILE` (each file's size and SHA-256 are checked before a byte of it
-//! is sent, so a tampered file fails the restore and names the file); the
-//! deferred indexes and foreign keys added with one `ALTER TABLE` per table,
-//! in parallel; then views (in dependency order, by retry), routines,
-//! triggers (after the data, so they do not fire on it), events, and users
-//! and grants when asked. Every session runs with `foreign_key_checks=0`
-//! (`unique_checks` stays on, see `session`), and with `sql_log_bin=0`
-//! under `--no-binlog`.
+//! Order: databases; then, on every connection at once (see
+//! [`super::schedule`]), each table is created, its data files are loaded
+//! with `LOAD DATA LOCAL INFILE` (largest first across all tables; each
+//! file's size and SHA-256 are checked before a byte of it is sent, so a
+//! tampered file fails the restore and names the file), and its secondary
+//! indexes and foreign keys are added with one `ALTER TABLE` as soon as its
+//! last file is in, while other tables still load. A table that fits one
+//! small data file is created with its indexes (a second DDL would cost
+//! more than it saves). Then views (in dependency order, by retry),
+//! routines, triggers (after the data, so they do not fire on it), events,
+//! and users and grants when asked.
+//!
+//! `--first` runs that in two rounds: the tables asked for and the tables
+//! they reference by foreign key, completely (rows, indexes, foreign keys,
+//! their triggers), then the rest; the moment the first round is usable is
+//! said on stderr and reported.
+//!
+//! Every session runs with `foreign_key_checks=0` (`unique_checks` stays
+//! on, see `session`), and with `sql_log_bin=0` under `--no-binlog`.
 //! `LOAD DATA LOCAL` turns data errors into warnings, so any warning, or a
 //! row count different from the manifest's, fails the restore. Existing
 //! tables are never overwritten: the restore stops before writing when one
 //! of the tables it would create exists.
 
+use super::schedule::{Job, Schedule, Unit};
 use super::schema::{self, ObjectKind, SchemaDump, SchemaObject};
 use crate::crypt::Key;
 use crate::manifest::{Manifest, TableEntry};
@@ -30,7 +40,11 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// A progress line on stderr this often when it is not a terminal (for
+/// logs and cron mail of long restores).
+const LOG_EVERY: Duration = Duration::from_secs(30);
 
 /// Settings of a restore.
 #[derive(Clone)]
@@ -47,6 +61,9 @@ pub struct RestoreOptions {
     pub key: Option<Key>,
     /// Read the indexes that were in the source's buffer pool afterwards.
     pub warm_up: bool,
+    /// `--first`: tables (patterns) restored completely, with their
+    /// foreign-key parents, before the others.
+    pub first: Vec<String>,
 }
 
 impl RestoreOptions {
@@ -61,6 +78,7 @@ impl RestoreOptions {
             users: false,
             key: Key::for_set(m, key_file)?,
             warm_up: false,
+            first: Vec::new(),
         })
     }
 }
@@ -80,6 +98,14 @@ pub struct RestoreReport {
     pub bytes: u64,
     /// Seconds the restore took.
     pub duration_secs: f64,
+    /// `--first`: the tables restored first (those asked for and their
+    /// foreign-key parents).
+    pub first_tables: Vec<String>,
+    /// `--first`: seconds from the start until those tables were complete
+    /// (rows, indexes, foreign keys, triggers) and usable.
+    pub first_usable_secs: Option<f64>,
+    /// Where the time went.
+    pub profile: RestoreProfile,
     /// Seconds of the roll-forward through binary logs, when asked.
     pub binlog_secs: Option<f64>,
     /// Warnings (definitions that could not be restored exactly).
@@ -409,9 +435,176 @@ fn drop_sql(kind: ObjectKind, db: &str, name: &str) -> String {
     )
 }
 
-/// A table to load, with the indexes and foreign keys added after its
-/// rows.
-type Deferred = (String, String, Vec<String>);
+/// A table of the restore: its definition as created (without the
+/// secondary indexes and foreign keys when those are added after the
+/// rows) and the `ALTER TABLE` clauses added then.
+struct Table<'a> {
+    t: &'a TableEntry,
+    obj: &'a SchemaObject,
+    create: String,
+    later: Vec<String>,
+}
+
+/// A table whose rows fit one data file of at most this many stored bytes
+/// is created with all its indexes: adding them afterwards would cost a
+/// second DDL for no parallelism (many small tables is the common schema).
+const SMALL_TABLE_BYTES: u64 = 16 << 20;
+
+/// Small tables' data files loaded in one transaction (see `Load::job`).
+const BATCH_FILES: usize = 64;
+
+/// A loading connection and the small tables' files in its open
+/// transaction.
+struct Worker {
+    c: Conn,
+    batch: usize,
+}
+
+impl Worker {
+    /// Commits the open batch, if any.
+    fn commit(&mut self) -> Result<()> {
+        if self.batch > 0 {
+            self.c.run("committing a batch of small tables", "COMMIT")?;
+            self.batch = 0;
+        }
+        Ok(())
+    }
+}
+
+/// Seconds the workers spent, summed over workers, in each kind of job:
+/// where a restore's time goes.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RestoreProfile {
+    /// Creating tables.
+    pub create_secs: f64,
+    /// Reading data files and checking their size and SHA-256.
+    pub read_secs: f64,
+    /// `LOAD DATA` statements (decompression and decryption stream into
+    /// them, so they are part of this).
+    pub load_secs: f64,
+    /// Adding deferred indexes and foreign keys.
+    pub index_secs: f64,
+    /// Views, routines, triggers and events, and users.
+    pub objects_secs: f64,
+}
+
+impl RestoreProfile {
+    fn add(&mut self, job: Job, read: f64, secs: f64) {
+        match job {
+            Job::Create(_) => self.create_secs += secs,
+            Job::Chunk(..) => {
+                self.read_secs += read;
+                self.load_secs += secs - read;
+            }
+            Job::Index(_) => self.index_secs += secs,
+        }
+    }
+}
+
+/// The tables of `sel` that `--first` asks for, with every table they
+/// reference by foreign key (transitively, within the restore); an error
+/// names a pattern that matches none.
+fn first_closure(tables: &[Table], patterns: &[String]) -> Result<BTreeSet<usize>> {
+    let mut want = BTreeSet::new();
+    for p in patterns {
+        let hits: Vec<usize> = (0..tables.len())
+            .filter(|&i| table_pattern_matches(p, &tables[i].t.db, &tables[i].t.name))
+            .collect();
+        if hits.is_empty() {
+            return Err(oxkit::entry::usage_error(format!(
+                "--first {p}: no table of the restore matches it"
+            )));
+        }
+        want.extend(hits);
+    }
+    let mut todo: Vec<usize> = want.iter().copied().collect();
+    while let Some(i) = todo.pop() {
+        let sql = tables[i].obj.sql.join("");
+        for (db, name) in fk_parents(&sql, &tables[i].t.db) {
+            if let Some(j) = tables.iter().position(|x| x.t.db == db && x.t.name == name) {
+                if want.insert(j) {
+                    todo.push(j);
+                }
+            }
+        }
+    }
+    Ok(want)
+}
+
+/// `db.table` or `table` (every schema), `*` and `?` as wildcards.
+fn table_pattern_matches(pattern: &str, db: &str, table: &str) -> bool {
+    match pattern.split_once('.') {
+        Some((d, t)) => glob(d, db) && glob(t, table),
+        None => glob(pattern, table),
+    }
+}
+
+fn glob(p: &str, s: &str) -> bool {
+    let (p, s): (Vec<char>, Vec<char>) = (p.chars().collect(), s.chars().collect());
+    // Classic two-pointer match with backtracking to the last `*`.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < s.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == s[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(st) = star {
+            i = st + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|&c| c == '*')
+}
+
+/// The tables a `CREATE TABLE` (as `SHOW CREATE TABLE` writes it)
+/// references by foreign key, as (schema, table); `db` is the table's own
+/// schema, for references without one.
+pub fn fk_parents(create: &str, db: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = create;
+    while let Some(at) = rest.find(" REFERENCES `") {
+        rest = &rest[at + " REFERENCES ".len()..];
+        let Some((first, after)) = backquoted(rest) else {
+            break;
+        };
+        rest = after;
+        match after.strip_prefix('.').and_then(backquoted) {
+            Some((second, after2)) => {
+                out.push((first, second));
+                rest = after2;
+            }
+            None => out.push((db.to_string(), first)),
+        }
+    }
+    out
+}
+
+/// The identifier at the start of `s` in backquotes (`` ` `` doubled
+/// inside), and what follows it.
+fn backquoted(s: &str) -> Option<(String, &str)> {
+    let body = s.strip_prefix('`')?;
+    let mut name = String::new();
+    let mut chars = body.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c == '`' {
+            if body[i + 1..].starts_with('`') {
+                name.push('`');
+                chars.next();
+            } else {
+                return Some((name, &body[i + 1..]));
+            }
+        } else {
+            name.push(c);
+        }
+    }
+    None
+}
 
 impl Load<'_> {
     /// The restore, in the order the module documentation gives; every
@@ -432,37 +625,84 @@ impl Load<'_> {
             .rows::<String>("listing databases", "SHOW DATABASES")?
             .into_iter()
             .collect();
-        let deferred = self.create_tables(&mut control, &schema, &sel, &existing, undo)?;
+        let tables = self.tables(&schema, &sel)?;
+        let first = first_closure(&tables, &opts.first)?;
+        self.create_databases(&mut control, &schema, &sel, &existing, undo)?;
+        for t in tables.iter().filter(|t| existing.contains(&t.t.db)) {
+            undo.push(drop_sql(ObjectKind::Table, &t.t.db, &t.t.name));
+        }
 
         let mut conns = (0..opts.threads.max(1))
             .map(|_| {
                 let mut c = conn::connect(self.spec, self.copts)?;
                 session(&mut c, opts.no_binlog)?;
-                Ok(c)
+                Ok(Worker { c, batch: 0 })
             })
-            .collect::<Result<Vec<Conn>>>()?;
-        let (rows, bytes) = self.load(&mut conns, &sel.tables)?;
-        crate::pool::each(&mut conns, deferred, &self.ctx.cancel, &|c,
-                                                                    (
-            db,
-            name,
-            later,
-        )| {
-            c.run(
-                &format!("adding the indexes of {db}.{name}"),
-                &format!(
-                    "ALTER TABLE {} {}",
-                    quote_table(&db, &name),
-                    later.join(", ")
-                ),
-            )?;
-            Ok(())
-        })?;
+            .collect::<Result<Vec<Worker>>>()?;
+        let total: u64 = tables
+            .iter()
+            .flat_map(|t| &t.t.chunks)
+            .map(|c| m.file(&c.file).map(|f| f.size).unwrap_or(0))
+            .sum();
+        let progress = oxkit::progress::Progress::bytes(self.ctx, total.max(1), "restore bytes")
+            .with_log_lines(LOG_EVERY);
+        let profile = Mutex::new(RestoreProfile::default());
+        let (mut rows, mut bytes) = (0, 0);
+        let mut first_usable = None;
+        let mut objects_secs = 0.0;
+        let is_first = |o: &SchemaObject| {
+            o.kind == ObjectKind::Trigger
+                && first
+                    .iter()
+                    .any(|&i| tables[i].t.db == o.db && Some(&tables[i].t.name) == o.table.as_ref())
+        };
+        let groups: Vec<Vec<&Table>> = if first.is_empty() {
+            vec![tables.iter().collect()]
+        } else {
+            vec![
+                first.iter().map(|&i| &tables[i]).collect(),
+                (0..tables.len())
+                    .filter(|i| !first.contains(i))
+                    .map(|i| &tables[i])
+                    .collect(),
+            ]
+        };
+        for (g, group) in groups.iter().enumerate() {
+            let (r, b) = self.load_group(&mut conns, group, &progress, &profile)?;
+            rows += r;
+            bytes += b;
+            if g == 0 && !first.is_empty() {
+                let t = Instant::now();
+                for o in sel.other.iter().filter(|o| is_first(o)) {
+                    run_object(&mut control, o, &o.sql.join(""))?;
+                }
+                objects_secs += t.elapsed().as_secs_f64();
+                let secs = t0.elapsed().as_secs_f64();
+                progress.note(&format!(
+                    "the first {} tables ({}) are restored and usable after {secs:.1}s; restoring the other {}",
+                    group.len(),
+                    group
+                        .iter()
+                        .map(|t| format!("{}.{}", t.t.db, t.t.name))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    tables.len() - group.len()
+                ));
+                first_usable = Some(secs);
+            }
+        }
+        progress.finish();
         drop(conns);
 
+        let t = Instant::now();
         create_views(&mut control, sel.views, &existing, undo)?;
-        for o in sel.other {
+        for o in sel.other.iter().filter(|o| !is_first(o)) {
             run_object(&mut control, o, &o.sql.join(""))?;
+            if existing.contains(&o.db) {
+                undo.push(drop_sql(o.kind, &o.db, &o.name));
+            }
+        }
+        for o in sel.other.iter().filter(|o| is_first(o)) {
             if existing.contains(&o.db) {
                 undo.push(drop_sql(o.kind, &o.db, &o.name));
             }
@@ -471,6 +711,8 @@ impl Load<'_> {
         if opts.users {
             restore_users(&mut control, &schema, &mut warnings);
         }
+        let mut profile = profile.into_inner().unwrap_or_else(|e| e.into_inner());
+        profile.objects_secs = objects_secs + t.elapsed().as_secs_f64();
         if opts.warm_up {
             let key = opts.key.as_ref();
             super::warm::warm_up(&mut control, self.repo, m, key, &sel.tables, &mut warnings)?;
@@ -482,22 +724,64 @@ impl Load<'_> {
             rows,
             bytes,
             duration_secs: t0.elapsed().as_secs_f64(),
+            first_tables: first
+                .iter()
+                .map(|&i| format!("{}.{}", tables[i].t.db, tables[i].t.name))
+                .collect(),
+            first_usable_secs: first_usable,
             binlog_secs: None,
+            profile,
             warnings,
         })
     }
 
+    /// The selected tables with their definitions split into what is
+    /// created before the rows and what is added after them.
+    fn tables<'s>(&self, schema: &'s SchemaDump, sel: &Selection<'s>) -> Result<Vec<Table<'s>>> {
+        sel.tables
+            .iter()
+            .map(|&t| {
+                let obj = schema
+                    .objects
+                    .iter()
+                    .find(|o| o.kind == ObjectKind::Table && o.db == t.db && o.name == t.name)
+                    .with_context(|| {
+                        format!(
+                            "backup {} has no definition for {}.{}",
+                            self.m.id, t.db, t.name
+                        )
+                    })?;
+                let sql = obj.sql.join("");
+                let stored: u64 = t
+                    .chunks
+                    .iter()
+                    .map(|c| self.m.file(&c.file).map(|f| f.size).unwrap_or(0))
+                    .sum();
+                let (create, later) = if t.chunks.len() <= 1 && stored <= SMALL_TABLE_BYTES {
+                    (sql, Vec::new())
+                } else {
+                    split_create(&sql)
+                };
+                Ok(Table {
+                    t,
+                    obj,
+                    create,
+                    later,
+                })
+            })
+            .collect()
+    }
+
     /// Creates the selected databases (those that did not exist are
-    /// undone by dropping them) and tables, without their secondary
-    /// indexes and foreign keys, which are returned to be added later.
-    fn create_tables(
+    /// undone by dropping them).
+    fn create_databases(
         &self,
         control: &mut Conn,
         schema: &SchemaDump,
         sel: &Selection,
         existing: &BTreeSet<String>,
         undo: &mut Vec<String>,
-    ) -> Result<Vec<Deferred>> {
+    ) -> Result<()> {
         for db in &sel.dbs {
             if !existing.contains(db) {
                 undo.push(format!("DROP DATABASE IF EXISTS {}", quote_ident(db)));
@@ -524,67 +808,108 @@ impl Load<'_> {
                 )?;
             }
         }
-        let mut deferred = Vec::new();
-        for t in &sel.tables {
-            let o = schema
-                .objects
-                .iter()
-                .find(|o| o.kind == ObjectKind::Table && o.db == t.db && o.name == t.name)
-                .with_context(|| {
-                    format!(
-                        "backup {} has no definition for {}.{}",
-                        self.m.id, t.db, t.name
-                    )
-                })?;
-            let (create, later) = split_create(&o.sql.join(""));
-            run_object(control, o, &create)?;
-            if existing.contains(&t.db) {
-                undo.push(drop_sql(ObjectKind::Table, &t.db, &t.name));
-            }
-            if !later.is_empty() {
-                deferred.push((t.db.clone(), t.name.clone(), later));
-            }
-        }
-        Ok(deferred)
+        Ok(())
     }
 
-    /// Loads every data file of `tables` on `conns` at once, biggest
-    /// first; returns the rows and the stored bytes loaded.
-    fn load(&self, conns: &mut [Conn], tables: &[&TableEntry]) -> Result<(u64, u64)> {
-        let m = self.m;
-        let mut jobs: Vec<(&TableEntry, usize)> = Vec::new();
-        for t in tables {
-            for i in 0..t.chunks.len() {
-                jobs.push((t, i));
+    /// Creates, loads and indexes `group` on `conns` at once (see
+    /// [`super::schedule`]); returns the rows and the stored bytes loaded.
+    fn load_group(
+        &self,
+        conns: &mut [Worker],
+        group: &[&Table],
+        progress: &oxkit::progress::Progress,
+        profile: &Mutex<RestoreProfile>,
+    ) -> Result<(u64, u64)> {
+        let size = |f: &str| self.m.file(f).map(|f| f.size).unwrap_or(0);
+        let sched = Schedule::new(
+            group
+                .iter()
+                .map(|t| Unit {
+                    chunks: t.t.chunks.iter().map(|c| size(&c.file)).collect(),
+                    deferred: !t.later.is_empty(),
+                })
+                .collect(),
+        );
+        let cancel = &self.ctx.cancel;
+        let loaded = crate::pool::run(conns, cancel, &|w| {
+            let Some(job) = sched.next(cancel)? else {
+                return Ok(None);
+            };
+            let start = Instant::now();
+            let r = self.job(w, group, job);
+            sched.done(job, r.is_ok());
+            let (rows, bytes, read) = r?;
+            progress.inc(bytes);
+            if let Ok(mut p) = profile.lock() {
+                p.add(job, read, start.elapsed().as_secs_f64());
             }
-        }
-        let size =
-            |j: &(&TableEntry, usize)| m.file(&j.0.chunks[j.1].file).map(|f| f.size).unwrap_or(0);
-        jobs.sort_by_key(|j| std::cmp::Reverse(size(j)));
-        let total: u64 = jobs.iter().map(size).sum();
-        let progress = oxkit::progress::Progress::bytes(self.ctx, total.max(1), "restore bytes");
-        let loaded = crate::pool::each(conns, jobs, &self.ctx.cancel, &|c, (t, i)| {
-            let r = self.load_chunk(c, t, i)?;
-            progress.inc(r.1);
-            Ok(r)
+            Ok(Some((rows, bytes)))
         })?;
-        progress.finish();
+        for w in conns.iter_mut() {
+            w.commit()?;
+        }
         Ok((
             loaded.iter().map(|(r, _)| r).sum(),
             loaded.iter().map(|(_, b)| b).sum(),
         ))
     }
 
+    /// Runs one job on `w`: rows, stored bytes and seconds spent reading.
+    /// The data file of a table with nothing deferred (one small file)
+    /// joins the worker's open transaction, committed every
+    /// [`BATCH_FILES`] such files and before any other job: many small
+    /// tables then cost a commit (a log flush) per batch, not per table.
+    /// A table with deferred indexes is committed per file, so its
+    /// `ALTER TABLE` never waits for another worker's open transaction.
+    fn job(&self, w: &mut Worker, group: &[&Table], job: Job) -> Result<(u64, u64, f64)> {
+        let batched = matches!(job, Job::Chunk(t, _) if group[t].later.is_empty() && group[t].t.chunks.len() == 1);
+        if !batched {
+            w.commit()?;
+        } else if w.batch == 0 {
+            w.c.run("starting a batch of small tables", "BEGIN")?;
+        }
+        let c = &mut w.c;
+        let r = match job {
+            Job::Create(t) => {
+                run_object(c, group[t].obj, &group[t].create)?;
+                Ok((0, 0, 0.0))
+            }
+            Job::Chunk(t, i) => self.load_chunk(c, group[t].t, i),
+            Job::Index(t) => {
+                let (db, name) = (&group[t].t.db, &group[t].t.name);
+                c.run(
+                    &format!("adding the indexes of {db}.{name}"),
+                    &format!(
+                        "ALTER TABLE {} {}",
+                        quote_table(db, name),
+                        group[t].later.join(", ")
+                    ),
+                )?;
+                Ok((0, 0, 0.0))
+            }
+        };
+        if batched {
+            w.batch += 1;
+            if w.batch >= BATCH_FILES {
+                w.commit()?;
+            }
+        }
+        r
+    }
+
     /// Loads data file `i` of `t` through `c`: its size and SHA-256 are
     /// checked before a byte is sent, and a warning or a row count other
-    /// than the manifest's fails it.
-    fn load_chunk(&self, c: &mut Conn, t: &TableEntry, i: usize) -> Result<(u64, u64)> {
+    /// than the manifest's fails it. Returns the rows, the stored bytes
+    /// and the seconds spent reading and checking the file.
+    fn load_chunk(&self, c: &mut Conn, t: &TableEntry, i: usize) -> Result<(u64, u64, f64)> {
         let ch = &t.chunks[i];
         let entry = self
             .m
             .file(&ch.file)
             .with_context(|| format!("the manifest lists no file {}", ch.file))?;
+        let read = Instant::now();
         let data = repo::read_verified(&self.repo.set_dir(&self.m.id), entry)?;
+        let read = read.elapsed().as_secs_f64();
         let mut reader = repo::decoder(data, self.opts.key.as_ref(), &ch.file)?;
         let failure: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
         let f2 = failure.clone();
@@ -615,7 +940,7 @@ impl Load<'_> {
         if rows != ch.rows {
             bail!("{what}: loaded {rows} rows, the backup holds {}", ch.rows);
         }
-        Ok((rows, entry.size))
+        Ok((rows, entry.size, read))
     }
 }
 
@@ -699,6 +1024,26 @@ mod tests {
         );
         assert_eq!(later.len(), 3);
         assert_eq!(later[1], "ADD KEY `k` (`p`)");
+    }
+
+    #[test]
+    fn foreign_key_parents_and_first_patterns() {
+        let sql = "CREATE TABLE `c` (\n  `id` int NOT NULL,\n  CONSTRAINT `a` FOREIGN KEY (`p`) REFERENCES `par` (`id`),\n  CONSTRAINT `b` FOREIGN KEY (`q`) REFERENCES `other`.`we``ird` (`id`)\n) ENGINE=InnoDB";
+        assert_eq!(
+            fk_parents(sql, "shop"),
+            vec![
+                ("shop".to_string(), "par".to_string()),
+                ("other".to_string(), "we`ird".to_string())
+            ]
+        );
+        assert!(fk_parents("CREATE TABLE `t` (`id` int)", "shop").is_empty());
+        assert!(table_pattern_matches("shop.ord*", "shop", "orders"));
+        assert!(table_pattern_matches("orders", "any", "orders"));
+        assert!(table_pattern_matches("s?op.*", "shop", "x"));
+        assert!(!table_pattern_matches("shop.ord*", "shop2", "orders"));
+        assert!(!table_pattern_matches("shop.o", "shop", "orders"));
+        assert!(table_pattern_matches("*.*s", "a", "orders"));
+        assert!(!table_pattern_matches("*.*x", "a", "orders"));
     }
 
     #[test]
