@@ -245,10 +245,15 @@ impl<'a> Run<'a> {
     fn select(&mut self, warn: &mut Vec<String>) -> Result<Selection> {
         let (opts, control) = (self.opts, &mut self.control);
         let all_dbs: Vec<String> = control.rows("listing databases", "SHOW DATABASES")?;
-        let names = oxkit::schema::list_tables(control, &[])?;
+        let names: Vec<(String, String)> = oxkit::schema::list_tables(control, &[])?
+            .into_iter()
+            .filter(|(db, _)| {
+                opts.filter.databases().is_empty() || opts.filter.databases().contains(db)
+            })
+            .collect();
         let mut tables = Vec::new();
-        for (db, t) in &names {
-            let table = oxkit::schema::load_table_without_children(control, db, t)?;
+        for table in oxkit::schema::load_named(control, &names)? {
+            let (db, t) = (&table.db, &table.name);
             if !opts.filter.selects(db, t, table.engine.as_deref()) {
                 continue;
             }

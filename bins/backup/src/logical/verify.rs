@@ -49,9 +49,14 @@ pub fn verify(
         // the same flavour and major version.
         let hash = Function::Sha1.on(&oxkit::server::Server::detect(&mut c)?);
         let mut jobs = Vec::new();
-        for (ti, t) in m.tables.iter().enumerate() {
-            let table = oxkit::schema::load_table_without_children(&mut c, &t.db, &t.name)?;
-            let q = TableChecksum::new(&table, hash, &RowOptions::default());
+        let names: Vec<(String, String)> = m
+            .tables
+            .iter()
+            .map(|t| (t.db.clone(), t.name.clone()))
+            .collect();
+        let defs = oxkit::schema::load_named(&mut c, &names)?;
+        for (ti, (t, table)) in m.tables.iter().zip(&defs).enumerate() {
+            let q = TableChecksum::new(table, hash, &RowOptions::default());
             let ranged = !t.chunks.is_empty() && t.chunks.iter().all(|ch| ch.range.is_some());
             if ranged {
                 for ch in &t.chunks {

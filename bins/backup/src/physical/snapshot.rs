@@ -134,13 +134,14 @@ pub fn plan(
              AND TABLE_SCHEMA NOT IN {SYSTEM_SCHEMAS} ORDER BY DATA_LENGTH DESC"
         ),
     )?;
-    let mut tables = Vec::new();
-    for (db, t) in names {
-        let table = oxkit::schema::load_table_without_children(control, &db, &t)
-            .with_context(|| format!("reading the definition of {db}.{t}"))?;
-        let q = TableChecksum::new(&table, hash, &RowOptions::default());
-        tables.push((table, q));
-    }
+    let tables: Vec<_> = oxkit::schema::load_named(control, &names)
+        .context("reading the definitions of the InnoDB tables")?
+        .into_iter()
+        .map(|table| {
+            let q = TableChecksum::new(&table, hash, &RowOptions::default());
+            (table, q)
+        })
+        .collect();
     let pieces = pieces(control, &tables, n)?;
     let mut conns = Vec::new();
     for _ in 0..n.clamp(1, pieces.len().max(1)) {
@@ -267,10 +268,14 @@ fn combine(a: (u64, String), b: (u64, String)) -> Result<(u64, String)> {
 pub fn compare(c: &mut Conn, tables: &[TableEntry]) -> Result<Vec<crate::verify::TableCheck>> {
     let hash = Function::Sha1.on(&oxkit::server::Server::detect(c)?);
     let mut out = Vec::new();
-    for t in tables {
-        let table = oxkit::schema::load_table_without_children(c, &t.db, &t.name)
-            .with_context(|| format!("{}.{} is missing from the restored copy", t.db, t.name))?;
-        let q = TableChecksum::new(&table, hash, &RowOptions::default());
+    let names: Vec<(String, String)> = tables
+        .iter()
+        .map(|t| (t.db.clone(), t.name.clone()))
+        .collect();
+    let defs = oxkit::schema::load_named(c, &names)
+        .context("reading the restored copy's tables (one the backup holds is missing)")?;
+    for (t, table) in tables.iter().zip(&defs) {
+        let q = TableChecksum::new(table, hash, &RowOptions::default());
         let (cnt, crc): (u64, String) = c
             .row("checksumming the restored data", &q.query("", "1=1"))?
             .unwrap_or((0, "0".into()));
