@@ -24,6 +24,7 @@ mod engine;
 mod names;
 mod plan;
 mod state;
+mod triggers;
 
 use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
