@@ -244,7 +244,21 @@ fn triggers(c: &mut Conn, table: &str) -> Vec<Vec<Option<String>>> {
         )
         .expect("triggers");
     rows.iter()
-        .map(|r| (0..r.len()).map(|i| oxkit::conn::cell_text(r, i)).collect())
+        .map(|r| {
+            let mut v: Vec<Option<String>> =
+                (0..r.len()).map(|i| oxkit::conn::cell_text(r, i)).collect();
+            // MySQL 9.7 stores a single-statement body created inside a
+            // multi-statement query (the schema's) with the `;` that
+            // follows it; the same text sent as one statement (the swap's
+            // CREATE TRIGGER) ends at the `;`, so the recreated body lacks
+            // it. Same meaning; MariaDB keeps both without it.
+            if oxkit_harness::flavour().is_mysql() {
+                if let Some(body) = v[4].as_mut() {
+                    *body = body.trim_end_matches(';').to_string();
+                }
+            }
+            v
+        })
         .collect()
 }
 
