@@ -144,6 +144,16 @@ impl Site<'_> {
                         cp.method.name()
                     )));
                 }
+                // Killed inside the swap's locked window: the user's
+                // triggers go back on the original before anything is
+                // applied to the shadow again (they would fire there).
+                let moved = crate::triggers::read(conn, n, &n.shadow)?;
+                crate::triggers::put_back(conn, n, &moved)?;
+                let table = if moved.is_empty() {
+                    table
+                } else {
+                    load_table(conn, &n.db, &n.table)?
+                };
                 Ok((table, Some(cp)))
             }
             _ => {
