@@ -329,6 +329,17 @@ pub struct Trigger {
     pub timing: String,
     /// The body.
     pub statement: String,
+    /// `ACTION_ORDER`: its place among the table's triggers of the same
+    /// timing and event (1 first).
+    pub order: u64,
+    /// `user@host` (or a role) whose privileges the body runs with.
+    pub definer: String,
+    /// The `sql_mode` it was created (and runs) under.
+    pub sql_mode: String,
+    /// `character_set_client` when it was created.
+    pub character_set_client: String,
+    /// `collation_connection` when it was created.
+    pub collation_connection: String,
 }
 
 /// Everything the tools need to know about one table.
@@ -620,7 +631,8 @@ fn read(conn: &mut Conn, db: &str, table: Option<&str>) -> Result<Vec<Table>, Db
     )?;
     let mut triggers = grouped(
         "SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME, EVENT_MANIPULATION, ACTION_TIMING, \
-         ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ?",
+         ACTION_STATEMENT, ACTION_ORDER, DEFINER, SQL_MODE, CHARACTER_SET_CLIENT, \
+         COLLATION_CONNECTION FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ?",
         "EVENT_OBJECT_TABLE",
         1,
         "EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER",
@@ -675,6 +687,11 @@ fn read(conn: &mut Conn, db: &str, table: Option<&str>) -> Result<Vec<Table>, Db
                     event: s(r, 2).unwrap_or_default(),
                     timing: s(r, 3).unwrap_or_default(),
                     statement: s(r, 4).unwrap_or_default(),
+                    order: n(r, 5),
+                    definer: s(r, 6).unwrap_or_default(),
+                    sql_mode: s(r, 7).unwrap_or_default(),
+                    character_set_client: s(r, 8).unwrap_or_default(),
+                    collation_connection: s(r, 9).unwrap_or_default(),
                 })
                 .collect(),
         });

@@ -346,6 +346,7 @@ mod tests {
             guards: vec![],
             changed: vec![],
             children: vec![],
+            user_triggers: vec![],
         }
     }
 

@@ -22,6 +22,7 @@
 
 use crate::capture::Capture;
 use crate::names::Names;
+use crate::triggers;
 use anyhow::Result;
 use oxkit::conn::{self, cell_text, Conn, ConnectOptions, ErrorKind};
 use oxkit::dsn::ConnSpec;
@@ -315,7 +316,27 @@ fn lock_rename_attempt(
         log::warn!("swapping the tables: {e:#}; the original is kept; retrying");
         return Ok(false);
     }
+    // The user's triggers follow the data (see crate::triggers); not cut
+    // short by Ctrl-C until they are on one table or the other.
+    let _critical = cancel.critical_section();
+    let moved = match triggers::move_to_shadow(&mut a, n, &n.shadow)? {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = a.run("unlocking", "UNLOCK TABLES");
+            log::warn!("swapping the tables: {e:#}; the original is kept; retrying");
+            return Ok(false);
+        }
+    };
     let renamed = a.run("swapping the tables", &rename_sql(n, "", &n.old));
+    // A server error means the (atomic) RENAME did nothing: the triggers go
+    // back while writes are still stopped.
+    let mut back = moved.is_empty();
+    if let Err(e) = &renamed {
+        if e.kind != ErrorKind::LostConnection {
+            triggers::put_back(&mut a, n, &moved)?;
+            back = true;
+        }
+    }
     let _ = a.run("unlocking", "UNLOCK TABLES");
     let blocked = stopped.elapsed();
     drop(a);
@@ -333,12 +354,27 @@ fn lock_rename_attempt(
                 log::warn!("swapping the tables: {e}; the rename was done");
                 return Ok(true);
             }
+            if !back {
+                escaped_put_back(conn, n, &moved)?;
+            }
             log::warn!(
                 "swapping the tables: the rename failed ({e}); the original is kept; retrying"
             );
             Ok(false)
         }
     }
+}
+
+/// Puts the user's triggers back on the original after the locking
+/// session was lost with them on the shadow: writes ran on the original
+/// without them meanwhile, which is said.
+fn escaped_put_back(conn: &mut Conn, n: &Names, moved: &[oxkit::schema::Trigger]) -> Result<()> {
+    log::error!(
+        "the swap's locking session was lost while the triggers of {}.{} were on the new table: writes between then and now ran without them",
+        n.db,
+        n.table
+    );
+    triggers::put_back(conn, n, moved)
 }
 
 /// The swap with binary log capture (MariaDB): writes stop, the capture
@@ -423,6 +459,18 @@ pub fn binlog_swap(
     r
 }
 
+/// The user's triggers could be neither moved nor put back (fatal).
+#[derive(Debug)]
+struct Misplaced(String);
+
+impl std::fmt::Display for Misplaced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Misplaced {}
+
 /// One attempt: `Ok(true)` swapped, `Ok(false)` not (retry).
 fn swap_attempt(
     conn: &mut Conn,
@@ -451,6 +499,7 @@ fn swap_attempt(
         return Ok(false);
     };
     let rename = rename_sql(n, "", &n.del);
+    let mut moved = Vec::new();
     let (tx, rx) = std::sync::mpsc::channel();
     let renamer = std::thread::spawn(move || {
         let r = b.run("swapping the tables", &rename);
@@ -475,8 +524,22 @@ fn swap_attempt(
             std::thread::sleep(Duration::from_millis(5));
         }
         capture.catch_up(&mut a, cancel, true, Instant::now() + sw.catch_up)?;
+        // The user's triggers follow the data (see crate::triggers); on
+        // failure they are back on the original already.
+        moved = triggers::move_to_shadow(&mut a, n, &n.shadow)
+            .map_err(|e| Misplaced(format!("{e:#}")))??;
         Ok(())
     })();
+    if let Err(e) = &ready {
+        if let Some(m) = e.downcast_ref::<Misplaced>() {
+            // The triggers are neither here nor there: no retry.
+            let _ = a.run("unlocking", "UNLOCK TABLES");
+            return Err(anyhow::anyhow!("{}", m.0));
+        }
+    }
+    // Not cut short by Ctrl-C until the triggers are on one table or the
+    // other.
+    let _critical = cancel.critical_section();
     let released = match &ready {
         Ok(()) => a
             .run(
@@ -486,6 +549,17 @@ fn swap_attempt(
             .map_err(anyhow::Error::from),
         Err(_) => Ok(()),
     };
+    // Released or not, while A lives and holds the locks (the sentry's
+    // DROP failed: the rename will fail) the triggers go back now, before
+    // any write.
+    let mut back = moved.is_empty();
+    if released.is_err() && a.run("checking the locking session", "DO 1").is_ok() {
+        if let Err(e) = triggers::put_back(&mut a, n, &moved) {
+            let _ = a.run("unlocking", "UNLOCK TABLES");
+            return Err(e);
+        }
+        back = true;
+    }
     // On any failure the sentry stays: the rename fails and the original
     // keeps its name.
     let _ = a.run("unlocking", "UNLOCK TABLES");
@@ -498,6 +572,9 @@ fn swap_attempt(
             let _ = conn.run("stopping the rename", &format!("KILL {b_id}"));
             let _ = rx.recv_timeout(Duration::from_secs(10));
             let _ = renamer.join();
+            if !back {
+                escaped_put_back(conn, n, &moved)?;
+            }
             anyhow::bail!(
                 "swapping the tables: the rename did not finish; the original table is kept"
             );
@@ -505,6 +582,9 @@ fn swap_attempt(
     };
     let _ = renamer.join();
     drop(a);
+    if renamed.is_err() && !back {
+        escaped_put_back(conn, n, &moved)?;
+    }
     match (ready, released, renamed) {
         (Ok(()), Ok(()), Ok(())) => {
             log_swapped(blocked);

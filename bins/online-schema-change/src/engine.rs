@@ -144,6 +144,16 @@ impl Site<'_> {
                         cp.method.name()
                     )));
                 }
+                // Killed inside the swap's locked window: the user's
+                // triggers go back on the original before anything is
+                // applied to the shadow again (they would fire there).
+                let moved = crate::triggers::read(conn, n, &n.shadow)?;
+                crate::triggers::put_back(conn, n, &moved)?;
+                let table = if moved.is_empty() {
+                    table
+                } else {
+                    load_table(conn, &n.db, &n.table)?
+                };
                 Ok((table, Some(cp)))
             }
             _ => {
@@ -182,6 +192,13 @@ impl Site<'_> {
                 "dropping a trigger",
                 &format!("DROP TRIGGER IF EXISTS {}", n.q(t)),
             )?;
+        }
+        // A run stopped inside the swap's locked window may have left the
+        // user's triggers on the shadow: they go back on the original
+        // before the shadow is dropped.
+        if n.exists(&mut c, "cleaning up", &n.shadow)? {
+            let moved = crate::triggers::read(&mut c, n, &n.shadow)?;
+            crate::triggers::put_back(&mut c, n, &moved)?;
         }
         for t in [&n.shadow, &n.state] {
             c.run("cleaning up", &format!("DROP TABLE IF EXISTS {}", n.q(t)))?;
@@ -285,10 +302,25 @@ pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
         &create,
         shadow_schema,
     )?;
+    let copy = !plan.instant || cfg.force_copy;
+    let keep_triggers = copy && !plan.user_triggers.is_empty();
     let (method, method_note) = match &checkpoint {
         Some(cp) => (cp.method, None),
-        None => choose_method(cfg, &mut conn, &server)?,
+        None => choose_method(cfg, &mut conn, &server, keep_triggers.then_some(&table))?,
     };
+    if keep_triggers {
+        if method == Method::Triggers {
+            return Err(refuse(trigger_method_refusal(&table, &plan)));
+        }
+        crate::plan::preflight_triggers(
+            &mut conn,
+            &server,
+            &names,
+            &cfg.alter,
+            &create,
+            &plan.user_triggers,
+        )?;
+    }
     if let Some(note) = &method_note {
         log::warn!("note: {note}");
     }
@@ -471,12 +503,33 @@ fn print_text(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     write!(w, "{t}")
 }
 
+/// The names of a table's own triggers, for messages.
+fn trigger_list(plan: &Plan) -> String {
+    plan.user_triggers
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why trigger capture cannot copy a table that has triggers of its own.
+fn trigger_method_refusal(table: &Table, plan: &Plan) -> String {
+    format!(
+        "{} has triggers ({}); --method triggers cannot keep them: its swap is a bare RENAME with no locked window to move them in, so they would have to be on the shadow table during the copy, where they would fire a second time for every row the copy and the capture triggers write (their effects on other tables applied twice), or be created after the swap, letting writes in between escape them. Use --method binlog (binlog_format=ROW, binlog_row_image=FULL), which moves them inside the swap's write lock",
+        table.full_name(),
+        trigger_list(plan)
+    )
+}
+
 /// The change capture method: `--method`, or by default the binary log
 /// when the server's can be read, else triggers (with a note saying why).
+/// A copy of `with_triggers` (a table with triggers of its own) needs the
+/// binary log: without it the default is a refusal saying what to change.
 fn choose_method(
     cfg: &Config,
     conn: &mut Conn,
     server: &Server,
+    with_triggers: Option<&Table>,
 ) -> Result<(Method, Option<String>)> {
     let why_not = if server.flavor != oxkit::server::Flavor::MariaDB
         && server.version < oxkit::server::Version::new(8, 0, 13)
@@ -494,10 +547,16 @@ fn choose_method(
         (Some(Method::Binlog), None) => Ok((Method::Binlog, None)),
         (Some(Method::Binlog), Some(why)) => Err(refuse(format!("--method binlog: {why}"))),
         (None, None) => Ok((Method::Binlog, None)),
-        (None, Some(why)) => Ok((
-            Method::Triggers,
-            Some(format!("using triggers, not the binary log: {why}")),
-        )),
+        (None, Some(why)) => match with_triggers {
+            Some(t) => Err(refuse(format!(
+                "{} has triggers; a copy keeps them only with binary log capture (they move to the new table inside the swap's write lock), and it is not usable: {why}. Fix that and run again (trigger capture cannot keep them)",
+                t.full_name()
+            ))),
+            None => Ok((
+                Method::Triggers,
+                Some(format!("using triggers, not the binary log: {why}")),
+            )),
+        },
     }
 }
 

@@ -24,6 +24,7 @@ mod engine;
 mod names;
 mod plan;
 mod state;
+mod triggers;
 
 use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
@@ -312,12 +313,28 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      on the real table with ALGORITHM=INSTANT (no copy, no rebuild; metadata lock waits \
      bounded as for the swap). Otherwise (or with --force-copy) the change is made by \
      copying. Whether ALGORITHM=NOCOPY/INPLACE with LOCK=NONE would also work is reported. \
-     Guards, each refusing with its reason (exit 1): no primary key or unique NOT NULL key; \
-     triggers on the table; a storage engine other than InnoDB; a column that disappears \
+     An instant change runs whatever the table has (triggers, no key); a view or an engine \
+     other than InnoDB is refused. The guards of a copy, each refusing with its reason \
+     (exit 1): no primary key or unique NOT NULL key; a column that disappears \
      without a DROP clause (a rename the tool could not read); a renamed key column; a new \
      UNIQUE key over values that are duplicated in the table (checked with one GROUP BY \
      before anything is changed), unless --allow-data-loss; a self-referencing foreign \
      key. The plan lists changed column types, child tables and the estimated copy time.",
+    "TABLES WITH TRIGGERS. A copy keeps the table's own triggers only with --method binlog \
+     (the default picks it for such a table; when the binary log cannot be read the run is \
+     refused with what to change). The triggers stay on the original during the copy (the \
+     shadow carries none, so the captured rows applied to it fire nothing: the triggers' \
+     effects on other tables are already there) and move to the new table inside the swap's \
+     write lock, after the last catch-up: read again, dropped from the original, created on \
+     the shadow in their order with their DEFINER, sql_mode and character set, then the \
+     rename. If anything fails before the rename they are put back on the original while \
+     writes are still stopped. Before any copy each one is created on the empty clone the \
+     ALTER was applied to, proving the account may give it its definer (MariaDB: SET USER \
+     or SUPER; MySQL: SET_ANY_DEFINER, or SET_USER_ID/SUPER; with the binary log on also \
+     SUPER or log_bin_trust_function_creators) and that its body fits the changed columns. \
+     --method triggers refuses such a table: its swap has no locked window, so the user's \
+     triggers would either fire twice on the shadow during the copy or miss the writes \
+     between the swap and their creation.",
     "COPY. The shadow table _TABLE_new is created from SHOW CREATE TABLE (foreign key \
      names prefixed with _ or stripped of it, as they must be unique per schema) and \
      altered. AFTER INSERT, UPDATE and DELETE triggers on the table (method triggers) \

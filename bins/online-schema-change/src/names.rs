@@ -65,6 +65,13 @@ impl Names {
         Ok(n)
     }
 
+    /// The scratch name of the `i`th user trigger tried on the probe
+    /// (`_t_osc_pt0`, shorter than the probe's name; trigger names are
+    /// unique per schema, so the original's cannot be reused).
+    pub fn probe_trigger(&self, i: usize) -> String {
+        format!("_{}_osc_pt{i}", self.table)
+    }
+
     /// Quoted `db`.`name`.
     pub fn q(&self, name: &str) -> String {
         quote_table(&self.db, name)

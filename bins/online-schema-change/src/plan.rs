@@ -16,7 +16,9 @@ use anyhow::Result;
 use oxkit::checksum::Function;
 use oxkit::conn::{Conn, DbError};
 use oxkit::entry::ExitError;
-use oxkit::schema::{load_table_without_children, Column, ForeignKey, Index, Table};
+use oxkit::schema::{
+    load_table_without_children, Column, ForeignKey, Index, IndexKind, Table, Trigger,
+};
 use oxkit::server::{Flavor, Server};
 use oxkit::sql::{quote_ident, quote_idents};
 use oxkit::Exit;
@@ -43,7 +45,8 @@ pub struct Plan {
     /// The server accepts it without a table copy and LOCK=NONE (NOCOPY on
     /// MariaDB, INPLACE on MySQL): reported, not used.
     pub nocopy: bool,
-    /// The key the copy walks and the triggers match rows by.
+    /// The key the copy walks and the triggers match rows by (an instant
+    /// plan's is not used, and empty when the table has none).
     pub key: Index,
     /// `(old, new)` columns holding the same data.
     pub pairs: ColumnPairs,
@@ -53,6 +56,8 @@ pub struct Plan {
     pub changed: Vec<String>,
     /// Child tables (`db.table (constraint)`).
     pub children: Vec<String>,
+    /// The table's own triggers (not the tool's), in creation order.
+    pub user_triggers: Vec<Trigger>,
 }
 
 /// `SHOW CREATE TABLE` of `db`.`table`.
@@ -143,6 +148,35 @@ fn algo_clause(server: &Server) -> &'static str {
     }
 }
 
+/// Runs `f` on an empty clone of the table (the probe, named
+/// [`Names::probe`]), kept out of the binary log when the account may, and
+/// dropped afterwards whatever `f` returns.
+fn with_probe<T>(
+    conn: &mut Conn,
+    names: &Names,
+    create: &str,
+    f: impl FnOnce(&mut Conn, &str) -> Result<T>,
+) -> Result<T> {
+    // The clone is scratch: keep it out of the binary log when allowed.
+    let unlogged = conn
+        .run("probe setup", "SET SESSION sql_log_bin = 0")
+        .is_ok();
+    let p = names.q(&names.probe);
+    let result = conn
+        .run(
+            "dropping an old probe",
+            &format!("DROP TABLE IF EXISTS {p}"),
+        )
+        .map_err(anyhow::Error::from)
+        .and_then(|()| create_clone(conn, names, create, &names.probe))
+        .and_then(|()| f(conn, &p));
+    let _ = conn.run("dropping the probe", &format!("DROP TABLE IF EXISTS {p}"));
+    if unlogged {
+        let _ = conn.run("probe setup", "SET SESSION sql_log_bin = 1");
+    }
+    result
+}
+
 /// Tries the ALTER on empty clones; returns (instant, nocopy, schema after).
 fn probe(
     conn: &mut Conn,
@@ -151,17 +185,7 @@ fn probe(
     alter: &Alter,
     create: &str,
 ) -> Result<(bool, bool, Table)> {
-    // The clone is scratch: keep it out of the binary log when allowed.
-    let unlogged = conn
-        .run("probe setup", "SET SESSION sql_log_bin = 0")
-        .is_ok();
-    let p = names.q(&names.probe);
-    let result = (|| -> Result<(bool, bool, Table)> {
-        conn.run(
-            "dropping an old probe",
-            &format!("DROP TABLE IF EXISTS {p}"),
-        )?;
-        create_clone(conn, names, create, &names.probe)?;
+    with_probe(conn, names, create, |conn, p| {
         let instant = conn
             .run_one(
                 "probe",
@@ -189,12 +213,30 @@ fn probe(
         }
         let t = load_table_without_children(conn, &names.db, &names.probe)?;
         Ok((instant, nocopy, t))
-    })();
-    let _ = conn.run("dropping the probe", &format!("DROP TABLE IF EXISTS {p}"));
-    if unlogged {
-        let _ = conn.run("probe setup", "SET SESSION sql_log_bin = 1");
+    })
+}
+
+/// Before any copy that will move the user's triggers to the new table:
+/// each is created on an empty clone the ALTER was applied to, as the
+/// swap will create it ([`crate::triggers::preflight`]).
+pub fn preflight_triggers(
+    conn: &mut Conn,
+    server: &Server,
+    names: &Names,
+    alter: &Alter,
+    create: &str,
+    triggers: &[Trigger],
+) -> Result<()> {
+    if triggers.is_empty() {
+        return Ok(());
     }
-    result
+    with_probe(conn, names, create, |conn, p| {
+        conn.run_one(
+            "trying the ALTER on an empty copy of the table",
+            &format!("ALTER TABLE {p} {}", alter.text),
+        )?;
+        crate::triggers::preflight(conn, server, names, triggers, &names.probe)
+    })
 }
 
 fn col_desc(c: &Column) -> String {
@@ -208,7 +250,10 @@ fn col_desc(c: &Column) -> String {
     s
 }
 
-/// Guards and the probe. `create` is the original's `SHOW CREATE TABLE`.
+/// The probe, then the guards. `create` is the original's `SHOW CREATE
+/// TABLE`. A change the server makes with `ALGORITHM=INSTANT` (and no
+/// `--force-copy`) is planned whatever the table has: the guards of the
+/// copy (a key to walk, no self-reference, ...) apply only to a copy.
 pub fn plan(
     conn: &mut Conn,
     server: &Server,
@@ -219,16 +264,31 @@ pub fn plan(
     shadow: Option<Table>,
 ) -> Result<Plan> {
     let alter = &cfg.alter;
-    let key = copy_key(table, names)?;
-
+    base_table_guards(table)?;
     // Resuming: the shadow table is the ALTER's result already.
     let (instant, nocopy, new_table) = match shadow {
         Some(t) => (false, false, t),
         None => probe(conn, server, names, alter, create)?,
     };
-    let (pairs, changed) = map_columns(alter, table, &new_table, &key)?;
+    let user_triggers = crate::triggers::of_user(table, names);
+    if instant && !cfg.force_copy {
+        let (pairs, changed) = map_columns(alter, table, &new_table, None)?;
+        return Ok(Plan {
+            hash: Function::Sha1.on(server),
+            instant,
+            nocopy,
+            key: table.best_key().cloned().unwrap_or_else(no_key),
+            pairs,
+            guards: Vec::new(),
+            changed,
+            children: Vec::new(),
+            user_triggers,
+        });
+    }
+    let key = copy_key(table)?;
+    let (pairs, changed) = map_columns(alter, table, &new_table, Some(&key))?;
     let mut guards = unique_key_guards(conn, cfg, names, table, &new_table, &pairs)?;
-    if !changed.is_empty() && !instant {
+    if !changed.is_empty() {
         guards.push(
             "column definitions change: every copied value is checked, and a value the new type would change (truncation, out of range) stops the run unless --allow-data-loss".to_string(),
         );
@@ -242,6 +302,16 @@ pub fn plan(
             children.join(", ")
         ));
     }
+    if !user_triggers.is_empty() {
+        guards.push(format!(
+            "the table's triggers ({}) stay on it during the copy and move to the new table inside the swap's locked window",
+            user_triggers
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     Ok(Plan {
         hash: Function::Sha1.on(server),
         instant,
@@ -251,7 +321,20 @@ pub fn plan(
         guards,
         changed,
         children,
+        user_triggers,
     })
+}
+
+/// The key of an instant plan on a table without one (never walked).
+fn no_key() -> Index {
+    Index {
+        name: String::new(),
+        unique: false,
+        primary: false,
+        columns: Vec::new(),
+        kind: IndexKind::Btree,
+        nullable: true,
+    }
 }
 
 /// The foreign keys of other tables that reference `table` (its
@@ -263,8 +346,8 @@ pub fn child_keys(table: &Table) -> impl Iterator<Item = &ForeignKey> {
         .filter(|f| !(f.db == table.db && f.table == table.name))
 }
 
-/// The guards on the table itself; returns the key the copy walks.
-fn copy_key(table: &Table, names: &Names) -> Result<Index> {
+/// What no plan can change: a base InnoDB table.
+fn base_table_guards(table: &Table) -> Result<()> {
     if table.kind != oxkit::schema::TableKind::Base {
         return Err(refuse(format!(
             "{} is a {}, not a base table",
@@ -283,6 +366,13 @@ fn copy_key(table: &Table, names: &Names) -> Result<Index> {
             table.engine.as_deref().unwrap_or("unknown")
         )));
     }
+    Ok(())
+}
+
+/// The guards of a copy; returns the key the copy walks. (The user's
+/// triggers are the capture method's business: see
+/// [`crate::engine`]'s method choice.)
+fn copy_key(table: &Table) -> Result<Index> {
     let key = match table.best_key() {
         Some(k) if !k.nullable => k.clone(),
         _ => {
@@ -292,20 +382,6 @@ fn copy_key(table: &Table, names: &Names) -> Result<Index> {
             )))
         }
     };
-    let own: Vec<&String> = names.triggers.iter().collect();
-    let foreign_triggers: Vec<&str> = table
-        .triggers
-        .iter()
-        .filter(|t| !own.contains(&&t.name))
-        .map(|t| t.name.as_str())
-        .collect();
-    if !foreign_triggers.is_empty() {
-        return Err(refuse(format!(
-            "{} has triggers ({}); preserving them across the swap is not supported",
-            table.full_name(),
-            foreign_triggers.join(", ")
-        )));
-    }
     if table
         .foreign_keys
         .iter()
@@ -326,7 +402,7 @@ fn map_columns(
     alter: &Alter,
     table: &Table,
     new_table: &Table,
-    key: &Index,
+    key: Option<&Index>,
 ) -> Result<(ColumnPairs, Vec<String>)> {
     let mut pairs = Vec::new();
     let mut changed = Vec::new();
@@ -361,14 +437,14 @@ fn map_columns(
             }
         }
     }
-    for kc in key.column_names() {
+    for kc in key.iter().flat_map(|k| k.column_names()) {
         let ok = pairs
             .iter()
             .any(|(o, n)| o.name.eq_ignore_ascii_case(kc) && n.name.eq_ignore_ascii_case(kc));
         if !ok {
             return Err(refuse(format!(
                 "the ALTER drops or renames key column {kc} of key {}, which the copy matches rows by",
-                key.name
+                key.map(|k| k.name.as_str()).unwrap_or_default()
             )));
         }
     }
