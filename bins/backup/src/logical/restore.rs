@@ -331,6 +331,7 @@ pub fn restore(
         ctx,
         repo,
         m,
+        files: m.files.iter().map(|f| (f.path.as_str(), f)).collect(),
         spec,
         copts,
         opts,
@@ -361,6 +362,9 @@ struct Load<'a> {
     ctx: &'a Context,
     repo: &'a Repo,
     m: &'a Manifest,
+    /// The set's files by path: looked up for every data file, so not by
+    /// scanning the list (thousands of tables, thousands of files).
+    files: std::collections::HashMap<&'a str, &'a crate::manifest::FileEntry>,
     spec: &'a ConnSpec,
     copts: &'a ConnectOptions,
     opts: &'a RestoreOptions,
@@ -607,6 +611,12 @@ fn backquoted(s: &str) -> Option<(String, &str)> {
 }
 
 impl Load<'_> {
+    /// Stored size of the set's file `path` (0 if the manifest lacks it;
+    /// loading that file then fails by name).
+    fn size(&self, path: &str) -> u64 {
+        self.files.get(path).map_or(0, |f| f.size)
+    }
+
     /// The restore, in the order the module documentation gives; every
     /// statement that undoes what it created goes to `undo`.
     fn run(&self, undo: &mut Vec<String>) -> Result<RestoreReport> {
@@ -642,7 +652,7 @@ impl Load<'_> {
         let total: u64 = tables
             .iter()
             .flat_map(|t| &t.t.chunks)
-            .map(|c| m.file(&c.file).map(|f| f.size).unwrap_or(0))
+            .map(|c| self.size(&c.file))
             .sum();
         let progress = oxkit::progress::Progress::bytes(self.ctx, total.max(1), "restore bytes")
             .with_log_lines(LOG_EVERY);
@@ -675,6 +685,9 @@ impl Load<'_> {
                 let t = Instant::now();
                 for o in sel.other.iter().filter(|o| is_first(o)) {
                     run_object(&mut control, o, &o.sql.join(""))?;
+                    if existing.contains(&o.db) {
+                        undo.push(drop_sql(o.kind, &o.db, &o.name));
+                    }
                 }
                 objects_secs += t.elapsed().as_secs_f64();
                 let secs = t0.elapsed().as_secs_f64();
@@ -698,11 +711,6 @@ impl Load<'_> {
         create_views(&mut control, sel.views, &existing, undo)?;
         for o in sel.other.iter().filter(|o| !is_first(o)) {
             run_object(&mut control, o, &o.sql.join(""))?;
-            if existing.contains(&o.db) {
-                undo.push(drop_sql(o.kind, &o.db, &o.name));
-            }
-        }
-        for o in sel.other.iter().filter(|o| is_first(o)) {
             if existing.contains(&o.db) {
                 undo.push(drop_sql(o.kind, &o.db, &o.name));
             }
@@ -752,11 +760,7 @@ impl Load<'_> {
                         )
                     })?;
                 let sql = obj.sql.join("");
-                let stored: u64 = t
-                    .chunks
-                    .iter()
-                    .map(|c| self.m.file(&c.file).map(|f| f.size).unwrap_or(0))
-                    .sum();
+                let stored: u64 = t.chunks.iter().map(|c| self.size(&c.file)).sum();
                 let (create, later) = if t.chunks.len() <= 1 && stored <= SMALL_TABLE_BYTES {
                     (sql, Vec::new())
                 } else {
@@ -820,12 +824,11 @@ impl Load<'_> {
         progress: &oxkit::progress::Progress,
         profile: &Mutex<RestoreProfile>,
     ) -> Result<(u64, u64)> {
-        let size = |f: &str| self.m.file(f).map(|f| f.size).unwrap_or(0);
         let sched = Schedule::new(
             group
                 .iter()
                 .map(|t| Unit {
-                    chunks: t.t.chunks.iter().map(|c| size(&c.file)).collect(),
+                    chunks: t.t.chunks.iter().map(|c| self.size(&c.file)).collect(),
                     deferred: !t.later.is_empty(),
                 })
                 .collect(),
@@ -903,9 +906,9 @@ impl Load<'_> {
     /// and the seconds spent reading and checking the file.
     fn load_chunk(&self, c: &mut Conn, t: &TableEntry, i: usize) -> Result<(u64, u64, f64)> {
         let ch = &t.chunks[i];
-        let entry = self
-            .m
-            .file(&ch.file)
+        let entry = *self
+            .files
+            .get(ch.file.as_str())
             .with_context(|| format!("the manifest lists no file {}", ch.file))?;
         let read = Instant::now();
         let data = repo::read_verified(&self.repo.set_dir(&self.m.id), entry)?;
