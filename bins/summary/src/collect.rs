@@ -484,6 +484,11 @@ impl ServerCollector {
         self.conn.is_some()
     }
 
+    /// When the first status reading was taken (None before `first`).
+    pub fn started(&self) -> Option<Instant> {
+        self.started
+    }
+
     /// Runs every query of the report once.
     pub fn first(&mut self) {
         let Some(c) = self.conn.as_mut() else { return };

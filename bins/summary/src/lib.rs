@@ -261,7 +261,13 @@ fn gather(cfg: &Config, ctx: &Context) -> Result<Samples> {
         )
     });
     if wants_rates && !cfg.sleep.is_zero() {
-        sleep_until(start + cfg.sleep, ctx)?;
+        // The interval runs from the later of the two first readings: a
+        // slow connect must not shorten the server's interval below --sleep.
+        let from = server
+            .as_ref()
+            .and_then(|c| c.started())
+            .map_or(start, |t| t.max(start));
+        sleep_until(from + cfg.sleep, ctx)?;
         if let Some(s) = sys.as_mut() {
             collect::system_second(s, start.elapsed().as_secs_f64());
         }
