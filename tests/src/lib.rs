@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 pub use oxkit::sandbox;
 
 pub mod fuzz;
+pub mod garage;
 
 /// The server flavour every test of this run starts: the default
 /// [`sandbox::Install`] (`$OXKIT_MARIADBD` or `$OXKIT_MYSQLD` when set,

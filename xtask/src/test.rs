@@ -2,7 +2,8 @@
 //! Debian/Ubuntu machine as in CI.
 //!
 //! Installs the MariaDB server when `mariadbd` is missing (apt-get, as root
-//! or through sudo), then runs `cargo fmt --check`, `cargo clippy
+//! or through sudo) and Garage when `garage` is missing (cargo install; the
+//! object-storage tests' S3 cluster), then runs `cargo fmt --check`, `cargo clippy
 //! --all-targets -D warnings` and `cargo test --workspace`. Tests that start
 //! servers append to a log named by `OXKIT_SERVER_TEST_LOG`; when no server
 //! test ran the command fails, so a missing server can never pass silently.
@@ -153,6 +154,35 @@ pub fn ensure_mariadb() -> Result<()> {
     Ok(())
 }
 
+/// The Garage version the object-storage tests run (a real three-node S3
+/// cluster; see `tests/src/garage.rs`).
+pub const GARAGE_VERSION: &str = "2.5.0";
+
+/// Makes sure a `garage` binary is on `PATH` or in `~/.cargo/bin`,
+/// building it from crates.io when missing (`cargo install garage
+/// --locked`: about 12 minutes on 2 cores, once per machine).
+pub fn ensure_garage() -> Result<()> {
+    let in_cargo_bin = std::env::var_os("HOME")
+        .map(|h| Path::new(&h).join(".cargo/bin/garage"))
+        .filter(|p| p.is_file());
+    if oxkit::sandbox::find_program(&["garage"]).is_some() || in_cargo_bin.is_some() {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: installing garage {GARAGE_VERSION} (cargo install garage --locked; \
+         about 12 minutes on 2 cores, once)"
+    );
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    run(Command::new(cargo).args([
+        "install",
+        "garage",
+        "--version",
+        GARAGE_VERSION,
+        "--locked",
+        "--quiet",
+    ]))
+}
+
 /// One flavour's run: its name, its passed and failed counts, the log of
 /// the servers its tests started and the log of its not-applicable tests.
 type FlavourRun = (String, Result<(u64, u64)>, PathBuf, PathBuf);
@@ -166,6 +196,7 @@ type FlavourRun = (String, Result<(u64, u64)>, PathBuf, PathBuf);
 pub fn test(root: &Path, extra: &[String]) -> Result<()> {
     let flavours = crate::roots::selected()?;
     ensure_mariadb()?;
+    ensure_garage()?;
     let mut envs = Vec::new();
     for f in &flavours {
         envs.push((f, f.provision()?));

@@ -12,7 +12,7 @@
 
 use crate::manifest::{self, Manifest, Method};
 use crate::repo::{Liveness, Repo};
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 /// What a set in the repository is.
@@ -80,7 +80,7 @@ pub struct Entry {
 
 /// The state of a set without a manifest.
 fn unfinished_state(repo: &Repo, id: &str) -> State {
-    match crate::repo::liveness(&repo.set_dir(id), false).0 {
+    match repo.liveness(id, false).0 {
         Liveness::Running => State::Running,
         Liveness::Abandoned => State::Abandoned,
         Liveness::Unknown => State::Unfinished,
@@ -268,10 +268,7 @@ pub fn check(repo: &Repo, max_age: u64) -> Result<CheckReport> {
             age_secs: None,
             max_age_secs: max_age,
             ok: false,
-            message: format!(
-                "CRITICAL: no verified backup in {}{note}",
-                repo.root.display()
-            ),
+            message: format!("CRITICAL: no verified backup in {}{note}", repo.url()),
             abandoned,
         },
         Some(m) => {
@@ -334,7 +331,7 @@ pub fn expire(
                 keep: true,
                 reason: "unreadable manifest: left for inspection".into(),
             },
-            None => match crate::repo::liveness(&repo.set_dir(&s.id), !dry_run) {
+            None => match repo.liveness(&s.id, !dry_run) {
                 (Liveness::Running, _) => Decision {
                     id: s.id.clone(),
                     keep: true,
@@ -349,9 +346,8 @@ pub fn expire(
                     }
                 }
                 (Liveness::Unknown, _) => {
-                    let old = std::fs::metadata(repo.set_dir(&s.id))
-                        .and_then(|md| md.modified())
-                        .ok()
+                    let old = repo
+                        .set_modified(&s.id)
                         .and_then(|t| t.elapsed().ok())
                         .is_some_and(|e| e.as_secs() > 86400);
                     Decision {
@@ -399,11 +395,7 @@ pub fn expire(
     }
     if !dry_run {
         for d in out.iter().filter(|d| !d.keep) {
-            let dir = repo.set_dir(&d.id);
-            // Remove the manifest first: a set interrupted halfway through
-            // deletion is then unfinished, never a damaged "good" set.
-            let _ = std::fs::remove_file(dir.join("manifest.json"));
-            std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+            repo.remove_set(&d.id)?;
         }
     }
     drop(held);

@@ -31,9 +31,18 @@ pub struct Cli {
     /// What to do
     #[command(subcommand)]
     pub action: Action,
-    /// Repository directory (created by the first backup)
-    #[arg(long, value_name = "DIR", help_heading = "Repository")]
-    pub repo: Option<PathBuf>,
+    /// Repository: a directory, or s3://BUCKET/PREFIX in an S3-compatible object store (created by the first backup)
+    #[arg(long, value_name = "DIR|URL", help_heading = "Repository")]
+    pub repo: Option<String>,
+    /// S3 endpoint of a self-hosted or non-AWS store (http://host:port or https://...); path-style addressing
+    #[arg(long, value_name = "URL", help_heading = "Repository")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region (default $AWS_REGION, else us-east-1)
+    #[arg(long, value_name = "REGION", help_heading = "Repository")]
+    pub s3_region: Option<String>,
+    /// File with the S3 credentials, in the AWS credentials format (profile $AWS_PROFILE, else [default]); default: $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else ~/.aws/credentials. Credentials are never taken on the command line
+    #[arg(long, value_name = "FILE", help_heading = "Repository")]
+    pub s3_credentials_file: Option<PathBuf>,
     #[command(flatten)]
     pub conn: ConnArgs,
     #[command(flatten)]
@@ -324,8 +333,8 @@ pub struct BinlogArgs {
 /// The checked configuration.
 #[derive(Debug)]
 pub struct Config {
-    /// The repository directory.
-    pub repo: PathBuf,
+    /// The repository `--repo` names.
+    pub repo: crate::store::Location,
     /// The connection options (the server of backup, restore, binlog).
     pub conn: ConnArgs,
     /// `--format`.
@@ -394,9 +403,7 @@ pub struct RestoreConfig {
 impl Config {
     /// Checks the arguments; fails fast with a usage error.
     pub fn new(cli: Cli) -> Result<Config> {
-        let repo = cli
-            .repo
-            .ok_or_else(|| usage_error("--repo DIR is required"))?;
+        let repo = location(&cli)?;
         let action = match cli.action {
             Action::Backup(a) => Checked::Backup(BackupConfig::new(a)?),
             Action::List => Checked::List,
@@ -426,6 +433,47 @@ impl Config {
             conn: cli.conn,
             action,
         })
+    }
+}
+
+/// `--repo` and the `--s3-*` options, checked.
+fn location(cli: &Cli) -> Result<crate::store::Location> {
+    use crate::store::{Location, S3Config};
+    let repo = cli
+        .repo
+        .as_deref()
+        .ok_or_else(|| usage_error("--repo DIR is required"))?;
+    match S3Config::parse(repo) {
+        Some(c) => {
+            let mut c = c.map_err(|e| usage_error(e.to_string()))?;
+            c.endpoint = cli.s3_endpoint.clone();
+            c.region = cli.s3_region.clone();
+            c.credentials_file = cli.s3_credentials_file.clone();
+            if let Some(e) = &c.endpoint {
+                if !(e.starts_with("http://") || e.starts_with("https://")) {
+                    return Err(usage_error(format!(
+                        "--s3-endpoint {e}: expected http://HOST:PORT or https://HOST"
+                    )));
+                }
+            }
+            Ok(Location::S3(c))
+        }
+        None => {
+            if let Some(o) = [
+                ("--s3-endpoint", cli.s3_endpoint.is_some()),
+                ("--s3-region", cli.s3_region.is_some()),
+                ("--s3-credentials-file", cli.s3_credentials_file.is_some()),
+            ]
+            .iter()
+            .find(|o| o.1)
+            {
+                return Err(usage_error(format!(
+                    "{} applies to an s3:// repository; --repo {repo} is a directory",
+                    o.0
+                )));
+            }
+            Ok(Location::Dir(PathBuf::from(repo)))
+        }
     }
 }
 
@@ -687,7 +735,7 @@ mod tests {
     #[test]
     fn shared_options_stand_before_or_after_the_action() {
         let c = parse(&["--repo", "r", "--format", "json", "list"]).expect("before");
-        assert_eq!(c.repo, PathBuf::from("r"));
+        assert_eq!(c.repo, crate::store::Location::Dir(PathBuf::from("r")));
         assert_eq!(c.format, Format::Json);
         assert!(matches!(c.action, Checked::List));
         let c = parse(&["list", "--repo", "r", "--format", "json"]).expect("after");

@@ -25,6 +25,7 @@ pub mod physical;
 pub mod pitr;
 pub mod pool;
 pub mod repo;
+pub mod store;
 pub mod verify;
 
 pub use cli::Config;
@@ -111,6 +112,24 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      restores with their durations (the recovery time). Files are created 0600 and \
      directories 0700, for both methods. The layout and the manifest do not depend on the backup method \
      (field method) or on where the bytes live.",
+    "OBJECT STORAGE. --repo s3://BUCKET/PREFIX keeps the repository in an S3-compatible \
+     object store (AWS S3, Garage, MinIO, Ceph RGW...) with the same layout, manifest, \
+     hashes, encryption and actions as a directory. --s3-endpoint URL names a self-hosted \
+     store (path-style addressing; http:// is allowed for a store on a trusted network), \
+     --s3-region its region (default $AWS_REGION, else us-east-1). Credentials are never \
+     taken on the command line: $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY (and \
+     $AWS_SESSION_TOKEN), else the file --s3-credentials-file names, else \
+     $AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, in the AWS format (profile \
+     $AWS_PROFILE, else [default]; s3-credentials-file= in ox-backup.conf works too). Files \
+     stream in 8 MiB multipart parts, two in flight per file (one PUT below 8 MiB), so \
+     memory stays bounded whatever the file size; every request has a 60 s limit and is \
+     retried with backoff for up to 120 s (throttling, a lost connection, a store node \
+     down), said on stderr after 10 s, then the action fails naming the object. An \
+     object exists only once its upload completed, and an upload given up is aborted. \
+     Instead of a lock a running backup keeps a lease, backups/<id>/.lock, rewritten every \
+     15 s: list shows a set without a manifest as running while its lease is younger than \
+     2 minutes, abandoned after, and expire removes abandoned sets. A MySQL physical \
+     backup into an object store needs --staging-dir (the clone is written there first).",
     "ENCRYPTION. With --encrypt-key-file every file but the manifest is sealed with \
      XChaCha20-Poly1305 in 64 KiB segments (STREAM construction, the file's path as \
      associated data): a changed, truncated, reordered or renamed file does not open. The \

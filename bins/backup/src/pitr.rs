@@ -64,20 +64,25 @@ pub struct BinlogReport {
     pub total: usize,
 }
 
-fn dir(repo: &Repo, server_id: u32) -> PathBuf {
-    repo.root.join("binlogs").join(server_id.to_string())
+/// The key prefix of `server_id`'s binary logs in the repository.
+fn dir(server_id: u32) -> String {
+    format!("binlogs/{server_id}")
+}
+
+/// How the binary-log directory of `server_id` is named in messages.
+fn dir_name(repo: &Repo, server_id: u32) -> String {
+    format!("{}/{}", repo.url(), dir(server_id))
 }
 
 fn load_index(repo: &Repo, server_id: u32) -> Result<BinlogIndex> {
-    let p = dir(repo, server_id).join("index.json");
-    if !p.is_file() {
+    let k = format!("{}/index.json", dir(server_id));
+    let Some(b) = repo.store().get(&k)? else {
         return Ok(BinlogIndex {
             server_id,
             ..BinlogIndex::default()
         });
-    }
-    let b = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
-    serde_json::from_slice(&b).with_context(|| format!("parsing {}", p.display()))
+    };
+    serde_json::from_slice(&b).with_context(|| format!("parsing {}/{k}", repo.url()))
 }
 
 /// The binary log decoder (`binlog`) or SQL client (`client`) for a
@@ -168,8 +173,7 @@ pub fn copy(
     if !server.log_bin {
         bail!("{}: the binary log is off; nothing to copy", c.label());
     }
-    let d = dir(repo, server.server_id);
-    repo::mkdir(&d)?;
+    let d = dir(server.server_id);
     let mut index = load_index(repo, server.server_id)?;
     let key = match (&index.encryption, key_file) {
         (Some(e), k) => Some(Key::for_existing(k, e, "the binary log copy")?),
@@ -180,7 +184,7 @@ pub fn copy(
         }
         (None, Some(_)) => bail!(
             "binary logs in {} are stored unencrypted; use a new repository to encrypt them",
-            d.display()
+            dir_name(repo, server.server_id)
         ),
         (None, None) => None,
     };
@@ -223,8 +227,10 @@ pub fn copy(
         let mut f =
             std::fs::File::open(&raw).with_context(|| format!("opening {}", raw.display()))?;
         let rel = format!("{name}.zst{}", if key.is_some() { ".enc" } else { "" });
-        let _ = std::fs::remove_file(d.join(&rel));
-        let mut w = StoredWriter::create(&d, &rel, level, key.as_ref(), None)?;
+        let k = format!("{d}/{rel}");
+        repo.store().delete(&k)?;
+        let mut w =
+            StoredWriter::create(repo.store().as_ref(), &k, &rel, level, key.as_ref(), None)?;
         std::io::copy(&mut f, &mut w).with_context(|| format!("storing {name}"))?;
         let stored = w.finish()?;
         let _ = std::fs::remove_file(&raw);
@@ -233,11 +239,14 @@ pub fn copy(
             stored,
         });
         index.files.sort_by(|a, b| a.name.cmp(&b.name));
-        repo::write_atomic(&d.join("index.json"), &serde_json::to_vec_pretty(&index)?)?;
+        repo.store().put(
+            &format!("{d}/index.json"),
+            &serde_json::to_vec_pretty(&index)?,
+        )?;
         copied.push(name.clone());
     }
     Ok(BinlogReport {
-        dir: d.display().to_string(),
+        dir: dir_name(repo, server.server_id),
         copied,
         total: index.files.len(),
     })
@@ -320,17 +329,17 @@ pub fn replay(
         if !files.iter().any(|f| f.name == *name) {
             bail!(
                 "binary log {name} (holding an XA transaction prepared at the backup point) is not in {}",
-                dir(repo, m.server.server_id).display()
+                dir_name(repo, m.server.server_id)
             );
         }
     }
     if !files.iter().any(|f| f.name == *file) {
         bail!(
             "binary log {file} (the backup's position) is not in {}: run `ox-backup binlog` against the server first",
-            dir(repo, m.server.server_id).display()
+            dir_name(repo, m.server.server_id)
         );
     }
-    let d = dir(repo, m.server.server_id);
+    let d = dir(m.server.server_id);
     let tmp = tempfile::Builder::new()
         .prefix("oxkreplay")
         .tempdir()
@@ -338,7 +347,7 @@ pub fn replay(
     let mut paths = Vec::new();
     let mut by_name = std::collections::HashMap::new();
     for f in &files {
-        let data = repo::read_verified(&d, &f.stored)?;
+        let data = repo.read_key_verified(&format!("{d}/{}", f.stored.path), &f.stored)?;
         let mut r = repo::decoder(data, key.as_ref(), &f.stored.path)?;
         let p = tmp.path().join(&f.name);
         let mut out = repo::create_file(&p)?;

@@ -1,6 +1,6 @@
-//! The repository: a directory of backup sets, independent of the backup
-//! method and meant to map onto object storage later (every file is
-//! written once, whole, and named by a relative path).
+//! The repository: backup sets in a directory or an object store
+//! ([`crate::store`]), independent of the backup method. Every file is
+//! written once, whole, and named by a relative key:
 //!
 //! ```text
 //! REPO/oxkit-repository.json        {"format":1}
@@ -10,24 +10,25 @@
 //! REPO/binlogs/<server_id>/index.json and copied binary logs
 //! ```
 //!
-//! A backup holds an exclusive `flock` on `backups/<id>/.lock` from the
-//! moment it claims its set directory until its manifest is written, so a
-//! set without a manifest is told apart as `running` (the lock is held)
-//! or `abandoned` (the lock is free: the run died, even by `kill -9`,
-//! since the kernel releases a dead process's locks).
+//! A backup marks its set as being written from the moment it claims it
+//! until its manifest is written ([`SetLock`]: a `flock` on a local
+//! repository, a renewed lease in an object store), so a set without a
+//! manifest is told apart as `running` or `abandoned` (the run died, even
+//! by `kill -9`).
 //!
 //! Directories are created 0700 and files 0600. Every stored file goes
 //! through one writer stack (zstd, then optional encryption, then a SHA-256
-//! and byte count of what hits the disk, then an optional rate limit), and
-//! is read back through [`read_verified`], which checks size and hash
+//! and byte count of what is stored, then an optional rate limit), and
+//! is read back through [`Repo::read_verified`], which checks size and hash
 //! before anything is decoded: a changed byte fails with the file's name.
 
 use crate::crypt::{DecReader, EncWriter, Key};
 use crate::manifest::{FileEntry, Manifest};
+use crate::store::{Location, Sink, Store};
 use anyhow::{bail, Context as _, Result};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -62,21 +63,100 @@ pub fn private_tree(dir: &Path, top: bool) -> Result<()> {
     Ok(())
 }
 
-/// The exclusive lock a running backup holds on its set (released when
-/// dropped, or by the kernel when the process dies).
+/// The mark a running backup keeps on its set until its manifest is
+/// written: on a local repository an exclusive `flock` on `.lock` (the
+/// kernel drops it when the process dies, even by `kill -9`); in an
+/// object store a lease, the `.lock` object rewritten every
+/// [`LEASE_RENEW`] by a thread of the backup (a lease older than
+/// [`LEASE_EXPIRES`] means its backup died).
 #[derive(Debug)]
 pub struct SetLock {
-    file: File,
-    path: PathBuf,
+    kind: LockKind,
 }
 
+#[derive(Debug)]
+enum LockKind {
+    Flock {
+        _file: File,
+        path: PathBuf,
+    },
+    Lease {
+        stop: Arc<(Mutex<bool>, std::sync::Condvar)>,
+        thread: Option<std::thread::JoinHandle<()>>,
+        store: Arc<dyn Store>,
+        key: String,
+    },
+}
+
+/// How often a backup renews its set's lease in an object store.
+pub const LEASE_RENEW: Duration = Duration::from_secs(15);
+/// A lease not renewed for this long belongs to a dead backup.
+pub const LEASE_EXPIRES: Duration = Duration::from_secs(120);
+
 impl SetLock {
-    /// Removes the lock file once the set is complete (its manifest, not
-    /// the lock, tells it apart then); the lock itself goes with `self`.
-    pub fn finish(self) {
-        let _ = std::fs::remove_file(&self.path);
-        drop(self.file);
+    /// Removes the lock once the set is complete (its manifest, not the
+    /// lock, tells it apart then).
+    pub fn finish(mut self) {
+        match &mut self.kind {
+            LockKind::Flock { path, .. } => {
+                let _ = std::fs::remove_file(path);
+            }
+            LockKind::Lease {
+                stop,
+                thread,
+                store,
+                key,
+            } => {
+                if let Ok(mut s) = stop.0.lock() {
+                    *s = true;
+                }
+                stop.1.notify_all();
+                if let Some(t) = thread.take() {
+                    let _ = t.join();
+                }
+                let _ = store.delete(key);
+            }
+        }
     }
+
+    fn lease(store: Arc<dyn Store>, key: String) -> SetLock {
+        let stop = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let thread = {
+            let (stop, store, key) = (stop.clone(), store.clone(), key.clone());
+            std::thread::Builder::new()
+                .name("set-lease".into())
+                .spawn(move || loop {
+                    let Ok(g) = stop.0.lock() else { return };
+                    let Ok((g, _)) = stop.1.wait_timeout_while(g, LEASE_RENEW, |s| !*s) else {
+                        return;
+                    };
+                    if *g {
+                        return;
+                    }
+                    drop(g);
+                    if let Err(e) = store.put(&key, lease_body().as_bytes()) {
+                        log::warn!("renewing the lease of the set being written: {e:#}");
+                    }
+                })
+                .ok()
+        };
+        SetLock {
+            kind: LockKind::Lease {
+                stop,
+                thread,
+                store,
+                key,
+            },
+        }
+    }
+}
+
+fn lease_body() -> String {
+    format!(
+        "{{\"pid\": {}, \"renewed_unix\": {}}}\n",
+        std::process::id(),
+        crate::manifest::now_unix()
+    )
 }
 
 /// Whether the backup that made an unfinished set still runs.
@@ -94,7 +174,7 @@ pub enum Liveness {
 /// Tells a live backup's set from a dead one's by trying its lock. With
 /// `hold`, a free lock is kept (returned) so no run can take the set while
 /// the caller removes it.
-pub fn liveness(set_dir: &Path, hold: bool) -> (Liveness, Option<File>) {
+fn flock_liveness(set_dir: &Path, hold: bool) -> (Liveness, Option<File>) {
     let Ok(f) = File::open(set_dir.join(LOCK)) else {
         return (Liveness::Unknown, None);
     };
@@ -170,11 +250,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     r
 }
 
-/// A repository on the local file system.
+/// A repository: a directory on this host or a bucket (and prefix) of
+/// an S3-compatible object store ([`crate::store`]).
 #[derive(Clone, Debug)]
 pub struct Repo {
-    /// Its root directory.
-    pub root: PathBuf,
+    store: Arc<dyn Store>,
 }
 
 /// One set found in the repository.
@@ -188,58 +268,100 @@ pub struct SetInfo {
     pub error: Option<String>,
 }
 
+/// The key of set `id`'s file `rel`.
+fn set_key(id: &str, rel: &str) -> String {
+    if rel.is_empty() {
+        format!("backups/{id}")
+    } else {
+        format!("backups/{id}/{rel}")
+    }
+}
+
 impl Repo {
-    /// Opens the repository at `root`, creating it when `create` is set.
-    pub fn open(root: &Path, create: bool) -> Result<Repo> {
-        let marker = root.join(MARKER);
-        if !marker.is_file() {
+    /// Opens the repository `--repo` names, creating it when `create` is
+    /// set.
+    pub fn open(loc: &Location, create: bool) -> Result<Repo> {
+        let store = crate::store::open(loc)?;
+        if store.get(MARKER)?.is_none() {
             if !create {
                 bail!(
                     "{} is not an ox-backup repository (no {MARKER}); take a backup into it first",
-                    root.display()
+                    store.url()
                 );
             }
-            if root.exists()
-                && std::fs::read_dir(root)
-                    .map(|mut d| d.next().is_some())
-                    .unwrap_or(false)
-            {
+            if !store.is_empty()? {
                 bail!(
                     "{} exists, is not empty and is not an ox-backup repository",
-                    root.display()
+                    store.url()
                 );
             }
-            mkdir(root)?;
-            mkdir(&root.join("backups"))?;
-            write_atomic(
-                &marker,
+            if let Some(root) = store.local() {
+                mkdir(root)?;
+                mkdir(&root.join("backups"))?;
+            }
+            store.put(
+                MARKER,
                 b"{\"format\": 1, \"kind\": \"oxkit-backup-repository\"}\n",
             )?;
         }
-        Ok(Repo {
-            root: root.to_path_buf(),
-        })
+        Ok(Repo { store })
     }
 
-    /// The directory of set `id`.
-    pub fn set_dir(&self, id: &str) -> PathBuf {
-        self.root.join("backups").join(id)
+    /// A local repository at `root` (which must exist).
+    pub fn local(root: &Path) -> Result<Repo> {
+        Repo::open(&Location::Dir(root.to_path_buf()), false)
+    }
+
+    /// Where it is, for messages.
+    pub fn url(&self) -> String {
+        self.store.url()
+    }
+
+    /// Its directory, when it is a local repository.
+    pub fn local_root(&self) -> Option<&Path> {
+        self.store.local()
+    }
+
+    /// Its storage.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The directory of set `id` (a local repository).
+    pub fn set_dir(&self, id: &str) -> Option<PathBuf> {
+        self.local_root().map(|r| r.join("backups").join(id))
+    }
+
+    /// How set `id`'s file `rel` is named in messages.
+    pub fn name(&self, id: &str, rel: &str) -> String {
+        format!("{}/{}", self.url(), set_key(id, rel))
     }
 
     /// Claims a new set for a backup started at `started` (unix seconds):
-    /// creates its directory (0700; the id is the time, with `-2`, `-3`...
-    /// when that directory exists, so two runs never share one) and takes
-    /// the exclusive lock that marks the set as being written.
+    /// its id is the time, with `-2`, `-3`... when that set exists, so two
+    /// runs never share one; and it takes the mark that tells the set is
+    /// being written ([`SetLock`]).
     fn claim_set(&self, started: u64) -> Result<(String, SetLock)> {
         let base = crate::manifest::id_for(started);
-        mkdir(&self.root.join("backups"))?;
+        if let Some(root) = self.local_root() {
+            mkdir(&root.join("backups"))?;
+        }
         for n in 1..10_000 {
             let id = if n == 1 {
                 base.clone()
             } else {
                 format!("{base}-{n}")
             };
-            let dir = self.set_dir(&id);
+            let Some(dir) = self.set_dir(&id) else {
+                // An object store: the lease object is the claim.
+                let key = set_key(&id, LOCK);
+                if !self.store.list(&set_key(&id, ""))?.is_empty()
+                    || !self.store.create_new(&key, lease_body().as_bytes())?
+                {
+                    continue;
+                }
+                return Ok((id, SetLock::lease(self.store.clone(), key)));
+            };
             match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -255,34 +377,78 @@ impl Repo {
                 .with_context(|| format!("locking {}", tmp.display()))?;
             std::fs::rename(&tmp, &path)
                 .with_context(|| format!("renaming {} to {LOCK}", tmp.display()))?;
-            return Ok((id, SetLock { file, path }));
+            return Ok((
+                id,
+                SetLock {
+                    kind: LockKind::Flock { _file: file, path },
+                },
+            ));
         }
-        bail!("no free set id for {base} in {}", self.root.display())
+        bail!("no free set id for {base} in {}", self.url())
+    }
+
+    /// Whether the backup writing unfinished set `id` still runs. With
+    /// `hold` (a local repository), a free lock is kept (returned) so no
+    /// run can take the set while the caller removes it.
+    pub fn liveness(&self, id: &str, hold: bool) -> (Liveness, Option<File>) {
+        if let Some(dir) = self.set_dir(id) {
+            return flock_liveness(&dir, hold);
+        }
+        match self.store.head(&set_key(id, LOCK)) {
+            Ok(Some(m)) => {
+                let age = m.modified.elapsed().unwrap_or_default();
+                if age > LEASE_EXPIRES {
+                    (Liveness::Abandoned, None)
+                } else {
+                    (Liveness::Running, None)
+                }
+            }
+            _ => (Liveness::Unknown, None),
+        }
+    }
+
+    /// When set `id` was last written to (its newest file).
+    pub fn set_modified(&self, id: &str) -> Option<std::time::SystemTime> {
+        if let Some(dir) = self.set_dir(id) {
+            return std::fs::metadata(dir).and_then(|m| m.modified()).ok();
+        }
+        self.store
+            .list(&set_key(id, ""))
+            .ok()?
+            .into_iter()
+            .map(|m| m.modified)
+            .max()
+    }
+
+    /// Removes set `id`: its manifest first, so a set interrupted halfway
+    /// through deletion is unfinished, never a damaged "good" set.
+    pub fn remove_set(&self, id: &str) -> Result<()> {
+        self.store.delete(&set_key(id, MANIFEST))?;
+        self.store.delete_tree(&set_key(id, ""))
     }
 
     /// Takes a new set, the one way both methods do: claims its id and
-    /// lock ([`Repo::claim_set`]), lets `take` write the set into its
-    /// directory, then dates the manifest `take` returns (`t0`: when the
-    /// backup started) and writes it, last and atomically. On any failure
-    /// the set's directory is removed: the manifest is what makes a set
-    /// good, so removing it is only tidiness, and no half-written set is
-    /// left behind. The lock is held until then, so `list` and `expire`
-    /// tell this run's set from a dead run's.
+    /// lock ([`Repo::claim_set`]), lets `take` write the set, then dates
+    /// the manifest `take` returns (`t0`: when the backup started) and
+    /// writes it, last and atomically. On any failure the set is removed:
+    /// the manifest is what makes a set good, so removing it is only
+    /// tidiness, and no half-written set is left behind. The lock is held
+    /// until then, so `list` and `expire` tell this run's set from a dead
+    /// run's.
     pub fn take_set(
         &self,
         started: u64,
         t0: Instant,
-        take: impl FnOnce(&str, &Path) -> Result<Manifest>,
+        take: impl FnOnce(&str) -> Result<Manifest>,
     ) -> Result<Manifest> {
         let (id, lock) = self.claim_set(started)?;
-        let set_dir = self.set_dir(&id);
-        let result = take(&id, &set_dir).and_then(|m| {
+        let result = take(&id).and_then(|m| {
             let m = m.finish(t0);
             self.write_manifest(&m)?;
             Ok(m)
         });
         if result.is_err() {
-            let _ = std::fs::remove_dir_all(&set_dir);
+            let _ = self.store.delete_tree(&set_key(&id, ""));
         }
         lock.finish();
         result
@@ -290,25 +456,15 @@ impl Repo {
 
     /// Every set, oldest first (ids sort by time).
     pub fn sets(&self) -> Result<Vec<SetInfo>> {
-        let dir = self.root.join("backups");
         let mut out = Vec::new();
-        for e in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
-            let e = e?;
-            if !e.file_type()?.is_dir() {
-                continue;
-            }
-            let id = e.file_name().to_string_lossy().into_owned();
-            let mpath = e.path().join(MANIFEST);
-            let (manifest, error) = if mpath.is_file() {
-                match std::fs::read(&mpath)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|b| Ok(serde_json::from_slice::<Manifest>(&b)?))
-                {
+        for id in self.store.children("backups")? {
+            let (manifest, error) = match self.store.get(&set_key(&id, MANIFEST)) {
+                Ok(Some(b)) => match serde_json::from_slice::<Manifest>(&b) {
                     Ok(m) => (Some(m), None),
                     Err(e) => (None, Some(format!("unreadable manifest: {e}"))),
-                }
-            } else {
-                (None, None)
+                },
+                Ok(None) => (None, None),
+                Err(e) => (None, Some(format!("unreadable manifest: {e:#}"))),
             };
             out.push(SetInfo {
                 id,
@@ -324,23 +480,23 @@ impl Repo {
     pub fn manifest(&self, id: Option<&str>) -> Result<Manifest> {
         match id {
             Some(id) => {
-                let p = self.set_dir(id).join(MANIFEST);
-                if !p.is_file() {
+                let key = set_key(id, MANIFEST);
+                let Some(b) = self.store.get(&key)? else {
                     bail!(
                         "no complete backup {id:?} in {} (no {})",
-                        self.root.display(),
-                        p.display()
+                        self.url(),
+                        self.name(id, MANIFEST)
                     );
-                }
-                let b = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
-                serde_json::from_slice(&b).with_context(|| format!("parsing {}", p.display()))
+                };
+                serde_json::from_slice(&b)
+                    .with_context(|| format!("parsing {}", self.name(id, MANIFEST)))
             }
             None => self
                 .sets()?
                 .into_iter()
                 .rev()
                 .find_map(|s| s.manifest)
-                .with_context(|| format!("no complete backup in {}", self.root.display())),
+                .with_context(|| format!("no complete backup in {}", self.url())),
         }
     }
 
@@ -348,7 +504,7 @@ impl Repo {
     pub fn write_manifest(&self, m: &Manifest) -> Result<()> {
         let mut text = serde_json::to_vec_pretty(m)?;
         text.push(b'\n');
-        write_atomic(&self.set_dir(&m.id).join(MANIFEST), &text)
+        self.store.put(&set_key(&m.id, MANIFEST), &text)
     }
 
     /// Appends to the history (and sets the verdict) of set `id`, re-reading
@@ -359,6 +515,57 @@ impl Repo {
         self.write_manifest(&m)?;
         Ok(m)
     }
+
+    /// Reads stored file `entry` of set `id` whole and checks its size and
+    /// SHA-256 against the manifest.
+    pub fn read_verified(&self, id: &str, entry: &FileEntry) -> Result<Vec<u8>> {
+        self.read_key_verified(&set_key(id, &entry.path), entry)
+    }
+
+    /// Reads the stored file at `key` whole and checks its size and
+    /// SHA-256 against `entry`.
+    pub fn read_key_verified(&self, key: &str, entry: &FileEntry) -> Result<Vec<u8>> {
+        let name = || format!("{}/{key}", self.url());
+        let data = self
+            .store
+            .get(key)
+            .with_context(|| format!("backup file {} is unreadable", name()))?
+            .with_context(|| format!("backup file {} is missing", name()))?;
+        check_verified(&name(), &data, entry)?;
+        Ok(data)
+    }
+
+    /// Reads, verifies and decodes a whole stored file of set `m`.
+    pub fn read_all(&self, m: &Manifest, rel: &str, key: Option<&Key>) -> Result<Vec<u8>> {
+        let entry = m
+            .file(rel)
+            .with_context(|| format!("the manifest of {} lists no file {rel}", m.id))?;
+        let data = self.read_verified(&m.id, entry)?;
+        let mut out = Vec::new();
+        decoder(data, key, rel)?
+            .read_to_end(&mut out)
+            .with_context(|| format!("decoding {}", self.name(&m.id, rel)))?;
+        Ok(out)
+    }
+}
+
+/// Checks `data`, read from `name`, against its manifest entry.
+pub fn check_verified(name: &str, data: &[u8], entry: &FileEntry) -> Result<()> {
+    if data.len() as u64 != entry.size {
+        bail!(
+            "backup file {name} is damaged: {} bytes, the manifest says {}",
+            data.len(),
+            entry.size
+        );
+    }
+    let got = oxkit::hex::encode(&Sha256::digest(data));
+    if got != entry.sha256 {
+        bail!(
+            "backup file {name} is damaged: its SHA-256 is {got}, the manifest recorded {}",
+            entry.sha256
+        );
+    }
+    Ok(())
 }
 
 /// Limits the bytes per second written by all workers together.
@@ -402,7 +609,7 @@ impl RateLimit {
 
 /// Counts, hashes and (optionally) rate-limits what reaches the file.
 pub struct HashFile {
-    file: BufWriter<File>,
+    file: Box<dyn Sink>,
     hash: Sha256,
     size: u64,
     limit: Option<Arc<RateLimit>>,
@@ -447,56 +654,57 @@ impl Write for Sealed {
 pub struct StoredWriter {
     enc: zstd::stream::write::Encoder<'static, Sealed>,
     rel: String,
-    path: PathBuf,
+    name: String,
     raw: u64,
 }
 
 impl StoredWriter {
-    /// Creates `set_dir/rel` (0600).
+    /// Creates the file `key` of `store`; `rel` is its name in the set
+    /// (and in the manifest).
     pub fn create(
-        set_dir: &Path,
+        store: &dyn Store,
+        key: &str,
         rel: &str,
         level: i32,
-        key: Option<&Key>,
+        key_: Option<&Key>,
         limit: Option<Arc<RateLimit>>,
     ) -> Result<StoredWriter> {
-        let path = set_dir.join(rel);
-        let file = create_file(&path)?;
+        let name = format!("{}/{key}", store.url());
         let hf = HashFile {
-            file: BufWriter::with_capacity(256 * 1024, file),
+            file: store.create(key)?,
             hash: Sha256::new(),
             size: 0,
             limit,
         };
-        let sealed = match key {
+        let sealed = match key_ {
             Some(k) => Sealed::Enc(EncWriter::new(hf, k, rel)?),
             None => Sealed::Plain(hf),
         };
         let enc = zstd::stream::write::Encoder::new(sealed, level)
-            .with_context(|| format!("starting zstd for {}", path.display()))?;
+            .with_context(|| format!("starting zstd for {name}"))?;
         Ok(StoredWriter {
             enc,
             rel: rel.to_string(),
-            path,
+            name,
             raw: 0,
         })
     }
 
-    /// Finishes the file (flush, fsync) and describes it.
+    /// Finishes the file (flush, fsync or upload) and describes it.
     pub fn finish(self) -> Result<FileEntry> {
-        let path = self.path.clone();
-        let ctx = || format!("writing {}", path.display());
+        let name = self.name.clone();
+        let ctx = || format!("writing {name}");
         let sealed = self.enc.finish().with_context(ctx)?;
-        let mut hf = match sealed {
+        let hf = match sealed {
             Sealed::Plain(h) => h,
             Sealed::Enc(e) => e.finish().with_context(ctx)?,
         };
-        hf.file.flush().with_context(ctx)?;
-        hf.file.get_ref().sync_all().with_context(ctx)?;
+        let (size, sha256) = (hf.size, oxkit::hex::encode(&hf.hash.finalize()));
+        hf.file.finish()?;
         Ok(FileEntry {
             path: self.rel,
-            size: hf.size,
-            sha256: oxkit::hex::encode(&hf.hash.finalize()),
+            size,
+            sha256,
             raw_size: self.raw,
         })
     }
@@ -513,12 +721,14 @@ impl Write for StoredWriter {
     }
 }
 
-/// Where a backup writes its set: the set's directory, and the zstd level
-/// and key every file of it is stored with.
+/// Where a backup writes its set: the repository and the set's id, and
+/// the zstd level and key every file of it is stored with.
 #[derive(Clone, Copy)]
 pub struct SetWriter<'a> {
-    /// The set's directory.
-    pub dir: &'a Path,
+    /// The repository.
+    pub repo: &'a Repo,
+    /// The set's id.
+    pub id: &'a str,
     /// zstd level.
     pub level: i32,
     /// The key, when the set is encrypted.
@@ -526,20 +736,29 @@ pub struct SetWriter<'a> {
 }
 
 impl SetWriter<'_> {
-    /// A new stored file at `rel` in the set (its directory created
-    /// first), written at most as fast as `limit` allows.
+    /// A new stored file at `rel` in the set, written at most as fast as
+    /// `limit` allows.
     pub fn file(&self, rel: &str, limit: Option<Arc<RateLimit>>) -> Result<StoredWriter> {
-        if let Some(parent) = self.dir.join(rel).parent() {
-            mkdir(parent)?;
-        }
-        StoredWriter::create(self.dir, rel, self.level, self.key, limit)
+        StoredWriter::create(
+            self.repo.store().as_ref(),
+            &set_key(self.id, rel),
+            rel,
+            self.level,
+            self.key,
+            limit,
+        )
+    }
+
+    /// How the set's file `rel` is named in messages.
+    pub fn name(&self, rel: &str) -> String {
+        self.repo.name(self.id, rel)
     }
 
     /// Stores `bytes` as the file `rel` of the set.
     pub fn bytes(&self, rel: &str, bytes: &[u8]) -> Result<FileEntry> {
         let mut w = self.file(rel, None)?;
         w.write_all(bytes)
-            .with_context(|| format!("writing {}", self.dir.join(rel).display()))?;
+            .with_context(|| format!("writing {}", self.name(rel)))?;
         w.finish()
     }
 
@@ -547,31 +766,6 @@ impl SetWriter<'_> {
     pub fn json<T: serde::Serialize + ?Sized>(&self, rel: &str, value: &T) -> Result<FileEntry> {
         self.bytes(rel, &serde_json::to_vec(value)?)
     }
-}
-
-/// Reads stored file `entry` of the set in `set_dir` whole and checks its
-/// size and SHA-256 against the manifest.
-pub fn read_verified(set_dir: &Path, entry: &FileEntry) -> Result<Vec<u8>> {
-    let path = set_dir.join(&entry.path);
-    let data = std::fs::read(&path)
-        .with_context(|| format!("backup file {} is missing or unreadable", path.display()))?;
-    if data.len() as u64 != entry.size {
-        bail!(
-            "backup file {} is damaged: {} bytes, the manifest says {}",
-            path.display(),
-            data.len(),
-            entry.size
-        );
-    }
-    let got = oxkit::hex::encode(&Sha256::digest(&data));
-    if got != entry.sha256 {
-        bail!(
-            "backup file {} is damaged: its SHA-256 is {got}, the manifest recorded {}",
-            path.display(),
-            entry.sha256
-        );
-    }
-    Ok(data)
 }
 
 /// A reader of the raw bytes of a verified stored file.
@@ -583,17 +777,4 @@ pub fn decoder(data: Vec<u8>, key: Option<&Key>, rel: &str) -> Result<Box<dyn Re
     Ok(Box::new(
         zstd::stream::read::Decoder::new(inner).with_context(|| format!("{rel}: starting zstd"))?,
     ))
-}
-
-/// Reads, verifies and decodes a whole stored file.
-pub fn read_all(set_dir: &Path, m: &Manifest, rel: &str, key: Option<&Key>) -> Result<Vec<u8>> {
-    let entry = m
-        .file(rel)
-        .with_context(|| format!("the manifest of {} lists no file {rel}", m.id))?;
-    let data = read_verified(set_dir, entry)?;
-    let mut out = Vec::new();
-    decoder(data, key, rel)?
-        .read_to_end(&mut out)
-        .with_context(|| format!("decoding {}", set_dir.join(rel).display()))?;
-    Ok(out)
 }

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ox_backup_global_optspecs
-    string join \n repo= h/host= P/port= u/user= p/password= ask-pass S/socket= D/database= F/defaults-file= defaults-extra-file= no-defaults A/charset= ssl-mode= ssl-ca= ssl-cert= ssl-key= connect-timeout= set-vars= format= help V/version config= no-config v/verbose quiet version-check no-version-check check-replication-filters progress=
+    string join \n repo= s3-endpoint= s3-region= s3-credentials-file= h/host= P/port= u/user= p/password= ask-pass S/socket= D/database= F/defaults-file= defaults-extra-file= no-defaults A/charset= ssl-mode= ssl-ca= ssl-cert= ssl-key= connect-timeout= set-vars= format= help V/version config= no-config v/verbose quiet version-check no-version-check check-replication-filters progress=
 end
 
 function __fish_ox_backup_needs_command
@@ -24,7 +24,10 @@ function __fish_ox_backup_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c ox-backup -n "__fish_ox_backup_needs_command" -l repo -d 'Repository directory (created by the first backup)' -r -F
+complete -c ox-backup -n "__fish_ox_backup_needs_command" -l repo -d 'Repository: a directory, or s3://BUCKET/PREFIX in an S3-compatible object store (created by the first backup)' -r
+complete -c ox-backup -n "__fish_ox_backup_needs_command" -l s3-endpoint -d 'S3 endpoint of a self-hosted or non-AWS store (http://host:port or https://...); path-style addressing' -r
+complete -c ox-backup -n "__fish_ox_backup_needs_command" -l s3-region -d 'S3 region (default $AWS_REGION, else us-east-1)' -r
+complete -c ox-backup -n "__fish_ox_backup_needs_command" -l s3-credentials-file -d 'File with the S3 credentials, in the AWS credentials format (profile $AWS_PROFILE, else [default]); default: $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else ~/.aws/credentials. Credentials are never taken on the command line' -r -F
 complete -c ox-backup -n "__fish_ox_backup_needs_command" -s h -l host -d 'Server host name or IP address (localhost means the Unix socket)' -r
 complete -c ox-backup -n "__fish_ox_backup_needs_command" -s P -l port -d 'TCP port' -r
 complete -c ox-backup -n "__fish_ox_backup_needs_command" -s u -l user -d 'User name' -r
@@ -84,7 +87,10 @@ complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l ignore-da
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l ignore-tables-regex -d 'Skip tables whose name matches this regular expression' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l engines -d 'Only tables using these storage engines' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l ignore-engines -d 'Skip tables using these storage engines' -r
-complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l repo -d 'Repository directory (created by the first backup)' -r -F
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l repo -d 'Repository: a directory, or s3://BUCKET/PREFIX in an S3-compatible object store (created by the first backup)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l s3-endpoint -d 'S3 endpoint of a self-hosted or non-AWS store (http://host:port or https://...); path-style addressing' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l s3-region -d 'S3 region (default $AWS_REGION, else us-east-1)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l s3-credentials-file -d 'File with the S3 credentials, in the AWS credentials format (profile $AWS_PROFILE, else [default]); default: $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else ~/.aws/credentials. Credentials are never taken on the command line' -r -F
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -s h -l host -d 'Server host name or IP address (localhost means the Unix socket)' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -s P -l port -d 'TCP port' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -s u -l user -d 'User name' -r
@@ -121,7 +127,10 @@ complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l quiet -d 
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l version-check
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l no-version-check
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand backup" -l check-replication-filters
-complete -c ox-backup -n "__fish_ox_backup_using_subcommand list" -l repo -d 'Repository directory (created by the first backup)' -r -F
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand list" -l repo -d 'Repository: a directory, or s3://BUCKET/PREFIX in an S3-compatible object store (created by the first backup)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand list" -l s3-endpoint -d 'S3 endpoint of a self-hosted or non-AWS store (http://host:port or https://...); path-style addressing' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand list" -l s3-region -d 'S3 region (default $AWS_REGION, else us-east-1)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand list" -l s3-credentials-file -d 'File with the S3 credentials, in the AWS credentials format (profile $AWS_PROFILE, else [default]); default: $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else ~/.aws/credentials. Credentials are never taken on the command line' -r -F
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand list" -s h -l host -d 'Server host name or IP address (localhost means the Unix socket)' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand list" -s P -l port -d 'TCP port' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand list" -s u -l user -d 'User name' -r
@@ -155,7 +164,10 @@ complete -c ox-backup -n "__fish_ox_backup_using_subcommand list" -l version-che
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand list" -l no-version-check
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand list" -l check-replication-filters
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand check" -l max-age -d 'The newest verified backup may be this old (26h, 90m, 2d)' -r
-complete -c ox-backup -n "__fish_ox_backup_using_subcommand check" -l repo -d 'Repository directory (created by the first backup)' -r -F
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand check" -l repo -d 'Repository: a directory, or s3://BUCKET/PREFIX in an S3-compatible object store (created by the first backup)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand check" -l s3-endpoint -d 'S3 endpoint of a self-hosted or non-AWS store (http://host:port or https://...); path-style addressing' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand check" -l s3-region -d 'S3 region (default $AWS_REGION, else us-east-1)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand check" -l s3-credentials-file -d 'File with the S3 credentials, in the AWS credentials format (profile $AWS_PROFILE, else [default]); default: $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else ~/.aws/credentials. Credentials are never taken on the command line' -r -F
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand check" -s h -l host -d 'Server host name or IP address (localhost means the Unix socket)' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand check" -s P -l port -d 'TCP port' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand check" -s u -l user -d 'User name' -r
@@ -190,7 +202,10 @@ complete -c ox-backup -n "__fish_ox_backup_using_subcommand check" -l no-version
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand check" -l check-replication-filters
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand expire" -l keep-last -d 'Keep the N newest backups' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand expire" -l keep-days -d 'Keep backups younger than D days' -r
-complete -c ox-backup -n "__fish_ox_backup_using_subcommand expire" -l repo -d 'Repository directory (created by the first backup)' -r -F
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand expire" -l repo -d 'Repository: a directory, or s3://BUCKET/PREFIX in an S3-compatible object store (created by the first backup)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand expire" -l s3-endpoint -d 'S3 endpoint of a self-hosted or non-AWS store (http://host:port or https://...); path-style addressing' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand expire" -l s3-region -d 'S3 region (default $AWS_REGION, else us-east-1)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand expire" -l s3-credentials-file -d 'File with the S3 credentials, in the AWS credentials format (profile $AWS_PROFILE, else [default]); default: $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else ~/.aws/credentials. Credentials are never taken on the command line' -r -F
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand expire" -s h -l host -d 'Server host name or IP address (localhost means the Unix socket)' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand expire" -s P -l port -d 'TCP port' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand expire" -s u -l user -d 'User name' -r
@@ -243,7 +258,10 @@ complete -c ox-backup -n "__fish_ox_backup_using_subcommand restore" -l ignore-d
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand restore" -l ignore-tables-regex -d 'Skip tables whose name matches this regular expression' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand restore" -l engines -d 'Only tables using these storage engines' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand restore" -l ignore-engines -d 'Skip tables using these storage engines' -r
-complete -c ox-backup -n "__fish_ox_backup_using_subcommand restore" -l repo -d 'Repository directory (created by the first backup)' -r -F
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand restore" -l repo -d 'Repository: a directory, or s3://BUCKET/PREFIX in an S3-compatible object store (created by the first backup)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand restore" -l s3-endpoint -d 'S3 endpoint of a self-hosted or non-AWS store (http://host:port or https://...); path-style addressing' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand restore" -l s3-region -d 'S3 region (default $AWS_REGION, else us-east-1)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand restore" -l s3-credentials-file -d 'File with the S3 credentials, in the AWS credentials format (profile $AWS_PROFILE, else [default]); default: $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else ~/.aws/credentials. Credentials are never taken on the command line' -r -F
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand restore" -s h -l host -d 'Server host name or IP address (localhost means the Unix socket)' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand restore" -s P -l port -d 'TCP port' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand restore" -s u -l user -d 'User name' -r
@@ -283,7 +301,10 @@ complete -c ox-backup -n "__fish_ox_backup_using_subcommand verify" -l backup -d
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand verify" -l threads -d 'Parallel connections for backup and restore' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand verify" -l verify-buffer-pool -d 'Buffer pool of the throwaway server that verify restores into (and that prepares a physical restore: its crash recovery holds the copied redo there)' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand verify" -l encrypt-key-file -d 'Key file: 32 raw bytes or 64 hex digits (a key), or a passphrase (stretched with Argon2id). Encrypts a backup; needed to restore or verify an encrypted one. Never stored in the repository' -r -F
-complete -c ox-backup -n "__fish_ox_backup_using_subcommand verify" -l repo -d 'Repository directory (created by the first backup)' -r -F
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand verify" -l repo -d 'Repository: a directory, or s3://BUCKET/PREFIX in an S3-compatible object store (created by the first backup)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand verify" -l s3-endpoint -d 'S3 endpoint of a self-hosted or non-AWS store (http://host:port or https://...); path-style addressing' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand verify" -l s3-region -d 'S3 region (default $AWS_REGION, else us-east-1)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand verify" -l s3-credentials-file -d 'File with the S3 credentials, in the AWS credentials format (profile $AWS_PROFILE, else [default]); default: $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else ~/.aws/credentials. Credentials are never taken on the command line' -r -F
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand verify" -s h -l host -d 'Server host name or IP address (localhost means the Unix socket)' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand verify" -s P -l port -d 'TCP port' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand verify" -s u -l user -d 'User name' -r
@@ -319,7 +340,10 @@ complete -c ox-backup -n "__fish_ox_backup_using_subcommand verify" -l no-versio
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand verify" -l check-replication-filters
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l encrypt-key-file -d 'Key file: 32 raw bytes or 64 hex digits (a key), or a passphrase (stretched with Argon2id). Encrypts a backup; needed to restore or verify an encrypted one. Never stored in the repository' -r -F
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l compress-level -d 'zstd compression level (1 fast .. 19 small)' -r
-complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l repo -d 'Repository directory (created by the first backup)' -r -F
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l repo -d 'Repository: a directory, or s3://BUCKET/PREFIX in an S3-compatible object store (created by the first backup)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l s3-endpoint -d 'S3 endpoint of a self-hosted or non-AWS store (http://host:port or https://...); path-style addressing' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l s3-region -d 'S3 region (default $AWS_REGION, else us-east-1)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l s3-credentials-file -d 'File with the S3 credentials, in the AWS credentials format (profile $AWS_PROFILE, else [default]); default: $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY, else ~/.aws/credentials. Credentials are never taken on the command line' -r -F
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -s h -l host -d 'Server host name or IP address (localhost means the Unix socket)' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -s P -l port -d 'TCP port' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -s u -l user -d 'User name' -r

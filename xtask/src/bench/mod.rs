@@ -6,6 +6,7 @@
 
 mod backup;
 mod backup_physical;
+mod backup_remote;
 mod checksum;
 mod osc;
 mod sync;
@@ -203,9 +204,10 @@ pub fn run(args: &Args) -> Result<()> {
         "online-schema-change" => osc::run(args),
         "backup" => backup::run_bench(args),
         "backup-physical" => backup_physical::run_bench(args),
+        "backup-remote" => backup_remote::run_bench(args),
         "oltp" => sysbench::bench(args),
         other => bail!(
-            "unknown benchmark {other:?} (known: table-checksum, table-sync, online-schema-change, backup, backup-physical, oltp)"
+            "unknown benchmark {other:?} (known: table-checksum, table-sync, online-schema-change, backup, backup-physical, backup-remote, oltp)"
         ),
     }
 }

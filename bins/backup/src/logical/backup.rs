@@ -16,7 +16,7 @@ use super::dump::Dump;
 use super::{point, schema, warm};
 use crate::crypt::{Encryption, Key};
 use crate::manifest::{Manifest, Method, Options, ServerInfo};
-use crate::repo::{self, Repo, SetWriter};
+use crate::repo::{Repo, SetWriter};
 use anyhow::{bail, Result};
 use oxkit::conn::{self, Conn, ConnectOptions};
 use oxkit::dsn::ConnSpec;
@@ -115,15 +115,14 @@ pub fn backup(
     let started = crate::manifest::now_unix();
     let t0 = Instant::now();
     let mut run = Run::connect(ctx, spec, copts, opts)?;
-    repo.take_set(started, t0, |id, set_dir| {
-        repo::mkdir(&set_dir.join("data"))?;
+    repo.take_set(started, t0, |id| {
         let m = Manifest::begin(
             id,
             Method::Logical,
             ServerInfo::of(&run.control, &run.server),
             started,
         );
-        run.take(m, set_dir)
+        run.take(m, repo)
     })
 }
 
@@ -167,22 +166,26 @@ impl<'a> Run<'a> {
         })
     }
 
-    /// Writes the set into `set_dir` and fills in `m` (see the module
+    /// Writes set `m.id` into `repo` and fills in `m` (see the module
     /// documentation for the order).
-    fn take(&mut self, mut m: Manifest, set_dir: &Path) -> Result<Manifest> {
+    fn take(&mut self, mut m: Manifest, repo: &Repo) -> Result<Manifest> {
         let opts = self.opts;
         let mut warn: Vec<String> = Vec::new();
         let key = opts.key.as_ref().map(|(k, _)| k);
+        let id = m.id.clone();
         let set = SetWriter {
-            dir: set_dir,
+            repo,
+            id: &id,
             level: opts.compress_level,
             key,
         };
         let sel = self.select(&mut warn)?;
-        check_space(
-            set_dir,
-            sel.tables.iter().map(|t| t.data_length).sum::<u64>() / 2,
-        )?;
+        if let Some(dir) = repo.set_dir(&id) {
+            check_space(
+                &dir,
+                sel.tables.iter().map(|t| t.data_length).sum::<u64>() / 2,
+            )?;
+        }
         let dump = Dump::plan(&sel.tables, &self.server, opts.chunk_rows);
         let threads = opts.threads.max(1);
         let mut workers = point::workers(self.spec, self.copts, threads)?;

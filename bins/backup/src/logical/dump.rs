@@ -409,9 +409,8 @@ impl ChunkWriter<'_> {
                     buf.push(b'\n');
                     rows += 1;
                     if buf.len() >= 1 << 20 {
-                        out.write_all(&buf).with_context(|| {
-                            format!("writing {}", self.set.dir.join(&rel).display())
-                        })?;
+                        out.write_all(&buf)
+                            .with_context(|| format!("writing {}", self.set.name(&rel)))?;
                         self.progress.inc(buf.len() as u64);
                         buf.clear();
                         self.cancel.check()?;
@@ -421,7 +420,7 @@ impl ChunkWriter<'_> {
         }
         let warnings = warnings(w, &what);
         out.write_all(&buf)
-            .with_context(|| format!("writing {}", self.set.dir.join(&rel).display()))?;
+            .with_context(|| format!("writing {}", self.set.name(&rel)))?;
         self.progress.inc(buf.len() as u64);
         let file = out.finish()?;
         let sum: Option<(u64, String)> = w.row(

@@ -911,7 +911,7 @@ impl Load<'_> {
             .get(ch.file.as_str())
             .with_context(|| format!("the manifest lists no file {}", ch.file))?;
         let read = Instant::now();
-        let data = repo::read_verified(&self.repo.set_dir(&self.m.id), entry)?;
+        let data = self.repo.read_verified(&self.m.id, entry)?;
         let read = read.elapsed().as_secs_f64();
         let mut reader = repo::decoder(data, self.opts.key.as_ref(), &ch.file)?;
         let failure: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));

@@ -9,7 +9,7 @@
 
 use crate::crypt::Key;
 use crate::manifest::Manifest;
-use crate::repo::{self, Repo};
+use crate::repo::Repo;
 use anyhow::{bail, Context as _, Result};
 use mysql::prelude::Queryable;
 use oxkit::conn::{self, Conn};
@@ -97,7 +97,7 @@ pub fn schema_path(encrypted: bool) -> String {
 
 /// Reads and decodes the definitions of set `m`.
 pub fn read(repo: &Repo, m: &Manifest, key: Option<&Key>) -> Result<SchemaDump> {
-    let bytes = repo::read_all(&repo.set_dir(&m.id), m, &m.schema_file, key)?;
+    let bytes = repo.read_all(m, &m.schema_file, key)?;
     serde_json::from_slice(&bytes).with_context(|| format!("parsing {} of {}", m.schema_file, m.id))
 }
 

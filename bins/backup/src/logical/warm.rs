@@ -6,7 +6,7 @@
 
 use crate::crypt::Key;
 use crate::manifest::{Manifest, TableEntry};
-use crate::repo::{self, Repo};
+use crate::repo::Repo;
 use anyhow::Result;
 use oxkit::conn::Conn;
 use oxkit::schema::Table;
@@ -106,7 +106,7 @@ pub fn warm_up(
         ));
         return Ok(());
     }
-    let bytes = repo::read_all(&repo.set_dir(&m.id), m, &rel, key)?;
+    let bytes = repo.read_all(m, &rel, key)?;
     let hot: Vec<HotIndex> = serde_json::from_slice(&bytes)?;
     for h in hot {
         if !tables.iter().any(|t| t.db == h.db && t.name == h.table) {

@@ -100,14 +100,21 @@ pub fn backup(
     let started = manifest::now_unix();
     let t0 = Instant::now();
     let src = preflight(&mut control, server)?;
-    let staging_root = opts
-        .staging_dir
-        .clone()
-        .unwrap_or_else(|| repo.root.clone());
+    let staging_root = match (&opts.staging_dir, repo.local_root()) {
+        (Some(d), _) => d.clone(),
+        (None, Some(r)) => r.to_path_buf(),
+        (None, None) => bail!(
+            "a physical backup of MySQL into an object store needs --staging-dir DIR: \
+             the server's clone is written there first (a directory on this host with room \
+             for the data, {}), then compressed into {}",
+            oxkit::report::human_bytes(src.bytes),
+            repo.url()
+        ),
+    };
     check_space(&staging_root, src.bytes)?;
     check_reachable(&staging_root, &src.user)?;
     sweep_stale(&staging_root, repo);
-    repo.take_set(started, t0, |id, set_dir| {
+    repo.take_set(started, t0, |id| {
         let take = Cloning {
             ctx,
             spec,
@@ -115,7 +122,8 @@ pub fn backup(
             opts,
             src: &src,
             set: SetWriter {
-                dir: set_dir,
+                repo,
+                id,
                 level: opts.compress_level,
                 key: opts.key.as_ref().map(|(k, _)| k),
             },
@@ -150,7 +158,7 @@ fn sweep_stale(root: &Path, repo: &Repo) {
         let Some(id) = name.strip_prefix(STAGE_PREFIX) else {
             continue;
         };
-        let (live, _) = crate::repo::liveness(&repo.set_dir(id), false);
+        let (live, _) = repo.liveness(id, false);
         if live == crate::repo::Liveness::Running {
             continue;
         }

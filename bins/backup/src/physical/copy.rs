@@ -190,7 +190,7 @@ fn preflight_load(
     ctx: &Context,
     c: &mut Conn,
     layout: &Layout,
-    repo_root: &Path,
+    repo_root: Option<&Path>,
     opts: &PhysOptions,
 ) -> Result<Vec<String>> {
     let mut warnings = Vec::new();
@@ -212,7 +212,7 @@ fn preflight_load(
     // size is the estimate the logical method uses too (zstd halves InnoDB
     // pages at least).
     let need = total / 2;
-    if let Some((probe, free)) = repo::free_space(repo_root) {
+    if let Some((probe, free)) = repo_root.and_then(repo::free_space) {
         if free < need {
             bail!(
                 "not enough space for the backup in {}: {} free, the data files to copy are {} \
@@ -477,11 +477,11 @@ pub fn backup(
     }
     let layout = preflight(&mut control, &server)?;
     crate::logical::backup::check_privileges(&mut control, &server)?;
-    let pre_warnings = preflight_load(ctx, &mut control, &layout, &repo.root, opts)?;
+    let pre_warnings = preflight_load(ctx, &mut control, &layout, repo.local_root(), opts)?;
     for w in &pre_warnings {
         log::warn!("{w}");
     }
-    repo.take_set(started, t0, |id, set_dir| {
+    repo.take_set(started, t0, |id| {
         let take = Take {
             ctx,
             spec,
@@ -489,7 +489,8 @@ pub fn backup(
             opts,
             layout: &layout,
             set: SetWriter {
-                dir: set_dir,
+                repo,
+                id,
                 level: opts.compress_level,
                 key: opts.key.as_ref().map(|(k, _)| k),
             },
@@ -732,7 +733,16 @@ impl Take<'_> {
         let mut c = conn::connect(self.spec, self.copts).context("redo copier: connecting")?;
         // Spool raw (no compression on the copier's hot path: it races the
         // server's writes around the circle); stored compressed at the end.
-        let spool_path = self.set.dir.join("redo.spool");
+        // (In the set's directory; for an object store, in the temporary
+        // directory of this host.)
+        let spool_path = match self.set.repo.set_dir(self.set.id) {
+            Some(d) => d.join("redo.spool"),
+            None => std::env::temp_dir().join(format!(
+                "oxk-redo-{}-{}.spool",
+                self.set.id,
+                std::process::id()
+            )),
+        };
         let mut spool = std::io::BufWriter::with_capacity(1 << 20, repo::create_file(&spool_path)?);
         let geo = st.geometry;
         let cap = geo.capacity();

@@ -194,14 +194,12 @@ pub fn restore_to_dir(
             owner: None,
         });
     }
-    let set_dir = repo.set_dir(&m.id);
-    let meta: PhysMeta =
-        serde_json::from_slice(&crate::repo::read_all(&set_dir, m, META_FILE, key)?)
-            .context("reading the physical metadata")?;
+    let meta: PhysMeta = serde_json::from_slice(&repo.read_all(m, META_FILE, key)?)
+        .context("reading the physical metadata")?;
     let mut redo_bytes = Vec::new();
     {
         let entry = m.file(REDO_FILE).context("the set has no redo copy")?;
-        let data = crate::repo::read_verified(&set_dir, entry)?;
+        let data = repo.read_verified(&m.id, entry)?;
         crate::repo::decoder(data, key, REDO_FILE)?
             .read_to_end(&mut redo_bytes)
             .context("decoding the redo copy")?;
@@ -312,7 +310,6 @@ fn decode_files(
     key: Option<&crate::crypt::Key>,
     target: &std::path::Path,
 ) -> Result<()> {
-    let set_dir = repo.set_dir(&m.id);
     use anyhow::Context as _;
     let prefix = format!("{}/", super::copy::FILES_DIR);
     for f in &m.files {
@@ -323,7 +320,7 @@ fn decode_files(
         if let Some(dir) = dest.parent() {
             crate::repo::mkdir(dir)?;
         }
-        let data = crate::repo::read_verified(&set_dir, f)?;
+        let data = repo.read_verified(&m.id, f)?;
         let mut r = crate::repo::decoder(data, key, &f.path)?;
         let mut out = crate::repo::create_file(&dest)?;
         std::io::copy(&mut r, &mut out).with_context(|| format!("writing {}", dest.display()))?;
