@@ -602,6 +602,19 @@ impl Conn {
     }
 }
 
+/// Makes ring the process's TLS crypto provider, once, before the first
+/// TLS handshake. A binary that also links the S3 client has a second
+/// provider (aws-lc-rs) compiled in, and rustls then refuses to pick one
+/// by itself (it panics in the handshake); one choice here, for every
+/// tool, keeps the TLS the servers see the same everywhere.
+pub fn tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err only when a provider is installed already: that one stays.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 fn tls_opts(spec: &ConnSpec, mode: SslMode, host: &str) -> SslOpts {
     let mut o = SslOpts::default();
     if let Some(ca) = &spec.tls.ca {
@@ -802,6 +815,7 @@ fn connect_now(
             "localhost".to_string()
         }
     };
+    tls_provider();
     // Each attempt's TCP connect gets what is left of the one budget.
     let attempt = |tls: Option<SslOpts>| {
         let left = deadline.saturating_duration_since(Instant::now());

@@ -372,3 +372,85 @@ fn physical_set_in_the_bucket_verifies() {
     assert_eq!(l[0]["method"], "physical", "{l}");
     assert_eq!(l[0]["verification"], "passed", "{l}");
 }
+
+#[test]
+fn object_store_bad_input_fails_fast_and_clearly() {
+    let g = Garage::start().expect("garage cluster");
+    let scratch = tempfile::tempdir().expect("tmp");
+    let good = g.repo_args("bad-input", scratch.path()).expect("repo");
+    let with = |i: usize, v: &str| {
+        let mut a = good.clone();
+        a[i] = v.to_string();
+        a
+    };
+    // The tools are built (when stale) by the first run: not what is timed.
+    oxkit_harness::build_tools().expect("build");
+    let timed = |args: &[String], what: &str| {
+        let t = std::time::Instant::now();
+        let r = ox(args, &["list"]);
+        let took = t.elapsed();
+        assert_ne!(r.code, 0, "{what}: {}", r.stdout);
+        assert!(!r.stderr.contains("panicked"), "{what}: {}", r.stderr);
+        assert!(
+            took < Duration::from_secs(45),
+            "{what} took {took:?}: {}",
+            r.stderr
+        );
+        r.stderr
+    };
+    // A wrong secret: refused by the store, said at once.
+    let bad = scratch.path().join("bad-credentials");
+    std::fs::write(
+        &bad,
+        format!(
+            "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            g.key_id,
+            "0".repeat(64)
+        ),
+    )
+    .expect("write");
+    let e = timed(&with(7, &bad.display().to_string()), "wrong secret");
+    assert!(e.contains("403") || e.contains("Forbidden"), "{e}");
+    // No credentials anywhere.
+    let e = timed(
+        &with(7, &scratch.path().join("none").display().to_string()),
+        "missing credentials file",
+    );
+    assert!(e.contains("S3 credentials file"), "{e}");
+    let mut none = good.clone();
+    none.truncate(6);
+    let e = timed(&none, "no credentials");
+    assert!(e.contains("no S3 credentials"), "{e}");
+    // A bucket that does not exist.
+    let e = timed(&with(1, "s3://no-such-bucket/x"), "missing bucket");
+    assert!(e.contains("no-such-bucket"), "{e}");
+    // Nothing listening at the endpoint.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+        l.local_addr().expect("addr").port()
+    };
+    let e = timed(
+        &with(3, &format!("http://127.0.0.1:{closed}")),
+        "closed port",
+    );
+    assert!(e.contains("did not answer") || e.contains("onnect"), "{e}");
+    // An empty prefix of a good bucket is no repository yet.
+    let e = timed(&good, "not a repository");
+    assert!(e.contains("not an ox-backup repository"), "{e}");
+    // --s3-* options with a directory repository: a usage error.
+    let r = ox(
+        &[
+            "--repo".into(),
+            scratch.path().display().to_string(),
+            "--s3-region".into(),
+            "x".into(),
+        ],
+        &["list"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("applies to an s3:// repository"),
+        "{}",
+        r.stderr
+    );
+}

@@ -119,7 +119,7 @@ impl SetLock {
         }
     }
 
-    fn lease(store: Arc<dyn Store>, key: String) -> SetLock {
+    fn lease(store: Arc<dyn Store>, key: String) -> Result<SetLock> {
         let stop = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
         let thread = {
             let (stop, store, key) = (stop.clone(), store.clone(), key.clone());
@@ -138,16 +138,16 @@ impl SetLock {
                         log::warn!("renewing the lease of the set being written: {e:#}");
                     }
                 })
-                .ok()
+                .context("starting the thread that renews the set's lease")?
         };
-        SetLock {
+        Ok(SetLock {
             kind: LockKind::Lease {
                 stop,
-                thread,
+                thread: Some(thread),
                 store,
                 key,
             },
-        }
+        })
     }
 }
 
@@ -282,6 +282,7 @@ impl Repo {
     /// set.
     pub fn open(loc: &Location, create: bool) -> Result<Repo> {
         let store = crate::store::open(loc)?;
+        store.probe()?;
         if store.get(MARKER)?.is_none() {
             if !create {
                 bail!(
@@ -305,11 +306,6 @@ impl Repo {
             )?;
         }
         Ok(Repo { store })
-    }
-
-    /// A local repository at `root` (which must exist).
-    pub fn local(root: &Path) -> Result<Repo> {
-        Repo::open(&Location::Dir(root.to_path_buf()), false)
     }
 
     /// Where it is, for messages.
@@ -360,7 +356,7 @@ impl Repo {
                 {
                     continue;
                 }
-                return Ok((id, SetLock::lease(self.store.clone(), key)));
+                return Ok((id, SetLock::lease(self.store.clone(), key)?));
             };
             match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
                 Ok(()) => {}

@@ -89,6 +89,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn delete_tree(&self, prefix: &str) -> Result<()>;
     /// Whether the store holds no file at all.
     fn is_empty(&self) -> Result<bool>;
+    /// Fails at once, saying why, when the store cannot be reached or
+    /// the credentials are refused (before any action starts its work).
+    fn probe(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------- local
@@ -520,21 +525,39 @@ fn wait<T>(
     })
 }
 
+/// How long the first request to a store may take before the action
+/// fails (a wrong endpoint, a store that is down).
+const PROBE_FOR: Duration = Duration::from_secs(20);
+
 /// When a call to the store that has not answered is first said.
 const SAY_AFTER: Duration = Duration::from_secs(10);
 
-/// The store's error, shortened: object_store repeats the server's
-/// answer once per layer of its error chain.
+/// The store's error, shortened to what a person needs: the request, the
+/// HTTP status and the store's own code and message (object_store repeats
+/// the server's whole answer once per layer of its error chain).
 fn short(e: object_store::Error) -> anyhow::Error {
     let text = e.to_string();
-    let first = text
-        .find(": Error performing")
-        .map_or(text.as_str(), |i| &text[..i]);
-    let mut out: String = first.chars().take(600).collect();
-    if out.len() < first.len() {
-        out.push('…');
+    let between = |a: &str, b: &str| {
+        let i = text.find(a)? + a.len();
+        let n = text[i..].find(b)?;
+        Some(text[i..i + n].trim().to_string())
+    };
+    let request = between("Error performing ", " in ");
+    let status = between("status code: ", ":").or_else(|| between("status code: ", "\n"));
+    let code = between("<Code>", "</Code>");
+    let message = between("<Message>", "</Message>");
+    let parts: Vec<String> = [request, status, code, message]
+        .into_iter()
+        .flatten()
+        .collect();
+    if parts.is_empty() {
+        let mut out: String = text.chars().take(600).collect();
+        if out.len() < text.len() {
+            out.push('…');
+        }
+        return anyhow::anyhow!(out);
     }
-    anyhow::anyhow!(out)
+    anyhow::anyhow!(parts.join(": "))
 }
 
 struct S3Sink {
@@ -631,6 +654,30 @@ impl Drop for S3Sink {
 impl Store for S3Store {
     fn url(&self) -> String {
         self.cfg.url()
+    }
+    fn probe(&self) -> Result<()> {
+        let p = self.path("");
+        let first = self.rt.block_on(async {
+            tokio::time::timeout(PROBE_FOR, async {
+                let mut s = self.s3.list(Some(&p));
+                s.next().await
+            })
+            .await
+        });
+        log::debug!("probe of {}: {first:?}", self.cfg.url());
+        let endpoint = self.cfg.endpoint.as_deref().unwrap_or("AWS S3");
+        match first {
+            Err(_) => bail!(
+                "{} did not answer within {} s (endpoint {endpoint}): check --s3-endpoint and \
+                 that the store is up",
+                self.cfg.url(),
+                PROBE_FOR.as_secs()
+            ),
+            Ok(Some(Err(e))) => Err(short(e)).with_context(|| {
+                format!("{} cannot be read (endpoint {endpoint})", self.cfg.url())
+            }),
+            Ok(_) => Ok(()),
+        }
     }
     fn local(&self) -> Option<&Path> {
         None
