@@ -206,16 +206,16 @@ impl Garage {
     fn wait(&self, what: &str, mut ok: impl FnMut(&Garage) -> Result<bool>) -> Result<()> {
         let t = Instant::now();
         let mut last = String::new();
-        while t.elapsed() < Duration::from_secs(60) {
+        while t.elapsed() < Duration::from_secs(90) {
             match ok(self) {
                 Ok(true) => return Ok(()),
                 Ok(false) => {}
                 Err(e) => last = format!("{e:#}"),
             }
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(500));
         }
         bail!(
-            "waited 60 s for {what}; last error: {last}; logs in {}",
+            "waited 90 s for {what}; last error: {last}; logs in {}",
             self.dir.path().display()
         )
     }
@@ -239,10 +239,12 @@ impl Garage {
     pub fn restart(&mut self, i: usize) -> Result<()> {
         self.start_node(i)?;
         let id = self.node_id(i)?;
-        for j in (0..self.nodes.len()).filter(|j| *j != i) {
-            self.cli(j, &["node", "connect", &id])?;
-        }
+        // Connections are asked again on every round: the first attempt
+        // can come before the restarted node listens for its peers.
         self.wait("the restarted node to be connected to all others", |g| {
+            for j in (0..g.nodes.len()).filter(|j| *j != i) {
+                let _ = g.cli(j, &["node", "connect", &id]);
+            }
             (0..g.nodes.len()).try_fold(true, |ok, j| {
                 let out = g.cli(j, &["status"])?;
                 Ok(ok && !out.contains("FAILED NODES"))

@@ -417,6 +417,9 @@ impl std::fmt::Debug for S3Store {
 impl S3Store {
     /// Connects (lazily: the first request goes out with the first call).
     pub fn open(cfg: &S3Config) -> Result<S3Store> {
+        // The HTTP client's TLS uses the process's provider (ring), the
+        // same one as the connections to the servers.
+        oxkit::conn::tls_provider();
         let (id, secret, token) = cfg.credentials()?;
         let region = cfg
             .region
