@@ -122,7 +122,8 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      $AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, in the AWS format (profile \
      $AWS_PROFILE, else [default]; s3-credentials-file= in ox-backup.conf works too). Files \
      stream in 8 MiB multipart parts, two in flight per file (one PUT below 8 MiB), so \
-     memory stays bounded whatever the file size; every request has a 60 s limit and is \
+     an upload's memory is bounded whatever the file size (reading back holds one stored \
+     file whole while its SHA-256 is checked, as from a directory); every request has a 60 s limit and is \
      retried with backoff for up to 120 s (throttling, a lost connection, a store node \
      down), said on stderr after 10 s, then the action fails naming the object. An \
      object exists only once its upload completed, and an upload given up is aborted. \
