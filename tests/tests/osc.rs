@@ -7,7 +7,8 @@
 //! triggers: tests/osc_triggers.rs); SIGINT cleanup;
 //! SIGKILL then --resume; a long transaction at cut-over; foreign keys in
 //! both directions; the binary log applier waiting alone for a row a
-//! prepared XA transaction holds.
+//! prepared XA transaction holds; --threads (parallel copy, SIGKILL and
+//! --resume of a parallel copy).
 
 #![allow(
     clippy::print_stderr,
@@ -672,6 +673,181 @@ fn sigint_and_sigkill(method: &str) {
         );
     }
     assert_eq!(leftovers(&mut c), Vec::<String>::new());
+}
+
+/// The largest number of statements copying into `app._t_new` at once
+/// that a poller on `c` saw until `stop`, sampling the process list.
+fn watch_copy_statements(mut c: Conn, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut most = 0;
+        while !stop.load(Ordering::SeqCst) {
+            let n = count(
+                &mut c,
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT IGNORE INTO `app`.`\\_t\\_new`%FORCE INDEX%'",
+            );
+            most = most.max(n);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        most
+    })
+}
+
+/// The first rows of the model that differ from `got`, for a message.
+fn model_diff(expected: &[Row], got: &[Row]) -> Vec<String> {
+    let e: BTreeMap<i64, Row> = expected.iter().map(|r| (r.0, r.clone())).collect();
+    let g: BTreeMap<i64, Row> = got.iter().map(|r| (r.0, r.clone())).collect();
+    e.keys()
+        .chain(g.keys())
+        .filter(|k| e.get(k) != g.get(k))
+        .take(10)
+        .map(|k| format!("{k}: expected {:?}, got {:?}", e.get(k), g.get(k)))
+        .collect()
+}
+
+/// `--threads`: chunks copied on several sessions at once, under a writer,
+/// with trigger capture and with binary log capture; a SIGKILL in the
+/// middle of a parallel copy, then `--resume` with another thread count.
+/// Every acknowledged write is in the new table, and the replica equals
+/// the primary by CHECKSUM TABLE.
+#[test]
+fn parallel_copy_under_a_writer_is_exact_and_resumes_after_a_kill() {
+    let t = Topology::start(1).expect("topology");
+    let mut c = t.primary_conn().expect("conn");
+    let port = t.primary.port();
+    exec(&mut c, SEED).expect("seed");
+    exec(&mut c, "INSERT INTO app.t SELECT seq, seq % 1000, CONCAT('more-', seq), 'b' FROM seq_3001_to_24000").expect("more rows");
+    let d = dsn(port, "t");
+    let model = Arc::new(Mutex::new(model_of(&mut c, "t")));
+
+    // A whole run per method, three sessions copying.
+    for (seed, method, alter) in [
+        (31, "triggers", "MODIFY k BIGINT NOT NULL"),
+        (32, "binlog", "MODIFY k INT NOT NULL"),
+    ] {
+        let writer = start_writer(t.primary_conn().expect("writer"), model.clone(), seed);
+        let stop = Arc::new(AtomicBool::new(false));
+        let poller = watch_copy_statements(t.primary_conn().expect("poller"), stop.clone());
+        let r = Tool::new(TOOL)
+            .args([
+                d.as_str(),
+                "--alter",
+                alter,
+                "--execute",
+                "--force-copy",
+                "--format",
+                "json",
+                "--method",
+                method,
+                "--threads",
+                "3",
+                "--chunk-size",
+                "1000",
+                "--chunk-time",
+                "0",
+                "--sleep-ratio",
+                "0.5",
+            ])
+            .run()
+            .expect("run");
+        stop.store(true, Ordering::SeqCst);
+        let most = poller.join().expect("poller");
+        let (acked, _) = writer.stop();
+        r.expect_code(0);
+        let doc = r.json();
+        assert_eq!(doc["method"], method, "{doc:#}");
+        assert!(acked > 20, "{method}: the writer hardly wrote: {acked}");
+        assert!(
+            most >= 2,
+            "{method}: never saw two copy statements at once (at most {most})"
+        );
+        let expected = model_rows(&model.lock().expect("model"));
+        let got = rows(&mut c, "t");
+        assert!(
+            got == expected,
+            "{method}: the new table differs from the writer's record: {:#?}",
+            model_diff(&expected, &got)
+        );
+        assert_eq!(leftovers(&mut c), Vec::<String>::new(), "{method}");
+        eprintln!(
+            "{method} --threads 3: {acked} writes, up to {most} copy statements at once, {} chunks, {} copied again; copy {}s, checksum {}s, swap {}s in {} attempt(s), total {}s",
+            doc["chunks"], doc["chunks_recopied"], doc["copy_seconds"], doc["checksum_seconds"],
+            doc["cut_over_seconds"], doc["cut_over_attempts"], doc["total_seconds"]
+        );
+    }
+
+    // SIGKILL in the middle of a parallel copy under a writer: the
+    // checkpoint holds whole rounds; --resume with two sessions finishes.
+    let writer = start_writer(t.primary_conn().expect("writer"), model.clone(), 33);
+    let slow = [
+        d.as_str(),
+        "--alter",
+        "MODIFY k BIGINT NOT NULL",
+        "--execute",
+        "--method",
+        "binlog",
+        "--threads",
+        "3",
+        "--chunk-size",
+        "300",
+        "--chunk-time",
+        "0",
+        "--sleep-ratio",
+        "50",
+    ];
+    let mut child = spawn(&slow);
+    wait_phase(&mut c, "t", "copying", 6, &mut child);
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let (_, chunk) = phase(&mut c, "t").expect("checkpoint left");
+    assert!(
+        chunk >= 6 && chunk % 3 == 0,
+        "the checkpoint is not at the end of a round of 3: chunk {chunk}"
+    );
+    let r = Tool::new(TOOL)
+        .args([
+            d.as_str(),
+            "--alter",
+            "MODIFY k BIGINT NOT NULL",
+            "--execute",
+            "--resume",
+            "--format",
+            "json",
+            "--threads",
+            "2",
+            "--chunk-size",
+            "500",
+            "--sleep-ratio",
+            "0.2",
+        ])
+        .run()
+        .expect("resume");
+    let (acked, _) = writer.stop();
+    r.expect_code(0);
+    let doc = r.json();
+    assert_eq!(doc["resumed"], true, "{doc:#}");
+    assert_eq!(doc["method"], "binlog", "{doc:#}");
+    assert!(acked > 20, "the writer hardly wrote: {acked}");
+    assert!(create_table(&mut c, "t").contains(&format!("`k` {} NOT NULL", int_type("bigint"))));
+    let expected = model_rows(&model.lock().expect("model"));
+    let got = rows(&mut c, "t");
+    assert!(
+        got == expected,
+        "the resumed parallel copy differs from the writer's record: {:#?}\n{}",
+        model_diff(&expected, &got),
+        r.stderr
+    );
+    assert_eq!(leftovers(&mut c), Vec::<String>::new());
+
+    t.sync().expect("sync");
+    let mut rc = t.replica_conn(0).expect("replica");
+    assert_eq!(create_table(&mut rc, "t"), create_table(&mut c, "t"));
+    assert_eq!(
+        checksum_table(&mut rc, "t"),
+        checksum_table(&mut c, "t"),
+        "CHECKSUM TABLE: the replica differs"
+    );
+    assert!(rows(&mut rc, "t") == rows(&mut c, "t"), "replica differs");
+    assert_eq!(leftovers(&mut rc), Vec::<String>::new());
 }
 
 #[test]

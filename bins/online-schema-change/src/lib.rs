@@ -139,6 +139,9 @@ pub struct Args {
         help_heading = "Chunking"
     )]
     pub sleep_ratio: f64,
+    /// Sessions that copy (and checksum) disjoint key ranges at once; each round of chunks is paced and checkpointed as one
+    #[arg(long, default_value = "2", value_name = "N", help_heading = "Chunking")]
+    pub threads: oxkit::cli::Count,
 
     /// Seconds the swap may wait for a metadata lock in one attempt; the application's queries queue behind it for at most this long
     #[arg(
@@ -196,6 +199,8 @@ pub struct Config {
     pub chunk_time: Duration,
     /// `--sleep-ratio`.
     pub sleep_ratio: f64,
+    /// `--threads`: chunks copied (and compared) at once, at least 1.
+    pub threads: usize,
     /// `--cut-over-lock-wait`, whole seconds (at least 1; `WAIT n` takes integers).
     pub lock_wait: u32,
     /// `--cut-over-timeout`.
@@ -238,6 +243,9 @@ impl Config {
         if !(args.sleep_ratio.is_finite() && (0.0..=100.0).contains(&args.sleep_ratio)) {
             return Err(usage_error("--sleep-ratio must be between 0 and 100"));
         }
+        if args.threads.get() > 64 {
+            return Err(usage_error("--threads must be at most 64"));
+        }
         if args.resume && args.dry_run {
             return Err(usage_error("--resume needs --execute"));
         }
@@ -269,6 +277,7 @@ impl Config {
             chunk_size: args.chunk.chunk_size.get(),
             chunk_time: args.chunk.chunk_time.duration(),
             sleep_ratio: args.sleep_ratio,
+            threads: args.threads.as_usize(),
             lock_wait,
             cut_over_timeout: args.cut_over_timeout.duration(),
             postpone_cut_over: args.postpone_cut_over,
@@ -341,7 +350,12 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      write every change to the shadow table in the application's own transaction: \
      REPLACE of the new row, and for an update that changes the key a DELETE of the old \
      key first. Rows are then copied in key order with INSERT IGNORE ... SELECT in chunks \
-     sized to --chunk-time. The copy session reads with READ COMMITTED consistent reads \
+     sized to --chunk-time, in rounds of --threads chunks (default 2): the chunks \
+     of a round are consecutive, disjoint key ranges copied at once, each on a session \
+     of its own; the next round starts when the whole round is done, and the round is \
+     what is paced, checkpointed and followed by the binary log capture's changes \
+     (applying them while a chunk is in flight could bring back a row the application \
+     deleted). The copy sessions read with READ COMMITTED consistent reads \
      (binary log format ROW for the session), so it takes no locks on the original and \
      the application never waits for it or deadlocks with it there; a row the \
      application deletes while the statement that copies it runs can come back in the \
@@ -349,8 +363,8 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      locks. When the session cannot use row format, the copy reads with LOCK IN SHARE \
      MODE instead, as pt-online-schema-change does. Any \
      warning other than a duplicate (a value truncated or out of range: the ALTER would \
-     change data) stops the run unless --allow-data-loss. After each chunk the copy \
-     sleeps --sleep-ratio times the chunk's time, and it pauses as the Throttling \
+     change data) stops the run unless --allow-data-loss. After each round the copy \
+     sleeps --sleep-ratio times the round's time, and it pauses as the Throttling \
      options say (replica lag, --max-load, --pause-file; --critical-load aborts). \
      Deadlocks and lock wait timeouts of a chunk are retried.",
     "BINARY LOG CAPTURE (--method binlog; MariaDB, MySQL 8.0.13+). Instead of triggers, a \
@@ -385,7 +399,8 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      shadow are checksummed (the row hash of ox-table-checksum over the common columns; \
      columns whose character set or kind of type changed are compared as utf8mb4 text) \
      inside one consistent snapshot, so the triggers' writes are seen on both sides or \
-     neither and the comparison is exact while the application writes. A differing chunk \
+     neither and the comparison is exact while the application writes. Chunks are \
+     compared --threads at a time, on the copy's sessions. A differing chunk \
      is copied again (DELETE of the range in the shadow, INSERT ... SELECT) and compared \
      again; if chunks still differ the tool refuses to swap, cleans up and exits 16.",
     "SWAP. With --postpone-cut-over FILE the tool keeps the shadow in sync (the triggers, \
@@ -566,6 +581,15 @@ mod tests {
                 seconds("--cut-over-timeout", "inf"),
             ),
             ("--max-lag=-2".to_string(), seconds("--max-lag", "-2")),
+            (
+                "--threads=0".to_string(),
+                "clap: error: invalid value '0' for '--threads <N>': must be at least 1"
+                    .to_string(),
+            ),
+            (
+                "--threads=65".to_string(),
+                "--threads must be at most 64".to_string(),
+            ),
             (
                 "--recursion-method=bogus".to_string(),
                 "--recursion-method: ".to_string(),
