@@ -711,6 +711,8 @@ fn model_diff(expected: &[Row], got: &[Row]) -> Vec<String> {
 /// the primary by CHECKSUM TABLE.
 #[test]
 fn parallel_copy_under_a_writer_is_exact_and_resumes_after_a_kill() {
+    // Built before the writers start, so they write while the tool runs.
+    oxkit_harness::tool_path(TOOL).expect("build");
     let t = Topology::start(1).expect("topology");
     let mut c = t.primary_conn().expect("conn");
     let port = t.primary.port();
