@@ -177,6 +177,7 @@ impl<'a> Copier<'a> {
                     conn,
                     &job.ctx.cancel,
                     job.ddl_bound(),
+                    &[(&n.db, &n.table)],
                     "creating a trigger",
                     &sql,
                 )?;
@@ -449,8 +450,9 @@ impl<'a> Copier<'a> {
                 conn,
                 cancel,
                 job.ddl_bound(),
+                &[(&job.n.db, &job.n.table), (&job.n.db, &job.n.shadow)],
                 "swapping the tables",
-                &swap_sql(job.server, job.n, job.cfg.lock_wait),
+                &swap_sql(job.n),
             )?;
         }
         done.cut_over_seconds = t.elapsed().as_secs_f64();
@@ -475,6 +477,7 @@ pub fn after_swap(job: &Job<'_>, conn: &mut Conn, done: &mut Done) -> Result<()>
             conn,
             &after,
             job.ddl_bound(),
+            &[(&n.db, &n.del)],
             "renaming the old table",
             &format!("RENAME TABLE {} TO {}", n.q(&n.del), n.q(&n.old)),
         )
@@ -490,6 +493,7 @@ pub fn after_swap(job: &Job<'_>, conn: &mut Conn, done: &mut Done) -> Result<()>
             conn,
             &after,
             job.ddl_bound(),
+            &[(&n.db, &n.old)],
             "dropping a trigger",
             &format!("DROP TRIGGER IF EXISTS {}", n.q(trg)),
         )
@@ -535,6 +539,7 @@ fn repoint_children(job: &Job<'_>, conn: &mut Conn, after: &Cancel) -> Result<bo
             conn,
             after,
             job.ddl_bound(),
+            &[(&fk.db, &fk.table)],
             "re-pointing a child foreign key",
             &sql,
         )

@@ -143,7 +143,7 @@ pub struct Args {
     #[arg(long, default_value = "2", value_name = "N", help_heading = "Chunking")]
     pub threads: oxkit::cli::Count,
 
-    /// Seconds the swap may wait for a metadata lock in one attempt; the application's queries queue behind it for at most this long
+    /// Seconds one attempt of the swap (or of any DDL on the table) tries to get the table's metadata lock; it asks only while no transaction holds the table, so the application is never its deadlock victim
     #[arg(
         long,
         default_value = "1",
@@ -405,9 +405,23 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      again; if chunks still differ the tool refuses to swap, cleans up and exits 16.",
     "SWAP. With --postpone-cut-over FILE the tool keeps the shadow in sync (the triggers, \
      or the applied binary log changes every 200 ms) and waits while FILE exists, then \
-     checksums again. With binary log capture on MySQL (8.0.13+ renames tables held \
-     under LOCK TABLES) one session takes LOCK TABLES t WRITE, _t_new WRITE (waiting at \
-     most --cut-over-lock-wait), which stops writes; it reads the binary log position \
+     checksums again. METADATA LOCKS: every statement of the tool that locks the live \
+     table (the swap's LOCK TABLES or RENAME, the instant ALTER, CREATE and DROP TRIGGER, \
+     a child's ALTER) asks for its metadata lock only when no transaction holds the \
+     table, never queueing while one does: a transaction that read the table and then \
+     writes it would otherwise wait behind the queued request while the request waits \
+     for it, and the server resolves that deadlock by rolling back the application's \
+     transaction (error 1213; DML loses to DDL). On MariaDB the request is made with \
+     lock_wait_timeout 0 (refused at once instead of queued) every 2 ms, for at most \
+     --cut-over-lock-wait seconds per attempt; on MySQL (lock_wait_timeout is at least \
+     1 s) it is made once performance_schema.metadata_locks shows no other session \
+     holding a transaction's lock on the tables (a transaction starting in the round \
+     trip between can still be rolled back; without performance_schema it is made at \
+     once), then waits at most the rest of the attempt. A failed attempt is said on \
+     stderr with the sessions in transactions, and retried after 0.5 s until \
+     --cut-over-timeout. With binary log capture on MySQL (8.0.13+ renames tables held \
+     under LOCK TABLES) one session takes LOCK TABLES t WRITE, _t_new WRITE (as said \
+     above), which stops writes; it reads the binary log position \
      and applies every change up to it (at most --cut-over-lock-wait seconds, at least \
      2), runs RENAME TABLE t TO _t_old, _t_new TO t and unlocks: the application's \
      statements queued on the table then open the new one. If the lock or the catch-up \
@@ -417,7 +431,7 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      renamed TABLE_osc_new and a sentry table TABLE_osc_del is created (names that sort \
      after the table's: a RENAME takes its metadata locks in name order, and it must \
      queue on the table first); session A takes LOCK TABLES t WRITE, t_osc_new WRITE, \
-     t_osc_del WRITE (waiting at most --cut-over-lock-wait); session B issues RENAME \
+     t_osc_del WRITE (as said above); session B issues RENAME \
      TABLE t TO t_osc_del, t_osc_new TO t, which queues behind A and is served before \
      the application's statements waiting for the table; once B is seen waiting, A reads the binary log position and applies \
      every change up to it (at most --cut-over-lock-wait seconds, at least 2), drops \
@@ -425,11 +439,8 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      table. On any failure A unlocks without dropping the sentry, B's rename fails \
      because t_osc_del exists, and the original stays; each attempt is retried until \
      --cut-over-timeout. The original is then renamed _t_old. With triggers: The swap is one atomic \
-     RENAME TABLE t TO _t_old, _t_new TO t, which waits at most --cut-over-lock-wait \
-     seconds for the metadata lock (WAIT n on MariaDB, lock_wait_timeout on MySQL): \
-     the application's statements queue behind a pending rename only that long. On a \
-     timeout the sessions with open transactions are named (warning), and the tool \
-     tries again until --cut-over-timeout, then gives up, cleans up and exits 1. After \
+     RENAME TABLE t TO _t_old, _t_new TO t, asking for the metadata locks as said \
+     above; after --cut-over-timeout the tool gives up, cleans up and exits 1. After \
      the swap the triggers are dropped, each child table's foreign key is re-pointed at \
      the new table (ALTER TABLE child DROP FOREIGN KEY fk, ADD CONSTRAINT _fk ... with \
      foreign_key_checks off, an in-place change), and the old table is dropped unless \
