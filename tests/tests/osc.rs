@@ -9,7 +9,7 @@
 //! both directions; the binary log applier waiting alone for a row a
 //! prepared XA transaction holds; --threads (parallel copy, SIGKILL and
 //! --resume of a parallel copy); no application transaction made a
-//! deadlock victim by the swap.
+//! deadlock victim by the swap; adaptive pacing.
 
 #![allow(
     clippy::print_stderr,
@@ -600,6 +600,8 @@ fn sigint_and_sigkill(method: &str) {
         "0",
         "--sleep-ratio",
         "100",
+        "--pace",
+        "always",
         "--method",
         method,
     ];
@@ -796,6 +798,8 @@ fn parallel_copy_under_a_writer_is_exact_and_resumes_after_a_kill() {
         "0",
         "--sleep-ratio",
         "50",
+        "--pace",
+        "always",
     ];
     let mut child = spawn(&slow);
     wait_phase(&mut c, "t", "copying", 6, &mut child);
@@ -952,6 +956,93 @@ fn the_swap_never_makes_an_application_transaction_a_deadlock_victim() {
         );
         assert_eq!(leftovers(&mut c), Vec::<String>::new(), "{method}");
     }
+}
+
+/// `--pace adaptive` (the default) copies flat out on an idle server, even
+/// with a large --sleep-ratio, and yields while the application suffers:
+/// sessions running statements (here six `SELECT SLEEP`) raise
+/// Threads_running above its level at rest, and the copy sleeps until they
+/// are gone, saying both on stderr.
+#[test]
+fn adaptive_pacing_yields_only_while_the_application_suffers() {
+    let (s, mut c) = seeded_single();
+    exec(&mut c, "INSERT INTO app.t SELECT seq, seq % 1000, CONCAT('more-', seq), 'a' FROM seq_3001_to_30000").expect("more rows");
+    let d = dsn(s.port(), "t");
+    let args = |alter: &'static str| {
+        vec![
+            d.clone(),
+            "--alter".into(),
+            alter.into(),
+            "--execute".into(),
+            "--force-copy".into(),
+            "--format".into(),
+            "json".into(),
+            "--chunk-size".into(),
+            "100".into(),
+            "--chunk-time".into(),
+            "0".into(),
+            "--sleep-ratio".into(),
+            "20".into(),
+        ]
+    };
+    // Idle: no round yields (always pacing would sleep 20x the copy).
+    let r = Tool::new(TOOL)
+        .args(args("ADD INDEX k_idx (k)"))
+        .run()
+        .expect("run");
+    r.expect_code(0);
+    let doc = r.json();
+    let (rounds, yielded) = (
+        doc["rounds"].as_u64().unwrap_or(0),
+        doc["rounds_yielded"].as_u64().unwrap_or(u64::MAX),
+    );
+    // Idle but for other tests on the machine: few rounds, if any, yield.
+    assert!(
+        rounds >= 100 && yielded * 4 < rounds,
+        "{doc:#}\n{}",
+        r.stderr
+    );
+    eprintln!(
+        "idle, --sleep-ratio 20, adaptive: copy {}s, {} chunks in {rounds} rounds, yielded after {yielded}",
+        doc["copy_seconds"], doc["chunks"]
+    );
+
+    // Busy for a while during the copy.
+    let a: Vec<String> = args("DROP INDEX k_idx");
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let mut child = spawn(&a);
+    wait_phase(&mut c, "t", "copying", 4, &mut child);
+    let sleepers: Vec<_> = (0..6)
+        .map(|_| {
+            let mut conn = s.connect().expect("sleeper");
+            std::thread::spawn(move || {
+                let _: Option<i64> = conn.row("sleeper", "SELECT SLEEP(3)").expect("sleep");
+            })
+        })
+        .collect();
+    for t in sleepers {
+        t.join().expect("sleeper");
+    }
+    let r = finish(child);
+    r.expect_code(0);
+    let doc = r.json();
+    assert!(doc["rounds_yielded"].as_u64().unwrap_or(0) >= 1, "{doc:#}");
+    eprintln!(
+        "busy for 3 s: copy {}s, {} rounds, yielded after {}",
+        doc["copy_seconds"], doc["rounds"], doc["rounds_yielded"]
+    );
+    assert!(
+        r.stderr
+            .contains("pacing: the application suffers (Threads_running"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("pacing: the application is back"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(leftovers(&mut c), Vec::<String>::new());
 }
 
 #[test]

@@ -15,6 +15,7 @@ use crate::capture::{Capture, Shadow};
 use crate::copy::{compare_chunk, copy_chunk, recopy_chunk, trigger_sql};
 use crate::cutover::{binlog_swap, bounded, lock_rename_swap, rebuild_fk_sql, swap_sql, SwapCtx};
 use crate::engine::{Done, Job};
+use crate::pace::Pacer;
 use crate::plan::{child_keys, create_clone, show_create};
 use crate::state::{self, Checkpoint, Phase};
 use crate::{FkMethod, Method};
@@ -100,6 +101,8 @@ struct Copier<'a> {
     /// (`--threads` - 1), set up as the copy's.
     workers: Vec<Conn>,
     throttle: Throttle,
+    /// How long to yield after each round of the copy.
+    pacer: Pacer,
     /// Binary log capture (`--method binlog`).
     capture: Option<Capture>,
 }
@@ -147,12 +150,19 @@ impl<'a> Copier<'a> {
             };
             capture = Some(Capture::start(reader, job.server, job.table, from, target)?);
         }
+        let pacer = Pacer::new(
+            job.cfg.pace,
+            job.cfg.sleep_ratio,
+            conn::connect(job.spec, job.opts)?,
+            probe_sql(job),
+        )?;
         Ok(Copier {
             job,
             copy,
             locking,
             workers,
             throttle,
+            pacer,
             capture,
         })
     }
@@ -293,8 +303,11 @@ impl<'a> Copier<'a> {
                     left as f64 / rate.max(1.0)
                 );
             }
-            if job.cfg.sleep_ratio > 0.0 {
-                job.sleep(took.mul_f64(job.cfg.sleep_ratio))?;
+            done.rounds += 1;
+            let pause = self.pacer.after_round(took, &self.throttle)?;
+            if !pause.is_zero() {
+                done.rounds_yielded += 1;
+                job.sleep(pause)?;
             }
         }
         progress.finish();
@@ -569,6 +582,19 @@ fn connect_copy(job: &Job<'_>) -> Result<(Conn, bool)> {
         log::info!("the copy reads with share locks (the session cannot use row-based logging)");
     }
     Ok((c, locking))
+}
+
+/// The pacer's latency probe: one row of the table read by its key.
+fn probe_sql(job: &Job<'_>) -> String {
+    let key = job.plan.key.column_names();
+    let n = job.n;
+    format!(
+        "SELECT {} FROM {} FORCE INDEX ({}) ORDER BY {} LIMIT 1",
+        oxkit::sql::quote_idents(&key),
+        n.q(&n.table),
+        oxkit::sql::quote_ident(&job.plan.key.name),
+        oxkit::sql::quote_idents(&key)
+    )
 }
 
 /// Runs `f` on each item at once, each on a session of its own

@@ -51,6 +51,8 @@ pub struct Report {
 pub struct Done {
     pub rows_copied: u64,
     pub chunks: u32,
+    pub rounds: u32,
+    pub rounds_yielded: u32,
     pub checksum_chunks: u32,
     pub chunks_recopied: u32,
     pub exact_compares: u32,
@@ -470,7 +472,13 @@ fn print_text(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     if r.executed {
         if r.plan == PlanKind::Copy {
             t.row(["rows copied", &d.rows_copied.to_string()]);
-            t.row(["chunks", &d.chunks.to_string()]);
+            t.row([
+                "chunks",
+                &format!(
+                    "{} in {} rounds, yielded after {}",
+                    d.chunks, d.rounds, d.rounds_yielded
+                ),
+            ]);
             t.row([
                 "checksum",
                 &format!(
@@ -600,7 +608,7 @@ mod tests {
             keys.join(" "),
             "db table alter method plan nocopy_possible executed resumed rows_estimate \
              estimated_seconds guards changed_columns children rows_copied chunks \
-             checksum_chunks chunks_recopied exact_compares copy_seconds checksum_seconds \
+             rounds rounds_yielded checksum_chunks chunks_recopied exact_compares copy_seconds checksum_seconds \
              cut_over_attempts cut_over_seconds total_seconds old_table binlog_changes \
              binlog_keys_applied binlog_keys_waited method_note exit_status"
         );

@@ -22,6 +22,7 @@ mod copy;
 mod cutover;
 mod engine;
 mod names;
+mod pace;
 mod plan;
 mod state;
 mod triggers;
@@ -38,6 +39,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use alter::Alter;
+pub use pace::Pace;
 
 /// How changes made to the table during the copy reach the shadow table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
@@ -131,7 +133,7 @@ pub struct Args {
 
     #[command(flatten)]
     pub chunk: ChunkArgs,
-    /// Pause after each chunk for this fraction of the chunk's time, so the copy yields to the application (0: copy flat out)
+    /// Pause after a round of chunks for this fraction of its time, so the copy yields to the application (with --pace adaptive only while it suffers; 0: copy flat out)
     #[arg(
         long,
         default_value_t = 0.5,
@@ -139,6 +141,14 @@ pub struct Args {
         help_heading = "Chunking"
     )]
     pub sleep_ratio: f64,
+    /// When the copy sleeps --sleep-ratio: only while the application suffers, or after every round
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = Pace::Adaptive,
+        help_heading = "Chunking"
+    )]
+    pub pace: Pace,
     /// Sessions that copy (and checksum) disjoint key ranges at once; each round of chunks is paced and checkpointed as one
     #[arg(long, default_value = "2", value_name = "N", help_heading = "Chunking")]
     pub threads: oxkit::cli::Count,
@@ -199,6 +209,8 @@ pub struct Config {
     pub chunk_time: Duration,
     /// `--sleep-ratio`.
     pub sleep_ratio: f64,
+    /// `--pace`.
+    pub pace: Pace,
     /// `--threads`: chunks copied (and compared) at once, at least 1.
     pub threads: usize,
     /// `--cut-over-lock-wait`, whole seconds (at least 1; `WAIT n` takes integers).
@@ -277,6 +289,7 @@ impl Config {
             chunk_size: args.chunk.chunk_size.get(),
             chunk_time: args.chunk.chunk_time.duration(),
             sleep_ratio: args.sleep_ratio,
+            pace: args.pace,
             threads: args.threads.as_usize(),
             lock_wait,
             cut_over_timeout: args.cut_over_timeout.duration(),
@@ -363,8 +376,14 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      locks. When the session cannot use row format, the copy reads with LOCK IN SHARE \
      MODE instead, as pt-online-schema-change does. Any \
      warning other than a duplicate (a value truncated or out of range: the ALTER would \
-     change data) stops the run unless --allow-data-loss. After each round the copy \
-     sleeps --sleep-ratio times the round's time, and it pauses as the Throttling \
+     change data) stops the run unless --allow-data-loss. After a round the copy \
+     sleeps --sleep-ratio times the round's time: with --pace always after every round, \
+     with --pace adaptive (the default) only when the application is seen to suffer, \
+     read after each round against the same readings taken before the copy began: a \
+     one-row read of the table by its key (median of three) over three times its time at \
+     rest and at least 1 ms more, Threads_running more than four above its level at rest, \
+     or a watched replica one second or more behind (each change of verdict is said on \
+     stderr). The copy also pauses as the Throttling \
      options say (replica lag, --max-load, --pause-file; --critical-load aborts). \
      Deadlocks and lock wait timeouts of a chunk are retried.",
     "BINARY LOG CAPTURE (--method binlog; MariaDB, MySQL 8.0.13+). Instead of triggers, a \
@@ -463,7 +482,8 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      on stdout; with --format json one document with fields db, table, alter, method, \
      plan (instant, copy), nocopy_possible, executed, resumed, rows_estimate, \
      estimated_seconds, guards (warnings), changed_columns, children, rows_copied, \
-     chunks, checksum_chunks, chunks_recopied, exact_compares (chunks the binary log \
+     chunks, rounds (of --threads chunks copied at once), rounds_yielded (rounds after \
+     which the copy slept --sleep-ratio), checksum_chunks, chunks_recopied, exact_compares (chunks the binary log \
      method compared under share locks because lock-free compares kept differing), \
      copy_seconds, checksum_seconds, \
      cut_over_attempts, cut_over_seconds, total_seconds, old_table (kept name or null), \
@@ -505,7 +525,14 @@ mod tests {
             "binlog"
         ])
         .is_ok_and(|c| c.method == Some(Method::Binlog)));
-        assert!(parse(&["--alter", "ADD INDEX (a)", "--execute"]).is_ok_and(|c| c.method.is_none()));
+        assert!(
+            parse(&["--alter", "ADD INDEX (a)", "--execute"])
+                .is_ok_and(|c| c.method.is_none() && c.pace == Pace::Adaptive && c.threads == 2)
+        );
+        assert!(
+            parse(&["--alter", "ADD INDEX (a)", "--execute", "--pace", "always"])
+                .is_ok_and(|c| c.pace == Pace::Always)
+        );
         assert!(parse(&[
             "--alter",
             "ADD INDEX (a)",
