@@ -119,7 +119,7 @@ impl<'a> Copier<'a> {
     ) -> Result<Copier<'a>> {
         let (copy, mut locking) = connect_copy(job)?;
         let mut workers = Vec::new();
-        for _ in 1..job.cfg.threads.max(1) {
+        for _ in 1..job.cfg.threads_for(job.method).max(1) {
             let (c, l) = connect_copy(job)?;
             locking |= l;
             workers.push(c);
@@ -218,7 +218,7 @@ impl<'a> Copier<'a> {
     /// disjoint (boundaries read on the copy's session).
     fn round(&mut self, nib: &mut Nibbler) -> Result<Vec<(Chunk, String)>> {
         let mut round = Vec::new();
-        while round.len() < self.job.cfg.threads.max(1) {
+        while round.len() < self.job.cfg.threads_for(self.job.method).max(1) {
             let Some(chunk) = nib.next(&mut self.copy)? else {
                 break;
             };

@@ -149,9 +149,9 @@ pub struct Args {
         help_heading = "Chunking"
     )]
     pub pace: Pace,
-    /// Sessions that copy (and checksum) disjoint key ranges at once; each round of chunks is paced and checkpointed as one
-    #[arg(long, default_value = "2", value_name = "N", help_heading = "Chunking")]
-    pub threads: oxkit::cli::Count,
+    /// Sessions that copy (and checksum) disjoint key ranges at once; each round of chunks is paced and checkpointed as one [default: 2 with binary log capture, 1 with triggers]
+    #[arg(long, value_name = "N", help_heading = "Chunking")]
+    pub threads: Option<oxkit::cli::Count>,
 
     /// Seconds one attempt of the swap (or of any DDL on the table) tries to get the table's metadata lock; it asks only while no transaction holds the table, so the application is never its deadlock victim
     #[arg(
@@ -211,8 +211,9 @@ pub struct Config {
     pub sleep_ratio: f64,
     /// `--pace`.
     pub pace: Pace,
-    /// `--threads`: chunks copied (and compared) at once, at least 1.
-    pub threads: usize,
+    /// `--threads`: chunks copied (and compared) at once, at least 1
+    /// (None: by the method, [`Config::threads_for`]).
+    pub threads: Option<usize>,
     /// `--cut-over-lock-wait`, whole seconds (at least 1; `WAIT n` takes integers).
     pub lock_wait: u32,
     /// `--cut-over-timeout`.
@@ -255,7 +256,7 @@ impl Config {
         if !(args.sleep_ratio.is_finite() && (0.0..=100.0).contains(&args.sleep_ratio)) {
             return Err(usage_error("--sleep-ratio must be between 0 and 100"));
         }
-        if args.threads.get() > 64 {
+        if args.threads.is_some_and(|t| t.get() > 64) {
             return Err(usage_error("--threads must be at most 64"));
         }
         if args.resume && args.dry_run {
@@ -290,7 +291,7 @@ impl Config {
             chunk_time: args.chunk.chunk_time.duration(),
             sleep_ratio: args.sleep_ratio,
             pace: args.pace,
-            threads: args.threads.as_usize(),
+            threads: args.threads.map(oxkit::cli::Count::as_usize),
             lock_wait,
             cut_over_timeout: args.cut_over_timeout.duration(),
             postpone_cut_over: args.postpone_cut_over,
@@ -298,6 +299,20 @@ impl Config {
             recursion,
             format: args.output.format,
             conn: Connection::new(args.conn)?,
+        })
+    }
+}
+
+impl Config {
+    /// Chunks copied at once with `method`: `--threads`, else 2 with
+    /// binary log capture and 1 with triggers (each copy statement there
+    /// can deadlock with the triggers' writes, and InnoDB then rolls back
+    /// the application's lighter transaction: more copy sessions, more
+    /// such deadlocks).
+    pub fn threads_for(&self, method: Method) -> usize {
+        self.threads.unwrap_or(match method {
+            Method::Binlog => 2,
+            Method::Triggers => 1,
         })
     }
 }
@@ -363,7 +378,9 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      write every change to the shadow table in the application's own transaction: \
      REPLACE of the new row, and for an update that changes the key a DELETE of the old \
      key first. Rows are then copied in key order with INSERT IGNORE ... SELECT in chunks \
-     sized to --chunk-time, in rounds of --threads chunks (default 2): the chunks \
+     sized to --chunk-time, in rounds of --threads chunks (default 2 with binary log capture; 1 with \
+     triggers, whose writes to the shadow can deadlock with each copy statement, InnoDB \
+     then rolling back the application's transaction): the chunks \
      of a round are consecutive, disjoint key ranges copied at once, each on a session \
      of its own; the next round starts when the whole round is done, and the round is \
      what is paced, checkpointed and followed by the binary log capture's changes \
@@ -381,7 +398,9 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      with --pace adaptive (the default) only when the application is seen to suffer, \
      read after each round against the same readings taken before the copy began: a \
      one-row read of the table by its key (median of three) over three times its time at \
-     rest and at least 1 ms more, Threads_running more than four above its level at rest, \
+     rest and at least 1 ms more (heeded only when other sessions ran 20 statements a \
+     second or more at rest: on a server nobody else uses the copy only slows itself), \
+     Threads_running more than four above its level at rest, \
      or a watched replica one second or more behind (each change of verdict is said on \
      stderr). The copy also pauses as the Throttling \
      options say (replica lag, --max-load, --pause-file; --critical-load aborts). \
@@ -526,8 +545,13 @@ mod tests {
         ])
         .is_ok_and(|c| c.method == Some(Method::Binlog)));
         assert!(
-            parse(&["--alter", "ADD INDEX (a)", "--execute"])
-                .is_ok_and(|c| c.method.is_none() && c.pace == Pace::Adaptive && c.threads == 2)
+            parse(&["--alter", "ADD INDEX (a)", "--execute"]).is_ok_and(|c| {
+                c.method.is_none()
+                    && c.pace == Pace::Adaptive
+                    && c.threads.is_none()
+                    && c.threads_for(Method::Binlog) == 2
+                    && c.threads_for(Method::Triggers) == 1
+            })
         );
         assert!(
             parse(&["--alter", "ADD INDEX (a)", "--execute", "--pace", "always"])
