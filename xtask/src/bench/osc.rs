@@ -65,7 +65,15 @@ fn timed(what: &str, cmd: &mut Command) -> Result<Duration> {
 /// Runs ox-online-schema-change with `--format json` and prints where its
 /// time went (copy, checksum, swap), which the wall time alone hides.
 fn ox_timed(what: &str, ox: &std::path::Path, args: &[&str]) -> Result<Duration> {
-    let (t, stdout) = super::timed(what, Command::new(ox).args(args).args(["--format", "json"]))?;
+    let (t, stdout, stderr) =
+        super::timed_with_stderr(what, Command::new(ox).args(args).args(["--format", "json"]))?;
+    // What the pacing and the swap said (why a round yielded, a retried lock).
+    for line in stderr
+        .lines()
+        .filter(|l| l.contains("pacing:") || l.contains("not granted"))
+    {
+        eprintln!("    {line}");
+    }
     let j: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_default();
     let f = |k: &str| j[k].as_f64().unwrap_or(f64::NAN);
     eprintln!(
