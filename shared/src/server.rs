@@ -129,6 +129,10 @@ pub struct Capabilities {
     pub binary_log_status: bool,
     /// `SHA1()` and `MD5()` exist (MySQL 9.6 removed them).
     pub legacy_hashes: bool,
+    /// A metadata lock can be asked for without queueing for it
+    /// (`lock_wait_timeout = 0`, `NOWAIT`: MariaDB 10.3+); MySQL's
+    /// `lock_wait_timeout` is at least 1 second.
+    pub mdl_nowait: bool,
 }
 
 /// Oldest versions the tools are written for.
@@ -198,6 +202,7 @@ impl Capabilities {
             mariadb_108_redo: maria && at_least(10, 8, 1),
             binary_log_status: !maria && at_least(8, 2, 0),
             legacy_hashes: maria || !at_least(9, 6, 0),
+            mdl_nowait: maria && at_least(10, 3, 0),
             skip_locked: if maria {
                 at_least(10, 6, 0)
             } else {

@@ -100,6 +100,8 @@ struct State {
     replicas: Vec<Watched>,
     last: Option<Instant>,
     holding: Option<String>,
+    /// The largest replica lag the last look saw (seconds).
+    lag: Option<u64>,
 }
 
 /// Shared between workers; see the module documentation.
@@ -121,6 +123,7 @@ impl Throttle {
                 replicas,
                 last: None,
                 holding: None,
+                lag: None,
             }),
             quiet: Arc::new(Mutex::new(())),
             stopped_seen: AtomicBool::new(false),
@@ -136,6 +139,12 @@ impl Throttle {
     /// True once a replica was seen with a stopped thread.
     pub fn replication_stopped_seen(&self) -> bool {
         self.stopped_seen.load(Ordering::SeqCst)
+    }
+
+    /// The largest replica lag (seconds) the last check saw, if it read
+    /// any: a tool can yield before `max_lag` is reached.
+    pub fn last_lag(&self) -> Option<u64> {
+        self.state.lock().ok().and_then(|st| st.lag)
     }
 
     /// Returns when nothing holds the run back; errors on critical load, on
@@ -228,11 +237,15 @@ impl Throttle {
             .quiet
             .lock()
             .map_err(|_| anyhow::anyhow!("replication lock poisoned"))?;
+        st.lag = None;
         for r in st.replicas.iter_mut() {
             let status = replica_status(&mut r.conn, &r.server)?;
             let Some(s) = status.first() else {
                 continue;
             };
+            if let Some(l) = s.seconds_behind {
+                st.lag = Some(st.lag.unwrap_or(0).max(l));
+            }
             if s.is_stopped() {
                 self.stopped_seen.store(true, Ordering::SeqCst);
                 let why = format!(

@@ -40,8 +40,12 @@
 //! which no application touches), so no cycle can form.
 //!
 //! Ordering with the copy (the race the trigger method closes with share
-//! locks): the copy runs on the same session and thread as the applier,
-//! and they alternate: copy a chunk, then apply the keys read so far. A
+//! locks): the applier runs on the copy's session and thread, and they
+//! alternate: copy a round of chunks (one, or `--threads` disjoint,
+//! consecutive ones on as many sessions at once; the round ends when the
+//! last of its statements has returned), then apply the keys read so far.
+//! No apply overlaps a chunk statement, so for each chunk of a round,
+//! whichever session ran it, the following holds as with one session. A
 //! chunk's `INSERT IGNORE ... SELECT` reads the original at some instant
 //! t0. A change committed before t0 is in what the chunk reads. A change
 //! committed after t0 is applied after the chunk's insert: it cannot have
@@ -51,7 +55,12 @@
 //! the chunk's possibly older row (or a row deleted meanwhile) is replaced
 //! (or deleted). INSERT IGNORE in the copy keeps a newer applied row that
 //! is already there; the DELETE before the re-read makes the applied row
-//! win over an older copied one.
+//! win over an older copied one. An apply overlapping a chunk would break
+//! this: the application deletes a row the chunk has read but not yet
+//! inserted, the applier deletes the key from the shadow (nothing there
+//! yet), then the chunk inserts the deleted row, and nothing removes it
+//! until the checksum. Hence rounds, not an applier running beside the
+//! copy sessions.
 
 use crate::copy::{check_warnings, retrying};
 use crate::names::Names;

@@ -15,6 +15,7 @@ use crate::capture::{Capture, Shadow};
 use crate::copy::{compare_chunk, copy_chunk, recopy_chunk, trigger_sql};
 use crate::cutover::{binlog_swap, bounded, lock_rename_swap, rebuild_fk_sql, swap_sql, SwapCtx};
 use crate::engine::{Done, Job};
+use crate::pace::Pacer;
 use crate::plan::{child_keys, create_clone, show_create};
 use crate::state::{self, Checkpoint, Phase};
 use crate::{FkMethod, Method};
@@ -22,7 +23,7 @@ use anyhow::{Context as _, Result};
 use oxkit::binlog::{master_position, Reader};
 use oxkit::conn::{self, Conn};
 use oxkit::entry::{Cancel, ExitError};
-use oxkit::nibble::{self, ChunkKey, NibbleOptions, Nibbler};
+use oxkit::nibble::{self, Chunk, ChunkKey, NibbleOptions, Nibbler};
 use oxkit::progress::Progress;
 use oxkit::server::{Flavor, Server};
 use oxkit::throttle::{Throttle, Watched};
@@ -96,7 +97,12 @@ struct Copier<'a> {
     copy: Conn,
     /// It copies with share locks (see [`crate::copy`]).
     locking: bool,
+    /// The other sessions chunks are copied and compared on
+    /// (`--threads` - 1), set up as the copy's.
+    workers: Vec<Conn>,
     throttle: Throttle,
+    /// How long to yield after each round of the copy.
+    pacer: Pacer,
     /// Binary log capture (`--method binlog`).
     capture: Option<Capture>,
 }
@@ -111,7 +117,13 @@ impl<'a> Copier<'a> {
         conn: &mut Conn,
         checkpoint: Option<&Checkpoint>,
     ) -> Result<Copier<'a>> {
-        let (copy, locking) = connect_copy(job)?;
+        let (copy, mut locking) = connect_copy(job)?;
+        let mut workers = Vec::new();
+        for _ in 1..job.cfg.threads_for(job.method).max(1) {
+            let (c, l) = connect_copy(job)?;
+            locking |= l;
+            workers.push(c);
+        }
         let throttle = throttle(job)?;
         let mut capture = None;
         if job.method == Method::Binlog {
@@ -138,11 +150,19 @@ impl<'a> Copier<'a> {
             };
             capture = Some(Capture::start(reader, job.server, job.table, from, target)?);
         }
+        let pacer = Pacer::new(
+            job.cfg.pace,
+            job.cfg.sleep_ratio,
+            conn::connect(job.spec, job.opts)?,
+            probe_sql(job),
+        )?;
         Ok(Copier {
             job,
             copy,
             locking,
+            workers,
             throttle,
+            pacer,
             capture,
         })
     }
@@ -167,6 +187,7 @@ impl<'a> Copier<'a> {
                     conn,
                     &job.ctx.cancel,
                     job.ddl_bound(),
+                    &[(&n.db, &n.table)],
                     "creating a trigger",
                     &sql,
                 )?;
@@ -185,54 +206,93 @@ impl<'a> Copier<'a> {
         Ok(())
     }
 
-    /// Phase `copying`: the chunks `nib` has left, each checkpointed,
-    /// paced by `--sleep-ratio` and the throttle.
+    /// The sessions chunks run on at once: the copy's own first, then
+    /// the workers (`--threads` in all).
+    fn sessions(&mut self) -> Vec<&mut Conn> {
+        std::iter::once(&mut self.copy)
+            .chain(self.workers.iter_mut())
+            .collect()
+    }
+
+    /// The next round: up to `--threads` chunks of `nib`, consecutive and
+    /// disjoint (boundaries read on the copy's session).
+    fn round(&mut self, nib: &mut Nibbler) -> Result<Vec<(Chunk, String)>> {
+        let mut round = Vec::new();
+        while round.len() < self.job.cfg.threads_for(self.job.method).max(1) {
+            let Some(chunk) = nib.next(&mut self.copy)? else {
+                break;
+            };
+            let cond = nib.key.range_sql(&chunk.lower, &chunk.upper);
+            round.push((chunk, cond));
+        }
+        Ok(round)
+    }
+
+    /// Phase `copying`: the chunks `nib` has left, in rounds of
+    /// `--threads` chunks copied at once on as many sessions; each round
+    /// is followed by the captured changes, checkpointed, and paced by
+    /// `--sleep-ratio` and the throttle as one chunk was.
+    ///
+    /// Why rounds, with the binary log applier only between them (the
+    /// applier's side is argued in [`crate::capture`]): applying a key
+    /// while a chunk covering it is in flight could delete the shadow's
+    /// row of a key the application deleted, after the chunk read the
+    /// row and before it inserted it, and the chunk would then bring the
+    /// deleted row back. Between rounds no chunk statement runs, so every
+    /// chunk's read instant is before the apply that follows, exactly as
+    /// with one session. The chunks of a round are consecutive, so the
+    /// checkpoint after a round (the last chunk's upper key) covers every
+    /// row below it; a run killed in a round copies the whole round again
+    /// on `--resume` (INSERT IGNORE keeps the rows already there, and the
+    /// capture re-reads from the position saved with the checkpoint).
     fn copy_rows(&mut self, nib: &mut Nibbler, done: &mut Done) -> Result<()> {
         let job = self.job;
         let (n, cancel, estimate) = (job.n, &job.ctx.cancel, job.table.row_estimate);
+        let (plan, allow_data_loss, locking) = (job.plan, job.cfg.allow_data_loss, self.locking);
         let copy_start = Instant::now();
         let progress = Progress::new(job.ctx, estimate.max(1), "copying rows");
         let mut last_log = Instant::now();
         let mut copied_now = 0u64;
         loop {
             self.throttle.wait(cancel)?;
-            let Some(chunk) = nib.next(&mut self.copy)? else {
+            let round = self.round(nib)?;
+            let Some((last, _)) = round.last() else {
                 break;
             };
-            let cond = nib.key.range_sql(&chunk.lower, &chunk.upper);
             let t = Instant::now();
-            let rows = copy_chunk(
-                &mut self.copy,
-                cancel,
-                n,
-                job.plan,
-                &cond,
-                job.cfg.allow_data_loss,
-                self.locking,
-            )
-            .with_context(|| format!("table {}.{} chunk {}", n.db, n.table, chunk.number))?;
+            let results = on_sessions(self.sessions(), &round, |c, (chunk, cond)| {
+                let t = Instant::now();
+                let rows = copy_chunk(c, cancel, n, plan, cond, allow_data_loss, locking)
+                    .with_context(|| {
+                        format!("table {}.{} chunk {}", n.db, n.table, chunk.number)
+                    })?;
+                Ok((rows, t.elapsed()))
+            });
             let took = t.elapsed();
-            nib.observe_chunk(&chunk, rows, took);
-            done.rows_copied += rows;
-            done.chunks += 1;
-            copied_now += rows;
-            let (upper, excl) = match &chunk.upper {
+            for ((chunk, _), r) in round.iter().zip(results) {
+                let (rows, chunk_took) = r?;
+                nib.observe_chunk(chunk, rows, chunk_took);
+                done.rows_copied += rows;
+                done.chunks += 1;
+                copied_now += rows;
+                progress.inc(rows);
+            }
+            let (upper, excl) = match &last.upper {
                 nibble::Bound::Open => (None, false),
                 nibble::Bound::Incl(v) => (Some(v), false),
                 nibble::Bound::Excl(v) => (Some(v), true),
             };
-            // Everything captured so far, after the chunk (see crate::capture).
+            // Everything captured so far, after the round (see above).
             self.apply_captured()?;
             state::save_chunk(
                 &mut self.copy,
                 n,
-                chunk.number,
+                last.number,
                 upper,
                 excl,
                 done.rows_copied,
             )?;
             let rate = copied_now as f64 / copy_start.elapsed().as_secs_f64().max(0.001);
-            progress.inc(rows);
             progress.message(format!("{rate:.0} rows/s"));
             if last_log.elapsed() > Duration::from_secs(10) {
                 last_log = Instant::now();
@@ -243,8 +303,11 @@ impl<'a> Copier<'a> {
                     left as f64 / rate.max(1.0)
                 );
             }
-            if job.cfg.sleep_ratio > 0.0 {
-                job.sleep(took.mul_f64(job.cfg.sleep_ratio))?;
+            done.rounds += 1;
+            let pause = self.pacer.after_round(took, &self.throttle)?;
+            if !pause.is_zero() {
+                done.rounds_yielded += 1;
+                job.sleep(pause)?;
             }
         }
         progress.finish();
@@ -254,10 +317,15 @@ impl<'a> Copier<'a> {
 
     /// Phase `checksum`: every chunk of the original compared with the
     /// shadow; a differing chunk is copied again, and one that keeps
-    /// differing refuses the swap (unless `--allow-data-loss`).
+    /// differing refuses the swap (unless `--allow-data-loss`). The first
+    /// compare of each chunk runs in rounds of `--threads` chunks at once
+    /// (read-only snapshots: they cannot race the applier or each other);
+    /// what follows for a differing chunk (catching up, compares under
+    /// locks, recopies) runs on the copy's session alone, as before.
     fn checksum_pass(&mut self, done: &mut Done) -> Result<()> {
         let job = self.job;
         let (n, cancel, allow_data_loss) = (job.n, &job.ctx.cancel, job.cfg.allow_data_loss);
+        let plan = job.plan;
         let start = Instant::now();
         // With binary log capture a chunk differs while a change to one of
         // its rows is not applied yet: the odds grow with the chunk's rows,
@@ -271,37 +339,46 @@ impl<'a> Copier<'a> {
         };
         let mut nib = job.nibbler(chunk_time);
         let mut differing = 0u32;
-        while let Some(chunk) = nib.next(&mut self.copy)? {
+        loop {
             self.throttle.wait(cancel)?;
-            let cond = nib.key.range_sql(&chunk.lower, &chunk.upper);
-            let t = Instant::now();
+            let round = self.round(&mut nib)?;
+            if round.is_empty() {
+                break;
+            }
             if let Some(cap) = self.capture.as_mut() {
                 cap.apply(&mut self.copy, cancel)?;
             }
-            let first = compare_chunk(&mut self.copy, cancel, n, job.plan, &cond)?;
-            nib.observe_chunk(&chunk, first.0 .0, t.elapsed());
-            done.checksum_chunks += 1;
-            let (mut a, mut b) = self.past_lag(first, &cond, done)?;
-            let mut tries = 0;
-            let max_tries = if allow_data_loss { 1 } else { 3 };
-            while a != b && tries < max_tries {
-                tries += 1;
-                // Expected now and then with lock-free copying (see crate::copy).
-                log::info!(
-                    "chunk {} differs (original {} rows, copy {} rows); copying it again",
-                    chunk.number,
-                    a.0,
-                    b.0
-                );
-                recopy_chunk(&mut self.copy, cancel, n, job.plan, &cond)?;
-                done.chunks_recopied += 1;
-                (a, b) = match self.capture.as_mut() {
-                    Some(cap) => cap.compare_exact(&mut self.copy, cancel, &cond)?,
-                    None => compare_chunk(&mut self.copy, cancel, n, job.plan, &cond)?,
-                };
-            }
-            if a != b {
-                differing += 1;
+            let firsts = on_sessions(self.sessions(), &round, |c, (_, cond)| {
+                let t = Instant::now();
+                let sums = compare_chunk(c, cancel, n, plan, cond)?;
+                Ok((sums, t.elapsed()))
+            });
+            for ((chunk, cond), r) in round.iter().zip(firsts) {
+                let (first, took) = r?;
+                nib.observe_chunk(chunk, first.0 .0, took);
+                done.checksum_chunks += 1;
+                let (mut a, mut b) = self.past_lag(first, cond, done)?;
+                let mut tries = 0;
+                let max_tries = if allow_data_loss { 1 } else { 3 };
+                while a != b && tries < max_tries {
+                    tries += 1;
+                    // Expected now and then with lock-free copying (see crate::copy).
+                    log::info!(
+                        "chunk {} differs (original {} rows, copy {} rows); copying it again",
+                        chunk.number,
+                        a.0,
+                        b.0
+                    );
+                    recopy_chunk(&mut self.copy, cancel, n, plan, cond)?;
+                    done.chunks_recopied += 1;
+                    (a, b) = match self.capture.as_mut() {
+                        Some(cap) => cap.compare_exact(&mut self.copy, cancel, cond)?,
+                        None => compare_chunk(&mut self.copy, cancel, n, plan, cond)?,
+                    };
+                }
+                if a != b {
+                    differing += 1;
+                }
             }
         }
         done.checksum_seconds += start.elapsed().as_secs_f64();
@@ -386,8 +463,9 @@ impl<'a> Copier<'a> {
                 conn,
                 cancel,
                 job.ddl_bound(),
+                &[(&job.n.db, &job.n.table), (&job.n.db, &job.n.shadow)],
                 "swapping the tables",
-                &swap_sql(job.server, job.n, job.cfg.lock_wait),
+                &swap_sql(job.n),
             )?;
         }
         done.cut_over_seconds = t.elapsed().as_secs_f64();
@@ -412,6 +490,7 @@ pub fn after_swap(job: &Job<'_>, conn: &mut Conn, done: &mut Done) -> Result<()>
             conn,
             &after,
             job.ddl_bound(),
+            &[(&n.db, &n.del)],
             "renaming the old table",
             &format!("RENAME TABLE {} TO {}", n.q(&n.del), n.q(&n.old)),
         )
@@ -427,6 +506,7 @@ pub fn after_swap(job: &Job<'_>, conn: &mut Conn, done: &mut Done) -> Result<()>
             conn,
             &after,
             job.ddl_bound(),
+            &[(&n.db, &n.old)],
             "dropping a trigger",
             &format!("DROP TRIGGER IF EXISTS {}", n.q(trg)),
         )
@@ -472,6 +552,7 @@ fn repoint_children(job: &Job<'_>, conn: &mut Conn, after: &Cancel) -> Result<bo
             conn,
             after,
             job.ddl_bound(),
+            &[(&fk.db, &fk.table)],
             "re-pointing a child foreign key",
             &sql,
         )
@@ -501,6 +582,58 @@ fn connect_copy(job: &Job<'_>) -> Result<(Conn, bool)> {
         log::info!("the copy reads with share locks (the session cannot use row-based logging)");
     }
     Ok((c, locking))
+}
+
+/// The pacer's latency probe: one row of the table read by its key.
+fn probe_sql(job: &Job<'_>) -> String {
+    let key = job.plan.key.column_names();
+    let n = job.n;
+    format!(
+        "SELECT {} FROM {} FORCE INDEX ({}) ORDER BY {} LIMIT 1",
+        oxkit::sql::quote_idents(&key),
+        n.q(&n.table),
+        oxkit::sql::quote_ident(&job.plan.key.name),
+        oxkit::sql::quote_idents(&key)
+    )
+}
+
+/// Runs `f` on each item at once, each on a session of its own
+/// (`sessions` has at least as many), on scoped threads; one item runs on
+/// the calling thread. The results come back in the items' order.
+fn on_sessions<I: Sync, T: Send>(
+    sessions: Vec<&mut Conn>,
+    items: &[I],
+    f: impl Fn(&mut Conn, &I) -> Result<T> + Sync,
+) -> Vec<Result<T>> {
+    if sessions.len() < items.len() {
+        // Never so (a round has at most --threads chunks): refused, not
+        // left out.
+        return items
+            .iter()
+            .map(|_| Err(anyhow::anyhow!("more chunks than sessions in a round")))
+            .collect();
+    }
+    if let [item] = items {
+        if let Some(c) = sessions.into_iter().next() {
+            return vec![f(c, item)];
+        }
+        return Vec::new();
+    }
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = sessions
+            .into_iter()
+            .zip(items)
+            .map(|(c, item)| s.spawn(move || f(c, item)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a copy thread panicked")))
+            })
+            .collect()
+    })
 }
 
 /// The throttle, watching the replicas `--recursion-method` finds.

@@ -1,13 +1,31 @@
 //! DDL on the live table with bounded metadata-lock waits: the instant
 //! ALTER, trigger creation, the swap, and re-pointing child foreign keys.
 //!
-//! A DDL statement that waits for a metadata lock makes every later
-//! statement on the table queue behind it, so each attempt waits at most
-//! `--cut-over-lock-wait` seconds (`WAIT n` on MariaDB, and
-//! `lock_wait_timeout` for everything, which is what MySQL has), then lets
-//! the application run for a moment and tries again, until
-//! `--cut-over-timeout`. On each timeout the sessions with open
-//! transactions (the likely holders) are named.
+//! Never queued where the application could deadlock with it. An
+//! application transaction that read the table holds its metadata lock
+//! (SHARED_READ) until it ends; when it then writes the table it asks for
+//! SHARED_WRITE. If a DDL or `LOCK TABLES ... WRITE` of ours is queued for
+//! the table in between, that request waits behind ours while ours waits
+//! for the transaction: a deadlock, and the server's metadata lock
+//! deadlock detector rolls back the waiter with the lighter lock, which is
+//! always the application's (DML weighs less than DDL). That was the
+//! bench's two client errors per run under sysbench `oltp_read_write`
+//! (point and range SELECTs, then UPDATEs, in one transaction), seen as
+//! error 1213 in the application while the swap's lock was queued. So the
+//! tool asks for the table's metadata lock only in a way that cannot
+//! queue ([`Ask`]): on MariaDB with `lock_wait_timeout = 0`, which fails at
+//! once instead of queueing, asked again every few milliseconds until it
+//! is granted (at an instant when no transaction holds the table) or an
+//! attempt's `--cut-over-lock-wait` seconds are over; on MySQL, whose
+//! `lock_wait_timeout` is at least 1 second, only once
+//! `performance_schema.metadata_locks` shows no other session holding a
+//! transaction's lock on the tables, then queued (a transaction that
+//! begins between that look and the request can still be chosen; the
+//! window is a round trip). Once our lock is granted no application
+//! transaction holds the table, so what queues behind it (the
+//! application's statements, the MariaDB swap's RENAME) waits without a
+//! cycle. Each attempt is said on stderr with the sessions holding the
+//! table, and attempts are retried until `--cut-over-timeout`.
 //!
 //! The swap is a single `RENAME TABLE t TO _t_old, _t_new TO t`: atomic,
 //! and with trigger capture the shadow is exactly in sync at that instant
@@ -28,26 +46,144 @@ use oxkit::conn::{self, cell_text, Conn, ConnectOptions, ErrorKind};
 use oxkit::dsn::ConnSpec;
 use oxkit::entry::{Cancel, ExitError};
 use oxkit::schema::ForeignKey;
-use oxkit::server::{Flavor, Server};
+use oxkit::server::Server;
 use oxkit::sql::{quote_ident, quote_idents};
 use oxkit::Exit;
 use std::time::{Duration, Instant};
 
+/// How a DDL asks for metadata locks (see the module comment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ask {
+    /// `lock_wait_timeout = 0`, asked again every few milliseconds: never
+    /// queued (MariaDB).
+    NoWait,
+    /// Asked once `performance_schema.metadata_locks` shows no other
+    /// session holding a transaction's lock on the tables, then queued for
+    /// the rest of the attempt (MySQL).
+    WhenFree,
+}
+
+impl Ask {
+    /// The way `server` allows.
+    pub fn of(server: &Server) -> Ask {
+        if server.caps.mdl_nowait {
+            Ask::NoWait
+        } else {
+            Ask::WhenFree
+        }
+    }
+}
+
 /// Limits of one bounded DDL.
 #[derive(Clone, Copy, Debug)]
 pub struct Bound {
-    /// Seconds one attempt may wait for the lock.
+    /// Seconds one attempt may take to get the lock.
     pub lock_wait: u32,
     /// When to give up.
     pub deadline: Instant,
+    /// How the lock is asked for.
+    pub ask: Ask,
 }
 
-/// ` WAIT n` on MariaDB, nothing elsewhere.
-pub fn wait_clause(server: &Server, secs: u32) -> String {
-    if server.flavor == Flavor::MariaDB {
-        format!(" WAIT {secs}")
-    } else {
-        String::new()
+/// Time between two asks that were refused at once.
+const NOWAIT_STEP: Duration = Duration::from_millis(2);
+
+/// Whether no other session holds a transaction's metadata lock on any
+/// of `tables` (schema, table), by `performance_schema.metadata_locks`.
+/// Without that table (performance_schema off) it cannot tell: true.
+fn mdl_free(conn: &mut Conn, tables: &[(&str, &str)]) -> bool {
+    if tables.is_empty() {
+        return true;
+    }
+    let list: Vec<String> = tables
+        .iter()
+        .map(|(d, t)| {
+            format!(
+                "({}, {})",
+                oxkit::sql::quote_str(d),
+                oxkit::sql::quote_str(t)
+            )
+        })
+        .collect();
+    let held: Option<u64> = conn
+        .row(
+            "reading metadata locks",
+            &format!(
+                "SELECT COUNT(*) FROM performance_schema.metadata_locks \
+                 WHERE OBJECT_TYPE = 'TABLE' AND LOCK_STATUS = 'GRANTED' \
+                   AND LOCK_DURATION = 'TRANSACTION' AND (OBJECT_SCHEMA, OBJECT_NAME) IN ({}) \
+                   AND OWNER_THREAD_ID <> (SELECT THREAD_ID FROM performance_schema.threads \
+                                           WHERE PROCESSLIST_ID = CONNECTION_ID())",
+                list.join(", ")
+            ),
+        )
+        .ok()
+        .flatten();
+    held.unwrap_or(0) == 0
+}
+
+/// One attempt of at most `lock_wait` seconds to run `sql`, which takes
+/// the metadata locks of `tables`, asked for as `ask` says: `Ok(true)` it
+/// ran, `Ok(false)` the attempt's time passed (nothing of ours is queued
+/// any more). A lock error other than a wait or a deadlock, or any other
+/// error, fails.
+pub fn attempt(
+    conn: &mut Conn,
+    cancel: &Cancel,
+    ask: Ask,
+    lock_wait: u32,
+    tables: &[(&str, &str)],
+    what: &str,
+    sql: &str,
+) -> Result<bool> {
+    let until = Instant::now() + Duration::from_secs(u64::from(lock_wait.max(1)));
+    let refused =
+        |e: &conn::DbError| matches!(e.kind, ErrorKind::LockWaitTimeout | ErrorKind::Deadlock);
+    match ask {
+        Ask::NoWait => {
+            conn.run("session setup", "SET SESSION lock_wait_timeout = 0")?;
+            let r = (|| loop {
+                match conn.run(what, sql) {
+                    Ok(()) => return Ok(true),
+                    Err(e) if refused(&e) => {}
+                    Err(e) => return Err(anyhow::Error::from(e)),
+                }
+                if Instant::now() >= until {
+                    return Ok(false);
+                }
+                cancel.check()?;
+                std::thread::sleep(NOWAIT_STEP);
+            })();
+            // The session's later statements (the checkpoint, cleanup)
+            // wait as before, bounded.
+            conn.run(
+                "session setup",
+                &format!("SET SESSION lock_wait_timeout = {}", lock_wait.max(1)),
+            )?;
+            r
+        }
+        Ask::WhenFree => {
+            while !mdl_free(conn, tables) {
+                if Instant::now() >= until {
+                    return Ok(false);
+                }
+                cancel.check()?;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let left = until
+                .saturating_duration_since(Instant::now())
+                .as_secs()
+                .max(1);
+            conn.run(
+                "session setup",
+                &format!("SET SESSION lock_wait_timeout = {left}"),
+            )?;
+            match conn.run(what, sql) {
+                Ok(()) => Ok(true),
+                Err(e) if refused(&e) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
+        }
     }
 }
 
@@ -88,66 +224,61 @@ pub fn blockers(conn: &mut Conn) -> String {
         .join("; ")
 }
 
-/// Runs `sql` until it gets its metadata locks within one bounded wait,
-/// retrying until the deadline. Returns the number of attempts.
+/// Runs `sql` (which takes the metadata locks of `tables`) in bounded
+/// attempts ([`attempt`]) until it runs, retrying until the deadline.
+/// Returns the number of attempts.
 pub fn bounded(
     conn: &mut Conn,
     cancel: &Cancel,
     bound: Bound,
+    tables: &[(&str, &str)],
     what: &str,
     sql: &str,
 ) -> Result<u32> {
-    conn.run(
-        "session setup",
-        &format!("SET SESSION lock_wait_timeout = {}", bound.lock_wait),
-    )?;
     let mut attempts = 0;
     loop {
         attempts += 1;
         let start = Instant::now();
-        match conn.run(what, sql) {
-            Ok(()) => return Ok(attempts),
-            Err(e) if matches!(e.kind, ErrorKind::LockWaitTimeout | ErrorKind::Deadlock) => {
-                let who = blockers(conn);
-                if Instant::now() >= bound.deadline {
-                    return Err(ExitError {
-                        exit: Exit::ERROR,
-                        message: format!(
-                            "{what}: gave up after {attempts} attempts (--cut-over-timeout); the table's metadata lock is held: {who}"
-                        ),
-                    }
-                    .into());
-                }
-                log::warn!(
-                    "{what}: metadata lock not granted within {}s (attempt {attempts}, waited {:.1}s); holders: {who}; retrying",
-                    bound.lock_wait,
-                    start.elapsed().as_secs_f64()
-                );
-                // Let the queued application statements through before the
-                // next attempt.
-                let pause = Duration::from_millis(500)
-                    .min(bound.deadline.saturating_duration_since(Instant::now()));
-                let until = Instant::now() + pause;
-                while Instant::now() < until {
-                    cancel.check()?;
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                cancel.check()?;
-            }
-            Err(e) => return Err(e.into()),
+        if attempt(conn, cancel, bound.ask, bound.lock_wait, tables, what, sql)? {
+            return Ok(attempts);
         }
+        let who = blockers(conn);
+        if Instant::now() >= bound.deadline {
+            return Err(ExitError {
+                exit: Exit::ERROR,
+                message: format!(
+                    "{what}: gave up after {attempts} attempts (--cut-over-timeout); the table's metadata lock is held: {who}"
+                ),
+            }
+            .into());
+        }
+        log::warn!(
+            "{what}: metadata lock not granted within {}s (attempt {attempts}, waited {:.1}s); holders: {who}; retrying",
+            bound.lock_wait,
+            start.elapsed().as_secs_f64()
+        );
+        // Let queued application statements through before the next
+        // attempt (MySQL's last ask queues).
+        let pause = Duration::from_millis(500)
+            .min(bound.deadline.saturating_duration_since(Instant::now()));
+        let until = Instant::now() + pause;
+        while Instant::now() < until {
+            cancel.check()?;
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        cancel.check()?;
     }
 }
 
 /// The atomic swap.
-pub fn swap_sql(server: &Server, n: &Names, lock_wait: u32) -> String {
-    rename_sql(n, &wait_clause(server, lock_wait), &n.old)
+pub fn swap_sql(n: &Names) -> String {
+    rename_sql(n, &n.old)
 }
 
-/// `RENAME TABLE t{wait} TO aside, shadow TO t`: every swap's statement.
-fn rename_sql(n: &Names, wait: &str, aside: &str) -> String {
+/// `RENAME TABLE t TO aside, shadow TO t`: every swap's statement.
+fn rename_sql(n: &Names, aside: &str) -> String {
     format!(
-        "RENAME TABLE {}{wait} TO {}, {} TO {}",
+        "RENAME TABLE {} TO {}, {} TO {}",
         n.q(&n.table),
         n.q(aside),
         n.q(&n.shadow),
@@ -258,34 +389,39 @@ fn pause_before_retry(cancel: &Cancel) -> Result<()> {
 }
 
 /// Opens the swap's locking session and takes write locks on `tables`
-/// with it (`LOCK TABLES`, waiting at most `--cut-over-lock-wait`):
+/// with it (`LOCK TABLES`, one [`attempt`] of `--cut-over-lock-wait`):
 /// `None`, after saying who holds them (read on `conn`), when they are not
 /// granted in time (the caller retries).
-fn lock_for_swap(conn: &mut Conn, sw: &SwapCtx<'_>, tables: &[&str]) -> Result<Option<Conn>> {
+fn lock_for_swap(
+    conn: &mut Conn,
+    cancel: &Cancel,
+    sw: &SwapCtx<'_>,
+    tables: &[&str],
+) -> Result<Option<Conn>> {
     let lock_wait = sw.bound.lock_wait;
     let mut a = conn::connect(sw.spec, sw.opts)?;
     crate::copy::classic_locking_reads(&mut a);
-    a.run(
-        "session setup",
-        &format!("SET SESSION lock_wait_timeout = {lock_wait}"),
-    )?;
     let locks: Vec<String> = tables
         .iter()
         .map(|t| format!("{} WRITE", sw.n.q(t)))
         .collect();
-    match a.run(
+    let watched: Vec<(&str, &str)> = tables.iter().map(|t| (sw.n.db.as_str(), *t)).collect();
+    if attempt(
+        &mut a,
+        cancel,
+        sw.bound.ask,
+        lock_wait,
+        &watched,
         "locking the table for the swap",
         &format!("LOCK TABLES {}", locks.join(", ")),
-    ) {
-        Ok(()) => Ok(Some(a)),
-        Err(e) if matches!(e.kind, ErrorKind::LockWaitTimeout | ErrorKind::Deadlock) => {
-            log::warn!(
-                "swapping the tables: write lock not granted within {lock_wait}s; holders: {}; retrying",
-                blockers(conn)
-            );
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
+    )? {
+        Ok(Some(a))
+    } else {
+        log::warn!(
+            "swapping the tables: write lock not granted within {lock_wait}s; holders: {}; retrying",
+            blockers(conn)
+        );
+        Ok(None)
     }
 }
 
@@ -306,7 +442,7 @@ fn lock_rename_attempt(
     capture: &mut Capture,
 ) -> Result<bool> {
     let n = sw.n;
-    let Some(mut a) = lock_for_swap(conn, sw, &[&n.table, &n.shadow])? else {
+    let Some(mut a) = lock_for_swap(conn, cancel, sw, &[&n.table, &n.shadow])? else {
         return Ok(false);
     };
     // Writes are stopped from here until UNLOCK TABLES.
@@ -327,7 +463,7 @@ fn lock_rename_attempt(
             return Ok(false);
         }
     };
-    let renamed = a.run("swapping the tables", &rename_sql(n, "", &n.old));
+    let renamed = a.run("swapping the tables", &rename_sql(n, &n.old));
     // A server error means the (atomic) RENAME did nothing: the triggers go
     // back while writes are still stopped.
     let mut back = moved.is_empty();
@@ -425,6 +561,7 @@ pub fn binlog_swap(
         conn,
         cancel,
         sw.bound,
+        &[(&orig.db, &orig.shadow)],
         "renaming the shadow table for the swap",
         &format!(
             "RENAME TABLE {} TO {}",
@@ -495,10 +632,10 @@ fn swap_attempt(
         &format!("SET SESSION lock_wait_timeout = {b_wait}"),
     )?;
     let b_id = b.connection_id();
-    let Some(mut a) = lock_for_swap(conn, sw, &[&n.table, &n.shadow, &n.del])? else {
+    let Some(mut a) = lock_for_swap(conn, cancel, sw, &[&n.table, &n.shadow, &n.del])? else {
         return Ok(false);
     };
-    let rename = rename_sql(n, "", &n.del);
+    let rename = rename_sql(n, &n.del);
     let mut moved = Vec::new();
     let (tx, rx) = std::sync::mpsc::channel();
     let renamer = std::thread::spawn(move || {
@@ -602,12 +739,8 @@ fn swap_attempt(
 }
 
 /// The instant ALTER on the real table.
-pub fn instant_sql(server: &Server, n: &Names, alter: &str, lock_wait: u32) -> String {
-    format!(
-        "ALTER TABLE {}{} {alter}, ALGORITHM=INSTANT",
-        n.q(&n.table),
-        wait_clause(server, lock_wait)
-    )
+pub fn instant_sql(n: &Names, alter: &str) -> String {
+    format!("ALTER TABLE {} {alter}, ALGORITHM=INSTANT", n.q(&n.table))
 }
 
 /// Re-points a child's foreign key at the (new) table: drop the
@@ -647,10 +780,11 @@ mod tests {
     #[test]
     fn swap_and_fk_sql() {
         let s = Server::from_identity("10.11.6-MariaDB", "mariadb.org binary distribution");
+        assert_eq!(Ask::of(&s), Ask::NoWait);
         let n = Names::new("d", "t").expect("names");
         assert_eq!(
-            swap_sql(&s, &n, 2),
-            "RENAME TABLE `d`.`t` WAIT 2 TO `d`.`_t_old`, `d`.`_t_new` TO `d`.`t`"
+            swap_sql(&n),
+            "RENAME TABLE `d`.`t` TO `d`.`_t_old`, `d`.`_t_new` TO `d`.`t`"
         );
         let fk = ForeignKey {
             name: "fk".into(),
@@ -668,6 +802,10 @@ mod tests {
             "ALTER TABLE `d`.`c` DROP FOREIGN KEY `fk`, ADD CONSTRAINT `_fk` FOREIGN KEY (`pid`) REFERENCES `d`.`t` (`id`) ON DELETE CASCADE ON UPDATE RESTRICT"
         );
         let my = Server::from_identity("8.0.36", "MySQL Community Server - GPL");
-        assert!(!instant_sql(&my, &n, "ADD COLUMN x INT", 1).contains("WAIT"));
+        assert_eq!(Ask::of(&my), Ask::WhenFree);
+        assert_eq!(
+            instant_sql(&n, "ADD COLUMN x INT"),
+            "ALTER TABLE `d`.`t` ADD COLUMN x INT, ALGORITHM=INSTANT"
+        );
     }
 }

@@ -6,7 +6,7 @@
 //! ([`Site::cleanup`]), with a fresh connection; a SIGKILL leaves
 //! everything for `--resume`.
 
-use crate::cutover::{bounded, instant_sql, Bound};
+use crate::cutover::{bounded, instant_sql, Ask, Bound};
 use crate::names::Names;
 use crate::plan::{plan, refuse, show_create, Plan};
 use crate::state::{self, Checkpoint, Phase};
@@ -51,6 +51,8 @@ pub struct Report {
 pub struct Done {
     pub rows_copied: u64,
     pub chunks: u32,
+    pub rounds: u32,
+    pub rounds_yielded: u32,
     pub checksum_chunks: u32,
     pub chunks_recopied: u32,
     pub exact_compares: u32,
@@ -86,6 +88,8 @@ pub struct Site<'a> {
     pub opts: &'a ConnectOptions,
     /// The table's and its helpers' names.
     pub n: &'a Names,
+    /// The server's flavour and version.
+    pub server: &'a Server,
 }
 
 impl Site<'_> {
@@ -94,6 +98,7 @@ impl Site<'_> {
         Bound {
             lock_wait: self.cfg.lock_wait,
             deadline: Instant::now() + self.cfg.cut_over_timeout,
+            ask: Ask::of(self.server),
         }
     }
 
@@ -173,6 +178,7 @@ impl Site<'_> {
             spec,
             opts,
             n,
+            server,
         } = *self;
         // Not cut short by the signal handling (it may have begun before the
         // signal): triggers left behind would keep writing into the shadow.
@@ -183,12 +189,14 @@ impl Site<'_> {
         let bound = Bound {
             lock_wait: cfg.lock_wait,
             deadline: Instant::now() + cfg.cut_over_timeout.max(Duration::from_secs(60)),
+            ask: Ask::of(server),
         };
         for t in &n.triggers {
             bounded(
                 &mut c,
                 &cancel,
                 bound,
+                &[(&n.db, &n.table)],
                 "dropping a trigger",
                 &format!("DROP TRIGGER IF EXISTS {}", n.q(t)),
             )?;
@@ -228,8 +236,6 @@ impl Site<'_> {
 /// A planned run: the [`Site`] and what planning learned.
 pub struct Job<'a> {
     pub site: Site<'a>,
-    /// The server's flavour and version.
-    pub server: &'a Server,
     /// The original table.
     pub table: &'a Table,
     pub plan: &'a Plan,
@@ -270,16 +276,17 @@ pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
     let started = Instant::now();
     let opts = cfg.conn.options.clone();
     let names = target_names(&spec)?;
+    let mut conn = conn::connect(&spec, &opts)?;
+    crate::copy::classic_locking_reads(&mut conn);
+    let server = Server::detect(&mut conn)?;
     let site = Site {
         ctx,
         cfg,
         spec: &spec,
         opts: &opts,
         n: &names,
+        server: &server,
     };
-    let mut conn = conn::connect(&spec, &opts)?;
-    crate::copy::classic_locking_reads(&mut conn);
-    let server = Server::detect(&mut conn)?;
     let _run_lock = state::RunLock::take(conn::connect(&spec, &opts)?, &names)?;
     let table = load_table(&mut conn, &names.db, &names.table)?;
     let create = show_create(&mut conn, &names, &names.table)?;
@@ -326,7 +333,6 @@ pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
     }
     let job = Job {
         site,
-        server: &server,
         table: &table,
         plan: &plan,
         method,
@@ -386,8 +392,9 @@ fn instant(job: &Job<'_>, conn: &mut Conn, done: &mut Done) -> Result<Exit> {
         conn,
         &job.ctx.cancel,
         job.ddl_bound(),
+        &[(&job.n.db, &job.n.table)],
         "instant ALTER",
-        &instant_sql(job.server, job.n, &job.cfg.alter.text, job.cfg.lock_wait),
+        &instant_sql(job.n, &job.cfg.alter.text),
     )?;
     done.cut_over_seconds = t.elapsed().as_secs_f64();
     Ok(Exit::OK)
@@ -465,7 +472,13 @@ fn print_text(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     if r.executed {
         if r.plan == PlanKind::Copy {
             t.row(["rows copied", &d.rows_copied.to_string()]);
-            t.row(["chunks", &d.chunks.to_string()]);
+            t.row([
+                "chunks",
+                &format!(
+                    "{} in {} rounds, yielded after {}",
+                    d.chunks, d.rounds, d.rounds_yielded
+                ),
+            ]);
             t.row([
                 "checksum",
                 &format!(
@@ -595,7 +608,7 @@ mod tests {
             keys.join(" "),
             "db table alter method plan nocopy_possible executed resumed rows_estimate \
              estimated_seconds guards changed_columns children rows_copied chunks \
-             checksum_chunks chunks_recopied exact_compares copy_seconds checksum_seconds \
+             rounds rounds_yielded checksum_chunks chunks_recopied exact_compares copy_seconds checksum_seconds \
              cut_over_attempts cut_over_seconds total_seconds old_table binlog_changes \
              binlog_keys_applied binlog_keys_waited method_note exit_status"
         );

@@ -22,6 +22,7 @@ mod copy;
 mod cutover;
 mod engine;
 mod names;
+mod pace;
 mod plan;
 mod state;
 mod triggers;
@@ -38,6 +39,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use alter::Alter;
+pub use pace::Pace;
 
 /// How changes made to the table during the copy reach the shadow table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
@@ -131,7 +133,7 @@ pub struct Args {
 
     #[command(flatten)]
     pub chunk: ChunkArgs,
-    /// Pause after each chunk for this fraction of the chunk's time, so the copy yields to the application (0: copy flat out)
+    /// Pause after a round of chunks for this fraction of its time, so the copy yields to the application (with --pace adaptive only while it suffers; 0: copy flat out)
     #[arg(
         long,
         default_value_t = 0.5,
@@ -139,8 +141,19 @@ pub struct Args {
         help_heading = "Chunking"
     )]
     pub sleep_ratio: f64,
+    /// When the copy sleeps --sleep-ratio: only while the application suffers, or after every round
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = Pace::Adaptive,
+        help_heading = "Chunking"
+    )]
+    pub pace: Pace,
+    /// Sessions that copy (and checksum) disjoint key ranges at once; each round of chunks is paced and checkpointed as one [default: 2 with binary log capture, 1 with triggers]
+    #[arg(long, value_name = "N", help_heading = "Chunking")]
+    pub threads: Option<oxkit::cli::Count>,
 
-    /// Seconds the swap may wait for a metadata lock in one attempt; the application's queries queue behind it for at most this long
+    /// Seconds one attempt of the swap (or of any DDL on the table) tries to get the table's metadata lock; it asks only while no transaction holds the table, so the application is never its deadlock victim
     #[arg(
         long,
         default_value = "1",
@@ -196,6 +209,11 @@ pub struct Config {
     pub chunk_time: Duration,
     /// `--sleep-ratio`.
     pub sleep_ratio: f64,
+    /// `--pace`.
+    pub pace: Pace,
+    /// `--threads`: chunks copied (and compared) at once, at least 1
+    /// (None: by the method, [`Config::threads_for`]).
+    pub threads: Option<usize>,
     /// `--cut-over-lock-wait`, whole seconds (at least 1; `WAIT n` takes integers).
     pub lock_wait: u32,
     /// `--cut-over-timeout`.
@@ -238,6 +256,9 @@ impl Config {
         if !(args.sleep_ratio.is_finite() && (0.0..=100.0).contains(&args.sleep_ratio)) {
             return Err(usage_error("--sleep-ratio must be between 0 and 100"));
         }
+        if args.threads.is_some_and(|t| t.get() > 64) {
+            return Err(usage_error("--threads must be at most 64"));
+        }
         if args.resume && args.dry_run {
             return Err(usage_error("--resume needs --execute"));
         }
@@ -269,6 +290,8 @@ impl Config {
             chunk_size: args.chunk.chunk_size.get(),
             chunk_time: args.chunk.chunk_time.duration(),
             sleep_ratio: args.sleep_ratio,
+            pace: args.pace,
+            threads: args.threads.map(oxkit::cli::Count::as_usize),
             lock_wait,
             cut_over_timeout: args.cut_over_timeout.duration(),
             postpone_cut_over: args.postpone_cut_over,
@@ -276,6 +299,20 @@ impl Config {
             recursion,
             format: args.output.format,
             conn: Connection::new(args.conn)?,
+        })
+    }
+}
+
+impl Config {
+    /// Chunks copied at once with `method`: `--threads`, else 2 with
+    /// binary log capture and 1 with triggers (each copy statement there
+    /// can deadlock with the triggers' writes, and InnoDB then rolls back
+    /// the application's lighter transaction: more copy sessions, more
+    /// such deadlocks).
+    pub fn threads_for(&self, method: Method) -> usize {
+        self.threads.unwrap_or(match method {
+            Method::Binlog => 2,
+            Method::Triggers => 1,
         })
     }
 }
@@ -341,7 +378,14 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      write every change to the shadow table in the application's own transaction: \
      REPLACE of the new row, and for an update that changes the key a DELETE of the old \
      key first. Rows are then copied in key order with INSERT IGNORE ... SELECT in chunks \
-     sized to --chunk-time. The copy session reads with READ COMMITTED consistent reads \
+     sized to --chunk-time, in rounds of --threads chunks (default 2 with binary log capture; 1 with \
+     triggers, whose writes to the shadow can deadlock with each copy statement, InnoDB \
+     then rolling back the application's transaction): the chunks \
+     of a round are consecutive, disjoint key ranges copied at once, each on a session \
+     of its own; the next round starts when the whole round is done, and the round is \
+     what is paced, checkpointed and followed by the binary log capture's changes \
+     (applying them while a chunk is in flight could bring back a row the application \
+     deleted). The copy sessions read with READ COMMITTED consistent reads \
      (binary log format ROW for the session), so it takes no locks on the original and \
      the application never waits for it or deadlocks with it there; a row the \
      application deletes while the statement that copies it runs can come back in the \
@@ -349,8 +393,16 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      locks. When the session cannot use row format, the copy reads with LOCK IN SHARE \
      MODE instead, as pt-online-schema-change does. Any \
      warning other than a duplicate (a value truncated or out of range: the ALTER would \
-     change data) stops the run unless --allow-data-loss. After each chunk the copy \
-     sleeps --sleep-ratio times the chunk's time, and it pauses as the Throttling \
+     change data) stops the run unless --allow-data-loss. After a round the copy \
+     sleeps --sleep-ratio times the round's time: with --pace always after every round, \
+     with --pace adaptive (the default) only when the application is seen to suffer, \
+     read after each round against the same readings taken before the copy began: a \
+     one-row read of the table by its key (median of three) over three times its time at \
+     rest and at least 1 ms more (heeded only when other sessions ran 20 statements a \
+     second or more at rest: on a server nobody else uses the copy only slows itself), \
+     Threads_running more than four above its level at rest, \
+     or a watched replica one second or more behind (each change of verdict is said on \
+     stderr). The copy also pauses as the Throttling \
      options say (replica lag, --max-load, --pause-file; --critical-load aborts). \
      Deadlocks and lock wait timeouts of a chunk are retried.",
     "BINARY LOG CAPTURE (--method binlog; MariaDB, MySQL 8.0.13+). Instead of triggers, a \
@@ -385,14 +437,29 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      shadow are checksummed (the row hash of ox-table-checksum over the common columns; \
      columns whose character set or kind of type changed are compared as utf8mb4 text) \
      inside one consistent snapshot, so the triggers' writes are seen on both sides or \
-     neither and the comparison is exact while the application writes. A differing chunk \
+     neither and the comparison is exact while the application writes. Chunks are \
+     compared --threads at a time, on the copy's sessions. A differing chunk \
      is copied again (DELETE of the range in the shadow, INSERT ... SELECT) and compared \
      again; if chunks still differ the tool refuses to swap, cleans up and exits 16.",
     "SWAP. With --postpone-cut-over FILE the tool keeps the shadow in sync (the triggers, \
      or the applied binary log changes every 200 ms) and waits while FILE exists, then \
-     checksums again. With binary log capture on MySQL (8.0.13+ renames tables held \
-     under LOCK TABLES) one session takes LOCK TABLES t WRITE, _t_new WRITE (waiting at \
-     most --cut-over-lock-wait), which stops writes; it reads the binary log position \
+     checksums again. METADATA LOCKS: every statement of the tool that locks the live \
+     table (the swap's LOCK TABLES or RENAME, the instant ALTER, CREATE and DROP TRIGGER, \
+     a child's ALTER) asks for its metadata lock only when no transaction holds the \
+     table, never queueing while one does: a transaction that read the table and then \
+     writes it would otherwise wait behind the queued request while the request waits \
+     for it, and the server resolves that deadlock by rolling back the application's \
+     transaction (error 1213; DML loses to DDL). On MariaDB the request is made with \
+     lock_wait_timeout 0 (refused at once instead of queued) every 2 ms, for at most \
+     --cut-over-lock-wait seconds per attempt; on MySQL (lock_wait_timeout is at least \
+     1 s) it is made once performance_schema.metadata_locks shows no other session \
+     holding a transaction's lock on the tables (a transaction starting in the round \
+     trip between can still be rolled back; without performance_schema it is made at \
+     once), then waits at most the rest of the attempt. A failed attempt is said on \
+     stderr with the sessions in transactions, and retried after 0.5 s until \
+     --cut-over-timeout. With binary log capture on MySQL (8.0.13+ renames tables held \
+     under LOCK TABLES) one session takes LOCK TABLES t WRITE, _t_new WRITE (as said \
+     above), which stops writes; it reads the binary log position \
      and applies every change up to it (at most --cut-over-lock-wait seconds, at least \
      2), runs RENAME TABLE t TO _t_old, _t_new TO t and unlocks: the application's \
      statements queued on the table then open the new one. If the lock or the catch-up \
@@ -402,7 +469,7 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      renamed TABLE_osc_new and a sentry table TABLE_osc_del is created (names that sort \
      after the table's: a RENAME takes its metadata locks in name order, and it must \
      queue on the table first); session A takes LOCK TABLES t WRITE, t_osc_new WRITE, \
-     t_osc_del WRITE (waiting at most --cut-over-lock-wait); session B issues RENAME \
+     t_osc_del WRITE (as said above); session B issues RENAME \
      TABLE t TO t_osc_del, t_osc_new TO t, which queues behind A and is served before \
      the application's statements waiting for the table; once B is seen waiting, A reads the binary log position and applies \
      every change up to it (at most --cut-over-lock-wait seconds, at least 2), drops \
@@ -410,11 +477,8 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      table. On any failure A unlocks without dropping the sentry, B's rename fails \
      because t_osc_del exists, and the original stays; each attempt is retried until \
      --cut-over-timeout. The original is then renamed _t_old. With triggers: The swap is one atomic \
-     RENAME TABLE t TO _t_old, _t_new TO t, which waits at most --cut-over-lock-wait \
-     seconds for the metadata lock (WAIT n on MariaDB, lock_wait_timeout on MySQL): \
-     the application's statements queue behind a pending rename only that long. On a \
-     timeout the sessions with open transactions are named (warning), and the tool \
-     tries again until --cut-over-timeout, then gives up, cleans up and exits 1. After \
+     RENAME TABLE t TO _t_old, _t_new TO t, asking for the metadata locks as said \
+     above; after --cut-over-timeout the tool gives up, cleans up and exits 1. After \
      the swap the triggers are dropped, each child table's foreign key is re-pointed at \
      the new table (ALTER TABLE child DROP FOREIGN KEY fk, ADD CONSTRAINT _fk ... with \
      foreign_key_checks off, an in-place change), and the old table is dropped unless \
@@ -437,7 +501,8 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      on stdout; with --format json one document with fields db, table, alter, method, \
      plan (instant, copy), nocopy_possible, executed, resumed, rows_estimate, \
      estimated_seconds, guards (warnings), changed_columns, children, rows_copied, \
-     chunks, checksum_chunks, chunks_recopied, exact_compares (chunks the binary log \
+     chunks, rounds (of --threads chunks copied at once), rounds_yielded (rounds after \
+     which the copy slept --sleep-ratio), checksum_chunks, chunks_recopied, exact_compares (chunks the binary log \
      method compared under share locks because lock-free compares kept differing), \
      copy_seconds, checksum_seconds, \
      cut_over_attempts, cut_over_seconds, total_seconds, old_table (kept name or null), \
@@ -479,7 +544,19 @@ mod tests {
             "binlog"
         ])
         .is_ok_and(|c| c.method == Some(Method::Binlog)));
-        assert!(parse(&["--alter", "ADD INDEX (a)", "--execute"]).is_ok_and(|c| c.method.is_none()));
+        assert!(
+            parse(&["--alter", "ADD INDEX (a)", "--execute"]).is_ok_and(|c| {
+                c.method.is_none()
+                    && c.pace == Pace::Adaptive
+                    && c.threads.is_none()
+                    && c.threads_for(Method::Binlog) == 2
+                    && c.threads_for(Method::Triggers) == 1
+            })
+        );
+        assert!(
+            parse(&["--alter", "ADD INDEX (a)", "--execute", "--pace", "always"])
+                .is_ok_and(|c| c.pace == Pace::Always)
+        );
         assert!(parse(&[
             "--alter",
             "ADD INDEX (a)",
@@ -566,6 +643,15 @@ mod tests {
                 seconds("--cut-over-timeout", "inf"),
             ),
             ("--max-lag=-2".to_string(), seconds("--max-lag", "-2")),
+            (
+                "--threads=0".to_string(),
+                "clap: error: invalid value '0' for '--threads <N>': must be at least 1"
+                    .to_string(),
+            ),
+            (
+                "--threads=65".to_string(),
+                "--threads must be at most 64".to_string(),
+            ),
             (
                 "--recursion-method=bogus".to_string(),
                 "--recursion-method: ".to_string(),

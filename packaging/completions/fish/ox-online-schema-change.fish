@@ -25,8 +25,11 @@ complete -c ox-online-schema-change -l alter-foreign-keys-method -d 'Foreign key
 rebuild-constraints\t'After the swap, re-point each child\'s constraint at the new table (ALTER TABLE child, in place)'
 drop-swap\t'Drop the original table and rename the new one into place: not atomic (refused: not built)'
 none\t'Leave child constraints pointing at the old table (it is then kept); for experts'"
-complete -c ox-online-schema-change -l sleep-ratio -d 'Pause after each chunk for this fraction of the chunk\'s time, so the copy yields to the application (0: copy flat out)' -r
-complete -c ox-online-schema-change -l cut-over-lock-wait -d 'Seconds the swap may wait for a metadata lock in one attempt; the application\'s queries queue behind it for at most this long' -r
+complete -c ox-online-schema-change -l sleep-ratio -d 'Pause after a round of chunks for this fraction of its time, so the copy yields to the application (with --pace adaptive only while it suffers; 0: copy flat out)' -r
+complete -c ox-online-schema-change -l pace -d 'When the copy sleeps --sleep-ratio: only while the application suffers, or after every round' -r -f -a "adaptive\t'Sleep --sleep-ratio times each round\'s time only while the application suffers (latency probe, Threads_running, replica lag)'
+always\t'Sleep --sleep-ratio times each round\'s time after every round'"
+complete -c ox-online-schema-change -l threads -d 'Sessions that copy (and checksum) disjoint key ranges at once; each round of chunks is paced and checkpointed as one [default: 2 with binary log capture, 1 with triggers]' -r
+complete -c ox-online-schema-change -l cut-over-lock-wait -d 'Seconds one attempt of the swap (or of any DDL on the table) tries to get the table\'s metadata lock; it asks only while no transaction holds the table, so the application is never its deadlock victim' -r
 complete -c ox-online-schema-change -l cut-over-timeout -d 'Give up the swap (and clean up) after trying for this many seconds' -r
 complete -c ox-online-schema-change -l postpone-cut-over -d 'Copy and keep the shadow table in sync, but do not swap while FILE exists' -r -F
 complete -c ox-online-schema-change -l max-lag -d 'Pause while any replica lags more than this many seconds' -r

@@ -162,6 +162,11 @@ pub fn replicate(primary: &Sandbox, replica: &Sandbox) -> Result<()> {
 /// non-zero; its wall time and stdout. Every benchmark times its commands
 /// here.
 pub fn timed(what: &str, cmd: &mut Command) -> Result<(Duration, String)> {
+    timed_with_stderr(what, cmd).map(|(t, out, _)| (t, out))
+}
+
+/// [`timed`], also returning what the command wrote on stderr.
+pub fn timed_with_stderr(what: &str, cmd: &mut Command) -> Result<(Duration, String, String)> {
     eprintln!("+ {what}");
     let start = Instant::now();
     let out = cmd
@@ -179,7 +184,7 @@ pub fn timed(what: &str, cmd: &mut Command) -> Result<(Duration, String)> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    Ok((t, text))
+    Ok((t, text, String::from_utf8_lossy(&out.stderr).into_owned()))
 }
 
 /// Builds `tool` (package and binary of the same name) in release mode and

@@ -10,8 +10,9 @@
 //! - native `ALTER TABLE ... ENGINE=InnoDB, ALGORITHM=INPLACE, LOCK=NONE`;
 //! - `pt-online-schema-change --alter ENGINE=InnoDB --execute` (defaults);
 //! - `ox-online-schema-change --alter ENGINE=InnoDB --execute` (defaults:
-//!   binary log capture; and with `--sleep-ratio 0`, unpaced; under load
-//!   also with `--method triggers`).
+//!   binary log capture, `--threads 2`, `--pace adaptive`; and with
+//!   `--sleep-ratio 0`, never paced; under load also with `--method
+//!   triggers`).
 //!
 //! For each it prints the wall time on the primary and how much longer the
 //! replica needed to apply it (a native ALTER replicates as one statement
@@ -64,16 +65,26 @@ fn timed(what: &str, cmd: &mut Command) -> Result<Duration> {
 /// Runs ox-online-schema-change with `--format json` and prints where its
 /// time went (copy, checksum, swap), which the wall time alone hides.
 fn ox_timed(what: &str, ox: &std::path::Path, args: &[&str]) -> Result<Duration> {
-    let (t, stdout) = super::timed(what, Command::new(ox).args(args).args(["--format", "json"]))?;
+    let (t, stdout, stderr) =
+        super::timed_with_stderr(what, Command::new(ox).args(args).args(["--format", "json"]))?;
+    // What the pacing and the swap said (why a round yielded, a retried lock).
+    for line in stderr
+        .lines()
+        .filter(|l| l.contains("pacing:") || l.contains("not granted"))
+    {
+        eprintln!("    {line}");
+    }
     let j: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_default();
     let f = |k: &str| j[k].as_f64().unwrap_or(f64::NAN);
     eprintln!(
-        "    method {}, copy {:.1}s ({} chunks), checksum {:.1}s ({} chunks, {} compared under \
+        "    method {}, copy {:.1}s ({} chunks in {} rounds, yielded after {}), checksum {:.1}s ({} chunks, {} compared under \
          locks, {} copied again), swap {:.2}s ({} attempts), {} binlog changes, {} keys applied \
          ({} one by one)",
         j["method"].as_str().unwrap_or("?"),
         f("copy_seconds"),
         j["chunks"],
+        j["rounds"],
+        j["rounds_yielded"],
         f("checksum_seconds"),
         j["checksum_chunks"],
         j["exact_compares"],
@@ -191,7 +202,7 @@ pub fn run(args: &Args) -> Result<()> {
             .unwrap_or(f64::NAN)
     };
     println!(
-        "ratio ox / pt-osc: {:.2}x (default pacing), {:.2}x (unpaced)   [target <= 1.0x]",
+        "ratio ox / pt-osc: {:.2}x (defaults: adaptive pacing), {:.2}x (--sleep-ratio 0)   [target <= 1.0x]",
         get("ox-online-schema-change") / get("pt-online-schema-change"),
         get("ox-online-schema-change --sleep-ratio 0") / get("pt-online-schema-change")
     );
