@@ -274,6 +274,30 @@ impl Topology {
     }
 }
 
+/// `CHECKSUM TABLE ... EXTENDED` of every base table of `dbs`, by name:
+/// the server's own verdict on a copy (panics on a query error).
+pub fn table_sums(c: &mut Conn, dbs: &[&str]) -> Vec<(String, Option<u64>)> {
+    let mut out = Vec::new();
+    for db in dbs {
+        let names: Vec<String> = c
+            .rows(
+                "tables",
+                &format!(
+                    "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}' \
+                     AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1"
+                ),
+            )
+            .unwrap_or_else(|e| panic!("listing the tables of {db}: {e:#}"));
+        for n in names {
+            let r: Vec<(String, Option<u64>)> = c
+                .rows("checksum", &format!("CHECKSUM TABLE `{db}`.`{n}` EXTENDED"))
+                .unwrap_or_else(|e| panic!("CHECKSUM TABLE {db}.{n}: {e:#}"));
+            out.extend(r);
+        }
+    }
+    out
+}
+
 /// Runs `sql` (several statements allowed) on `conn`, written for MariaDB:
 /// on MySQL its sequence tables are rewritten (see [`portable`]).
 pub fn exec(conn: &mut Conn, sql: &str) -> Result<()> {

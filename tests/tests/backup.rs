@@ -14,7 +14,9 @@
 
 use oxkit::conn::Conn;
 use oxkit::sandbox::Sandbox;
-use oxkit_harness::{exec, flavour, not_on, single, sql, RunResult, Tmpfs, Tool, Topology};
+use oxkit_harness::{
+    exec, flavour, not_on, single, sql, table_sums, RunResult, Tmpfs, Tool, Topology,
+};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -31,29 +33,6 @@ fn backup(args: &[&str]) -> RunResult {
 
 fn p(path: &Path) -> String {
     path.display().to_string()
-}
-
-/// `CHECKSUM TABLE` of every base table of `dbs`, by name.
-fn table_sums(c: &mut Conn, dbs: &[&str]) -> Vec<(String, Option<u64>)> {
-    let mut out = Vec::new();
-    for db in dbs {
-        let names: Vec<String> = c
-            .rows(
-                "tables",
-                &format!(
-                    "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}' \
-                     AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1"
-                ),
-            )
-            .expect("list");
-        for n in names {
-            let r: Vec<(String, Option<u64>)> = c
-                .rows("checksum", &format!("CHECKSUM TABLE `{db}`.`{n}` EXTENDED"))
-                .expect("checksum");
-            out.extend(r);
-        }
-    }
-    out
 }
 
 fn count(c: &mut Conn, sql: &str) -> u64 {

@@ -7,10 +7,9 @@
 //! objects; a Garage node killed in the middle of a backup and of a restore
 //! does not change the result.
 
-use oxkit::conn::Conn;
 use oxkit::sandbox::Sandbox;
 use oxkit_harness::garage::Garage;
-use oxkit_harness::{exec, single, RunResult, Tool, Topology};
+use oxkit_harness::{exec, single, table_sums, RunResult, Tool, Topology};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,27 +20,6 @@ fn ox(repo: &[String], args: &[&str]) -> RunResult {
         .args(repo.iter().map(String::as_str))
         .run()
         .expect("run ox-backup")
-}
-
-/// `CHECKSUM TABLE` of the tables of `db`, by name.
-fn sums(c: &mut Conn, db: &str) -> Vec<(String, Option<u64>)> {
-    let names: Vec<String> = c
-        .rows(
-            "tables",
-            &format!(
-                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{db}' \
-                 AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1"
-            ),
-        )
-        .expect("list");
-    let mut out = Vec::new();
-    for n in names {
-        let r: Vec<(String, Option<u64>)> = c
-            .rows("checksum", &format!("CHECKSUM TABLE `{db}`.`{n}` EXTENDED"))
-            .expect("checksum");
-        out.extend(r);
-    }
-    out
 }
 
 fn ids(list: &serde_json::Value) -> Vec<(String, String)> {
@@ -147,9 +125,9 @@ fn object_store_backup_under_writes_restores_verifies_and_expires() {
     let target = Sandbox::start().expect("target");
     ox(&repo, &["restore", &target.dsn(), "--threads", "3"]).expect_code(0);
     let mut t = target.connect().expect("connect");
-    let want = sums(&mut rc, "bank");
+    let want = table_sums(&mut rc, &["bank"]);
     assert_eq!(want.len(), 3);
-    assert_eq!(sums(&mut t, "bank"), want);
+    assert_eq!(table_sums(&mut t, &["bank"]), want);
     drop(t);
     drop(target);
     rc.run("restart replica", &oxkit::snapshot::restart_sql(&server))
@@ -189,7 +167,10 @@ fn object_store_backup_under_writes_restores_verifies_and_expires() {
     .expect_code(0);
     let mut t = target.connect().expect("connect");
     let mut pc = topo.primary_conn().expect("connect");
-    assert_eq!(sums(&mut t, "bank"), sums(&mut pc, "bank"));
+    assert_eq!(
+        table_sums(&mut t, &["bank"]),
+        table_sums(&mut pc, &["bank"])
+    );
     drop(t);
     drop(target);
     ox(&repo, &["verify", "--encrypt-key-file", &key]).expect_code(0);
@@ -225,7 +206,7 @@ fn a_garage_node_killed_mid_backup_and_mid_restore_changes_nothing() {
          INSERT INTO big.t SELECT seq, RANDOM_BYTES(200) FROM seq_1_to_60000;",
     )
     .expect("setup");
-    let want = sums(&mut c, "big");
+    let want = table_sums(&mut c, &["big"]);
 
     // Backup: one thread at 1 MB/s (about 12 s), node 1 killed after 2 s.
     let mut args: Vec<String> = [
@@ -271,7 +252,7 @@ fn a_garage_node_killed_mid_backup_and_mid_restore_changes_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut t = target.connect().expect("connect");
-    assert_eq!(sums(&mut t, "big"), want);
+    assert_eq!(table_sums(&mut t, &["big"]), want);
     ox(&repo, &["verify"]).expect_code(0);
 }
 

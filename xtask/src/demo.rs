@@ -48,6 +48,23 @@ INSERT INTO shop.orders (customer_id, amount, note)
 INSERT INTO shop.events SELECT TIMESTAMP'2024-06-01 00:00:00' + INTERVAL seq SECOND, 'login' FROM seq_1_to_5000;
 ";
 
+/// Runs `ox-backup ARGS` from `bin` and shows the command, its exit
+/// status and what it printed.
+fn ox_backup(bin: &Path, args: &[&str]) -> Result<()> {
+    let out = Command::new(bin.join("ox-backup"))
+        .args(args)
+        .output()
+        .context("running ox-backup")?;
+    println!(
+        "$ ox-backup {}   # exit {}",
+        args.join(" "),
+        out.status.code().unwrap_or(-1)
+    );
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    print!("{}", String::from_utf8_lossy(&out.stderr));
+    Ok(())
+}
+
 fn section(title: &str) {
     println!("\n== {title}");
 }
@@ -194,17 +211,7 @@ pub fn demo(root: &Path, keep: bool, server: &str) -> Result<()> {
         vec!["restore", &fresh_dsn, "--repo", &repo_s],
     ];
     for args in &steps {
-        let out = Command::new(bin.join("ox-backup"))
-            .args(args)
-            .output()
-            .context("running ox-backup")?;
-        println!(
-            "$ ox-backup {}   # exit {}",
-            args.join(" "),
-            out.status.code().unwrap_or(-1)
-        );
-        print!("{}", String::from_utf8_lossy(&out.stdout));
-        print!("{}", String::from_utf8_lossy(&out.stderr));
+        ox_backup(&bin, args)?;
     }
     {
         let mut f = fresh.connect()?;
@@ -229,17 +236,7 @@ pub fn demo(root: &Path, keep: bool, server: &str) -> Result<()> {
         for args in &steps {
             let mut all = args.clone();
             all.extend(&s3);
-            let out = Command::new(bin.join("ox-backup"))
-                .args(&all)
-                .output()
-                .context("running ox-backup")?;
-            println!(
-                "$ ox-backup {}   # exit {}",
-                all.join(" "),
-                out.status.code().unwrap_or(-1)
-            );
-            print!("{}", String::from_utf8_lossy(&out.stdout));
-            print!("{}", String::from_utf8_lossy(&out.stderr));
+            ox_backup(&bin, &all)?;
         }
         drop(g);
         let _ = std::fs::remove_dir_all(&scratch);

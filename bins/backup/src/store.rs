@@ -647,9 +647,11 @@ impl Drop for S3Sink {
     /// A file given up (an error, Ctrl-C) leaves no parts behind.
     fn drop(&mut self) {
         if let Some(w) = self.upload.take() {
-            let _ = self
-                .handle
-                .block_on(async { tokio::time::timeout(Duration::from_secs(30), w.abort()).await });
+            let _ = wait(
+                &self.handle,
+                &format!("aborting the upload of {} (at most 30 s)", self.name),
+                tokio::time::timeout(Duration::from_secs(30), w.abort()),
+            );
         }
     }
 }

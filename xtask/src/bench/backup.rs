@@ -273,17 +273,8 @@ pub fn run_bench(args: &Args) -> Result<()> {
     if oxkit::sandbox::find_program(&["mariadb-dump"]).is_none() {
         crate::test::apt_install(&["mariadb-client"])?;
     }
-    let server = |id: u32, binlog: bool| {
-        Sandbox::builder()
-            .tcp(true)
-            .server_id(id)
-            .binlog(binlog)
-            .arg("--innodb-buffer-pool-size=2G")
-            .arg("--innodb-log-file-size=512M")
-            .start()
-    };
-    let source = server(1, true)?;
-    let target = server(2, false)?;
+    let source = super::bench_server(1, true)?;
+    let target = super::bench_server(2, false)?;
     eprintln!(
         "source on port {}, target on port {}; loading {} rows, then {MANY_TABLES} tables of {MANY_ROWS} rows",
         source.port(),

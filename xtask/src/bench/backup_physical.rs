@@ -140,7 +140,8 @@ fn dir_size(p: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-fn count(s: &Sandbox) -> Result<u64> {
+/// The rows of `sbtest.sbtest1` on `s`.
+pub(super) fn count(s: &Sandbox) -> Result<u64> {
     let n: Option<u64> = s
         .connect()?
         .query_first("SELECT COUNT(*) FROM sbtest.sbtest1")
@@ -150,7 +151,7 @@ fn count(s: &Sandbox) -> Result<u64> {
 
 /// Starts a server on a restored datadir and checks its row count; the
 /// seconds until it answered.
-fn start_on(install: &Install, dir: &Path, want: u64) -> Result<f64> {
+pub(super) fn start_on(install: &Install, dir: &Path, want: u64) -> Result<f64> {
     let t = Instant::now();
     let sb = Sandbox::builder()
         .install(install.clone())

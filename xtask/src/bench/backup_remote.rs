@@ -19,10 +19,11 @@
 //! printed for every run. Installs Debian's mariadb-backup, rclone and
 //! time when missing. Not a test: numbers depend on the machine.
 
+use super::backup_physical::{count, start_on};
 use super::Args;
 use anyhow::{bail, Context as _, Result};
 use mysql::prelude::Queryable;
-use oxkit::sandbox::Sandbox;
+use oxkit::sandbox::Install;
 use oxkit_harness::garage::{Garage, REGION};
 use std::path::Path;
 use std::process::Command;
@@ -68,30 +69,6 @@ fn sh(what: &str, script: &str, env: &[(String, String)]) -> Result<f64> {
     Ok(t)
 }
 
-fn count(s: &Sandbox) -> Result<u64> {
-    let n: Option<u64> = s
-        .connect()?
-        .query_first("SELECT COUNT(*) FROM sbtest.sbtest1")
-        .context("counting restored rows")?;
-    Ok(n.unwrap_or(0))
-}
-
-/// Starts a server on a restored datadir, checks its rows; seconds taken.
-fn start_on(dir: &Path, want: u64) -> Result<f64> {
-    let t = Instant::now();
-    let sb = Sandbox::builder()
-        .from_datadir(dir)
-        .arg("--innodb-buffer-pool-size=1G")
-        .start()?;
-    let secs = t.elapsed().as_secs_f64();
-    let n = count(&sb)?;
-    sb.stop()?;
-    if n != want {
-        bail!("{}: {n} rows restored, {want} expected", dir.display());
-    }
-    Ok(secs)
-}
-
 struct Row {
     name: String,
     backup: f64,
@@ -120,17 +97,9 @@ pub fn run_bench(args: &Args) -> Result<()> {
     }
     let ox = super::release_tool("ox-backup")?.display().to_string();
     let g = Garage::start()?;
-    let server = |id: u32, binlog: bool| {
-        Sandbox::builder()
-            .tcp(true)
-            .server_id(id)
-            .binlog(binlog)
-            .arg("--innodb-buffer-pool-size=2G")
-            .arg("--innodb-log-file-size=512M")
-            .start()
-    };
-    let source = server(1, true)?;
-    let target = server(2, false)?;
+    let install = Install::find(None, None)?;
+    let source = super::bench_server(1, true)?;
+    let target = super::bench_server(2, false)?;
     eprintln!(
         "garage S3 on {}, source on port {}, target on port {}; loading {} rows",
         g.endpoint(0),
@@ -196,7 +165,7 @@ pub fn run_bench(args: &Args) -> Result<()> {
                 cmd.extend(repo.iter().cloned());
                 cmd.extend(["--to-datadir".into(), dir.display().to_string()]);
                 let (r, rm, _) = measured(&format!("{name}: restore --to-datadir"), &cmd, &[])?;
-                let start = start_on(&dir, args.rows)?;
+                let start = start_on(&install, &dir, args.rows)?;
                 std::fs::remove_dir_all(&dir).ok();
                 (r + start, rm)
             };
@@ -263,7 +232,7 @@ pub fn run_bench(args: &Args) -> Result<()> {
         ),
         &[],
     )?;
-    let start = start_on(&back, args.rows)?;
+    let start = start_on(&install, &back, args.rows)?;
     rows.push(Row {
         name: "mariadb-backup --stream, rclone rcat (uncompressed)".into(),
         backup: b,

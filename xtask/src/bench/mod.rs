@@ -158,6 +158,18 @@ pub fn replicate(primary: &Sandbox, replica: &Sandbox) -> Result<()> {
     Ok(())
 }
 
+/// A backup benchmark's server on 127.0.0.1: server id `id`, the binary
+/// log on or off, 2 GB buffer pool and a 512 MB redo log.
+pub fn bench_server(id: u32, binlog: bool) -> Result<Sandbox> {
+    Sandbox::builder()
+        .tcp(true)
+        .server_id(id)
+        .binlog(binlog)
+        .arg("--innodb-buffer-pool-size=2G")
+        .arg("--innodb-log-file-size=512M")
+        .start()
+}
+
 /// Runs `cmd` (stdin closed), failing with what it printed when it exits
 /// non-zero; its wall time and stdout. Every benchmark times its commands
 /// here.
