@@ -19,7 +19,9 @@
 //!    loaded (still under `BLOCK_DDL`); the copier catches up with the
 //!    current LSN, then under `BLOCK_COMMIT` (timed): binlog position and
 //!    GTID, consistent snapshots opened on `--threads` connections, the
-//!    prepared XA xids, the non-InnoDB files, and the end LSN; then
+//!    prepared XA xids, the non-InnoDB files (read ahead before the block;
+//!    only those whose inode stamp moved since are read again), and the
+//!    end LSN; then
 //!    `BACKUP STAGE END` [always, on error and on Ctrl-C too; a killed
 //!    tool's connection drop ends the stages in the server];
 //! 6. the copier stops exactly at the end LSN (a mini-transaction boundary;
@@ -44,6 +46,7 @@ use oxkit::dsn::ConnSpec;
 use oxkit::entry::Context;
 use oxkit::server::{Flavor, Server, Version};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -422,6 +425,68 @@ fn db_dirs(datadir: &Path) -> Result<Vec<(PathBuf, String)>> {
     Ok(out)
 }
 
+/// What a file's metadata says of its contents: any write changes its
+/// change time and modification time.
+#[derive(PartialEq, Eq)]
+struct Stamp {
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(p: &Path) -> std::io::Result<Stamp> {
+        use std::os::unix::fs::MetadataExt as _;
+        let m = std::fs::metadata(p)?;
+        Ok(Stamp {
+            ino: m.ino(),
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })
+    }
+}
+
+/// A non-InnoDB file read ahead of `BLOCK_COMMIT`, and its stamp then.
+struct Early {
+    data: Vec<u8>,
+    stamp: Stamp,
+}
+
+/// Reads the non-InnoDB files ahead of `BLOCK_COMMIT` (under `BLOCK_DDL`,
+/// writes go on). A file is kept only when its stamp did not move while
+/// it was read and its last change is over a second older than the read
+/// (a write that lands in the same coarse timestamp tick as an earlier
+/// one would not move the stamp): such a file, found with the same stamp
+/// under `BLOCK_COMMIT`, still holds what was read. Anything else is read
+/// again under the block.
+fn read_ahead(l: &Layout) -> Result<HashMap<PathBuf, Early>> {
+    let mut out = HashMap::new();
+    for job in other_jobs(l)? {
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let (Ok(before), Ok(data)) = (Stamp::of(&job.src), std::fs::read(&job.src)) else {
+            continue;
+        };
+        if Stamp::of(&job.src).ok().as_ref() == Some(&before)
+            && before.mtime.0 < started - 1
+            && before.ctime.0 < started - 1
+        {
+            out.insert(
+                job.src,
+                Early {
+                    data,
+                    stamp: before,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// Non-InnoDB files copied under `BLOCK_COMMIT`.
 fn other_jobs(l: &Layout) -> Result<Vec<Job>> {
     const EXT: &[&str] = &[
@@ -651,12 +716,15 @@ impl Take<'_> {
             self.opts.threads,
             Function::Sha1.on(server),
         )?;
+        // The non-InnoDB files, read ahead while commits still flow: under
+        // BLOCK_COMMIT only the ones that changed since are read again.
+        let mut early = read_ahead(self.layout)?;
         // Catch the copier up before blocking commits.
         let now = control.global_status("Innodb_lsn_current")?;
         flush_log(control);
         wait_copied(state, now, Duration::from_secs(600), self.ctx)?;
         state.pause()?;
-        let point = self.point(control, server, &mut snaps)?;
+        let point = self.point(control, server, &mut snaps, &mut early)?;
         for (rel, data) in &point.others {
             files.push(self.set.bytes(rel, data)?);
         }
@@ -685,7 +753,13 @@ impl Take<'_> {
     /// log position and GTID, the snapshots opened, the XA transactions
     /// prepared, the non-InnoDB files read and the end LSN; then `BACKUP
     /// STAGE END`.
-    fn point(&self, control: &mut Conn, server: &Server, snaps: &mut Snapshots) -> Result<Point> {
+    fn point(
+        &self,
+        control: &mut Conn,
+        server: &Server,
+        snaps: &mut Snapshots,
+        early: &mut HashMap<PathBuf, Early>,
+    ) -> Result<Point> {
         let lock_start = Instant::now();
         control.run("BACKUP STAGE BLOCK_COMMIT", "BACKUP STAGE BLOCK_COMMIT")?;
         let point = (|| -> Result<(Position, Vec<Grabbed>, u64)> {
@@ -699,11 +773,15 @@ impl Take<'_> {
                 })
                 .collect();
             // Read into memory only: compressing and fsyncing them waits
-            // until commits flow again.
+            // until commits flow again. (Listed again: a DML statement may
+            // have started a new Aria log file.)
             let mut others = Vec::new();
             for job in other_jobs(self.layout)? {
-                let data = std::fs::read(&job.src)
-                    .with_context(|| format!("reading {}", job.src.display()))?;
+                let data = match early.remove(&job.src) {
+                    Some(e) if Stamp::of(&job.src).ok().as_ref() == Some(&e.stamp) => e.data,
+                    _ => std::fs::read(&job.src)
+                        .with_context(|| format!("reading {}", job.src.display()))?,
+                };
                 others.push((job.rel, data));
             }
             let end = control.global_status("Innodb_lsn_current")?;
