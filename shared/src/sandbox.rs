@@ -988,6 +988,7 @@ pub struct Builder {
     binlog: bool,
     keep: bool,
     tcp: bool,
+    port: Option<u16>,
     datadir: Option<PathBuf>,
     args: Vec<String>,
     install: Option<Install>,
@@ -1008,6 +1009,7 @@ impl Builder {
             binlog: false,
             keep: std::env::var(KEEP_ENV).is_ok_and(|v| v == "1"),
             tcp: false,
+            port: None,
             datadir: None,
             args: Vec::new(),
             install: None,
@@ -1040,6 +1042,14 @@ impl Builder {
     /// Keep the directory (datadir, error log) after the sandbox stops.
     pub fn keep(mut self, keep: bool) -> Builder {
         self.keep = keep;
+        self
+    }
+
+    /// Listen on TCP on this port of 127.0.0.1 (a server restarted where
+    /// its clients expect it).
+    pub fn port(mut self, port: u16) -> Builder {
+        self.tcp = true;
+        self.port = Some(port);
         self
     }
 
@@ -1108,6 +1118,7 @@ impl Builder {
             lent,
             user,
             install,
+            builder: self.clone(),
         };
         if let Some(u) = &sb.user {
             // The directory stays 0700: the socket inside is reachable only
@@ -1185,7 +1196,10 @@ impl Builder {
             a.push(format!("--innodb-log-file-size={REDO_SIZE}"));
         }
         let port = if self.tcp {
-            let port = free_port()?;
+            let port = match self.port {
+                Some(p) => p,
+                None => free_port()?,
+            };
             a.extend([format!("--port={port}"), "--bind-address=127.0.0.1".into()]);
             port
         } else {
@@ -1294,6 +1308,8 @@ pub struct Sandbox {
     lent: Option<(PathBuf, u32, u32)>,
     user: Option<ServerUser>,
     install: Install,
+    /// How it was started (for [`Sandbox::restart`]).
+    builder: Builder,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -1465,6 +1481,33 @@ impl Sandbox {
                     .with_context(|| format!("giving {} to {}", d.path().display(), u.name))?;
             }
         }
+        Ok(())
+    }
+
+    /// Kills the server with SIGKILL, as a crash would end it; the
+    /// directory stays for [`Sandbox::restart`].
+    pub fn crash(&mut self) {
+        self.kill();
+    }
+
+    /// Starts the server again on the same directory, options and port
+    /// (after [`Sandbox::crash`]: crash recovery runs).
+    pub fn restart(&mut self) -> Result<()> {
+        if self.child.is_some() {
+            bail!("the sandbox server is running");
+        }
+        let mut b = self.builder.clone();
+        if self.port != 0 {
+            b = b.port(self.port);
+        }
+        let (mut child, _) =
+            b.spawn(&self.install, self.dir(), &self.datadir, self.user.as_ref())?;
+        if let Err(e) = wait_ready(&mut child, self.dir(), Duration::from_secs(120)) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e.context("restarting the sandbox server"));
+        }
+        self.child = Some(child);
         Ok(())
     }
 

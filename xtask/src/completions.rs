@@ -143,7 +143,7 @@ printf '%s\n' "${{COMPREPLY[@]}}"
         let offered = bash_offers(backup, "ox-backup backup --max-r");
         assert_eq!(offered, vec!["--max-rate".to_string()]);
         let offered = bash_offers(backup, "ox-backup check --max-");
-        assert_eq!(offered, vec!["--max-age".to_string()]);
+        assert_eq!(offered, ["--max-age", "--max-archive-lag"]);
         let sync = TOOLS
             .iter()
             .find(|t| t.name == "ox-table-sync")

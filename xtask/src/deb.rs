@@ -41,14 +41,18 @@ pub fn arch() -> &'static str {
     }
 }
 
-/// The systemd timers the package ships (each with its service), for the
-/// maintainer scripts.
+/// The systemd units an administrator enables, for the maintainer
+/// scripts: the timers (each with its service), and a service with no
+/// timer (the binary-log archive).
 fn timers(stage: &Path) -> Result<Vec<String>> {
     let dir = stage.join(crate::dist::UNIT_DIR);
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
         let name = entry?.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".timer") {
+        let timed = name
+            .strip_suffix(".service")
+            .is_some_and(|b| dir.join(format!("{b}.timer")).exists());
+        if name.ends_with(".timer") || (name.ends_with(".service") && !timed) {
             out.push(name);
         }
     }
@@ -234,7 +238,8 @@ pub fn control(version: &str, arch: &str, installed_kib: u64, depends: &str) -> 
          {tools} \
          .\n \
          systemd timers for nightly backups, weekly verification and an hourly\n \
-         freshness check are included, disabled.\n",
+         freshness check, and a service archiving the binary log continuously,\n \
+         are included, disabled.\n",
         maintainer = crate::dist::maintainer(),
         homepage = crate::dist::HOMEPAGE,
     )

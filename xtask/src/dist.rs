@@ -402,7 +402,15 @@ mod tests {
                 text.contains("\nDocumentation=man:ox-backup(1)\n"),
                 "{name}"
             );
-            if name.ends_with(".service") {
+            if name == "oxkit-binlog.service" {
+                // The one long-running service: enabled by itself.
+                assert!(text.contains("\nType=exec\n"), "{name}");
+                assert!(text.contains("\nSuccessExitStatus=4\n"), "{name}");
+                assert!(
+                    text.contains("\n[Install]\nWantedBy=multi-user.target\n"),
+                    "{name}"
+                );
+            } else if name.ends_with(".service") {
                 assert!(text.contains("\nType=oneshot\n"), "{name}");
                 assert!(text.contains("\nExecStart=/usr/bin/ox-backup "), "{name}");
             } else {
@@ -422,6 +430,7 @@ mod tests {
             [
                 "oxkit-backup.service",
                 "oxkit-backup.timer",
+                "oxkit-binlog.service",
                 "oxkit-check.service",
                 "oxkit-check.timer",
                 "oxkit-verify.service",

@@ -211,6 +211,13 @@ fn systemd_section(p: &mut Page) {
          older than `max-age` (default 26h), so `systemctl --failed` and monitoring that \
          watches units report it.",
     );
+    p.item(
+        &["`oxkit-binlog.service`"],
+        "`ox-backup binlog --follow`, running all the time (no timer): the binary log \
+         archived as the server writes it, for point-in-time recovery to seconds ago; it \
+         resumes where the archive ends after a restart. Set `max-archive-lag=` (say 5m) in \
+         `ox-backup.conf` and the hourly check alerts when the archive falls behind.",
+    );
     p.para(
         "`check` measures the newest verified backup: with the default `max-age` of 26h, \
          verify every nightly backup at once (`verify` in `ox-backup.conf`, which makes \

@@ -407,14 +407,18 @@ fn steps(root: &Path, deb: &Path, prev: &Path, prev_version: &str) -> Result<()>
             anyhow::ensure!(path.is_file(), "{} missing", path.display());
         }
     }
-    let wants = root.join("etc/systemd/system/timers.target.wants");
-    if let Ok(entries) = std::fs::read_dir(&wants) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            anyhow::ensure!(
-                !name.starts_with("oxkit-"),
-                "{name} was enabled by the install"
-            );
+    let path = root.join("usr/lib/systemd/system/oxkit-binlog.service");
+    anyhow::ensure!(path.is_file(), "{} missing", path.display());
+    for target in ["timers.target.wants", "multi-user.target.wants"] {
+        let wants = root.join("etc/systemd/system").join(target);
+        if let Ok(entries) = std::fs::read_dir(&wants) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                anyhow::ensure!(
+                    !name.starts_with("oxkit-"),
+                    "{name} was enabled by the install"
+                );
+            }
         }
     }
 

@@ -234,10 +234,85 @@ pub struct CheckReport {
     pub abandoned: Vec<String>,
     /// One line for humans and monitoring.
     pub message: String,
+    /// With `--max-archive-lag`: the binary-log archives kept by `binlog
+    /// --follow`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub archives: Vec<ArchiveLag>,
 }
 
-/// Is the newest verified set younger than `max_age`?
-pub fn check(repo: &Repo, max_age: u64) -> Result<CheckReport> {
+/// How far a followed binary-log archive is behind.
+#[derive(Clone, Debug, Serialize)]
+pub struct ArchiveLag {
+    /// The server whose logs it holds.
+    pub server_id: u32,
+    /// Seconds since it last held all the server had written.
+    pub lag_secs: u64,
+    /// Its end (`log:byte`).
+    pub end: String,
+    /// Within the limit.
+    pub ok: bool,
+}
+
+/// The followed binary-log archives of `repo` and their lag against
+/// `max_lag`, with a note for the message: an archive too far behind, or
+/// none at all, is critical.
+fn archive_lags(repo: &Repo, max_lag: u64) -> Result<(Vec<ArchiveLag>, String, bool)> {
+    let now = manifest::now_unix();
+    let mut out = Vec::new();
+    for id in repo.store().children("binlogs")? {
+        let Ok(id) = id.parse::<u32>() else { continue };
+        let index = crate::pitr::load_index(repo, id)?;
+        if let Some(c) = index.current {
+            let lag = now.saturating_sub(c.at_unix);
+            out.push(ArchiveLag {
+                server_id: id,
+                lag_secs: lag,
+                end: format!("{}:{}", c.file, c.pos),
+                ok: lag <= max_lag,
+            });
+        }
+    }
+    if out.is_empty() {
+        return Ok((
+            out,
+            "; no binary-log archive kept by `binlog --follow`".into(),
+            false,
+        ));
+    }
+    let ok = out.iter().all(|a| a.ok);
+    let note = out
+        .iter()
+        .map(|a| {
+            format!(
+                "; binary-log archive of server {} {} {} behind (limit {}, at {})",
+                a.server_id,
+                if a.ok { "is" } else { "is CRITICALLY" },
+                human_age(a.lag_secs),
+                human_age(max_lag),
+                a.end
+            )
+        })
+        .collect();
+    Ok((out, note, ok))
+}
+
+/// Is the newest verified set younger than `max_age`, and, with
+/// `max_archive_lag`, every followed binary-log archive current enough?
+pub fn check(repo: &Repo, max_age: u64, max_archive_lag: Option<u64>) -> Result<CheckReport> {
+    let mut r = check_sets(repo, max_age)?;
+    if let Some(max) = max_archive_lag {
+        let (archives, note, ok) = archive_lags(repo, max)?;
+        if !ok && r.ok {
+            r.message = r.message.replacen("OK", "CRITICAL", 1);
+        }
+        r.ok &= ok;
+        r.message.push_str(&note);
+        r.archives = archives;
+    }
+    Ok(r)
+}
+
+fn check_sets(repo: &Repo, max_age: u64) -> Result<CheckReport> {
     let now = manifest::now_unix();
     let sets = repo.sets()?;
     let abandoned: Vec<String> = sets
@@ -270,6 +345,7 @@ pub fn check(repo: &Repo, max_age: u64) -> Result<CheckReport> {
             ok: false,
             message: format!("CRITICAL: no verified backup in {}{note}", repo.url()),
             abandoned,
+            archives: Vec::new(),
         },
         Some(m) => {
             let age = now.saturating_sub(m.finished_unix);
@@ -283,6 +359,7 @@ pub fn check(repo: &Repo, max_age: u64) -> Result<CheckReport> {
                     human_age(max_age)
                 ),
                 abandoned,
+                archives: Vec::new(),
                 newest_verified: Some(m.id),
                 age_secs: Some(age),
                 max_age_secs: max_age,

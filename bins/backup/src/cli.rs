@@ -238,6 +238,10 @@ pub struct CheckArgs {
         help_heading = "Catalogue"
     )]
     pub max_age: String,
+    /// Also alert when a binary-log archive kept by `binlog --follow` was
+    /// last current longer ago than this (30s, 5m)
+    #[arg(long, value_name = "AGE", help_heading = "Catalogue")]
+    pub max_archive_lag: Option<String>,
 }
 
 /// `expire`.
@@ -328,6 +332,67 @@ pub struct BinlogArgs {
     pub key: KeyArgs,
     #[command(flatten)]
     pub compress: CompressArgs,
+    /// Keep running: store the binary log as the server writes it, in
+    /// segments, resuming after a restart or a lost connection, until
+    /// Ctrl-C or SIGTERM (runs as a service: packaging/ox-backup-binlog@.service)
+    #[arg(long, help_heading = "Binary log archive")]
+    pub follow: bool,
+    /// With --follow: close a segment this many seconds after its first
+    /// byte arrived (the most a lost host can lose)
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 2,
+        requires = "follow",
+        help_heading = "Binary log archive"
+    )]
+    pub segment_seconds: u64,
+    /// With --follow: close a segment once it holds this much (k, M, G)
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value = "16M",
+        requires = "follow",
+        help_heading = "Binary log archive"
+    )]
+    pub segment_size: String,
+    /// With --follow: retry an unreachable server this long (90s, 10m)
+    /// before exiting with an error
+    #[arg(
+        long,
+        value_name = "AGE",
+        default_value = "5m",
+        requires = "follow",
+        help_heading = "Binary log archive"
+    )]
+    pub reconnect_for: String,
+}
+
+impl BinlogArgs {
+    /// The `--follow` options, checked.
+    pub fn follow_options(&self) -> Result<crate::follow::FollowOptions> {
+        let segment_bytes = parse_rate(&self.segment_size).ok_or_else(|| {
+            usage_error(format!(
+                "--segment-size {:?}: expected a size like 16M, 512k",
+                self.segment_size
+            ))
+        })?;
+        let reconnect = crate::catalog::parse_age(&self.reconnect_for).ok_or_else(|| {
+            usage_error(format!(
+                "--reconnect-for {:?}: expected a duration like 90s, 10m",
+                self.reconnect_for
+            ))
+        })?;
+        if self.segment_seconds == 0 {
+            return Err(usage_error("--segment-seconds must be at least 1"));
+        }
+        Ok(crate::follow::FollowOptions {
+            segment_secs: self.segment_seconds,
+            segment_bytes,
+            reconnect_for: std::time::Duration::from_secs(reconnect),
+            level: self.compress.compress_level,
+        })
+    }
 }
 
 /// The checked configuration.
@@ -354,6 +419,8 @@ pub enum Checked {
     Check {
         /// The newest verified set may be this many seconds old.
         max_age: u64,
+        /// A followed binary-log archive may be this many seconds behind.
+        max_archive_lag: Option<u64>,
     },
     /// `expire`.
     Expire(ExpireArgs),
@@ -414,6 +481,14 @@ impl Config {
                         a.max_age
                     ))
                 })?,
+                max_archive_lag: match &a.max_archive_lag {
+                    None => None,
+                    Some(l) => Some(crate::catalog::parse_age(l).ok_or_else(|| {
+                        usage_error(format!(
+                            "--max-archive-lag {l:?}: expected a duration like 30s, 5m"
+                        ))
+                    })?),
+                },
             },
             Action::Expire(a) => Checked::Expire(a.checked()?),
             Action::Restore(a) => Checked::Restore(RestoreConfig::new(a, &cli.conn)?),
@@ -424,6 +499,7 @@ impl Config {
             Action::Binlog(a) => {
                 a.server.check("binlog")?;
                 a.compress.check()?;
+                a.follow_options()?;
                 Checked::Binlog(a)
             }
         };
@@ -837,7 +913,13 @@ mod tests {
             "--max-age \"soon\": expected a duration like 26h, 90m, 2d",
         );
         let c = parse(&["check", "--repo", "r"]).expect("default age");
-        assert!(matches!(c.action, Checked::Check { max_age: 93600 }));
+        assert!(matches!(
+            c.action,
+            Checked::Check {
+                max_age: 93600,
+                max_archive_lag: None
+            }
+        ));
         refuses(
             &["expire", "--repo", "r"],
             "expire needs a retention: --keep-last N and/or --keep-days D",

@@ -19,6 +19,7 @@ pub mod action;
 pub mod catalog;
 pub mod cli;
 pub mod crypt;
+pub mod follow;
 pub mod logical;
 pub mod manifest;
 pub mod physical;
@@ -49,7 +50,10 @@ pub fn run(matches: &clap::ArgMatches, ctx: &Context) -> Result<Exit> {
     match &cfg.action {
         Checked::Backup(b) => action::backup::run(ctx, &cfg, b),
         Checked::List => action::list::run(&cfg),
-        Checked::Check { max_age } => action::check::run(&cfg, *max_age),
+        Checked::Check {
+            max_age,
+            max_archive_lag,
+        } => action::check::run(&cfg, *max_age, *max_archive_lag),
         Checked::Expire(e) => action::expire::run(&cfg, e),
         Checked::Restore(r) => action::restore::run(ctx, &cfg, r),
         Checked::Verify(v) => action::verify::run(ctx, &cfg, v),

@@ -42,15 +42,85 @@ pub struct BinlogIndex {
     pub encryption: Option<Encryption>,
     /// Copied logs, in order.
     pub files: Vec<BinlogFile>,
+    /// Written by `binlog --follow`: when the archive last held all the
+    /// server had written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<Current>,
 }
 
-/// One copied binary log.
+/// The archive's state as `binlog --follow` last saw it.
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct Current {
+    /// Unix time at which everything the server had written was stored.
+    pub at_unix: u64,
+    /// The archive's end: the log and the byte offset in it.
+    pub file: String,
+    /// See `file`.
+    pub pos: u64,
+    /// The GTID of the last whole transaction stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_gtid: Option<String>,
+}
+
+/// One copied binary log: stored whole (`binlog`), or in segments as it
+/// grew (`binlog --follow`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BinlogFile {
     /// Its name on the server.
     pub name: String,
-    /// The stored file.
+    /// The whole log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored: Option<FileEntry>,
+    /// Its pieces, contiguous from byte 0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Segment>,
+    /// The log is closed on the server and all of it is stored.
+    #[serde(default = "closed")]
+    pub complete: bool,
+}
+
+fn closed() -> bool {
+    true
+}
+
+/// Bytes `start..end` of a binary log, stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Segment {
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+    /// The stored piece.
     pub stored: FileEntry,
+}
+
+impl BinlogFile {
+    /// The stored pieces in order, checked to be contiguous from byte 0.
+    pub fn pieces(&self) -> Result<Vec<&FileEntry>> {
+        if let Some(s) = &self.stored {
+            return Ok(vec![s]);
+        }
+        let mut at = 0;
+        for seg in &self.segments {
+            if seg.start != at {
+                bail!(
+                    "binary log {}: bytes {at}..{} are missing from the archive",
+                    self.name,
+                    seg.start
+                );
+            }
+            at = seg.end;
+        }
+        Ok(self.segments.iter().map(|s| &s.stored).collect())
+    }
+
+    /// How many bytes of it are stored.
+    pub fn end(&self) -> u64 {
+        match &self.stored {
+            Some(s) => s.raw_size,
+            None => self.segments.last().map_or(0, |s| s.end),
+        }
+    }
 }
 
 /// What `binlog` did.
@@ -65,16 +135,16 @@ pub struct BinlogReport {
 }
 
 /// The key prefix of `server_id`'s binary logs in the repository.
-fn dir(server_id: u32) -> String {
+pub(crate) fn dir(server_id: u32) -> String {
     format!("binlogs/{server_id}")
 }
 
 /// How the binary-log directory of `server_id` is named in messages.
-fn dir_name(repo: &Repo, server_id: u32) -> String {
+pub(crate) fn dir_name(repo: &Repo, server_id: u32) -> String {
     format!("{}/{}", repo.url(), dir(server_id))
 }
 
-fn load_index(repo: &Repo, server_id: u32) -> Result<BinlogIndex> {
+pub(crate) fn load_index(repo: &Repo, server_id: u32) -> Result<BinlogIndex> {
     let k = format!("{}/index.json", dir(server_id));
     let Some(b) = repo.store().get(&k)? else {
         return Ok(BinlogIndex {
@@ -92,7 +162,7 @@ fn load_index(repo: &Repo, server_id: u32) -> Result<BinlogIndex> {
 /// installation of the same flavour and major version when the host has
 /// one (`OXKIT_MARIADBD` / `OXKIT_MYSQLD`, which may name a server in an
 /// unpacked root), else from `PATH`, checked to be of the right flavour.
-fn program(flavor: Flavor, version: Version, what: &str) -> Result<Command> {
+pub(crate) fn program(flavor: Flavor, version: Version, what: &str) -> Result<Command> {
     let mysql = flavor != Flavor::MariaDB;
     let names: &[&str] = match (mysql, what) {
         (true, "binlog") => &["mysqlbinlog"],
@@ -132,7 +202,7 @@ fn program(flavor: Flavor, version: Version, what: &str) -> Result<Command> {
 
 /// Connection arguments for the MariaDB command-line programs (password
 /// excluded: it goes in `MYSQL_PWD`).
-fn client_args(spec: &ConnSpec) -> Vec<String> {
+pub(crate) fn client_args(spec: &ConnSpec) -> Vec<String> {
     let mut a = vec!["--no-defaults".to_string()];
     match conn::transport(spec) {
         Transport::Tcp(h, p) => {
@@ -152,14 +222,45 @@ fn client_args(spec: &ConnSpec) -> Vec<String> {
     a
 }
 
-fn with_password(cmd: &mut Command, spec: &ConnSpec) {
+pub(crate) fn with_password(cmd: &mut Command, spec: &ConnSpec) {
     cmd.env_remove("MYSQL_PWD");
     if let Some(p) = &spec.password {
         cmd.env("MYSQL_PWD", p.expose());
     }
 }
 
-/// Copies the server's closed binary logs into the repository.
+/// The key of the logs of `index` (set up, for a new encrypted index).
+pub(crate) fn index_key(
+    repo: &Repo,
+    index: &mut BinlogIndex,
+    key_file: Option<&Path>,
+) -> Result<Option<Key>> {
+    Ok(match (&index.encryption, key_file) {
+        (Some(e), k) => Some(Key::for_existing(k, e, "the binary log copy")?),
+        (None, Some(k)) if index.files.is_empty() => {
+            let (key, e) = Key::for_new_backup(k)?;
+            index.encryption = Some(e);
+            Some(key)
+        }
+        (None, Some(_)) => bail!(
+            "binary logs in {} are stored unencrypted; use a new repository to encrypt them",
+            dir_name(repo, index.server_id)
+        ),
+        (None, None) => None,
+    })
+}
+
+/// Writes `index` back.
+pub(crate) fn save_index(repo: &Repo, index: &BinlogIndex) -> Result<()> {
+    repo.store().put(
+        &format!("{}/index.json", dir(index.server_id)),
+        &serde_json::to_vec_pretty(index)?,
+    )
+}
+
+/// Copies the server's closed binary logs into the repository (a log
+/// `binlog --follow` stored only part of is stored whole, and its
+/// segments removed).
 pub fn copy(
     ctx: &oxkit::entry::Context,
     repo: &Repo,
@@ -175,19 +276,7 @@ pub fn copy(
     }
     let d = dir(server.server_id);
     let mut index = load_index(repo, server.server_id)?;
-    let key = match (&index.encryption, key_file) {
-        (Some(e), k) => Some(Key::for_existing(k, e, "the binary log copy")?),
-        (None, Some(k)) if index.files.is_empty() => {
-            let (key, e) = Key::for_new_backup(k)?;
-            index.encryption = Some(e);
-            Some(key)
-        }
-        (None, Some(_)) => bail!(
-            "binary logs in {} are stored unencrypted; use a new repository to encrypt them",
-            dir_name(repo, server.server_id)
-        ),
-        (None, None) => None,
-    };
+    let key = index_key(repo, &mut index, key_file)?;
     c.run(
         "closing the current binary log (FLUSH BINARY LOGS needs RELOAD)",
         "FLUSH BINARY LOGS",
@@ -201,7 +290,7 @@ pub fn copy(
         .context("creating a temp directory")?;
     let mut copied = Vec::new();
     for name in closed {
-        if index.files.iter().any(|f| f.name == *name) {
+        if index.files.iter().any(|f| f.name == *name && f.complete) {
             continue;
         }
         ctx.cancel.check()?;
@@ -234,15 +323,22 @@ pub fn copy(
         std::io::copy(&mut f, &mut w).with_context(|| format!("storing {name}"))?;
         let stored = w.finish()?;
         let _ = std::fs::remove_file(&raw);
+        let replaced = index
+            .files
+            .iter()
+            .position(|f| f.name == *name)
+            .map(|i| index.files.remove(i));
         index.files.push(BinlogFile {
             name: name.clone(),
-            stored,
+            stored: Some(stored),
+            segments: Vec::new(),
+            complete: true,
         });
         index.files.sort_by(|a, b| a.name.cmp(&b.name));
-        repo.store().put(
-            &format!("{d}/index.json"),
-            &serde_json::to_vec_pretty(&index)?,
-        )?;
+        save_index(repo, &index)?;
+        for seg in replaced.iter().flat_map(|f| &f.segments) {
+            repo.store().delete(&format!("{d}/{}", seg.stored.path))?;
+        }
         copied.push(name.clone());
     }
     Ok(BinlogReport {
@@ -262,8 +358,9 @@ pub enum Until {
 }
 
 /// Checks `until` against the backup before anything is restored: a
-/// MySQL backup's GTID target must be a MySQL GTID or set (`uuid:N`).
-pub fn check_until(m: &Manifest, until: &Until) -> Result<()> {
+/// MySQL backup's GTID target must be a MySQL GTID or set (`uuid:N`), and
+/// the archive must cover it ([`covers`]).
+pub fn check_until(repo: &Repo, m: &Manifest, until: &Until) -> Result<()> {
     if let Until::Gtid(g) = until {
         if m.server.flavor_version().0 != Flavor::MariaDB {
             GtidSet::parse(g).map_err(|e| {
@@ -273,6 +370,11 @@ pub fn check_until(m: &Manifest, until: &Until) -> Result<()> {
                 ))
             })?;
         }
+    }
+    // The archive must reach the target without a hole, said before
+    // anything is restored.
+    if let Some(file) = &m.position.binlog_file {
+        covers(repo, m, &load_index(repo, m.server.server_id)?, file, until)?;
     }
     Ok(())
 }
@@ -339,6 +441,7 @@ pub fn replay(
             dir_name(repo, m.server.server_id)
         );
     }
+    covers(repo, m, &index, file, until)?;
     let d = dir(m.server.server_id);
     let tmp = tempfile::Builder::new()
         .prefix("oxkreplay")
@@ -347,11 +450,13 @@ pub fn replay(
     let mut paths = Vec::new();
     let mut by_name = std::collections::HashMap::new();
     for f in &files {
-        let data = repo.read_key_verified(&format!("{d}/{}", f.stored.path), &f.stored)?;
-        let mut r = repo::decoder(data, key.as_ref(), &f.stored.path)?;
         let p = tmp.path().join(&f.name);
         let mut out = repo::create_file(&p)?;
-        std::io::copy(&mut r, &mut out).with_context(|| format!("decoding {}", f.name))?;
+        for piece in f.pieces()? {
+            let data = repo.read_key_verified(&format!("{d}/{}", piece.path), piece)?;
+            let mut r = repo::decoder(data, key.as_ref(), &piece.path)?;
+            std::io::copy(&mut r, &mut out).with_context(|| format!("decoding {}", f.name))?;
+        }
         by_name.insert(f.name.clone(), p.clone());
         if f.name >= *file {
             paths.push(p);
@@ -421,6 +526,65 @@ pub fn replay(
     dec.env("TZ", "UTC").args(&paths);
     pipe(dec, client()?, spec)?;
     Ok(t0.elapsed().as_secs_f64())
+}
+
+/// The number of a binary log's name (`mysql-bin.000042`: 42).
+fn log_number(name: &str) -> Option<u64> {
+    name.rsplit_once('.')?.1.parse().ok()
+}
+
+/// Fails, before anything is replayed, when the archive has a hole
+/// between the backup's log `from` and its end (a log missing, or a log
+/// stored only in part before a later one), or ends before a MariaDB GTID
+/// target of a domain it knows.
+fn covers(repo: &Repo, m: &Manifest, index: &BinlogIndex, from: &str, until: &Until) -> Result<()> {
+    let at = dir_name(repo, m.server.server_id);
+    let files: Vec<&BinlogFile> = index
+        .files
+        .iter()
+        .filter(|f| f.name.as_str() >= from)
+        .collect();
+    for w in files.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if let (Some(x), Some(y)) = (log_number(&a.name), log_number(&b.name)) {
+            if y != x + 1 {
+                bail!(
+                    "the archive in {at} has a gap: the binary logs between {} and {} are missing (purged before they were copied?)",
+                    a.name,
+                    b.name
+                );
+            }
+        }
+        if !a.complete {
+            bail!(
+                "the archive in {at} has a gap: only {} bytes of {} are stored, and {} follows",
+                a.end(),
+                a.name,
+                b.name
+            );
+        }
+    }
+    if let (Until::Gtid(g), Some(last)) = (
+        until,
+        index.current.as_ref().and_then(|c| c.last_gtid.as_deref()),
+    ) {
+        let parse = |t: &str| -> Option<(u32, u64)> {
+            let mut it = t.trim().split('-');
+            let d = it.next()?.parse().ok()?;
+            let _server = it.next()?;
+            Some((d, it.next()?.parse().ok()?))
+        };
+        if m.server.flavor_version().0 == Flavor::MariaDB {
+            if let (Some((dt, st)), Some((dl, sl))) = (parse(g), parse(last)) {
+                if dt == dl && st > sl {
+                    bail!(
+                        "--until-gtid {g} is past the end of the archive in {at} (its last transaction is {last}): the roll-forward would stop short"
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs the decoder `dec` piped into the `mariadb` client connected to
@@ -674,6 +838,12 @@ fn mysql_stop(
                     }
                 }
             } else if let Some(rest) = line.strip_prefix("SET @@SESSION.GTID_NEXT= '") {
+                if rest.contains("added by mysqlbinlog") {
+                    // No event: the decoder's own reset after the last
+                    // one, which ended the transaction in progress.
+                    close(&mut open, last_end, &mut seen);
+                    continue;
+                }
                 // A GTID event: the transaction before it ended where the
                 // event before this one did.
                 close(&mut open, prev_end, &mut seen);
@@ -748,6 +918,46 @@ mod tests {
     use super::*;
 
     const U: &str = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+
+    fn seg(start: u64, end: u64) -> Segment {
+        Segment {
+            start,
+            end,
+            stored: FileEntry {
+                path: format!("b.{start}"),
+                size: 1,
+                sha256: String::new(),
+                raw_size: end - start,
+            },
+        }
+    }
+
+    #[test]
+    fn followed_logs_are_contiguous_or_fail_by_name() {
+        let mut f = BinlogFile {
+            name: "mysql-bin.000007".into(),
+            stored: None,
+            segments: vec![seg(0, 100), seg(100, 250)],
+            complete: false,
+        };
+        assert_eq!(f.pieces().expect("contiguous").len(), 2);
+        assert_eq!(f.end(), 250);
+        f.segments.push(seg(300, 400));
+        let e = f.pieces().expect_err("a hole").to_string();
+        assert!(
+            e.contains("mysql-bin.000007") && e.contains("250..300"),
+            "{e}"
+        );
+        assert_eq!(log_number("mysql-bin.000042"), Some(42));
+        assert_eq!(log_number("nodot"), None);
+        // An index written before segments existed still reads.
+        let old: BinlogFile = serde_json::from_str(
+            r#"{"name":"m.000001","stored":{"path":"m.000001.zst","size":1,"sha256":"x","raw_size":9}}"#,
+        )
+        .expect("old index");
+        assert!(old.complete);
+        assert_eq!(old.end(), 9);
+    }
 
     #[test]
     fn gtid_sets() {

@@ -164,6 +164,7 @@ complete -c ox-backup -n "__fish_ox_backup_using_subcommand list" -l version-che
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand list" -l no-version-check
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand list" -l check-replication-filters
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand check" -l max-age -d 'The newest verified backup may be this old (26h, 90m, 2d)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand check" -l max-archive-lag -d 'Also alert when a binary-log archive kept by `binlog --follow` was last current longer ago than this (30s, 5m)' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand check" -l repo -d 'Repository: a directory, or s3://BUCKET/PREFIX in an S3-compatible object store (created by the first backup)' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand check" -l s3-endpoint -d 'S3 endpoint of a self-hosted or non-AWS store (http://host:port or https://...); path-style addressing' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand check" -l s3-region -d 'S3 region (default $AWS_REGION, else us-east-1)' -r
@@ -340,6 +341,9 @@ complete -c ox-backup -n "__fish_ox_backup_using_subcommand verify" -l no-versio
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand verify" -l check-replication-filters
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l encrypt-key-file -d 'Key file: 32 raw bytes or 64 hex digits (a key), or a passphrase (stretched with Argon2id). Encrypts a backup; needed to restore or verify an encrypted one. Never stored in the repository' -r -F
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l compress-level -d 'zstd compression level (1 fast .. 19 small)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l segment-seconds -d 'With --follow: close a segment this many seconds after its first byte arrived (the most a lost host can lose)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l segment-size -d 'With --follow: close a segment once it holds this much (k, M, G)' -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l reconnect-for -d 'With --follow: retry an unreachable server this long (90s, 10m) before exiting with an error' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l repo -d 'Repository: a directory, or s3://BUCKET/PREFIX in an S3-compatible object store (created by the first backup)' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l s3-endpoint -d 'S3 endpoint of a self-hosted or non-AWS store (http://host:port or https://...); path-style addressing' -r
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l s3-region -d 'S3 region (default $AWS_REGION, else us-east-1)' -r
@@ -367,6 +371,7 @@ complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l format -d
 json\t'One JSON document on stdout'"
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l config -d 'Read options from FILE (one option=value a line) after the global and user config files' -r -F
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l progress -r
+complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l follow -d 'Keep running: store the binary log as the server writes it, in segments, resuming after a restart or a lost connection, until Ctrl-C or SIGTERM (runs as a service: packaging/ox-backup-binlog@.service)'
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l ask-pass -d 'Prompt for the password on the terminal'
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l no-defaults -d 'Read no option files (my.cnf)'
 complete -c ox-backup -n "__fish_ox_backup_using_subcommand binlog" -l help -d 'Print help'

@@ -84,7 +84,7 @@ impl Restore<'_> {
         let copts = cfg.conn.connect_options()?;
         let ro = self.options()?;
         if let Some(u) = &r.until {
-            pitr::check_until(m, u)?;
+            pitr::check_until(repo, m, u)?;
         }
         let result = (|| -> Result<RestoreReport> {
             let mut rep = crate::logical::restore::restore(ctx, repo, m, spec, &copts, &ro)?;
