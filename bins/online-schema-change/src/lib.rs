@@ -21,6 +21,7 @@ mod copier;
 mod copy;
 mod cutover;
 mod engine;
+mod keep;
 mod names;
 mod pace;
 mod plan;
@@ -131,6 +132,16 @@ pub struct Args {
     #[arg(long, help_heading = "Safety")]
     pub no_drop_old_table: bool,
 
+    /// After the swap keep the original (as _<table>_old) and keep it in sync with the new table from the binary log, until stopped (Ctrl-C, SIGTERM: exit 4, the kept table and its state stay for --revert or --drop-old-table); refuses ALTERs that cannot be mapped back
+    #[arg(long, conflicts_with_all = ["revert", "drop_old_table", "no_drop_old_table"], help_heading = "Revert")]
+    pub keep_old_table: bool,
+    /// Swap the table kept by --keep-old-table back in, after applying every change made since (its keeping run must be stopped first); the altered table is dropped unless --no-drop-old-table
+    #[arg(long, conflicts_with_all = ["alter", "drop_old_table", "resume"], help_heading = "Revert")]
+    pub revert: bool,
+    /// End --keep-old-table: drop the kept original and its state (its keeping run must be stopped first)
+    #[arg(long, conflicts_with_all = ["alter", "resume"], help_heading = "Revert")]
+    pub drop_old_table: bool,
+
     #[command(flatten)]
     pub chunk: ChunkArgs,
     /// Pause after a round of chunks for this fraction of its time, so the copy yields to the application (with --pace adaptive only while it suffers; 0: copy flat out)
@@ -179,6 +190,17 @@ pub struct Args {
     pub output: OutputArgs,
 }
 
+/// What a run does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Apply `--alter`.
+    Alter,
+    /// `--revert`: swap the kept original back in.
+    Revert,
+    /// `--drop-old-table`: end keeping the original.
+    DropOldTable,
+}
+
 /// The checked configuration: every option the engine reads, checked
 /// once here.
 #[derive(Debug)]
@@ -203,6 +225,10 @@ pub struct Config {
     pub resume: bool,
     /// `--no-drop-old-table`.
     pub no_drop_old_table: bool,
+    /// `--keep-old-table`.
+    pub keep_old_table: bool,
+    /// The change to make, or `--revert` / `--drop-old-table`.
+    pub action: Action,
     /// `--chunk-size`: rows in the first chunk.
     pub chunk_size: u64,
     /// `--chunk-time`.
@@ -241,12 +267,30 @@ impl Config {
                 "give exactly one DSN naming the table: h=host,D=db,t=table",
             ));
         };
-        let Some(text) = &args.alter else {
-            return Err(usage_error(
-                "--alter is required: the ALTER TABLE clauses to apply",
-            ));
+        let action = if args.revert {
+            Action::Revert
+        } else if args.drop_old_table {
+            Action::DropOldTable
+        } else {
+            Action::Alter
         };
-        let alter = Alter::parse(text).map_err(|e| usage_error(format!("--alter: {e:#}")))?;
+        // --revert and --drop-old-table read the ALTER from the kept state.
+        let alter = match (&args.alter, action) {
+            (Some(text), _) => {
+                Alter::parse(text).map_err(|e| usage_error(format!("--alter: {e:#}")))?
+            }
+            (None, Action::Alter) => {
+                return Err(usage_error(
+                    "--alter is required: the ALTER TABLE clauses to apply",
+                ))
+            }
+            (None, _) => Alter::default(),
+        };
+        if args.keep_old_table && args.method == Some(Method::Triggers) {
+            return Err(usage_error(
+                "--keep-old-table needs binary log capture (--method binlog): the kept table is kept in sync from the binary log",
+            ));
+        }
         if args.alter_foreign_keys_method == FkMethod::DropSwap {
             return Err(usage_error(
                 "--alter-foreign-keys-method drop-swap is not built; use rebuild-constraints",
@@ -281,12 +325,15 @@ impl Config {
             target,
             alter,
             method: args.method,
-            force_copy: args.force_copy,
+            // An instant ALTER leaves no original to keep.
+            force_copy: args.force_copy || args.keep_old_table,
             allow_data_loss: args.allow_data_loss,
             fk_method: args.alter_foreign_keys_method,
             execute: args.execute,
             resume: args.resume,
             no_drop_old_table: args.no_drop_old_table,
+            keep_old_table: args.keep_old_table,
+            action,
             chunk_size: args.chunk.chunk_size.get(),
             chunk_time: args.chunk.chunk_time.duration(),
             sleep_ratio: args.sleep_ratio,
