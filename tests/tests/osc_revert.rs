@@ -295,12 +295,19 @@ fn revert_swaps_back_without_losing_a_write() {
 
     // Back, under the writer.
     let t0 = Instant::now();
-    let r = tool(&[&d, "--revert", "--execute", "--format", "json"]);
+    let r = tool(&[
+        &d,
+        "--revert",
+        "--execute",
+        "--no-drop-old-table",
+        "--format",
+        "json",
+    ]);
     r.expect_code(0);
     let reverted = t0.elapsed();
     let doc = r.json();
     assert_eq!(doc["action"], "revert", "{doc:#}");
-    assert_eq!(doc["old_table"], serde_json::Value::Null, "{doc:#}");
+    assert_eq!(doc["old_table"], "app._t_rev", "{doc:#}");
     std::thread::sleep(Duration::from_millis(1000));
     let (acked, retried) = writer.stop();
     assert!(acked > 300, "the writer hardly wrote: {acked}");
@@ -308,9 +315,28 @@ fn revert_swaps_back_without_losing_a_write() {
     assert_eq!(create_table(&mut c), original, "the original is not back");
     let expected = model_rows(&model.lock().expect("model"));
     let got = rows(&mut c, "t");
-    assert_eq!(got.len(), expected.len(), "rows vs the writer's record");
-    assert!(got == expected, "the original misses acknowledged writes");
-    assert_eq!(leftovers(&mut c), Vec::<String>::new());
+    if got != expected {
+        // Which writes, and whether the altered table (set aside) had them.
+        let aside = rows(&mut c, "_t_rev");
+        let diff = |a: &[Row], b: &[Row]| -> Vec<String> {
+            let b: BTreeMap<i64, &Row> = b.iter().map(|r| (r.0, r)).collect();
+            a.iter()
+                .filter(|r| b.get(&r.0) != Some(r))
+                .map(|r| format!("{r:?} (there: {:?})", b.get(&r.0)))
+                .take(10)
+                .collect()
+        };
+        panic!(
+            "the original misses acknowledged writes ({} rows, {} in the record)\nrecorded, not in the original: {:#?}\nin the original, not recorded: {:#?}\nthe altered table set aside: {:#?}",
+            got.len(),
+            expected.len(),
+            diff(&expected, &got),
+            diff(&got, &expected),
+            diff(&expected, &aside),
+        );
+    }
+    assert_eq!(leftovers(&mut c), vec!["_t_rev".to_string()]);
+    exec(&mut c, "DROP TABLE app._t_rev").expect("drop the altered table");
     t.sync().expect("sync");
     let mut rc = t.replica_conn(0).expect("replica");
     assert_eq!(checksum_table(&mut c), checksum_table(&mut rc), "replica");

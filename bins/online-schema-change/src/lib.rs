@@ -544,6 +544,30 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      as it was. A run killed during a binary log swap can leave the shadow under its swap \
      name TABLE_osc_new (and the sentry TABLE_osc_del); --resume then starts over, and the \
      next swap refuses until they are dropped by hand.",
+    "REVERT. With --keep-old-table (binary log capture; an instant ALTER is then made by \
+     copying) the run does not end at the swap: the original, renamed _TABLE_old, is kept \
+     in sync with the new table by the binary log capture turned around (the new table's \
+     changed keys read from the binary log from the position the swap's catch-up reached \
+     under its write lock, their rows read again from the new table through the ALTER's \
+     column pairs, every 200 ms), and the checkpoint _TABLE_osc stays in phase kept with \
+     the position applied so far. The run holds its run lock until stopped by SIGINT or \
+     SIGTERM (exit 4; the kept table and its state stay; after a kill -9 too). \
+     --revert --execute (the keeping run stopped first: while it lives, exit 2) reads the \
+     changes again from the recorded position, applies them without locks, then swaps \
+     _TABLE_old back in with the swap described above (writes stopped, every change up to \
+     the server's binary log position applied, rename), so every acknowledged write is in \
+     the original; the altered table goes aside as _TABLE_rev and is dropped unless \
+     --no-drop-old-table. A swap back that gives up or is interrupted leaves the original \
+     kept (run --revert again). --drop-old-table --execute drops _TABLE_old and its state \
+     instead; --dry-run with either says what it would do. Refused up front with the \
+     reason (exit 1), before anything is changed: an ALTER that drops a column (rows \
+     written after the swap have no value for it, and the kept table's rows are rewritten \
+     whole) or changes a column's definition (type, character set, collation, NULL), one \
+     that drops or changes a unique key, one after which the copy's key is not a unique \
+     NOT NULL key, a table referenced by child tables, trigger capture. Also refused \
+     (exit 1): --revert or --drop-old-table with nothing kept, and a new ALTER of a table \
+     whose original is kept. The binary logs since the recorded position must still be on \
+     the server.",
     "OUTPUT. A summary (plan, rows copied, chunks, recopied chunks, times, swap attempts) \
      on stdout; with --format json one document with fields db, table, alter, method, \
      plan (instant, copy), nocopy_possible, executed, resumed, rows_estimate, \
@@ -561,7 +585,11 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      status: 0 done (or planned); 1 refused by a guard, bad options, or the swap gave up; \
      4 interrupted (cleaned up); 16 the checksum found differences that recopying did not \
      cure (cleaned up, nothing swapped); 128 a replica stopped with \
-     --fail-on-stopped-replication; 255 other failures (cleaned up before the swap).",
+     --fail-on-stopped-replication; 255 other failures (cleaned up before the swap). \
+     --revert and --drop-old-table print table, alter, kept table and position, and with \
+     --format json the fields db, table, action (revert, drop_old_table), alter, executed, \
+     kept_table, kept_position, binlog_keys_applied, cut_over_attempts, cut_over_seconds, \
+     old_table (the altered table when kept, or null), total_seconds, exit_status.",
 ];
 
 #[cfg(test)]
