@@ -455,6 +455,10 @@ impl<'a> Copier<'a> {
             } else {
                 lock_rename_swap(conn, cancel, &sw, cap)?
             };
+            // Every change to the original is applied up to here, and
+            // nothing after it touched the original under its name: the
+            // new table's changes start here (see crate::keep).
+            done.swapped_at = Some(cap.applied.clone());
             done.binlog_changes = cap.changes;
             done.binlog_keys_applied = cap.keys_applied;
             done.binlog_keys_waited = cap.keys_waited;
@@ -512,7 +516,9 @@ pub fn after_swap(job: &Job<'_>, conn: &mut Conn, done: &mut Done) -> Result<()>
         )
         .with_context(|| format!("after the swap: drop trigger {}.{trg} by hand", n.db))?;
     }
-    let keep_old = !repoint_children(job, conn, &after)? || job.cfg.no_drop_old_table;
+    let keep_old = !repoint_children(job, conn, &after)?
+        || job.cfg.no_drop_old_table
+        || job.cfg.keep_old_table;
     if keep_old {
         done.old_table = Some(format!("{}.{}", n.db, n.old));
     } else {
@@ -520,6 +526,18 @@ pub fn after_swap(job: &Job<'_>, conn: &mut Conn, done: &mut Done) -> Result<()>
             "dropping the old table",
             &format!("DROP TABLE IF EXISTS {}", n.q(&n.old)),
         )?;
+    }
+    if job.cfg.keep_old_table {
+        // The checkpoint stays: it is the kept table's state.
+        let at = done.swapped_at.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("after the swap: no binary log position to keep the old table from")
+        })?;
+        return state::set_kept(conn, n, at).with_context(|| {
+            format!(
+                "after the swap: {}.{} is kept but its state could not be written; drop it and {}.{} by hand",
+                n.db, n.old, n.db, n.state
+            )
+        });
     }
     conn.run(
         "dropping the checkpoint",
@@ -569,7 +587,7 @@ fn repoint_children(job: &Job<'_>, conn: &mut Conn, after: &Cancel) -> Result<bo
 
 /// The copy's session and whether it copies with share locks (see
 /// [`crate::copy`]).
-fn connect_copy(job: &Job<'_>) -> Result<(Conn, bool)> {
+pub fn connect_copy(job: &Job<'_>) -> Result<(Conn, bool)> {
     let mut c = conn::connect(job.spec, job.opts)?;
     crate::copy::classic_locking_reads(&mut c);
     c.run("session setup", "SET SESSION innodb_lock_wait_timeout = 3")?;

@@ -347,6 +347,22 @@ mod tests {
             changed: vec![],
             children: vec![],
             user_triggers: vec![],
+            new_table: oxkit::schema::Table {
+                db: "d".into(),
+                name: "t".into(),
+                engine: Some("InnoDB".into()),
+                kind: oxkit::schema::TableKind::Base,
+                row_estimate: 0,
+                data_length: 0,
+                index_length: 0,
+                collation: None,
+                create_options: String::new(),
+                columns: vec![],
+                indexes: vec![],
+                foreign_keys: vec![],
+                referenced_by: vec![],
+                triggers: vec![],
+            },
         }
     }
 

@@ -10,7 +10,7 @@ use crate::cutover::{bounded, instant_sql, Ask, Bound};
 use crate::names::Names;
 use crate::plan::{plan, refuse, show_create, Plan};
 use crate::state::{self, Checkpoint, Phase};
-use crate::{Config, Method};
+use crate::{Action, Config, Method};
 use anyhow::{Context as _, Result};
 use oxkit::conn::{self, Conn, ConnectOptions};
 use oxkit::dsn::ConnSpec;
@@ -65,6 +65,10 @@ pub struct Done {
     pub binlog_changes: u64,
     pub binlog_keys_applied: u64,
     pub binlog_keys_waited: u64,
+    /// Binary log capture: the position the swap caught up to (where the
+    /// new table's changes begin).
+    #[serde(skip)]
+    pub swapped_at: Option<oxkit::binlog::Position>,
 }
 
 /// How the change is made.
@@ -120,6 +124,14 @@ impl Site<'_> {
                 );
             }
             return Ok((table, None));
+        }
+        if state_exists {
+            if let Some(cp) = state::load(conn, n)?.filter(|cp| cp.phase == Phase::Kept) {
+                return Err(refuse(format!(
+                    "{}.{} is kept for --revert ({}.{} in phase kept, ALTER {:?}); run --revert or --drop-old-table first",
+                    n.db, n.old, n.db, n.state, cp.alter
+                )));
+            }
         }
         if !cfg.resume {
             return Err(refuse(format!(
@@ -288,6 +300,11 @@ pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
         server: &server,
     };
     let _run_lock = state::RunLock::take(conn::connect(&spec, &opts)?, &names)?;
+    match cfg.action {
+        Action::Revert => return crate::keep::revert(&site, &mut conn, started),
+        Action::DropOldTable => return crate::keep::drop_old(&site, &mut conn, started),
+        Action::Alter => {}
+    }
     let table = load_table(&mut conn, &names.db, &names.table)?;
     let create = show_create(&mut conn, &names, &names.table)?;
     let (table, checkpoint) = site.leftovers(&mut conn, table)?;
@@ -327,6 +344,15 @@ pub fn run(ctx: &Context, cfg: &Config, spec: ConnSpec) -> Result<Exit> {
             &create,
             &plan.user_triggers,
         )?;
+    }
+    if cfg.keep_old_table {
+        if method != Method::Binlog {
+            return Err(refuse(format!(
+                "--keep-old-table keeps the original in sync from the binary log, and the run uses triggers: {}",
+                method_note.as_deref().unwrap_or("--method triggers")
+            )));
+        }
+        crate::keep::revertible(&table, &plan.new_table, &plan.pairs, &cfg.alter, &plan.key)?;
     }
     if let Some(note) = &method_note {
         log::warn!("note: {note}");
@@ -426,6 +452,9 @@ fn copy_and_swap(
         }
     };
     crate::copier::after_swap(job, conn, done)?;
+    if job.cfg.keep_old_table {
+        crate::keep::keep(job, conn, done)?;
+    }
     Ok(if replication_stopped {
         log::warn!("replication was seen stopped on a replica during the run");
         Exit::REPLICATION_STOPPED

@@ -21,6 +21,7 @@ mod copier;
 mod copy;
 mod cutover;
 mod engine;
+mod keep;
 mod names;
 mod pace;
 mod plan;
@@ -131,6 +132,16 @@ pub struct Args {
     #[arg(long, help_heading = "Safety")]
     pub no_drop_old_table: bool,
 
+    /// After the swap keep the original (as _<table>_old) and keep it in sync with the new table from the binary log, until stopped (Ctrl-C, SIGTERM: exit 4, the kept table and its state stay for --revert or --drop-old-table); refuses ALTERs that cannot be mapped back
+    #[arg(long, conflicts_with_all = ["revert", "drop_old_table", "no_drop_old_table"], help_heading = "Revert")]
+    pub keep_old_table: bool,
+    /// Swap the table kept by --keep-old-table back in, after applying every change made since (its keeping run must be stopped first); the altered table is dropped unless --no-drop-old-table
+    #[arg(long, conflicts_with_all = ["alter", "drop_old_table", "resume"], help_heading = "Revert")]
+    pub revert: bool,
+    /// End --keep-old-table: drop the kept original and its state (its keeping run must be stopped first)
+    #[arg(long, conflicts_with_all = ["alter", "resume"], help_heading = "Revert")]
+    pub drop_old_table: bool,
+
     #[command(flatten)]
     pub chunk: ChunkArgs,
     /// Pause after a round of chunks for this fraction of its time, so the copy yields to the application (with --pace adaptive only while it suffers; 0: copy flat out)
@@ -179,6 +190,17 @@ pub struct Args {
     pub output: OutputArgs,
 }
 
+/// What a run does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Apply `--alter`.
+    Alter,
+    /// `--revert`: swap the kept original back in.
+    Revert,
+    /// `--drop-old-table`: end keeping the original.
+    DropOldTable,
+}
+
 /// The checked configuration: every option the engine reads, checked
 /// once here.
 #[derive(Debug)]
@@ -203,6 +225,10 @@ pub struct Config {
     pub resume: bool,
     /// `--no-drop-old-table`.
     pub no_drop_old_table: bool,
+    /// `--keep-old-table`.
+    pub keep_old_table: bool,
+    /// The change to make, or `--revert` / `--drop-old-table`.
+    pub action: Action,
     /// `--chunk-size`: rows in the first chunk.
     pub chunk_size: u64,
     /// `--chunk-time`.
@@ -241,12 +267,30 @@ impl Config {
                 "give exactly one DSN naming the table: h=host,D=db,t=table",
             ));
         };
-        let Some(text) = &args.alter else {
-            return Err(usage_error(
-                "--alter is required: the ALTER TABLE clauses to apply",
-            ));
+        let action = if args.revert {
+            Action::Revert
+        } else if args.drop_old_table {
+            Action::DropOldTable
+        } else {
+            Action::Alter
         };
-        let alter = Alter::parse(text).map_err(|e| usage_error(format!("--alter: {e:#}")))?;
+        // --revert and --drop-old-table read the ALTER from the kept state.
+        let alter = match (&args.alter, action) {
+            (Some(text), _) => {
+                Alter::parse(text).map_err(|e| usage_error(format!("--alter: {e:#}")))?
+            }
+            (None, Action::Alter) => {
+                return Err(usage_error(
+                    "--alter is required: the ALTER TABLE clauses to apply",
+                ))
+            }
+            (None, _) => Alter::default(),
+        };
+        if args.keep_old_table && args.method == Some(Method::Triggers) {
+            return Err(usage_error(
+                "--keep-old-table needs binary log capture (--method binlog): the kept table is kept in sync from the binary log",
+            ));
+        }
         if args.alter_foreign_keys_method == FkMethod::DropSwap {
             return Err(usage_error(
                 "--alter-foreign-keys-method drop-swap is not built; use rebuild-constraints",
@@ -281,12 +325,15 @@ impl Config {
             target,
             alter,
             method: args.method,
-            force_copy: args.force_copy,
+            // An instant ALTER leaves no original to keep.
+            force_copy: args.force_copy || args.keep_old_table,
             allow_data_loss: args.allow_data_loss,
             fk_method: args.alter_foreign_keys_method,
             execute: args.execute,
             resume: args.resume,
             no_drop_old_table: args.no_drop_old_table,
+            keep_old_table: args.keep_old_table,
+            action,
             chunk_size: args.chunk.chunk_size.get(),
             chunk_time: args.chunk.chunk_time.duration(),
             sleep_ratio: args.sleep_ratio,
@@ -497,6 +544,30 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      as it was. A run killed during a binary log swap can leave the shadow under its swap \
      name TABLE_osc_new (and the sentry TABLE_osc_del); --resume then starts over, and the \
      next swap refuses until they are dropped by hand.",
+    "REVERT. With --keep-old-table (binary log capture; an instant ALTER is then made by \
+     copying) the run does not end at the swap: the original, renamed _TABLE_old, is kept \
+     in sync with the new table by the binary log capture turned around (the new table's \
+     changed keys read from the binary log from the position the swap's catch-up reached \
+     under its write lock, their rows read again from the new table through the ALTER's \
+     column pairs, every 200 ms), and the checkpoint _TABLE_osc stays in phase kept with \
+     the position applied so far. The run holds its run lock until stopped by SIGINT or \
+     SIGTERM (exit 4; the kept table and its state stay; after a kill -9 too). \
+     --revert --execute (the keeping run stopped first: while it lives, exit 2) reads the \
+     changes again from the recorded position, applies them without locks, then swaps \
+     _TABLE_old back in with the swap described above (writes stopped, every change up to \
+     the server's binary log position applied, rename), so every acknowledged write is in \
+     the original; the altered table goes aside as _TABLE_rev and is dropped unless \
+     --no-drop-old-table. A swap back that gives up or is interrupted leaves the original \
+     kept (run --revert again). --drop-old-table --execute drops _TABLE_old and its state \
+     instead; --dry-run with either says what it would do. Refused up front with the \
+     reason (exit 1), before anything is changed: an ALTER that drops a column (rows \
+     written after the swap have no value for it, and the kept table's rows are rewritten \
+     whole) or changes a column's definition (type, character set, collation, NULL), one \
+     that drops or changes a unique key, one after which the copy's key is not a unique \
+     NOT NULL key, a table referenced by child tables, trigger capture. Also refused \
+     (exit 1): --revert or --drop-old-table with nothing kept, and a new ALTER of a table \
+     whose original is kept. The binary logs since the recorded position must still be on \
+     the server.",
     "OUTPUT. A summary (plan, rows copied, chunks, recopied chunks, times, swap attempts) \
      on stdout; with --format json one document with fields db, table, alter, method, \
      plan (instant, copy), nocopy_possible, executed, resumed, rows_estimate, \
@@ -514,7 +585,11 @@ pub const MAN_DESCRIPTION: &[&str] = &[
      status: 0 done (or planned); 1 refused by a guard, bad options, or the swap gave up; \
      4 interrupted (cleaned up); 16 the checksum found differences that recopying did not \
      cure (cleaned up, nothing swapped); 128 a replica stopped with \
-     --fail-on-stopped-replication; 255 other failures (cleaned up before the swap).",
+     --fail-on-stopped-replication; 255 other failures (cleaned up before the swap). \
+     --revert and --drop-old-table print table, alter, kept table and position, and with \
+     --format json the fields db, table, action (revert, drop_old_table), alter, executed, \
+     kept_table, kept_position, binlog_keys_applied, cut_over_attempts, cut_over_seconds, \
+     old_table (the altered table when kept, or null), total_seconds, exit_status.",
 ];
 
 #[cfg(test)]

@@ -58,6 +58,9 @@ pub struct Plan {
     pub children: Vec<String>,
     /// The table's own triggers (not the tool's), in creation order.
     pub user_triggers: Vec<Trigger>,
+    /// The table's schema after the ALTER (the probe's, or the shadow's
+    /// when resuming).
+    pub new_table: Table,
 }
 
 /// `SHOW CREATE TABLE` of `db`.`table`.
@@ -239,7 +242,7 @@ pub fn preflight_triggers(
     })
 }
 
-fn col_desc(c: &Column) -> String {
+pub fn col_desc(c: &Column) -> String {
     let mut s = c.column_type.clone();
     if let Some(cs) = &c.collation {
         s.push_str(&format!(" {cs}"));
@@ -283,6 +286,7 @@ pub fn plan(
             changed,
             children: Vec::new(),
             user_triggers,
+            new_table,
         });
     }
     let key = copy_key(table)?;
@@ -322,6 +326,7 @@ pub fn plan(
         changed,
         children,
         user_triggers,
+        new_table,
     })
 }
 
@@ -372,7 +377,7 @@ fn base_table_guards(table: &Table) -> Result<()> {
 /// The guards of a copy; returns the key the copy walks. (The user's
 /// triggers are the capture method's business: see
 /// [`crate::engine`]'s method choice.)
-fn copy_key(table: &Table) -> Result<Index> {
+pub fn copy_key(table: &Table) -> Result<Index> {
     let key = match table.best_key() {
         Some(k) if !k.nullable => k.clone(),
         _ => {
@@ -398,7 +403,7 @@ fn copy_key(table: &Table) -> Result<Index> {
 /// `(old, new)` column pairs holding the same data, and the changed
 /// definitions; refuses a column that disappears without a DROP and a key
 /// column the ALTER drops or renames.
-fn map_columns(
+pub fn map_columns(
     alter: &Alter,
     table: &Table,
     new_table: &Table,

@@ -97,15 +97,20 @@ pub enum Phase {
     Postponed,
     /// Swapping the tables.
     Cutover,
+    /// Swapped with `--keep-old-table`: the original is kept (as `_t_old`)
+    /// and the binary log position says up to where the new table's
+    /// changes are applied to it (see [`crate::keep`]).
+    Kept,
 }
 
 impl Phase {
-    const ALL: [Phase; 5] = [
+    const ALL: [Phase; 6] = [
         Phase::Init,
         Phase::Copying,
         Phase::Checksum,
         Phase::Postponed,
         Phase::Cutover,
+        Phase::Kept,
     ];
 
     /// The spelling in the checkpoint row (read by scripts and tests: keep it).
@@ -116,6 +121,7 @@ impl Phase {
             Phase::Checksum => "checksum",
             Phase::Postponed => "postponed",
             Phase::Cutover => "cutover",
+            Phase::Kept => "kept",
         }
     }
 
@@ -229,6 +235,22 @@ pub fn save_binlog(conn: &mut Conn, n: &Names, p: &Position) -> Result<()> {
         &format!(
             "UPDATE {} SET binlog_file = {}, binlog_pos = {} WHERE id = 1",
             n.q(&n.state),
+            quote_str(&p.file),
+            p.pos
+        ),
+    )?;
+    Ok(())
+}
+
+/// Phase `kept` from position `p`: the swap is done and the original is
+/// kept in sync with the new table's changes from there on.
+pub fn set_kept(conn: &mut Conn, n: &Names, p: &Position) -> Result<()> {
+    conn.run(
+        "writing the checkpoint",
+        &format!(
+            "UPDATE {} SET phase = {}, binlog_file = {}, binlog_pos = {} WHERE id = 1",
+            n.q(&n.state),
+            quote_str(Phase::Kept.name()),
             quote_str(&p.file),
             p.pos
         ),
