@@ -261,3 +261,91 @@ fn follow_survives_a_crash_and_rolls_a_restore_forward_to_its_last_gtid() {
         );
     }
 }
+
+/// `expire` removes the archived logs older than every kept backup's
+/// position and keeps the rest: the kept backup still rolls forward to the
+/// end of the archive.
+#[test]
+fn expire_removes_only_the_logs_no_kept_backup_needs() {
+    let s = single().expect("server");
+    let mut c = s.connect().expect("connect");
+    exec(
+        &mut c,
+        "CREATE DATABASE f; CREATE TABLE f.t (id BIGINT PRIMARY KEY, v VARCHAR(20)); \
+         INSERT INTO f.t VALUES (1, 'a'); FLUSH BINARY LOGS; INSERT INTO f.t VALUES (2, 'a')",
+    )
+    .expect("schema");
+    let dir = tempfile::tempdir().expect("tmp");
+    let repo = dir.path().join("repo");
+    let rp = repo.display().to_string();
+    backup(&["backup", &s.dsn(), "--repo", &rp]).expect_code(0);
+    exec(&mut c, "INSERT INTO f.t VALUES (3, 'b'); FLUSH BINARY LOGS; INSERT INTO f.t VALUES (4, 'b'); FLUSH BINARY LOGS").expect("b");
+    std::thread::sleep(Duration::from_millis(1100));
+    let newer = backup(&["backup", &s.dsn(), "--repo", &rp, "--format", "json"]);
+    newer.expect_code(0);
+    let from = newer.json()["backup"]["position"]["binlog_file"]
+        .as_str()
+        .expect("binlog file")
+        .to_string();
+    exec(&mut c, "INSERT INTO f.t VALUES (5, 'c')").expect("c");
+    let gtid = last_gtid(&mut c).expect("gtid");
+    backup(&["binlog", &s.dsn(), "--repo", &rp]).expect_code(0);
+    let logs = |repo: &std::path::Path| -> Vec<String> {
+        let d = std::fs::read_dir(repo.join("binlogs"))
+            .expect("binlogs")
+            .flatten()
+            .next()
+            .expect("a server");
+        let j: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.path().join("index.json")).expect("index"),
+        )
+        .expect("json");
+        j["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .map(|f| f["name"].as_str().expect("name").to_string())
+            .collect()
+    };
+    let before = logs(&repo);
+    assert!(before.iter().any(|l| *l < from), "{before:?} from {from}");
+
+    let e = backup(&[
+        "expire",
+        "--repo",
+        &rp,
+        "--keep-last",
+        "1",
+        "--format",
+        "json",
+    ]);
+    e.expect_code(0);
+    let after = logs(&repo);
+    assert!(
+        after.iter().all(|l| *l >= from),
+        "{after:?} from {from}: {}",
+        e.stdout
+    );
+    assert_eq!(
+        after,
+        before
+            .iter()
+            .filter(|l| **l >= from)
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+    let decisions = e.json();
+    let removed: Vec<&str> = decisions
+        .as_array()
+        .expect("decisions")
+        .iter()
+        .filter_map(|d| d["id"].as_str().filter(|i| i.starts_with("binlogs/")))
+        .collect::<Vec<_>>();
+    assert_eq!(removed.len(), before.len() - after.len(), "{}", e.stdout);
+
+    // The kept backup still rolls forward to the end of the archive.
+    let t = Sandbox::start().expect("target");
+    backup(&["restore", &t.dsn(), "--repo", &rp, "--until-gtid", &gtid]).expect_code(0);
+    let mut ct = t.connect().expect("target");
+    assert_eq!(table_sums(&mut ct, &["f"]), table_sums(&mut c, &["f"]));
+}

@@ -476,6 +476,69 @@ pub fn expire(
         }
     }
     drop(held);
+    let kept: Vec<&Manifest> = complete
+        .iter()
+        .copied()
+        .filter(|m| out.iter().any(|d| d.id == m.id && d.keep))
+        .collect();
+    out.extend(expire_binlogs(repo, &kept, dry_run)?);
+    Ok(out)
+}
+
+/// Binary-log retention: per server, the archived logs older than the
+/// position of every kept backup of that server are removed (a kept
+/// backup's roll-forward starts at its own position), except a log that
+/// holds an XA transaction a kept backup recorded as prepared, the last
+/// log of the archive and a log stored only in part (`binlog --follow`
+/// may be writing it). A server with no kept backup keeps its logs. The
+/// index is written before the files go, so it never names a missing one.
+fn expire_binlogs(repo: &Repo, kept: &[&Manifest], dry_run: bool) -> Result<Vec<Decision>> {
+    let mut out = Vec::new();
+    for id in repo.store().children("binlogs")? {
+        let Ok(id) = id.parse::<u32>() else { continue };
+        let mine: Vec<&&Manifest> = kept.iter().filter(|m| m.server.server_id == id).collect();
+        let Some(oldest) = mine
+            .iter()
+            .filter_map(|m| m.position.binlog_file.as_deref())
+            .min()
+        else {
+            continue;
+        };
+        let xa: Vec<&str> = mine
+            .iter()
+            .flat_map(|m| &m.position.xa_prepared)
+            .filter_map(|x| x.binlog_file.as_deref())
+            .collect();
+        let mut index = crate::pitr::load_index(repo, id)?;
+        let last = index.files.last().map(|f| f.name.clone());
+        let (gone, keep): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut index.files).into_iter().partition(|f| {
+                f.name.as_str() < oldest
+                    && f.complete
+                    && Some(&f.name) != last.as_ref()
+                    && !xa.contains(&f.name.as_str())
+            });
+        index.files = keep;
+        if gone.is_empty() {
+            continue;
+        }
+        if !dry_run {
+            crate::pitr::save_index(repo, &index)?;
+            let d = crate::pitr::dir(id);
+            for f in &gone {
+                for piece in f.pieces().unwrap_or_default() {
+                    repo.store().delete(&format!("{d}/{}", piece.path))?;
+                }
+            }
+        }
+        out.extend(gone.iter().map(|f| Decision {
+            id: format!("binlogs/{id}/{}", f.name),
+            keep: false,
+            reason: format!(
+                "binary log older than every kept backup of server {id} (from {oldest})"
+            ),
+        }));
+    }
     Ok(out)
 }
 

@@ -58,7 +58,7 @@ pub enum Action {
     List,
     /// Exit non-zero when the newest verified backup is older than --max-age (monitoring)
     Check(CheckArgs),
-    /// Delete backups outside --keep-last/--keep-days (never the newest verified one) and abandoned ones (their backup died)
+    /// Delete backups outside --keep-last/--keep-days (never the newest verified one) and abandoned ones (their backup died), and the archived binary logs older than every kept backup's position
     Expire(ExpireArgs),
     /// Restore a backup (--backup, default the newest) into the server (DSN)
     Restore(RestoreArgs),

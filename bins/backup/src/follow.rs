@@ -310,6 +310,7 @@ pub fn follow(
         segments: 0,
         bytes: 0,
         tail: None,
+        first: None,
         last_saved: Instant::now(),
     };
     let r = f.run(c, copts);
@@ -346,6 +347,9 @@ struct Follower<'a> {
     segments: u64,
     bytes: u64,
     tail: Option<Tail>,
+    /// The first log this run stored into: the index entries from it on
+    /// are this run's.
+    first: Option<String>,
     last_saved: Instant,
 }
 
@@ -532,6 +536,9 @@ impl Follower<'_> {
             });
         }
         self.tail = Some(Tail::new(name.clone(), stored, gtid));
+        if self.first.as_ref().is_none_or(|f| name < *f) {
+            self.first = Some(name.clone());
+        }
         let (flavor, version) = (self.server.flavor, self.server.version);
         let mut cmd: Command = pitr::program(flavor, version, "binlog")?;
         let id_arg = if flavor == Flavor::MariaDB {
@@ -675,8 +682,21 @@ impl Follower<'_> {
         cur.pos = t.stored;
     }
 
+    /// Writes the index: the logs from the first this run stored into on
+    /// are this run's; older ones are taken as the repository has them now
+    /// (`expire` may have removed some meanwhile).
     fn save(&mut self) -> Result<()> {
         self.last_saved = Instant::now();
+        if let Some(first) = self.first.clone() {
+            let on_store = pitr::load_index(self.repo, self.server.server_id)?;
+            let mut files: Vec<BinlogFile> = on_store
+                .files
+                .into_iter()
+                .filter(|f| f.name < first)
+                .collect();
+            files.extend(self.index.files.iter().filter(|f| f.name >= first).cloned());
+            self.index.files = files;
+        }
         pitr::save_index(self.repo, &self.index)
     }
 }

@@ -64,7 +64,7 @@ complete -c ox-backup -n "__fish_ox_backup_needs_command" -l check-replication-f
 complete -c ox-backup -n "__fish_ox_backup_needs_command" -f -a "backup" -d 'Take a backup of the server (DSN) into --repo'
 complete -c ox-backup -n "__fish_ox_backup_needs_command" -f -a "list" -d 'List the backups in --repo with age, size, duration and verification'
 complete -c ox-backup -n "__fish_ox_backup_needs_command" -f -a "check" -d 'Exit non-zero when the newest verified backup is older than --max-age (monitoring)'
-complete -c ox-backup -n "__fish_ox_backup_needs_command" -f -a "expire" -d 'Delete backups outside --keep-last/--keep-days (never the newest verified one) and abandoned ones (their backup died)'
+complete -c ox-backup -n "__fish_ox_backup_needs_command" -f -a "expire" -d 'Delete backups outside --keep-last/--keep-days (never the newest verified one) and abandoned ones (their backup died), and the archived binary logs older than every kept backup\'s position'
 complete -c ox-backup -n "__fish_ox_backup_needs_command" -f -a "restore" -d 'Restore a backup (--backup, default the newest) into the server (DSN)'
 complete -c ox-backup -n "__fish_ox_backup_needs_command" -f -a "verify" -d 'Restore a backup into a throwaway server and compare checksums; record the verdict'
 complete -c ox-backup -n "__fish_ox_backup_needs_command" -f -a "binlog" -d 'Copy the server\'s binary logs into --repo for point-in-time recovery'
