@@ -315,6 +315,79 @@ fn binary_logs_in_the_bucket_roll_a_restore_forward_to_a_gtid() {
         .row("count", "SELECT COUNT(*) FROM pitr.t WHERE phase = 'b'")
         .expect("count");
     assert_eq!(b, Some(0), "nothing after the GTID");
+
+    // The archive kept by `binlog --follow` in the bucket: it goes on from
+    // where `binlog` left it, and a restore rolls forward to its last GTID.
+    let dsn = s.dsn();
+    let mut args = vec![
+        "binlog",
+        &dsn,
+        "--follow",
+        "--segment-seconds",
+        "1",
+        "--format",
+        "json",
+    ];
+    args.extend(repo.iter().map(String::as_str));
+    let follower = oxkit_harness::spawn_tool("ox-backup", &args);
+    for i in 0..20 {
+        exec(
+            &mut c,
+            &format!("INSERT INTO pitr.t VALUES ({}, 'c')", 300 + i),
+        )
+        .expect("c");
+    }
+    let gtid: Option<String> = c
+        .row("gtid", &oxkit_harness::sql("SELECT @@gtid_binlog_pos"))
+        .expect("gtid");
+    let mut last = gtid.expect("gtid");
+    if oxkit_harness::flavour().is_mysql() {
+        let (uuid, range) = last.split_once(':').expect("uuid:1-N");
+        last = format!("{uuid}:{}", range.rsplit('-').next().expect("N"));
+    }
+    let t0 = std::time::Instant::now();
+    loop {
+        let chk = ox(
+            &repo,
+            &["check", "--max-archive-lag", "1h", "--format", "json"],
+        );
+        let j = chk.json();
+        if j["archives"][0]["lag_secs"]
+            .as_u64()
+            .is_some_and(|l| l < 3600)
+            && t0.elapsed() > std::time::Duration::from_secs(4)
+        {
+            break;
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(90),
+            "the follower never reported the archive current: {}",
+            chk.stdout
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let st = std::process::Command::new("kill")
+        .args(["-INT", &follower.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(st.success());
+    let out =
+        oxkit_harness::wait_child(follower, std::time::Duration::from_secs(60)).expect("follower");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(rep["last_gtid"], last.as_str(), "{rep}");
+    let t2 = Sandbox::start().expect("target 2");
+    ox(&repo, &["restore", &t2.dsn(), "--until-gtid", &last]).expect_code(0);
+    let mut tc2 = t2.connect().expect("connect");
+    let n: Option<u64> = tc2
+        .row("count", "SELECT COUNT(*) FROM pitr.t")
+        .expect("count");
+    assert_eq!(n, Some(220), "everything up to the archive's last GTID");
 }
 
 #[test]
