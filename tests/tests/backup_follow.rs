@@ -11,8 +11,9 @@
 //! itself, archives what follows, and a restore rolled forward to its new
 //! last GTID equals the primary (`CHECKSUM TABLE`). `check
 //! --max-archive-lag` reports the archive current while it follows and
-//! critical once it stops; a restore to a GTID past the archive's end
-//! fails before anything is replayed.
+//! critical once it stops; a second follower is refused; a restore to a
+//! GTID, or a time, past the archive's end fails before anything is
+//! restored.
 
 #![allow(
     clippy::print_stderr,
@@ -136,6 +137,16 @@ fn follow_survives_a_crash_and_rolls_a_restore_forward_to_its_last_gtid() {
     ]);
     let j = chk.json();
     assert_eq!(j["archives"][0]["ok"], true, "{}", chk.stdout);
+    // One follower per server and repository.
+    let second = backup(&follow_args);
+    assert_eq!(second.code, 255, "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains("another `binlog --follow` is archiving server"),
+        "{}",
+        second.stderr
+    );
 
     // The crash.
     drop(c);
@@ -260,6 +271,26 @@ fn follow_survives_a_crash_and_rolls_a_restore_forward_to_its_last_gtid() {
             r.stderr
         );
     }
+    // The follower stopped mid-log: a time after it was last current too.
+    let t4 = Sandbox::start().expect("t4");
+    let r = backup(&[
+        "restore",
+        &t4.dsn(),
+        "--repo",
+        &rp,
+        "--until",
+        "2099-01-01 00:00:00",
+    ]);
+    assert_eq!(r.code, 255, "{}", r.stderr);
+    assert!(r.stderr.contains("was last current"), "{}", r.stderr);
+    let mut c4 = t4.connect().expect("t4");
+    let n: Option<u64> = c4
+        .row(
+            "schemas",
+            "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'f'",
+        )
+        .expect("schemas");
+    assert_eq!(n, Some(0), "nothing restored");
 }
 
 /// `expire` removes the archived logs older than every kept backup's

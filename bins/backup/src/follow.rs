@@ -21,6 +21,10 @@
 //! it was stored leaves a gap the index shows and a restore across it
 //! refuses by name.
 //!
+//! One follower per server and repository: it holds
+//! `binlogs/<server_id>/.follow` (a `flock`, or a lease in an object
+//! store) while it runs, and a second one is refused.
+//!
 //! Lag: a control connection reads the server's position every second.
 //! Once the archive's end has passed a position read at time T, the
 //! archive held everything the server had written at T; the index records
@@ -283,11 +287,18 @@ pub fn follow(
     if !server.log_bin {
         bail!("{}: the binary log is off; nothing to archive", c.label());
     }
+    let d = pitr::dir(server.server_id);
+    let dir_name = pitr::dir_name(repo, server.server_id);
+    // One follower per server and repository.
+    let mark = repo.claim_mark(&format!("{d}/.follow"))?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "another `binlog --follow` is archiving server {} into {dir_name} (it holds {dir_name}/.follow)",
+            server.server_id
+        )
+    })?;
     let mut index = pitr::load_index(repo, server.server_id)?;
     index.server_id = server.server_id;
     let key = pitr::index_key(repo, &mut index, key_file)?;
-    let d = pitr::dir(server.server_id);
-    let dir_name = pitr::dir_name(repo, server.server_id);
     // The spooled logs in `logs/`, the client's stderr beside them.
     let work = tempfile::Builder::new()
         .prefix("oxkfollow")
@@ -314,6 +325,7 @@ pub fn follow(
         last_saved: Instant::now(),
     };
     let r = f.run(c, copts);
+    mark.finish();
     let (file, pos) = f
         .tail
         .as_ref()

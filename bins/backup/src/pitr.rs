@@ -564,6 +564,20 @@ fn covers(repo: &Repo, m: &Manifest, index: &BinlogIndex, from: &str, until: &Un
             );
         }
     }
+    // A follower stopped (or still running) mid-log: the archive is known
+    // to hold all the server wrote up to `current.at_unix`, not later.
+    if let (Until::Time(t), Some(c), Some(last)) =
+        (until, index.current.as_ref(), index.files.last())
+    {
+        let current = crate::manifest::utc(c.at_unix);
+        if !last.complete && t.as_str() > current.as_str() {
+            bail!(
+                "--until {t} is after the archive in {at} was last current ({current} UTC, at {}:{}): the roll-forward could stop short",
+                c.file,
+                c.pos
+            );
+        }
+    }
     if let (Until::Gtid(g), Some(last)) = (
         until,
         index.current.as_ref().and_then(|c| c.last_gtid.as_deref()),

@@ -328,6 +328,46 @@ impl Repo {
         self.local_root().map(|r| r.join("backups").join(id))
     }
 
+    /// Takes the exclusive mark `key` (a running `binlog --follow`'s): a
+    /// `flock` on a local repository, a lease in an object store (taken
+    /// over once it is older than [`LEASE_EXPIRES`]: its holder died);
+    /// `None` while another live process holds it.
+    pub fn claim_mark(&self, key: &str) -> Result<Option<SetLock>> {
+        if let Some(root) = self.local_root() {
+            let path = root.join(key);
+            if let Some(d) = path.parent() {
+                mkdir(d)?;
+            }
+            let file = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            return match file.try_lock() {
+                Ok(()) => Ok(Some(SetLock {
+                    kind: LockKind::Flock { _file: file, path },
+                })),
+                Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+                Err(std::fs::TryLockError::Error(e)) => {
+                    Err(e).with_context(|| format!("locking {}", path.display()))
+                }
+            };
+        }
+        if !self.store.create_new(key, lease_body().as_bytes())? {
+            let live = self
+                .store
+                .head(key)?
+                .is_some_and(|m| m.modified.elapsed().unwrap_or_default() <= LEASE_EXPIRES);
+            if live {
+                return Ok(None);
+            }
+            self.store.put(key, lease_body().as_bytes())?;
+        }
+        Ok(Some(SetLock::lease(self.store.clone(), key.to_string())?))
+    }
+
     /// How set `id`'s file `rel` is named in messages.
     pub fn name(&self, id: &str, rel: &str) -> String {
         format!("{}/{}", self.url(), set_key(id, rel))
