@@ -215,9 +215,8 @@ struct Client {
 
 impl Client {
     /// Ends it (by its PID) and waits for it.
-    fn end(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn end(self) {
+        drop(self);
     }
 
     /// Why it ended, if it did.
@@ -225,6 +224,14 @@ impl Client {
         let status = self.child.try_wait().ok()??;
         let err = std::fs::read_to_string(&self.err_path).unwrap_or_default();
         Some(format!("{status}: {}", err.trim()))
+    }
+}
+
+impl Drop for Client {
+    /// The client never outlives the follower, whatever ends it.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -434,14 +441,17 @@ impl Follower<'_> {
             }
             if Instant::now() >= next_poll {
                 next_poll = Instant::now() + Duration::from_secs(1);
-                if let Some(c) = control.as_mut() {
-                    match master_position(c, self.server) {
-                        Ok(p) => server_pos = Some(p),
-                        Err(_) => control = None,
+                // Only a position read now counts: a lost control
+                // connection is opened again, never a stale one reused.
+                let read = control
+                    .as_mut()
+                    .and_then(|c| master_position(c, self.server).ok());
+                match read {
+                    Some(p) => {
+                        polls.push_back((p.clone(), crate::manifest::now_unix()));
+                        server_pos = Some(p);
                     }
-                }
-                if let Some(p) = &server_pos {
-                    polls.push_back((p.clone(), crate::manifest::now_unix()));
+                    None => control = conn::connect(self.spec, copts).ok(),
                 }
                 // The newest poll whose position is stored: the archive
                 // held everything the server had written at that time.
