@@ -27,6 +27,7 @@ pub use oxkit::sandbox;
 
 pub mod fuzz;
 pub mod garage;
+pub mod osc;
 
 /// The server flavour every test of this run starts: the default
 /// [`sandbox::Install`] (`$OXKIT_MARIADBD` or `$OXKIT_MYSQLD` when set,
@@ -791,6 +792,52 @@ pub fn spawn_tool(name: &str, args: &[&str]) -> std::process::Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("spawning {name}: {e}"))
+}
+
+/// Sends `sig` (`-INT`, `-9`, `-STOP`) to `pid`, a process this test
+/// started; fails the test when `kill` does.
+pub fn signal(pid: u32, sig: &str) {
+    assert!(signal_quiet(pid, sig), "kill {sig} {pid} failed");
+}
+
+/// Sends `sig` to `pid`, a process this test started; false when the
+/// process is already gone.
+pub fn signal_quiet(pid: u32, sig: &str) -> bool {
+    Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// The server's last binary-logged transaction as one GTID, as
+/// `restore --until-gtid` takes it: MariaDB's `@@gtid_binlog_pos` (one
+/// domain in these tests), or the last of MySQL's `gtid_executed`
+/// (`uuid:1-N` → `uuid:N`; the tests write from one server uuid).
+pub fn last_gtid(c: &mut Conn) -> Result<String> {
+    if flavour().is_mysql() {
+        let set: Option<String> = c
+            .row("reading gtid_executed", "SELECT @@GLOBAL.gtid_executed")
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let set = set.unwrap_or_default().replace(['\n', ' '], "");
+        let (uuid, ranges) = set
+            .split_once(':')
+            .with_context(|| format!("gtid_executed {set:?} is not uuid:ranges"))?;
+        if ranges.contains(':') || uuid.contains(',') {
+            bail!("gtid_executed {set:?} holds more than one server's transactions");
+        }
+        let last = ranges.rsplit(['-', ':']).next().unwrap_or_default();
+        Ok(format!("{uuid}:{last}"))
+    } else {
+        let pos: Option<String> = c
+            .row("reading gtid_binlog_pos", "SELECT @@GLOBAL.gtid_binlog_pos")
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let pos = pos.unwrap_or_default();
+        if pos.is_empty() || pos.contains(',') {
+            bail!("gtid_binlog_pos {pos:?} is not one GTID");
+        }
+        Ok(pos)
+    }
 }
 
 /// A small tmpfs mounted for one test, unmounted on drop.

@@ -15,7 +15,7 @@
 use oxkit::conn::Conn;
 use oxkit::sandbox::Sandbox;
 use oxkit_harness::{
-    exec, flavour, not_on, single, sql, table_sums, RunResult, Tmpfs, Tool, Topology,
+    exec, flavour, not_on, signal, single, table_sums, RunResult, Tmpfs, Tool, Topology,
 };
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
@@ -834,9 +834,7 @@ fn restore_until_lands_exactly() {
     let repo = dir.path().join("repo");
     backup(&["backup", &s.dsn(), "--repo", &p(&repo)]).expect_code(0);
     exec(&mut c, "INSERT INTO pitr.t SELECT 100 + seq, 'a' FROM seq_1_to_50; DELETE FROM pitr.t WHERE id = 5;").expect("a");
-    let gtid_a: Option<String> = c
-        .row("gtid", &sql("SELECT @@gtid_binlog_pos"))
-        .expect("gtid");
+    let until_gtid = oxkit_harness::last_gtid(&mut c).expect("gtid");
     exec(&mut c, "UPDATE pitr.t SET phase = 'a2' WHERE id = 6").expect("a2");
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let until: Option<String> = c
@@ -850,7 +848,6 @@ fn restore_until_lands_exactly() {
     backup(&["binlog", &s.dsn(), "--repo", &p(&repo)]).expect_code(0);
 
     let t1 = Sandbox::start().expect("t1");
-    let mut until_gtid = gtid_a.clone().expect("gtid");
     if flavour().is_mysql() {
         // A GTID of MariaDB's form is refused before anything is restored.
         let r = backup(&[
@@ -871,11 +868,6 @@ fn restore_until_lands_exactly() {
             ),
             0
         );
-        // gtid_executed is the set uuid:1-N; its last transaction, as one
-        // GTID (uuid:N), is the same point.
-        let (uuid, range) = until_gtid.split_once(':').expect("uuid:1-N");
-        let last = range.rsplit('-').next().expect("N");
-        until_gtid = format!("{uuid}:{last}");
     }
     backup(&[
         "restore",
@@ -950,15 +942,6 @@ fn restore_until_lands_exactly() {
 /// child, for runs a test signals or kills midway.
 fn spawn_backup(args: &[&str]) -> std::process::Child {
     oxkit_harness::spawn_tool("ox-backup", args)
-}
-
-/// Sends `sig` (`-INT`, `-9`) to a process this test started.
-fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(ok.success(), "kill {sig} {pid}");
 }
 
 /// A server holding `db.t`: `rows` rows of 200 random bytes (slow to back

@@ -34,20 +34,6 @@ fn backup(args: &[&str]) -> RunResult {
         .expect("run ox-backup")
 }
 
-/// The GTID of the session's last transaction (one writer: on MySQL the
-/// last of `gtid_executed`).
-fn last_gtid(c: &mut Conn) -> Option<String> {
-    if flavour().is_mysql() {
-        let set: Option<String> = c.row("gtid", "SELECT @@GLOBAL.gtid_executed").ok()?;
-        let set = set?.replace('\n', "");
-        let (uuid, ranges) = set.split_once(':')?;
-        let last = ranges.rsplit(['-', ':']).next()?;
-        Some(format!("{uuid}:{last}"))
-    } else {
-        c.row("gtid", "SELECT @@last_gtid").ok()?
-    }
-}
-
 /// An acknowledged write: its row id, GTID and when the commit returned.
 type Ack = (u64, String, Instant);
 
@@ -65,7 +51,9 @@ fn writer(
             if exec(&mut c, &format!("INSERT INTO f.t VALUES ({id}, 'w{id}')")).is_err() {
                 return;
             }
-            let Some(g) = last_gtid(&mut c) else { return };
+            let Ok(g) = oxkit_harness::last_gtid(&mut c) else {
+                return;
+            };
             acks.lock().expect("acks").push((id, g, Instant::now()));
             id += 1;
             std::thread::sleep(Duration::from_millis(15));
@@ -227,11 +215,7 @@ fn follow_survives_a_crash_and_rolls_a_restore_forward_to_its_last_gtid() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let st = std::process::Command::new("kill")
-        .args(["-INT", &follower.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    assert!(st.success());
+    oxkit_harness::signal(follower.id(), "-INT");
     let out = wait_child(follower, Duration::from_secs(60)).expect("follower ends");
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Stopped by a signal: exit 4, like every tool, with its report.
@@ -319,7 +303,7 @@ fn expire_removes_only_the_logs_no_kept_backup_needs() {
         .expect("binlog file")
         .to_string();
     exec(&mut c, "INSERT INTO f.t VALUES (5, 'c')").expect("c");
-    let gtid = last_gtid(&mut c).expect("gtid");
+    let gtid = oxkit_harness::last_gtid(&mut c).expect("gtid");
     backup(&["binlog", &s.dsn(), "--repo", &rp]).expect_code(0);
     let logs = |repo: &std::path::Path| -> Vec<String> {
         let d = std::fs::read_dir(repo.join("binlogs"))

@@ -42,7 +42,9 @@ use ox_backup::physical::io::DirectFile;
 use ox_backup::physical::{prepare, redo};
 use oxkit::conn::Conn;
 use oxkit::sandbox::Sandbox;
-use oxkit_harness::{exec, flavour, not_on, server_slot, single, Tmpfs, Tool};
+use oxkit_harness::{
+    exec, flavour, not_on, server_slot, signal, signal_quiet, single, Tmpfs, Tool,
+};
 use std::path::Path;
 
 /// Why the MariaDB tests of this file do not apply to MySQL: they read
@@ -868,23 +870,6 @@ fn heavy_writer(
 /// Spawns `ox-backup` (hermetic, as the harness does) and returns the child.
 fn spawn_backup(args: &[&str]) -> std::process::Child {
     oxkit_harness::spawn_tool("ox-backup", args)
-}
-
-fn signal(pid: u32, sig: &str) {
-    let ok = std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(ok.success());
-}
-
-/// Sends a signal; false when the process is already gone.
-fn signal_quiet(pid: u32, sig: &str) -> bool {
-    std::process::Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
 }
 
 /// What the server's sessions are doing (for a failing test's message).

@@ -275,16 +275,7 @@ fn binary_logs_in_the_bucket_roll_a_restore_forward_to_a_gtid() {
         "INSERT INTO pitr.t SELECT 100 + seq, 'a' FROM seq_1_to_50;",
     )
     .expect("a");
-    let gtid: Option<String> = c
-        .row("gtid", &oxkit_harness::sql("SELECT @@gtid_binlog_pos"))
-        .expect("gtid");
-    let mut until = gtid.expect("gtid");
-    if oxkit_harness::flavour().is_mysql() {
-        // gtid_executed is uuid:1-N; its last transaction is uuid:N.
-        let (uuid, range) = until.split_once(':').expect("uuid:1-N");
-        let last = range.rsplit('-').next().expect("N");
-        until = format!("{uuid}:{last}");
-    }
+    let until = oxkit_harness::last_gtid(&mut c).expect("gtid");
     exec(
         &mut c,
         "INSERT INTO pitr.t SELECT 200 + seq, 'b' FROM seq_1_to_50;",
@@ -337,14 +328,7 @@ fn binary_logs_in_the_bucket_roll_a_restore_forward_to_a_gtid() {
         )
         .expect("c");
     }
-    let gtid: Option<String> = c
-        .row("gtid", &oxkit_harness::sql("SELECT @@gtid_binlog_pos"))
-        .expect("gtid");
-    let mut last = gtid.expect("gtid");
-    if oxkit_harness::flavour().is_mysql() {
-        let (uuid, range) = last.split_once(':').expect("uuid:1-N");
-        last = format!("{uuid}:{}", range.rsplit('-').next().expect("N"));
-    }
+    let last = oxkit_harness::last_gtid(&mut c).expect("gtid");
     let t0 = std::time::Instant::now();
     loop {
         let chk = ox(
@@ -366,11 +350,7 @@ fn binary_logs_in_the_bucket_roll_a_restore_forward_to_a_gtid() {
         );
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
-    let st = std::process::Command::new("kill")
-        .args(["-INT", &follower.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    assert!(st.success());
+    oxkit_harness::signal(follower.id(), "-INT");
     let out =
         oxkit_harness::wait_child(follower, std::time::Duration::from_secs(60)).expect("follower");
     assert_eq!(

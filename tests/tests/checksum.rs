@@ -430,11 +430,7 @@ fn resume_finishes_only_the_remaining_chunks() {
         .spawn()
         .expect("spawn");
     std::thread::sleep(Duration::from_millis(1500));
-    let sent = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(sent.success());
+    oxkit_harness::signal(child.id(), "-INT");
     let out = oxkit_harness::wait_child(child, Duration::from_secs(120)).expect("wait");
     assert_eq!(
         out.status.code(),

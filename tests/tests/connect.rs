@@ -423,11 +423,7 @@ fn silent_server_is_bounded_by_connect_timeout() {
 
 /// Sends SIGINT to a process this test started, by its PID.
 fn interrupt(child: &std::process::Child) {
-    let st = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(st.success());
+    oxkit_harness::signal(child.id(), "-INT");
 }
 
 /// Regression (issue 21): the first Ctrl-C did nothing to a tool blocked

@@ -18,11 +18,7 @@ impl Drop for Resume {
 
 /// Sends `sig` to `pid`, a server this test started.
 fn signal(sig: &str, pid: &str) {
-    let st = std::process::Command::new("kill")
-        .args([sig, pid])
-        .status()
-        .expect("kill");
-    assert!(st.success(), "kill {sig} {pid}");
+    oxkit_harness::signal(pid.parse().expect("a pid"), sig);
 }
 
 /// interrupt_io cuts every connection of the process: the tests of this

@@ -17,15 +17,17 @@
 )]
 
 use oxkit::conn::Conn;
-use oxkit_harness::{exec, single, RunResult, Tool, Topology};
+use oxkit_harness::osc::{
+    checksum_table, create_table, finish, leftovers, model_of, model_rows, rows, start_writer,
+    Model, Row, Writer, TOOL,
+};
+use oxkit_harness::{exec, single, Tool, Topology};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-const TOOL: &str = "ox-online-schema-change";
 
 fn dsn(port: u16, table: &str) -> String {
     format!("h=127.0.0.1,P={port},u=root,D=app,t={table}")
@@ -34,24 +36,6 @@ fn dsn(port: u16, table: &str) -> String {
 /// Starts the tool in the background, hermetic like `Tool`.
 fn spawn(args: &[&str]) -> Child {
     oxkit_harness::spawn_tool(TOOL, args)
-}
-
-fn finish(child: Child) -> RunResult {
-    let out = child.wait_with_output().expect("wait");
-    RunResult {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok, "kill {sig} failed");
 }
 
 fn phase(c: &mut Conn, table: &str) -> Option<(String, u32)> {
@@ -88,43 +72,6 @@ fn wait_phase(c: &mut Conn, table: &str, want: &str, chunk: u32, child: &mut Chi
     }
 }
 
-type Row = (i64, i64, Option<String>, String);
-
-/// The rows of `app.<table>` on the columns every version has, as text.
-fn rows(c: &mut Conn, table: &str) -> Vec<Row> {
-    c.rows(
-        "rows",
-        &format!(
-            "SELECT id, k, CONVERT(s USING utf8mb4), CONCAT(e, '') FROM app.`{table}` ORDER BY id"
-        ),
-    )
-    .expect("rows")
-}
-
-fn leftovers(c: &mut Conn) -> Vec<String> {
-    let mut v: Vec<String> = c
-        .rows(
-            "leftovers",
-            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND (TABLE_NAME LIKE '\\_%' OR TABLE_NAME LIKE '%\\_osc\\_%')",
-        )
-        .expect("tables");
-    let t: Vec<String> = c
-        .rows(
-            "triggers",
-            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'app' AND TRIGGER_NAME LIKE 'osc\\_%'",
-        )
-        .expect("triggers");
-    v.extend(t);
-    v
-}
-
-fn create_table(c: &mut Conn, table: &str) -> String {
-    let r: Option<(String, String)> = c
-        .row("show create", &format!("SHOW CREATE TABLE app.`{table}`"))
-        .expect("show create");
-    r.map(|r| r.1).unwrap_or_default()
-}
-
 /// An integer type as `SHOW CREATE TABLE` spells it: MariaDB with its
 /// display width, MySQL (8.0.19+) without.
 fn int_type(t: &str) -> String {
@@ -136,14 +83,6 @@ fn int_type(t: &str) -> String {
         "bigint" => "bigint(20)".into(),
         other => panic!("no display width known for {other}"),
     }
-}
-
-/// The server's own `CHECKSUM TABLE app.<table>`.
-fn checksum_table(c: &mut Conn, table: &str) -> u64 {
-    let r: Option<(String, Option<u64>)> = c
-        .row("checksum", &format!("CHECKSUM TABLE app.`{table}`"))
-        .expect("checksum table");
-    r.and_then(|r| r.1).expect("the table's checksum")
 }
 
 fn count(c: &mut Conn, sql: &str) -> u64 {
@@ -163,116 +102,6 @@ fn seeded_single() -> (oxkit_harness::Single, Conn) {
     let mut c = s.connect().expect("conn");
     exec(&mut c, SEED).expect("seed");
     (s, c)
-}
-
-/// The writer's record: what the table must hold, by key, after every
-/// acknowledged write.
-type Model = BTreeMap<i64, (i64, Option<String>, String)>;
-
-fn model_of(c: &mut Conn, table: &str) -> Model {
-    rows(c, table)
-        .into_iter()
-        .map(|(id, k, s, e)| (id, (k, s, e)))
-        .collect()
-}
-
-fn model_rows(m: &Model) -> Vec<Row> {
-    m.iter()
-        .map(|(id, (k, s, e))| (*id, *k, s.clone(), e.clone()))
-        .collect()
-}
-
-/// A change to the record, applied once the write is acknowledged.
-type Apply = Box<dyn FnOnce(&mut Model)>;
-
-struct Writer {
-    stop: Arc<AtomicBool>,
-    handle: std::thread::JoinHandle<(u64, u64)>,
-}
-
-/// Inserts, updates (key and non-key) and deletes on app.t, one autocommit
-/// statement at a time, recording each acknowledged write in `model`.
-/// Returns (acknowledged writes, retried errors); other errors panic.
-fn start_writer(mut c: Conn, model: Arc<Mutex<Model>>, seed: u64) -> Writer {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s2 = stop.clone();
-    let handle = std::thread::spawn(move || {
-        let (mut acked, mut retried) = (0u64, 0u64);
-        let mut r = seed;
-        let mut next_id = 1_000_000 + (seed as i64) * 100_000;
-        while !s2.load(Ordering::SeqCst) {
-            r = r
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let x = (r >> 33) as usize;
-            let mut m = model.lock().expect("model");
-            let pick = if m.is_empty() {
-                None
-            } else {
-                m.keys().nth(x % m.len()).copied()
-            };
-            let (sql, apply): (String, Apply) = match (x % 10, pick) {
-                (0..=2, _) | (_, None) => {
-                    next_id += 1;
-                    let id = next_id;
-                    let k = (x % 1000) as i64;
-                    (
-                        format!("INSERT INTO app.t (id, k, s, e) VALUES ({id}, {k}, 'w{id} \u{e9}', 'b')"),
-                        Box::new(move |m: &mut Model| {
-                            m.insert(id, (k, Some(format!("w{id} \u{e9}")), "b".into()));
-                        }),
-                    )
-                }
-                (3..=5, Some(id)) => (
-                    format!("UPDATE app.t SET k = k + 1, s = 'u{x}', e = 'c' WHERE id = {id}"),
-                    Box::new(move |m: &mut Model| {
-                        if let Some(v) = m.get_mut(&id) {
-                            v.0 += 1;
-                            v.1 = Some(format!("u{x}"));
-                            v.2 = "c".into();
-                        }
-                    }),
-                ),
-                (6..=7, Some(id)) => {
-                    next_id += 1;
-                    let new = next_id;
-                    (
-                        format!("UPDATE app.t SET id = {new} WHERE id = {id}"),
-                        Box::new(move |m: &mut Model| {
-                            if let Some(v) = m.remove(&id) {
-                                m.insert(new, v);
-                            }
-                        }),
-                    )
-                }
-                (_, Some(id)) => (
-                    format!("DELETE FROM app.t WHERE id = {id}"),
-                    Box::new(move |m: &mut Model| {
-                        m.remove(&id);
-                    }),
-                ),
-            };
-            match c.run("write", &sql) {
-                Ok(()) => {
-                    apply(&mut m);
-                    acked += 1;
-                }
-                Err(e) if e.kind.is_retryable() => retried += 1,
-                Err(e) => panic!("writer: {sql}: {e}"),
-            }
-            drop(m);
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        (acked, retried)
-    });
-    Writer { stop, handle }
-}
-
-impl Writer {
-    fn stop(self) -> (u64, u64) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.handle.join().expect("writer panicked")
-    }
 }
 
 /// One copy change under a writer: postponed swap, quiesced comparison,
@@ -609,7 +438,7 @@ fn sigint_and_sigkill(method: &str) {
     // SIGINT mid-copy: exit 4, original untouched, nothing left behind.
     let mut child = spawn(&slow);
     wait_phase(&mut c, "t", "copying", 3, &mut child);
-    signal(&child, "-INT");
+    oxkit_harness::signal(child.id(), "-INT");
     let r = finish(child);
     r.expect_code(4);
     assert_eq!(create_table(&mut c, "t"), before);

@@ -13,14 +13,15 @@
 )]
 
 use oxkit::conn::Conn;
+use oxkit_harness::osc::{
+    checksum_table, create_table, finish, leftovers, model_of, model_rows, rows, start_writer, Row,
+    TOOL,
+};
 use oxkit_harness::{exec, single, RunResult, Tool, Topology};
 use std::collections::BTreeMap;
-use std::process::{Child, Command};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-const TOOL: &str = "ox-online-schema-change";
 
 const SEED: &str = "CREATE DATABASE IF NOT EXISTS app; USE app; \
     CREATE TABLE app.t (id INT NOT NULL PRIMARY KEY, k INT NOT NULL, \
@@ -31,24 +32,6 @@ const SEED: &str = "CREATE DATABASE IF NOT EXISTS app; USE app; \
 
 fn dsn(port: u16) -> String {
     format!("h=127.0.0.1,P={port},u=root,D=app,t=t")
-}
-
-fn finish(child: Child) -> RunResult {
-    let out = child.wait_with_output().expect("wait");
-    RunResult {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok, "kill {sig} failed");
 }
 
 fn phase(c: &mut Conn) -> Option<String> {
@@ -75,160 +58,6 @@ fn wait_kept(c: &mut Conn, child: &mut Child) {
             "phase kept not reached"
         );
         std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-type Row = (i64, i64, Option<String>, String);
-
-fn rows(c: &mut Conn, table: &str) -> Vec<Row> {
-    c.rows(
-        "rows",
-        &format!(
-            "SELECT id, k, CONVERT(s USING utf8mb4), CONCAT(e, '') FROM app.`{table}` ORDER BY id"
-        ),
-    )
-    .expect("rows")
-}
-
-fn leftovers(c: &mut Conn) -> Vec<String> {
-    let mut v: Vec<String> = c
-        .rows(
-            "leftovers",
-            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND (TABLE_NAME LIKE '\\_%' OR TABLE_NAME LIKE '%\\_osc\\_%')",
-        )
-        .expect("tables");
-    let t: Vec<String> = c
-        .rows(
-            "triggers",
-            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'app' AND TRIGGER_NAME LIKE 'osc\\_%'",
-        )
-        .expect("triggers");
-    v.extend(t);
-    v
-}
-
-fn create_table(c: &mut Conn) -> String {
-    let r: Option<(String, String)> = c
-        .row("show create", "SHOW CREATE TABLE app.t")
-        .expect("show create");
-    r.map(|r| r.1).unwrap_or_default()
-}
-
-fn checksum_table(c: &mut Conn) -> u64 {
-    let r: Option<(String, Option<u64>)> = c
-        .row("checksum", "CHECKSUM TABLE app.t")
-        .expect("checksum table");
-    r.and_then(|r| r.1).expect("the table's checksum")
-}
-
-/// The writer's record: what the table must hold, by key.
-type Model = BTreeMap<i64, (i64, Option<String>, String)>;
-
-fn model_of(c: &mut Conn) -> Model {
-    rows(c, "t")
-        .into_iter()
-        .map(|(id, k, s, e)| (id, (k, s, e)))
-        .collect()
-}
-
-fn model_rows(m: &Model) -> Vec<Row> {
-    m.iter()
-        .map(|(id, (k, s, e))| (*id, *k, s.clone(), e.clone()))
-        .collect()
-}
-
-type Apply = Box<dyn FnOnce(&mut Model)>;
-
-struct Writer {
-    stop: Arc<AtomicBool>,
-    handle: std::thread::JoinHandle<(u64, u64)>,
-}
-
-/// Inserts, updates (key and non-key) and deletes on app.t through the
-/// columns both versions of the table have, one autocommit statement at a
-/// time, recording each acknowledged write in `model`. Returns
-/// (acknowledged writes, retried errors); other errors panic.
-fn start_writer(mut c: Conn, model: Arc<Mutex<Model>>, seed: u64) -> Writer {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s2 = stop.clone();
-    let handle = std::thread::spawn(move || {
-        let (mut acked, mut retried) = (0u64, 0u64);
-        let mut r = seed;
-        let mut next_id = 1_000_000 + (seed as i64) * 100_000;
-        while !s2.load(Ordering::SeqCst) {
-            r = r
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let x = (r >> 33) as usize;
-            let mut m = model.lock().expect("model");
-            let pick = if m.is_empty() {
-                None
-            } else {
-                m.keys().nth(x % m.len()).copied()
-            };
-            let (sql, apply): (String, Apply) = match (x % 10, pick) {
-                (0..=2, _) | (_, None) => {
-                    next_id += 1;
-                    let id = next_id;
-                    let k = (x % 1000) as i64;
-                    (
-                        format!("INSERT INTO app.t (id, k, s, e) VALUES ({id}, {k}, 'w{id} \u{e9}', 'b')"),
-                        Box::new(move |m: &mut Model| {
-                            m.insert(id, (k, Some(format!("w{id} \u{e9}")), "b".into()));
-                        }),
-                    )
-                }
-                (3..=5, Some(id)) => (
-                    format!(
-                        "UPDATE app.t SET k = k + 1, s = CONCAT('u', id, '-{x}'), e = 'c' WHERE id = {id}"
-                    ),
-                    Box::new(move |m: &mut Model| {
-                        if let Some(v) = m.get_mut(&id) {
-                            v.0 += 1;
-                            v.1 = Some(format!("u{id}-{x}"));
-                            v.2 = "c".into();
-                        }
-                    }),
-                ),
-                (6..=7, Some(id)) => {
-                    next_id += 1;
-                    let new = next_id;
-                    (
-                        format!("UPDATE app.t SET id = {new} WHERE id = {id}"),
-                        Box::new(move |m: &mut Model| {
-                            if let Some(v) = m.remove(&id) {
-                                m.insert(new, v);
-                            }
-                        }),
-                    )
-                }
-                (_, Some(id)) => (
-                    format!("DELETE FROM app.t WHERE id = {id}"),
-                    Box::new(move |m: &mut Model| {
-                        m.remove(&id);
-                    }),
-                ),
-            };
-            match c.run("write", &sql) {
-                Ok(()) => {
-                    apply(&mut m);
-                    acked += 1;
-                }
-                Err(e) if e.kind.is_retryable() => retried += 1,
-                Err(e) => panic!("writer: {sql}: {e}"),
-            }
-            drop(m);
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        (acked, retried)
-    });
-    Writer { stop, handle }
-}
-
-impl Writer {
-    fn stop(self) -> (u64, u64) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.handle.join().expect("writer panicked")
     }
 }
 
@@ -264,8 +93,8 @@ fn revert_swaps_back_without_losing_a_write() {
     exec(&mut c, SEED).expect("seed");
     let port = t.primary.port();
     let d = dsn(port);
-    let original = create_table(&mut c);
-    let model = Arc::new(Mutex::new(model_of(&mut c)));
+    let original = create_table(&mut c, "t");
+    let model = Arc::new(Mutex::new(model_of(&mut c, "t")));
     let started = Instant::now();
     let writer = start_writer(t.primary_conn().expect("writer"), model.clone(), 1);
 
@@ -273,7 +102,10 @@ fn revert_swaps_back_without_losing_a_write() {
     let mut keeper = keep(port, "ADD COLUMN z INT NULL DEFAULT 7, ADD INDEX k_idx (k)");
     wait_kept(&mut c, &mut keeper);
     let swapped = started.elapsed();
-    assert!(create_table(&mut c).contains("`z`"), "the ALTER is not in");
+    assert!(
+        create_table(&mut c, "t").contains("`z`"),
+        "the ALTER is not in"
+    );
     // Writes to the new table, kept in the original.
     std::thread::sleep(Duration::from_millis(1500));
     // While it keeps, a --revert is refused (exit 2: the run lock).
@@ -285,7 +117,7 @@ fn revert_swaps_back_without_losing_a_write() {
         r.stderr
     );
     // Stopped: the state stays; the writer writes on.
-    signal(&keeper, "-TERM");
+    oxkit_harness::signal(keeper.id(), "-TERM");
     let r = finish(keeper);
     r.expect_code(4);
     assert!(r.stderr.contains("--revert swaps it back"), "{}", r.stderr);
@@ -312,7 +144,11 @@ fn revert_swaps_back_without_losing_a_write() {
     let (acked, retried) = writer.stop();
     assert!(acked > 300, "the writer hardly wrote: {acked}");
 
-    assert_eq!(create_table(&mut c), original, "the original is not back");
+    assert_eq!(
+        create_table(&mut c, "t"),
+        original,
+        "the original is not back"
+    );
     let expected = model_rows(&model.lock().expect("model"));
     let got = rows(&mut c, "t");
     if got != expected {
@@ -339,7 +175,11 @@ fn revert_swaps_back_without_losing_a_write() {
     exec(&mut c, "DROP TABLE app._t_rev").expect("drop the altered table");
     t.sync().expect("sync");
     let mut rc = t.replica_conn(0).expect("replica");
-    assert_eq!(checksum_table(&mut c), checksum_table(&mut rc), "replica");
+    assert_eq!(
+        checksum_table(&mut c, "t"),
+        checksum_table(&mut rc, "t"),
+        "replica"
+    );
     eprintln!(
         "revert: {acked} writes acknowledged ({retried} retried); swapped after {:.1}s, --revert took {:.2}s (swap back {}s, {} keys caught up)",
         swapped.as_secs_f64(),
@@ -355,7 +195,7 @@ fn revert_refusals_and_drop_old_table() {
     let mut c = s.connect().expect("conn");
     exec(&mut c, SEED).expect("seed");
     let d = dsn(s.port());
-    let original = create_table(&mut c);
+    let original = create_table(&mut c, "t");
 
     // Nothing kept.
     let r = tool(&[&d, "--revert", "--execute"]);
@@ -386,7 +226,7 @@ fn revert_refusals_and_drop_old_table() {
             "{alter}: {}",
             r.stderr
         );
-        assert_eq!(create_table(&mut c), original, "{alter}");
+        assert_eq!(create_table(&mut c, "t"), original, "{alter}");
         assert_eq!(leftovers(&mut c), Vec::<String>::new(), "{alter}");
     }
     let r = tool(&[
@@ -409,7 +249,7 @@ fn revert_refusals_and_drop_old_table() {
     // table is refused.
     let mut keeper = keep(s.port(), "ADD INDEX k_idx (k)");
     wait_kept(&mut c, &mut keeper);
-    signal(&keeper, "-INT");
+    oxkit_harness::signal(keeper.id(), "-INT");
     finish(keeper).expect_code(4);
     let r = tool(&[&d, "--alter", "ADD COLUMN y INT", "--execute"]);
     r.expect_code(1);
@@ -421,7 +261,7 @@ fn revert_refusals_and_drop_old_table() {
     r.expect_code(0);
     assert_eq!(r.json()["action"], "drop_old_table", "{}", r.stdout);
     assert_eq!(leftovers(&mut c), Vec::<String>::new());
-    assert!(create_table(&mut c).contains("KEY `k_idx` (`k`)"));
+    assert!(create_table(&mut c, "t").contains("KEY `k_idx` (`k`)"));
     let r = tool(&[&d, "--revert", "--execute"]);
     r.expect_code(1);
 }

@@ -626,11 +626,7 @@ fn interrupted_fix_reports_what_it_did_and_stopped_replica_is_128() {
         assert!(start.elapsed() < Duration::from_secs(120), "no fix seen");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill")
-        .success());
+    oxkit_harness::signal(child.id(), "-INT");
     let out = oxkit_harness::wait_child(child, Duration::from_secs(120)).expect("stopped");
     assert_eq!(out.status.code(), Some(4));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
