@@ -380,6 +380,7 @@ impl Follower<'_> {
         let mut next_poll = Instant::now();
         let mut next_line = Instant::now() + Duration::from_secs(60);
         let mut server_pos: Option<Position> = None;
+        let mut poll_failing = false;
         let mut polls: std::collections::VecDeque<(Position, u64)> = Default::default();
         loop {
             let stopping = self.ctx.cancel.is_cancelled();
@@ -443,15 +444,28 @@ impl Follower<'_> {
                 next_poll = Instant::now() + Duration::from_secs(1);
                 // Only a position read now counts: a lost control
                 // connection is opened again, never a stale one reused.
-                let read = control
-                    .as_mut()
-                    .and_then(|c| master_position(c, self.server).ok());
+                let read = match control.as_mut() {
+                    Some(c) => master_position(c, self.server).map_err(|e| format!("{e:#}")),
+                    None => Err("no connection".into()),
+                };
                 match read {
-                    Some(p) => {
+                    Ok(p) => {
                         polls.push_back((p.clone(), crate::manifest::now_unix()));
                         server_pos = Some(p);
+                        poll_failing = false;
                     }
-                    None => control = conn::connect(self.spec, copts).ok(),
+                    Err(why) => {
+                        // Bounded by the connect timeout; said once per
+                        // run of failures, the lag frozen meanwhile.
+                        if !poll_failing {
+                            log::warn!(
+                                "reading {}'s position failed ({why}); reconnecting for position reads (each attempt bounded by the connect timeout), the archive's 'current' time does not move meanwhile",
+                                self.spec_label()
+                            );
+                        }
+                        poll_failing = true;
+                        control = conn::connect(self.spec, copts).ok();
+                    }
                 }
                 // The newest poll whose position is stored: the archive
                 // held everything the server had written at that time.

@@ -63,9 +63,10 @@
 //! copy sessions.
 
 use crate::copy::{check_warnings, retrying};
+use crate::engine::Job;
 use crate::names::Names;
 use crate::plan::Plan;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use mysql::prelude::Queryable;
 use mysql::Value;
 use oxkit::binlog::{master_position, Change, Item, Position, Reader};
@@ -163,8 +164,30 @@ pub fn key_literal(c: &Column, v: &Value) -> String {
 }
 
 impl Capture {
+    /// Starts reading the changes of `job`'s table from `from`, to apply
+    /// them to its shadow (the copy run's, or `--keep-old-table`'s old
+    /// table).
+    pub fn for_job(job: &Job<'_>, from: Position, allow_data_loss: bool) -> Result<Capture> {
+        let n = job.n;
+        let reader = Reader::start(
+            job.spec,
+            job.opts,
+            job.server,
+            &n.db,
+            &n.table,
+            from.clone(),
+        )
+        .with_context(|| format!("reading the binary log from {from}"))?;
+        let target = Shadow {
+            names: n.clone(),
+            plan: job.plan.clone(),
+            allow_data_loss,
+        };
+        Capture::start(reader, job.server, job.table, from, target)
+    }
+
     /// Starts reading `table`'s changes from `from`, to apply them to `target`.
-    pub fn start(
+    fn start(
         reader: Reader,
         server: &Server,
         table: &Table,

@@ -11,7 +11,7 @@
 //! fails; after the swap nothing is undone ([`after_swap`] says what is
 //! left to do by hand when one of its steps fails).
 
-use crate::capture::{Capture, Shadow};
+use crate::capture::Capture;
 use crate::copy::{compare_chunk, copy_chunk, recopy_chunk, trigger_sql};
 use crate::cutover::{binlog_swap, bounded, lock_rename_swap, rebuild_fk_sql, swap_sql, SwapCtx};
 use crate::engine::{Done, Job};
@@ -20,7 +20,7 @@ use crate::plan::{child_keys, create_clone, show_create};
 use crate::state::{self, Checkpoint, Phase};
 use crate::{FkMethod, Method};
 use anyhow::{Context as _, Result};
-use oxkit::binlog::{master_position, Reader};
+use oxkit::binlog::master_position;
 use oxkit::conn::{self, Conn};
 use oxkit::entry::{Cancel, ExitError};
 use oxkit::nibble::{self, Chunk, ChunkKey, NibbleOptions, Nibbler};
@@ -133,22 +133,7 @@ impl<'a> Copier<'a> {
                 })?,
                 None => master_position(conn, job.server)?,
             };
-            let n = job.n;
-            let reader = Reader::start(
-                job.spec,
-                job.opts,
-                job.server,
-                &n.db,
-                &n.table,
-                from.clone(),
-            )
-            .with_context(|| format!("reading the binary log from {from}"))?;
-            let target = Shadow {
-                names: n.clone(),
-                plan: job.plan.clone(),
-                allow_data_loss: job.cfg.allow_data_loss,
-            };
-            capture = Some(Capture::start(reader, job.server, job.table, from, target)?);
+            capture = Some(Capture::for_job(job, from, job.cfg.allow_data_loss)?);
         }
         let pacer = Pacer::new(
             job.cfg.pace,

@@ -33,7 +33,7 @@
 //! not built).
 
 use crate::alter::Alter;
-use crate::capture::{Capture, Shadow};
+use crate::capture::Capture;
 use crate::cutover::{binlog_swap, bounded, lock_rename_swap, SwapCtx};
 use crate::engine::{Done, Job, Site};
 use crate::names::Names;
@@ -41,7 +41,6 @@ use crate::plan::{child_keys, col_desc, copy_key, map_columns, refuse, ColumnPai
 use crate::state::{self, Checkpoint, Phase};
 use crate::{Action, Method};
 use anyhow::{Context as _, Result};
-use oxkit::binlog::{Position, Reader};
 use oxkit::conn::Conn;
 use oxkit::entry::Cancel;
 use oxkit::schema::{load_table, load_table_without_children, Index, Table};
@@ -178,27 +177,6 @@ fn reverse_plan(site: &Site<'_>, conn: &mut Conn, alter: &Alter) -> Result<(Tabl
     Ok((new_table, plan))
 }
 
-/// Reads the new table's changes from `from`, to apply them to the kept
-/// original (`job` is the reversed job: its shadow is the kept table).
-fn capture(job: &Job<'_>, from: Position) -> Result<Capture> {
-    let n = job.n;
-    let reader = Reader::start(
-        job.spec,
-        job.opts,
-        job.server,
-        &n.db,
-        &n.table,
-        from.clone(),
-    )
-    .with_context(|| format!("reading the binary log from {from}"))?;
-    let target = Shadow {
-        names: n.clone(),
-        plan: job.plan.clone(),
-        allow_data_loss: false,
-    };
-    Capture::start(reader, job.server, job.table, from, target)
-}
-
 /// `--keep-old-table`, after the swap of `job` (the forward run): keeps
 /// `_t_old` in sync with the new table until Ctrl-C or SIGTERM, saving the
 /// position applied in the checkpoint. Returns when stopped; an error
@@ -218,7 +196,7 @@ pub fn keep(job: &Job<'_>, conn: &mut Conn, done: &Done) -> Result<()> {
         plan: &plan,
         method: Method::Binlog,
     };
-    let mut cap = capture(&back, from.clone())?;
+    let mut cap = Capture::for_job(&back, from.clone(), false)?;
     let (mut session, _) = crate::copier::connect_copy(&back)?;
     let cancel = &job.ctx.cancel;
     log::warn!(
@@ -450,7 +428,7 @@ pub fn revert(site: &Site<'_>, conn: &mut Conn, started: Instant) -> Result<Exit
         method: Method::Binlog,
     };
     let cancel = &site.ctx.cancel;
-    let mut cap = capture(&job, from)?;
+    let mut cap = Capture::for_job(&job, from, false)?;
     let (mut session, _) = crate::copier::connect_copy(&job)?;
     // Catch up first, without locks: the keeping run may have been
     // stopped a while ago.
